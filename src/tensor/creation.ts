@@ -1,0 +1,213 @@
+/**
+ * Creating tensors: from data, filled, ranges, and joining (`concat`, `stack`, `where`, `oneHot`).
+ * @module
+ */
+
+import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
+import type { DeviceName } from "../backend/types.ts";
+import { getBackend, getDefaultDevice } from "../backend/device.ts";
+import { assertDType, type DType } from "./dtype.ts";
+import { assertShape, numel } from "./view.ts";
+import {
+  concatOp,
+  constant,
+  elementwise,
+  fromData,
+  fromNode,
+  type NestedArray,
+  Tensor,
+  type TensorLike,
+} from "./tensor.ts";
+
+/** Where and as what a new tensor is created. */
+export interface CreateOptions {
+  /** Element type (default float32; int32 for integer ranges). */
+  readonly dtype?: DType;
+  /** Device (default: `getDefaultDevice()`). */
+  readonly device?: DeviceName;
+}
+
+function flatten(data: NestedArray, shape: number[], out: number[], depth: number): void {
+  if (Array.isArray(data)) {
+    if (shape.length <= depth) shape.push(data.length);
+    else if (shape[depth] !== data.length) {
+      throw new ShapeError(
+        "tensor",
+        `ragged nested array: axis ${depth} has lengths ${shape[depth]} and ${data.length}`,
+      );
+    }
+    for (const d of data) flatten(d, shape, out, depth + 1);
+  } else {
+    if (shape.length !== depth) {
+      throw new ShapeError("tensor", `ragged nested array: a number at depth ${depth}`);
+    }
+    out.push(typeof data === "boolean" ? (data ? 1 : 0) : data);
+  }
+}
+
+function inferDType(data: NestedArray): DType {
+  let d: unknown = data;
+  while (Array.isArray(d)) d = d[0];
+  return typeof d === "boolean" ? "bool" : "float32";
+}
+
+function toStorage(values: ArrayLike<number>, dtype: DType): Float32Array | Int32Array {
+  if (dtype === "float32") {
+    return values instanceof Float32Array ? values : Float32Array.from(values);
+  }
+  if (values instanceof Int32Array) return values;
+  const out = new Int32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    out[i] = dtype === "bool" ? (v ? 1 : 0) : Math.trunc(v);
+  }
+  return out;
+}
+
+/**
+ * Creates a tensor from nested arrays, or from flat data and a shape.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@worldflux/worldflux";
+ * const a = tensor([[1, 2], [3, 4]]);                 // float32 [2, 2]
+ * const b = tensor(new Int32Array([1, 2, 3]), [3], { dtype: "int32" });
+ * console.log(a.shape, b.dtype); // [2, 2] int32
+ * ```
+ */
+export function tensor(
+  data: NestedArray | Float32Array | Int32Array | Uint8Array | readonly number[],
+  shape?: readonly number[],
+  opts: CreateOptions = {},
+): Tensor {
+  let values: ArrayLike<number>;
+  let dims: number[];
+  let dtype: DType;
+  if (ArrayBuffer.isView(data)) {
+    values = data as ArrayLike<number>;
+    dtype = opts.dtype ??
+      (data instanceof Int32Array ? "int32" : data instanceof Uint8Array ? "bool" : "float32");
+    dims = shape ? assertShape(shape, "tensor") : [values.length];
+  } else {
+    const flat: number[] = [];
+    const inferred: number[] = [];
+    flatten(data as NestedArray, inferred, flat, 0);
+    values = flat;
+    dtype = opts.dtype ?? inferDType(data as NestedArray);
+    dims = shape ? assertShape(shape, "tensor") : inferred;
+  }
+  assertDType(dtype, "tensor");
+  if (numel(dims) !== values.length) {
+    throw new ShapeError(
+      "tensor",
+      `${values.length} values do not fill shape ${fmtShape(dims)} (${numel(dims)} elements)`,
+    );
+  }
+  return fromData(toStorage(values, dtype), dims, dtype, opts.device ?? getDefaultDevice());
+}
+
+/** A tensor filled with `value`. */
+export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
+  const dims = assertShape(shape, "full");
+  const dtype = assertDType(opts.dtype ?? "float32", "full");
+  const be = getBackend(opts.device ?? getDefaultDevice());
+  // A constant broadcast to the shape; materialised (one fill kernel) only when needed.
+  return constant(be, value, dtype, dims);
+}
+
+/** A tensor of zeros. */
+export function zeros(shape: readonly number[], opts: CreateOptions = {}): Tensor {
+  return full(shape, 0, opts);
+}
+
+/** A tensor of ones. */
+export function ones(shape: readonly number[], opts: CreateOptions = {}): Tensor {
+  return full(shape, 1, opts);
+}
+
+/** Zeros with the shape, dtype and device of `t`. */
+export function zerosLike(t: Tensor): Tensor {
+  return full(t.shape, 0, { dtype: t.dtype, device: t.device });
+}
+
+/** Ones with the shape, dtype and device of `t`. */
+export function onesLike(t: Tensor): Tensor {
+  return full(t.shape, 1, { dtype: t.dtype, device: t.device });
+}
+
+/** `value` with the shape, dtype and device of `t`. */
+export function fullLike(t: Tensor, value: number): Tensor {
+  return full(t.shape, value, { dtype: t.dtype, device: t.device });
+}
+
+/**
+ * `0, 1, ..., n - 1` (int32 by default), or `start, start + step, ...` below `end` when
+ * `end` is given.
+ */
+export function arange(
+  n: number,
+  opts: CreateOptions & { end?: number; step?: number } = {},
+): Tensor {
+  const start = opts.end === undefined ? 0 : n;
+  const end = opts.end === undefined ? n : opts.end;
+  const step = opts.step ?? 1;
+  if (step === 0) throw new ShapeError("arange", "step must not be 0");
+  const count = Math.max(0, Math.ceil((end - start) / step));
+  const integral = Number.isInteger(start) && Number.isInteger(step);
+  const dtype = opts.dtype ?? (integral ? "int32" : "float32");
+  const be = getBackend(opts.device ?? getDefaultDevice());
+  let t = fromNode(be, [count], dtype === "bool" ? "int32" : dtype, { kind: "index" });
+  if (step !== 1) t = t.mul(step);
+  if (start !== 0) t = t.add(start);
+  return t.cast(dtype);
+}
+
+/** `count` evenly spaced values from `start` to `end` inclusive. */
+export function linspace(start: number, end: number, count: number, opts: CreateOptions = {}): Tensor {
+  const step = count > 1 ? (end - start) / (count - 1) : 0;
+  return arange(count, { device: opts.device }).cast("float32").mul(step).add(start);
+}
+
+/** The `n x n` identity matrix. */
+export function eye(n: number, opts: CreateOptions = {}): Tensor {
+  const i = arange(n, { device: opts.device });
+  return i.reshape([n, 1]).eq(i.reshape([1, n])).cast(opts.dtype ?? "float32");
+}
+
+/** Concatenates along `axis`. */
+export function concat(ts: readonly Tensor[], axis = 0): Tensor {
+  return concatOp([...ts], axis);
+}
+
+/** Stacks along a new `axis`. */
+export function stack(ts: readonly Tensor[], axis = 0): Tensor {
+  if (ts.length === 0) throw new ShapeError("stack", "needs at least one tensor");
+  const r = ts[0].rank;
+  const a = axis < 0 ? axis + r + 1 : axis;
+  for (const t of ts) {
+    if (t.shape.length !== r || t.shape.some((s, i) => s !== ts[0].shape[i])) {
+      throw new ShapeError(
+        "stack",
+        `all tensors need one shape, got ${ts.map((t) => fmtShape(t.shape)).join(", ")}`,
+      );
+    }
+  }
+  return concatOp(ts.map((t) => t.unsqueeze(a)), a);
+}
+
+/** `cond ? a : b`, elementwise with broadcasting (`cond` is bool). */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  if (cond.dtype !== "bool") {
+    throw new DTypeError("where", `the condition must be bool, got ${cond.dtype}; compare first (t.gt(0))`);
+  }
+  return elementwise("where", [cond, a, b]);
+}
+
+/** One-hot encoding of int32 `indices` into `n` classes (float32, new last axis). */
+export function oneHot(indices: Tensor, n: number): Tensor {
+  if (indices.dtype !== "int32") {
+    throw new DTypeError("oneHot", `indices must be int32, got ${indices.dtype}`);
+  }
+  const classes = arange(n, { device: indices.device });
+  return indices.unsqueeze(-1).eq(classes).cast("float32");
+}
