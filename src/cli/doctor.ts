@@ -1,0 +1,199 @@
+/**
+ * `worldflux doctor`: what this machine offers worldflux — the Deno runtime, the CPU, the WebGPU
+ * adapter (limits requested, features), and which device `"auto"` picks and why.
+ * @module
+ */
+
+import { type AdapterReport, describeAdapter } from "../backend/webgpu/adapter.ts";
+import { type AutoDecision, resolveAuto } from "../backend/device.ts";
+import { type Command, EXIT, formatRows, oneOf, parseCommandArgs, VERSION } from "./command.ts";
+
+/** Everything `doctor` reports; `--format json` prints exactly this object. */
+export interface DoctorReport {
+  readonly worldflux: string;
+  readonly runtime: {
+    readonly deno: string;
+    readonly v8: string;
+    readonly typescript: string;
+    readonly os: string;
+    readonly arch: string;
+    readonly cpus: number;
+  };
+  /** Environment variables that change how WebGPU starts (null when unset or unreadable). */
+  readonly env: {
+    readonly DENO_WEBGPU_BACKEND: string | null;
+    readonly XDG_RUNTIME_DIR: string | null;
+  };
+  readonly webgpu: AdapterReport & {
+    /** Whether the webgpu backend module loaded (and why not, when it did not). */
+    readonly backendModule: { readonly loaded: boolean; readonly error?: string };
+  };
+  /** What `device: "auto"` resolves to on this machine. */
+  readonly auto: AutoDecision;
+}
+
+function envVar(name: string): string | null {
+  try {
+    return Deno.env.get(name) ?? null;
+  } catch {
+    return null; // no --allow-env
+  }
+}
+
+/**
+ * Loads the webgpu backend module and installs its factory, so that `resolveAuto()` can try it.
+ * The specifier is built at run time: the module is optional and loading it must never break
+ * `doctor`. Note: `deno compile` and `deno publish` cannot follow such an import (publish warns
+ * "unanalyzable-dynamic-import"); once the webgpu backend is committed, a static import is better.
+ */
+async function loadWebGPUBackend(): Promise<{ loaded: boolean; error?: string }> {
+  const specifier = new URL("../backend/webgpu/backend.ts", import.meta.url).href;
+  try {
+    const wg = await import(specifier) as { registerWebGPU?: () => void };
+    if (typeof wg.registerWebGPU !== "function") {
+      return { loaded: false, error: "the module does not export registerWebGPU()" };
+    }
+    wg.registerWebGPU();
+    return { loaded: true };
+  } catch (e) {
+    return { loaded: false, error: (e as Error).message.split("\n")[0].replace(/\.$/, "") };
+  }
+}
+
+/** Collects the doctor report (never throws: problems are reported, not raised). */
+export async function collectDoctorReport(): Promise<DoctorReport> {
+  const adapter = await describeAdapter();
+  const backendModule = await loadWebGPUBackend();
+  const auto = await resolveAuto();
+  return {
+    worldflux: VERSION,
+    runtime: {
+      deno: Deno.version.deno,
+      v8: Deno.version.v8,
+      typescript: Deno.version.typescript,
+      os: Deno.build.os,
+      arch: Deno.build.arch,
+      cpus: navigator.hardwareConcurrency,
+    },
+    env: {
+      DENO_WEBGPU_BACKEND: envVar("DENO_WEBGPU_BACKEND"),
+      XDG_RUNTIME_DIR: envVar("XDG_RUNTIME_DIR"),
+    },
+    webgpu: { ...adapter, backendModule },
+    auto: { device: auto.device, reason: auto.reason },
+  };
+}
+
+/** PCI vendor ids some WebGPU implementations report instead of a vendor name. */
+const PCI_VENDORS: Record<number, string> = {
+  0x1002: "AMD",
+  0x1010: "Imagination",
+  0x106b: "Apple",
+  0x10de: "NVIDIA",
+  0x13b5: "ARM",
+  0x14e4: "Broadcom",
+  0x5143: "Qualcomm",
+  0x8086: "Intel",
+  0x10005: "Mesa",
+};
+
+function fmtVendor(vendor: string): string {
+  if (!/^\d+$/.test(vendor)) return vendor || "(not reported)";
+  const id = Number(vendor);
+  const name = PCI_VENDORS[id];
+  return `0x${id.toString(16)}${name ? ` (${name})` : ""}`;
+}
+
+function fmtLimit(name: string, value: number): string {
+  if (!/Size$/.test(name) || !name.startsWith("max") || value < 1024) return String(value);
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = value / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  const shown = Number.isInteger(v) ? String(v) : v.toFixed(1);
+  return `${value} (${shown} ${units[u]})`;
+}
+
+const yesNo = (b: boolean): string => (b ? "yes" : "no");
+
+/** Renders the report as aligned `key: value` sections. */
+export function formatDoctorReport(r: DoctorReport): string {
+  const sections: string[] = [`worldflux ${r.worldflux}`];
+  const section = (title: string, rows: [string, string][]) => {
+    sections.push(`${title}\n${formatRows(rows)}`);
+  };
+
+  section("Runtime", [
+    ["deno", `${r.runtime.deno} (v8 ${r.runtime.v8}, typescript ${r.runtime.typescript})`],
+    ["os/arch", `${r.runtime.os}/${r.runtime.arch}`],
+    ["cpus", String(r.runtime.cpus)],
+    ["DENO_WEBGPU_BACKEND", r.env.DENO_WEBGPU_BACKEND ?? "(unset: Deno's default)"],
+    ["XDG_RUNTIME_DIR", r.env.XDG_RUNTIME_DIR ?? "(unset)"],
+  ]);
+
+  const w = r.webgpu;
+  if (w.available) {
+    section("WebGPU adapter", [
+      ["vendor", fmtVendor(w.vendor)],
+      ["architecture", w.architecture || "(not reported)"],
+      ["device", w.device || "(not reported)"],
+      ["description", w.description || "(not reported)"],
+      ["fallback", w.isFallbackAdapter ? "yes (software adapter: runs on the CPU)" : "no"],
+      [
+        "backend module",
+        w.backendModule.loaded ? "loaded" : `not loaded (${w.backendModule.error})`,
+      ],
+    ]);
+    section("Features", Object.entries(w.features).map(([k, v]) => [k, yesNo(v)]));
+    section(
+      "Limits requested",
+      Object.entries(w.limits).map(([k, v]) => [k, fmtLimit(k, v)]),
+    );
+  } else {
+    section("WebGPU adapter", [
+      ["available", "no"],
+      ["reason", w.error ?? "unknown"],
+    ]);
+  }
+
+  section('Device "auto"', [
+    ["picks", r.auto.device],
+    ["reason", r.auto.reason],
+  ]);
+  return sections.join("\n\n");
+}
+
+const HELP = `Usage: worldflux doctor [--format text|json]
+
+Reports what this machine offers worldflux: the Deno runtime, OS/arch and CPU
+count, the WebGPU adapter (vendor, architecture, device, description, whether it
+is a software fallback), the limits worldflux requests and the optional features
+it uses (shader-f16, timestamp-query), and which device "auto" picks and why.
+
+Options:
+  --format <text|json>  Output format (default: text)
+  -h, --help            Show this help`;
+
+/** The `doctor` command. */
+export const doctorCommand: Command = {
+  name: "doctor",
+  summary: 'Report the runtime, the WebGPU adapter and the device "auto" picks',
+  help: HELP,
+  async run(args: string[]): Promise<number> {
+    const { values } = parseCommandArgs("doctor", args, {
+      format: { type: "string", default: "text" },
+      help: { type: "boolean", short: "h" },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return EXIT.OK;
+    }
+    const format = oneOf("doctor", "--format", values.format as string, ["text", "json"]);
+    const report = await collectDoctorReport();
+    console.log(format === "json" ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
+    return EXIT.OK;
+  },
+};
