@@ -90,7 +90,7 @@ export function planExpr(
     const slot = words.length;
     const linear = isLinear(v, frame);
     words.push(v.offset);
-    if (!linear) for (const s of v.strides) words.push(s);
+    if (!linear) { for (const s of v.strides) words.push(s); }
     return { slot, rank: frame.length, linear };
   };
   const outerPlan = pushFrame(outer);

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { registerWebGPU } from "../backend/webgpu/backend.ts";
 import { type AdapterReport, describeAdapter } from "../backend/webgpu/adapter.ts";
 import { type AutoDecision, resolveAuto } from "../backend/device.ts";
 import { type Command, EXIT, formatRows, oneOf, parseCommandArgs, VERSION } from "./command.ts";
@@ -40,20 +41,10 @@ function envVar(name: string): string | null {
   }
 }
 
-/**
- * Loads the webgpu backend module and installs its factory, so that `resolveAuto()` can try it.
- * The specifier is built at run time: the module is optional and loading it must never break
- * `doctor`. Note: `deno compile` and `deno publish` cannot follow such an import (publish warns
- * "unanalyzable-dynamic-import"); once the webgpu backend is committed, a static import is better.
- */
-async function loadWebGPUBackend(): Promise<{ loaded: boolean; error?: string }> {
-  const specifier = new URL("../backend/webgpu/backend.ts", import.meta.url).href;
+/** Installs the webgpu backend factory so that `resolveAuto()` can try it. */
+function loadWebGPUBackend(): { loaded: boolean; error?: string } {
   try {
-    const wg = await import(specifier) as { registerWebGPU?: () => void };
-    if (typeof wg.registerWebGPU !== "function") {
-      return { loaded: false, error: "the module does not export registerWebGPU()" };
-    }
-    wg.registerWebGPU();
+    registerWebGPU();
     return { loaded: true };
   } catch (e) {
     return { loaded: false, error: (e as Error).message.split("\n")[0].replace(/\.$/, "") };
@@ -63,7 +54,7 @@ async function loadWebGPUBackend(): Promise<{ loaded: boolean; error?: string }>
 /** Collects the doctor report (never throws: problems are reported, not raised). */
 export async function collectDoctorReport(): Promise<DoctorReport> {
   const adapter = await describeAdapter();
-  const backendModule = await loadWebGPUBackend();
+  const backendModule = loadWebGPUBackend();
   const auto = await resolveAuto();
   return {
     worldflux: VERSION,

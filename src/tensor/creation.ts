@@ -15,7 +15,7 @@ import {
   fromData,
   fromNode,
   type NestedArray,
-  Tensor,
+  type Tensor,
   type TensorLike,
 } from "./tensor.ts";
 
@@ -163,7 +163,12 @@ export function arange(
 }
 
 /** `count` evenly spaced values from `start` to `end` inclusive. */
-export function linspace(start: number, end: number, count: number, opts: CreateOptions = {}): Tensor {
+export function linspace(
+  start: number,
+  end: number,
+  count: number,
+  opts: CreateOptions = {},
+): Tensor {
   const step = count > 1 ? (end - start) / (count - 1) : 0;
   return arange(count, { device: opts.device }).cast("float32").mul(step).add(start);
 }
@@ -198,7 +203,10 @@ export function stack(ts: readonly Tensor[], axis = 0): Tensor {
 /** `cond ? a : b`, elementwise with broadcasting (`cond` is bool). */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   if (cond.dtype !== "bool") {
-    throw new DTypeError("where", `the condition must be bool, got ${cond.dtype}; compare first (t.gt(0))`);
+    throw new DTypeError(
+      "where",
+      `the condition must be bool, got ${cond.dtype}; compare first (t.gt(0))`,
+    );
   }
   return elementwise("where", [cond, a, b]);
 }

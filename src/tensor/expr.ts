@@ -63,7 +63,9 @@ const PREC: Record<string, number> = {
 
 /** Parses an op-language string. Throws on a syntax error (a bug in the op table). */
 export function parseExpr(src: string): Ast {
-  const toks = src.match(/\d+\.\d*(?:e[+-]?\d+)?|\d+(?:e[+-]?\d+)?|[A-Za-z_]\w*|<=|>=|==|!=|&&|\|\||[-+*/<>(),!]/g) ?? [];
+  const toks = src.match(
+    /\d+\.\d*(?:e[+-]?\d+)?|\d+(?:e[+-]?\d+)?|[A-Za-z_]\w*|<=|>=|==|!=|&&|\|\||[-+*/<>(),!]/g,
+  ) ?? [];
   let p = 0;
   const peek = () => toks[p];
   const next = () => toks[p++];
@@ -204,7 +206,9 @@ export function instantiate(ast: Ast, args: Record<string, Expr>, compute: VType
           const c = castTo(go(a.args[0]), "bool");
           let x = go(a.args[1]);
           let y = go(a.args[2]);
-          const t: VType = x.t === "f32" || y.t === "f32" ? "f32" : x.t === "i32" || y.t === "i32"
+          const t: VType = x.t === "f32" || y.t === "f32"
+            ? "f32"
+            : x.t === "i32" || y.t === "i32"
             ? "i32"
             : "bool";
           x = castTo(x, t);

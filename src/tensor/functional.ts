@@ -29,7 +29,10 @@ function checkFloat(op: string, ...ts: Tensor[]): void {
 
 function checkRank(op: string, name: string, t: Tensor, rank: number, layout: string): void {
   if (t.rank !== rank) {
-    throw new ShapeError(op, `${name} must be ${layout} (rank ${rank}), got shape ${fmtShape(t.shape)}`);
+    throw new ShapeError(
+      op,
+      `${name} must be ${layout} (rank ${rank}), got shape ${fmtShape(t.shape)}`,
+    );
   }
 }
 
@@ -73,7 +76,10 @@ export function conv2d(x: Tensor, weight: Tensor, opts: ConvOptions = {}): Tenso
   const outH = Math.floor((h + 2 * padding - kh) / stride) + 1;
   const outW = Math.floor((w + 2 * padding - kw) / stride) + 1;
   if (outH <= 0 || outW <= 0) {
-    throw new ShapeError("conv2d", `kernel ${kh}x${kw} does not fit input ${h}x${w} with padding ${padding}`);
+    throw new ShapeError(
+      "conv2d",
+      `kernel ${kh}x${kw} does not fit input ${h}x${w} with padding ${padding}`,
+    );
   }
   const bias = opts.bias ?? null;
   if (bias && (bias.rank !== 1 || bias.shape[0] !== cout)) {
@@ -83,7 +89,15 @@ export function conv2d(x: Tensor, weight: Tensor, opts: ConvOptions = {}): Tenso
   const out = convNode("conv2d", x, weight, bias, geom, [n, cout, outH, outW]);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return recordGrad(out, "conv2d", inputs, [x, weight], (g, [xs, ws]) => {
-    const dx = convNode("convTranspose2d", g, ws, null, { ...geom, cin: cout, cout: cin, h: outH, w: outW, outH: h, outW: w }, [n, cin, h, w]);
+    const dx = convNode("convTranspose2d", g, ws, null, {
+      ...geom,
+      cin: cout,
+      cout: cin,
+      h: outH,
+      w: outW,
+      outH: h,
+      outW: w,
+    }, [n, cin, h, w]);
     const dw = convNode("conv2dWeightGrad", xs, g, null, geom, [cout, cin, kh, kw]);
     return bias ? [dx, dw, g.sum([0, 2, 3])] : [dx, dw];
   });
@@ -123,7 +137,15 @@ export function convTranspose2d(x: Tensor, weight: Tensor, opts: ConvOptions = {
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return recordGrad(out, "convTranspose2d", inputs, [x, weight], (g, [xs, ws]) => {
     // d/dx is a plain convolution of g with the same weight read as [cout=cin, cin=cout, k, k].
-    const dx = convNode("conv2d", g, ws, null, { ...geom, cin: cout, cout: cin, h: outH, w: outW, outH: h, outW: w }, [n, cin, h, w]);
+    const dx = convNode("conv2d", g, ws, null, {
+      ...geom,
+      cin: cout,
+      cout: cin,
+      h: outH,
+      w: outW,
+      outH: h,
+      outW: w,
+    }, [n, cin, h, w]);
     const dw = convNode("convTranspose2dWeightGrad", xs, g, null, geom, [cin, cout, kh, kw]);
     return bias ? [dx, dw, g.sum([0, 2, 3])] : [dx, dw];
   });
@@ -144,7 +166,13 @@ function poolGeom(op: string, x: Tensor, k: number, stride: number): PoolGeometr
 /** Max pooling with a `k x k` window (stride defaults to k). */
 export function maxPool2d(x: Tensor, k: number, stride: number = k): Tensor {
   const geom = poolGeom("maxPool2d", x, k, stride);
-  const out = kernelNode("pool", [x], { mode: "max", geom }, [geom.n, geom.c, geom.outH, geom.outW], "float32");
+  const out = kernelNode(
+    "pool",
+    [x],
+    { mode: "max", geom },
+    [geom.n, geom.c, geom.outH, geom.outW],
+    "float32",
+  );
   return recordGrad(out, "maxPool2d", [x], [x], (g, [xs]) => [
     kernelNode("pool", [xs, g], { mode: "maxGrad", geom }, x.shape, "float32"),
   ]);
@@ -153,7 +181,13 @@ export function maxPool2d(x: Tensor, k: number, stride: number = k): Tensor {
 /** Average pooling with a `k x k` window (stride defaults to k). */
 export function avgPool2d(x: Tensor, k: number, stride: number = k): Tensor {
   const geom = poolGeom("avgPool2d", x, k, stride);
-  const out = kernelNode("pool", [x], { mode: "avg", geom }, [geom.n, geom.c, geom.outH, geom.outW], "float32");
+  const out = kernelNode(
+    "pool",
+    [x],
+    { mode: "avg", geom },
+    [geom.n, geom.c, geom.outH, geom.outW],
+    "float32",
+  );
   return recordGrad(out, "avgPool2d", [x], false, (g) => [
     kernelNode("pool", [g, g], { mode: "avgGrad", geom }, x.shape, "float32"),
   ]);
@@ -167,9 +201,33 @@ export function upsampleNearest2d(x: Tensor, factor: number): Tensor {
     throw new ShapeError("upsampleNearest2d", `factor must be a positive integer, got ${factor}`);
   }
   const [n, c, h, w] = x.shape;
-  const geom: PoolGeometry = { n, c, h, w, k: factor, stride: factor, outH: h * factor, outW: w * factor };
-  const out = kernelNode("pool", [x], { mode: "upsample", geom }, [n, c, h * factor, w * factor], "float32");
-  const back: PoolGeometry = { n, c, h: h * factor, w: w * factor, k: factor, stride: factor, outH: h, outW: w };
+  const geom: PoolGeometry = {
+    n,
+    c,
+    h,
+    w,
+    k: factor,
+    stride: factor,
+    outH: h * factor,
+    outW: w * factor,
+  };
+  const out = kernelNode(
+    "pool",
+    [x],
+    { mode: "upsample", geom },
+    [n, c, h * factor, w * factor],
+    "float32",
+  );
+  const back: PoolGeometry = {
+    n,
+    c,
+    h: h * factor,
+    w: w * factor,
+    k: factor,
+    stride: factor,
+    outH: h,
+    outW: w,
+  };
   return recordGrad(out, "upsampleNearest2d", [x], false, (g) => [
     kernelNode("pool", [g], { mode: "upsampleGrad", geom: back }, [n, c, h, w], "float32"),
   ]);
@@ -188,7 +246,12 @@ function normOp(
   const cols = x.shape[x.rank - 1];
   for (const [name, p] of [["weight", weight], ["bias", bias]] as const) {
     if (p && (p.rank !== 1 || p.shape[0] !== cols)) {
-      throw new ShapeError(op, `${name} must be [${cols}] (the last axis of ${fmtShape(x.shape)}), got ${fmtShape(p.shape)}`);
+      throw new ShapeError(
+        op,
+        `${name} must be [${cols}] (the last axis of ${fmtShape(x.shape)}), got ${
+          fmtShape(p.shape)
+        }`,
+      );
     }
   }
   const rows = x.size / Math.max(cols, 1);

@@ -37,7 +37,11 @@ function outView(n: LazyNode, out: DeviceBuffer): BufView {
 /** Hand-written kernel builders by node name. */
 export const KERNEL_BUILDERS: Record<string, KernelBuilderFn> = {
   softmax: (n, [x], out) => {
-    const p = params(n) as { mode: "softmax" | "logsoftmax" | "logsumexp"; rows: number; cols: number };
+    const p = params(n) as {
+      mode: "softmax" | "logsoftmax" | "logsumexp";
+      rows: number;
+      cols: number;
+    };
     return { kind: "softmax", mode: p.mode, x, out: outView(n, out), rows: p.rows, cols: p.cols };
   },
   norm: (n, ops, out) => {

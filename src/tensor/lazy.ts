@@ -29,10 +29,18 @@ export type NodeOp =
   | { readonly kind: "index" }
   | { readonly kind: "ew"; readonly op: string }
   | { readonly kind: "cast" }
-  | { readonly kind: "reduce"; readonly op: ReduceOp | "argmax" | "argmin"; readonly axes: number[] }
+  | {
+    readonly kind: "reduce";
+    readonly op: ReduceOp | "argmax" | "argmin";
+    readonly axes: number[];
+  }
   | { readonly kind: "kernel"; readonly name: string; readonly params: KernelParams }
   | { readonly kind: "concat"; readonly axis: number }
-  | { readonly kind: "rng"; readonly dist: "uniform" | "normal" | "bits"; readonly key: [number, number] }
+  | {
+    readonly kind: "rng";
+    readonly dist: "uniform" | "normal" | "bits";
+    readonly key: [number, number];
+  }
   | { readonly kind: "transfer" };
 
 let nextId = 1;

@@ -93,7 +93,12 @@ const DECLS: Decl[] = [
     "float",
     "a * tanh(min(max(where(a > 20.0, a, max(a, 0.0) + log(1.0 + exp(-abs(a)))), -15.0), 15.0))",
   ],
-  ["gelu", 1, "float", "0.5 * a * (1.0 + tanh(min(max(0.7978845608 * (a + 0.044715 * a * a * a), -15.0), 15.0)))"],
+  [
+    "gelu",
+    1,
+    "float",
+    "0.5 * a * (1.0 + tanh(min(max(0.7978845608 * (a + 0.044715 * a * a * a), -15.0), 15.0)))",
+  ],
   ["symlog", 1, "float", "sign(a) * log(abs(a) + 1.0)"],
   ["symexp", 1, "float", "sign(a) * (exp(abs(a)) - 1.0)"],
   // comparisons and logic

@@ -69,7 +69,11 @@ function keyOf(opts: RandomOptions): [number, number] {
   return (opts.generator ?? globalGenerator).nextKey();
 }
 
-function draw(shape: readonly number[], dist: "uniform" | "normal" | "bits", opts: RandomOptions): Tensor {
+function draw(
+  shape: readonly number[],
+  dist: "uniform" | "normal" | "bits",
+  opts: RandomOptions,
+): Tensor {
   const dims = assertShape(shape, dist);
   const be = getBackend(opts.device ?? getDefaultDevice());
   return fromNode(be, dims, dist === "bits" ? "int32" : "float32", {
@@ -106,7 +110,11 @@ export function randint(
 }
 
 /** Bernoulli samples with probability `p` (float32 0/1). */
-export function bernoulli(p: Tensor | number, shape?: readonly number[], opts: RandomOptions = {}): Tensor {
+export function bernoulli(
+  p: Tensor | number,
+  shape?: readonly number[],
+  opts: RandomOptions = {},
+): Tensor {
   const s = typeof p === "number" ? shape ?? [] : p.shape;
   const dev = typeof p === "number" ? opts.device : p.device;
   return rand(s, { ...opts, device: dev }).lt(p).cast("float32");

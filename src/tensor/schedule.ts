@@ -82,7 +82,7 @@ export function realizeNodes(targets: readonly LazyNode[]): void {
         top[1]++;
         const s = n.srcs[i].node;
         let list = consumers.get(s);
-        if (!list) consumers.set(s, (list = []));
+        if (!list) consumers.set(s, list = []);
         list.push(n);
         if (!s.realized && !state.has(s)) {
           state.set(s, 1);
@@ -337,7 +337,11 @@ class Scheduler {
         buf: bv.buf,
         view: {
           shape: [...batch, rows, cols],
-          strides: [...strides, rows === 1 ? 0 : v.strides[r - 2], cols === 1 ? 0 : v.strides[r - 1]],
+          strides: [
+            ...strides,
+            rows === 1 ? 0 : v.strides[r - 2],
+            cols === 1 ? 0 : v.strides[r - 1],
+          ],
           offset: v.offset,
         },
       };
@@ -426,7 +430,12 @@ class KernelBuilder {
   /** A load of a realized node through a view whose shape is the current frame. */
   loadExpr(node: LazyNode, view: View): Expr {
     const slot = this.inputSlot(node.buffer!);
-    return { k: "load", input: slot, view: offsetView(view, node.bufferOffset), t: vtypeOf(node.dtype) };
+    return {
+      k: "load",
+      input: slot,
+      view: offsetView(view, node.bufferOffset),
+      t: vtypeOf(node.dtype),
+    };
   }
 
   /** The value of node `n` evaluated at the current frame, whose shape equals `n.shape`. */

@@ -344,7 +344,9 @@ export class Tensor {
 
   /** A contiguous copy if the view is strided, else `this`. */
   contiguous(): Tensor {
-    if (isContiguous(this._view) && this._view.offset === 0 && this.size === numel(this._node.shape)) {
+    if (
+      isContiguous(this._view) && this._view.offset === 0 && this.size === numel(this._node.shape)
+    ) {
       return this;
     }
     return this.ew("copy", []);
@@ -748,7 +750,10 @@ export class Tensor {
     let parts: number[];
     if (typeof sizes === "number") {
       if (dim % sizes !== 0) {
-        throw new ShapeError("split", `axis ${a} of size ${dim} does not split into ${sizes} parts`);
+        throw new ShapeError(
+          "split",
+          `axis ${a} of size ${dim} does not split into ${sizes} parts`,
+        );
       }
       parts = new Array(sizes).fill(dim / sizes);
     } else parts = [...sizes];
@@ -821,7 +826,10 @@ export class Tensor {
   /** Marks the tensor as requiring gradients; returns `this`. */
   setRequiresGrad(flag = true): this {
     if (flag && this.dtype !== "float32") {
-      throw new DTypeError("requiresGrad", `only float32 tensors can require gradients, got ${this.dtype}`);
+      throw new DTypeError(
+        "requiresGrad",
+        `only float32 tensors can require gradients, got ${this.dtype}`,
+      );
     }
     this.requiresGrad = flag;
     return this;
@@ -1070,9 +1078,7 @@ export function backwardImpl(
     }
   });
   if (!inputs) return [];
-  return inputs.map((x) =>
-    keep(result.get(x) ?? constant(x._backend, 0, "float32", x.shape))
-  );
+  return inputs.map((x) => keep(result.get(x) ?? constant(x._backend, 0, "float32", x.shape)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1101,7 +1107,10 @@ export function elementwise(op: string, args: TensorLike[]): Tensor {
     const c = def.rule === "where" ? [ts[0]] : ts;
     for (const t of c) {
       if (t.dtype !== "bool") {
-        throw new DTypeError(op, `expects bool ${def.rule === "where" ? "condition" : "operands"}, got ${t.dtype}`);
+        throw new DTypeError(
+          op,
+          `expects bool ${def.rule === "where" ? "condition" : "operands"}, got ${t.dtype}`,
+        );
       }
     }
   }
@@ -1172,7 +1181,11 @@ function argReduce(t: Tensor, op: "argmax" | "argmin", axis: number, keepDims: b
 }
 
 /** Moves `axis` last, runs a last-axis kernel (softmax family), and moves it back. */
-function lastAxisKernel(t: Tensor, axis: number, mode: "softmax" | "logsoftmax" | "logsumexp"): Tensor {
+function lastAxisKernel(
+  t: Tensor,
+  axis: number,
+  mode: "softmax" | "logsoftmax" | "logsumexp",
+): Tensor {
   t._check(mode);
   if (t.dtype !== "float32") t = t.cast("float32");
   const r = Math.max(t.rank, 1);
@@ -1240,7 +1253,10 @@ function matmulOp(a: Tensor, b: Tensor): Tensor {
   a._check("matmul");
   b._check("matmul");
   if (a.rank === 0 || b.rank === 0) {
-    throw new ShapeError("matmul", `operands must have rank >= 1, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+    throw new ShapeError(
+      "matmul",
+      `operands must have rank >= 1, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
+    );
   }
   if (a.rank === 1) return matmulOp(a.unsqueeze(0), b).squeeze(-2);
   if (b.rank === 1) return matmulOp(a, b.unsqueeze(-1)).squeeze(-1);
@@ -1338,7 +1354,7 @@ export async function readTensors(ts: readonly Tensor[]): Promise<TensorData[]> 
   const byBackend = new Map<Backend, Tensor[]>();
   for (const t of contiguous) {
     let list = byBackend.get(t._backend);
-    if (!list) byBackend.set(t._backend, (list = []));
+    if (!list) byBackend.set(t._backend, list = []);
     list.push(t);
   }
   for (const [, list] of byBackend) realizeNodes(list.map((t) => t._node));
@@ -1355,7 +1371,9 @@ export async function readTensors(ts: readonly Tensor[]): Promise<TensorData[]> 
       nonEmpty.forEach((t, i) => results.set(t, data[i]));
     }),
   );
-  const out = contiguous.map((t) => toPublicData(t.dtype, results.get(t) ?? storageArray(t.dtype, 0)));
+  const out = contiguous.map((t) =>
+    toPublicData(t.dtype, results.get(t) ?? storageArray(t.dtype, 0))
+  );
   contiguous.forEach((t, i) => {
     if (t !== ts[i]) t.dispose();
   });
@@ -1380,7 +1398,9 @@ async function resolveTransfers(roots: LazyNode[]): Promise<void> {
     const src = new Tensor(n.srcs[0].node, n.srcs[0].view);
     const [d] = await readTensors([src]);
     src.dispose();
-    const stored = n.dtype === "bool" ? Int32Array.from(d as Uint8Array) : d as Float32Array | Int32Array;
+    const stored = n.dtype === "bool"
+      ? Int32Array.from(d as Uint8Array)
+      : d as Float32Array | Int32Array;
     const buf = n.backend.alloc(numel(n.shape));
     n.backend.write(buf, stored);
     n.setBuffer(buf);
@@ -1393,7 +1413,7 @@ export function realize(...ts: Tensor[]): void {
   for (const t of ts) {
     t._check("realize");
     let list = byBackend.get(t._backend);
-    if (!list) byBackend.set(t._backend, (list = []));
+    if (!list) byBackend.set(t._backend, list = []);
     list.push(t._node);
   }
   for (const [, nodes] of byBackend) realizeNodes(nodes);

@@ -181,7 +181,6 @@ export function reshapeView(v: View, shape: Shape): View | null {
   }
   const newStr = new Array<number>(shape.length).fill(0);
   let oi = 0;
-  let ni = 0;
   const newNon1: number[] = [];
   for (let d = 0; d < shape.length; d++) if (shape[d] !== 1) newNon1.push(d);
   let nj = 0;
@@ -207,7 +206,6 @@ export function reshapeView(v: View, shape: Shape): View | null {
     oi++;
     nj++;
   }
-  void ni;
   return { shape: [...shape], strides: newStr, offset: v.offset };
 }
 

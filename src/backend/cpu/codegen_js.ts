@@ -112,6 +112,7 @@ export class JsExprGen {
           default:
             return `(${a} ${e.op} ${b})`;
         }
+        break;
       }
       case "call": {
         const xs = e.args.map((a) => this.gen(a, f));

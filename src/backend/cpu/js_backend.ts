@@ -75,7 +75,7 @@ export class JsBackend implements Backend {
     this.live--;
     this.liveBytes -= b.size * 4;
     let list = this.pool.get(b.size);
-    if (!list) this.pool.set(b.size, (list = []));
+    if (!list) this.pool.set(b.size, list = []);
     // Keep the pool bounded: big buffers beyond 4 per class go back to the GC.
     if (list.length < 4 || b.size < 65536) {
       list.push(b);
@@ -156,7 +156,9 @@ export class JsBackend implements Backend {
       const outIdx = g.index(f, plan.extra[0]);
       const body = g.lines.join("\n");
       const arr = outT === "f32" ? "out.f" : "out.i";
-      return `${inputDecls(c.expr, k.inputs.length)}\n${g.hoist()}\nconst N = W[${plan.words.length}];
+      return `${
+        inputDecls(c.expr, k.inputs.length)
+      }\n${g.hoist()}\nconst N = W[${plan.words.length}];
 for (let L = 0; L < N; L++) {\n${body}\n${arr}[${outIdx}] = ${storeJs(v, outT)};\n}`;
     });
     this.call(fn, k.inputs, k.out.buf, [...plan.words, n]);
@@ -257,7 +259,9 @@ ${body}
       }
       lines.push(`for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {`);
       lines.push(`let acc = 0; let pa = ao + i * as_m, pb = bo + j * bs_n;`);
-      lines.push(`for (let kk = 0; kk < K; kk++) { acc += A[pa] * B[pb]; pa += as_k; pb += bs_k; }`);
+      lines.push(
+        `for (let kk = 0; kk < K; kk++) { acc += A[pa] * B[pb]; pa += as_k; pb += bs_k; }`,
+      );
       lines.push(`const L = (bi * M + i) * N + j;`);
       lines.push(epiLines);
       lines.push(`${outT === "f32" ? "out.f" : "out.i"}[${oOff} + L] = ${value};`);

@@ -280,7 +280,9 @@ function pool(k: PoolKernel): void {
           for (let ox = 0; ox < outW; ox++) {
             let s = 0;
             for (let ky = 0; ky < ks; ky++) {
-              for (let kx = 0; kx < ks; kx++) s += x[xo + (p * h + oy * ks + ky) * w + ox * ks + kx];
+              for (let kx = 0; kx < ks; kx++) {
+                s += x[xo + (p * h + oy * ks + ky) * w + ox * ks + kx];
+              }
             }
             y[yo + (p * outH + oy) * outW + ox] = s;
           }

@@ -118,7 +118,9 @@ export class WebGPUBackend implements Backend {
       info.vendor ? `, vendor ${info.vendor}` : ""
     }${this.isFallbackAdapter ? ", software fallback" : ""}`;
     device.addEventListener("uncapturederror", (e) => {
-      this.errors.push(new KernelError(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
+      this.errors.push(
+        new KernelError(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`),
+      );
     });
     device.lost.then((info) => {
       if (info.reason !== "destroyed") {
@@ -161,7 +163,7 @@ export class WebGPUBackend implements Backend {
     this.live--;
     this.liveBytes -= buf.size * 4;
     let list = this.pool.get(buf.size);
-    if (!list) this.pool.set(buf.size, (list = []));
+    if (!list) this.pool.set(buf.size, list = []);
     list.push(buf);
     this.pooledBytes += buf.size * 4;
   }
@@ -189,7 +191,9 @@ export class WebGPUBackend implements Backend {
 
   async read(reqs: readonly ReadRequest[]): Promise<(Float32Array | Int32Array)[]> {
     const total = reqs.reduce((s, r) => s + r.n, 0);
-    if (total === 0) return reqs.map((r) => (r.dtype === "float32" ? new Float32Array(0) : new Int32Array(0)));
+    if (total === 0) {
+      return reqs.map((r) => (r.dtype === "float32" ? new Float32Array(0) : new Int32Array(0)));
+    }
     const size = sizeClass(total) * 4;
     const staging = this.staging.get(size)?.pop() ?? this.device.createBuffer({
       size,
@@ -200,7 +204,9 @@ export class WebGPUBackend implements Backend {
     this.encoder = enc;
     let at = 0;
     for (const r of reqs) {
-      if (r.n > 0) enc.copyBufferToBuffer((r.buf as GpuBuffer).gpu, r.offset * 4, staging, at * 4, r.n * 4);
+      if (r.n > 0) {
+        enc.copyBufferToBuffer((r.buf as GpuBuffer).gpu, r.offset * 4, staging, at * 4, r.n * 4);
+      }
       at += r.n;
     }
     this.flush();
@@ -216,7 +222,7 @@ export class WebGPUBackend implements Backend {
     }
     staging.unmap();
     let list = this.staging.get(size);
-    if (!list) this.staging.set(size, (list = []));
+    if (!list) this.staging.set(size, list = []);
     if (list.length < 4) list.push(staging);
     else staging.destroy();
     await this.checkErrors();
@@ -242,7 +248,13 @@ export class WebGPUBackend implements Backend {
     this.endPass();
     if (!this.encoder) return;
     if (this.uniformUsed > 0) {
-      this.device.queue.writeBuffer(this.uniformBuf, 0, this.uniformData.buffer, 0, this.uniformUsed);
+      this.device.queue.writeBuffer(
+        this.uniformBuf,
+        0,
+        this.uniformData.buffer,
+        0,
+        this.uniformUsed,
+      );
       this.uniformUsed = 0;
     }
     this.device.queue.submit([this.encoder.finish()]);
@@ -296,7 +308,13 @@ export class WebGPUBackend implements Backend {
    * Returns the compiled kernel for `key`, building its source with `source()` on a miss.
    * `pattern` gives the access of bindings 1.. ("w" read_write, "r" read).
    */
-  compile(key: string, pattern: string, words: number, source: () => string, entry = "main"): CompiledKernel {
+  compile(
+    key: string,
+    pattern: string,
+    words: number,
+    source: () => string,
+    entry = "main",
+  ): CompiledKernel {
     const hit = this.pipelines.get(key);
     if (hit) return hit;
     const code = source();
@@ -317,7 +335,9 @@ export class WebGPUBackend implements Backend {
         if (err) {
           this.pipelines.delete(key);
           this.errors.push(
-            new KernelError(`WGSL kernel failed to compile: ${err.message}\n--- source ---\n${code}`),
+            new KernelError(
+              `WGSL kernel failed to compile: ${err.message}\n--- source ---\n${code}`,
+            ),
           );
         }
       }),
@@ -328,19 +348,34 @@ export class WebGPUBackend implements Backend {
   }
 
   /** Records one dispatch of `k` over `groups` workgroups (split into x/y as needed). */
-  dispatch(k: CompiledKernel, buffers: readonly DeviceBuffer[], words: ArrayLike<number>, groups: number, z = 1): void {
+  dispatch(
+    k: CompiledKernel,
+    buffers: readonly DeviceBuffer[],
+    words: ArrayLike<number>,
+    groups: number,
+    z = 1,
+  ): void {
     if (groups === 0 || z === 0) return;
     const maxd = this.maxGroupsPerDim;
     const x = Math.min(groups, maxd);
     const y = Math.ceil(groups / x);
     if (y > maxd) {
-      throw new DeviceError(`a kernel needs ${groups} workgroups, more than this device can launch`);
+      throw new DeviceError(
+        `a kernel needs ${groups} workgroups, more than this device can launch`,
+      );
     }
     this.dispatch3(k, buffers, words, x, y, z);
   }
 
   /** Records one dispatch with explicit x/y/z workgroup counts. */
-  dispatch3(k: CompiledKernel, buffers: readonly DeviceBuffer[], words: ArrayLike<number>, x: number, y: number, z: number): void {
+  dispatch3(
+    k: CompiledKernel,
+    buffers: readonly DeviceBuffer[],
+    words: ArrayLike<number>,
+    x: number,
+    y: number,
+    z: number,
+  ): void {
     if (x === 0 || y === 0 || z === 0) return;
     const vec4s = Math.max(1, Math.ceil(k.words / 4));
     const bytes = vec4s * 16;
@@ -358,14 +393,23 @@ export class WebGPUBackend implements Backend {
     this.dispatchCount++;
   }
 
-  private bindGroup(pattern: string, uniformBytes: number, buffers: readonly DeviceBuffer[]): GPUBindGroup {
+  private bindGroup(
+    pattern: string,
+    uniformBytes: number,
+    buffers: readonly DeviceBuffer[],
+  ): GPUBindGroup {
     let key = `${pattern}|${uniformBytes}`;
     for (const b of buffers) key += `|${b.id}`;
     let bg = this.bindGroups.get(key);
     if (!bg) {
       if (this.bindGroups.size > 8192) this.bindGroups.clear();
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniformBuf, size: uniformBytes } }];
-      buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: (b as GpuBuffer).gpu } }));
+      const entries: GPUBindGroupEntry[] = [{
+        binding: 0,
+        resource: { buffer: this.uniformBuf, size: uniformBytes },
+      }];
+      buffers.forEach((b, i) =>
+        entries.push({ binding: i + 1, resource: { buffer: (b as GpuBuffer).gpu } })
+      );
       bg = this.device.createBindGroup({ layout: this.bindGroupLayout(pattern), entries });
       this.bindGroups.set(key, bg);
     }
@@ -476,8 +520,11 @@ export class WebGPUBackend implements Backend {
           break;
         default: {
           const cmp = k.op === "argmax" ? ">" : "<";
-          update = `if (r == ${perWorkgroup ? "lid" : "0u"} || v ${cmp} acc) { acc = v; best = r; }`;
-          combine = `if (b ${cmp} a || (b == a && ib < ia)) { return vec2<u32>(1u, ib); } return vec2<u32>(0u, ia);`;
+          update = `if (r == ${
+            perWorkgroup ? "lid" : "0u"
+          } || v ${cmp} acc) { acc = v; best = r; }`;
+          combine =
+            `if (b ${cmp} a || (b == a && ib < ia)) { return vec2<u32>(1u, ib); } return vec2<u32>(0u, ia);`;
         }
       }
       // Tree steps combine partial accumulators with the same operator.
@@ -551,7 +598,9 @@ export class WebGPUBackend implements Backend {
       sb = nbb;
     }
     if (batch.length > 4) {
-      throw new DeviceError(`matmul: at most 4 independent batch axes are supported, got ${batch.length}`);
+      throw new DeviceError(
+        `matmul: at most 4 independent batch axes are supported, got ${batch.length}`,
+      );
     }
     while (batch.length < 4) {
       batch.unshift(1);
@@ -654,7 +703,13 @@ export class WebGPUBackend implements Backend {
   private runSoftmax(k: SoftmaxKernel): void {
     if (k.rows === 0) return;
     const perThread = k.cols <= 64;
-    const ck = this.compile(`softmax|${perThread}`, "wr", 5, () => softmaxSrc, perThread ? "per_thread" : "per_workgroup");
+    const ck = this.compile(
+      `softmax|${perThread}`,
+      "wr",
+      5,
+      () => softmaxSrc,
+      perThread ? "per_thread" : "per_workgroup",
+    );
     const mode = k.mode === "softmax" ? 0 : k.mode === "logsoftmax" ? 1 : 2;
     const words = [k.rows, k.cols, k.x.view.offset, k.out.view.offset, mode];
     this.dispatch(ck, [k.out.buf, k.x.buf], words, perThread ? Math.ceil(k.rows / 64) : k.rows);
@@ -663,7 +718,13 @@ export class WebGPUBackend implements Backend {
   private runNorm(k: NormKernel): void {
     if (k.rows === 0) return;
     const perThread = k.cols <= 64;
-    const ck = this.compile(`norm|${perThread}`, "wrrr", 10, () => normSrc, perThread ? "per_thread" : "per_workgroup");
+    const ck = this.compile(
+      `norm|${perThread}`,
+      "wrrr",
+      10,
+      () => normSrc,
+      perThread ? "per_thread" : "per_workgroup",
+    );
     const words = [
       k.rows,
       k.cols,
@@ -687,7 +748,6 @@ export class WebGPUBackend implements Backend {
     this.dispatch(ck, [k.out.buf], words, Math.ceil(k.n / 64));
   }
 }
-
 
 /** Creates the WebGPU backend on the best adapter with its real limits. */
 export async function createWebGPUBackend(): Promise<WebGPUBackend> {

@@ -97,10 +97,18 @@ export class WgslExprGen {
       }
       case "const": {
         const w = this.w(this.plan.constBase + e.slot);
-        return e.t === "f32" ? `bitcast<f32>(${w})` : e.t === "i32" ? `bitcast<i32>(${w})` : `(${w} != 0u)`;
+        return e.t === "f32"
+          ? `bitcast<f32>(${w})`
+          : e.t === "i32"
+          ? `bitcast<i32>(${w})`
+          : `(${w} != 0u)`;
       }
       case "lit":
-        return e.t === "f32" ? f32Lit(e.v) : e.t === "i32" ? `${Math.trunc(e.v)}i` : String(e.v !== 0);
+        return e.t === "f32"
+          ? f32Lit(e.v)
+          : e.t === "i32"
+          ? `${Math.trunc(e.v)}i`
+          : String(e.v !== 0);
       case "index":
         return `i32(${f.L})`;
       case "acc":
