@@ -5,22 +5,14 @@
  * @module
  */
 
-import type {
-  Backend,
-  BufView,
-  ConvGeometry,
-  DeviceBuffer,
-  Kernel,
-  PoolGeometry,
-} from "../backend/types.ts";
+import type { Backend, BufView, ConvGeometry, Kernel, PoolGeometry } from "../backend/types.ts";
 import type { LazyNode } from "./lazy.ts";
-import { contiguousView } from "./view.ts";
 
 /** Builds the hand-written kernel for a `kernel` node from its contiguous operands. */
 export type KernelBuilderFn = (
   node: LazyNode,
   operands: BufView[],
-  out: DeviceBuffer,
+  out: BufView,
   backend: Backend,
 ) => Kernel;
 
@@ -30,8 +22,8 @@ function params(n: LazyNode): P {
   return (n.op as { params: P }).params;
 }
 
-function outView(n: LazyNode, out: DeviceBuffer): BufView {
-  return { buf: out, view: contiguousView(n.shape) };
+function outView(_n: LazyNode, out: BufView): BufView {
+  return out;
 }
 
 /** Hand-written kernel builders by node name. */

@@ -66,6 +66,10 @@ export class LazyNode {
   refs = 0;
   /** Set once freed, to catch use-after-dispose. */
   freed = false;
+  /** Bumped by every in-place write into the buffer (parameter updates). */
+  version = 0;
+  /** Version of each source when this node was recorded (to detect stale reads). */
+  srcVersions: number[];
 
   constructor(
     readonly backend: Backend,
@@ -76,6 +80,7 @@ export class LazyNode {
   ) {
     this.op = op;
     this.srcs = srcs;
+    this.srcVersions = srcs.map((s) => s.node.version);
     for (const s of srcs) s.node.refs++;
     graphStats.liveNodes++;
   }
@@ -92,6 +97,7 @@ export class LazyNode {
     this.borrowed = borrowed;
     const srcs = this.srcs;
     this.srcs = [];
+    this.srcVersions = [];
     this.op = { kind: "buffer" };
     for (const s of srcs) release(s.node);
   }

@@ -15,7 +15,7 @@ import { DeviceError } from "../errors.ts";
 import type { Backend, BufView, DeviceBuffer, Kernel } from "../backend/types.ts";
 import { castTo, type Expr, instantiate, type VType, vtypeOf } from "./expr.ts";
 import { elementwiseOp } from "./ops_table.ts";
-import type { LazyNode, Src } from "./lazy.ts";
+import { type LazyNode, release, type Src } from "./lazy.ts";
 import { KERNEL_BUILDERS } from "./kernel_builders.ts";
 import {
   contiguousView,
@@ -60,9 +60,51 @@ function isFuserConsumer(n: LazyNode): boolean {
   return k === "ew" || k === "cast" || k === "reduce" || k === "concat";
 }
 
-/** Realizes `targets` (and what they need) on their backend. */
-export function realizeNodes(targets: readonly LazyNode[]): void {
-  const pending = targets.filter((t) => !t.realized);
+/**
+ * Nodes to realize together with the next schedule on their backend (e.g. the loss after
+ * `backward()`, so the forward pass is not computed twice).
+ */
+const pendingTargets = new Set<LazyNode>();
+
+/** Adds a node to the next schedule of its backend. @internal */
+export function addPendingTarget(n: LazyNode): void {
+  if (!n.realized && !n.freed) {
+    n.refs++;
+    pendingTargets.add(n);
+  }
+}
+
+function takePending(backend: Backend): LazyNode[] {
+  const out: LazyNode[] = [];
+  for (const n of pendingTargets) {
+    if (n.backend !== backend) continue;
+    pendingTargets.delete(n);
+    out.push(n);
+  }
+  return out;
+}
+
+/**
+ * Realizes `targets` (and what they need) on their backend. `into` maps nodes to regions they
+ * are computed into (in-place updates of parameters and arenas); those nodes are not marked
+ * realized, so they never alias the region.
+ */
+export function realizeNodes(
+  targets: readonly LazyNode[],
+  into: ReadonlyMap<LazyNode, BufView> = new Map(),
+): void {
+  const be = targets[0]?.backend;
+  const extra = be ? takePending(be) : [];
+  const all = extra.length ? [...targets, ...extra] : targets;
+  try {
+    realizeNodesNow(all, into);
+  } finally {
+    for (const n of extra) release(n);
+  }
+}
+
+function realizeNodesNow(targets: readonly LazyNode[], into: ReadonlyMap<LazyNode, BufView>): void {
+  const pending = targets.filter((t) => !t.realized || into.has(t));
   if (pending.length === 0) return;
   for (const t of pending) {
     if (t.freed) throw new DeviceError("cannot realize a tensor that was disposed");
@@ -81,6 +123,13 @@ export function realizeNodes(targets: readonly LazyNode[]): void {
       if (i < n.srcs.length) {
         top[1]++;
         const s = n.srcs[i].node;
+        if (s.realized && s.version !== n.srcVersions[i]) {
+          throw new DeviceError(
+            `a value (shape [${n.shape}]) was computed from a tensor that has since been ` +
+              `updated in place (a parameter after an optimizer step, or an assign()); realize ` +
+              `or read such values before the update`,
+          );
+        }
         let list = consumers.get(s);
         if (!list) consumers.set(s, list = []);
         list.push(n);
@@ -98,19 +147,78 @@ export function realizeNodes(targets: readonly LazyNode[]): void {
   // Every unrealized node is kept alive by its unrealized consumers (or by tensors), and
   // topological order visits a node before its consumers, so no extra retains are needed; a
   // value is freed as soon as its last consumer has been emitted, and its buffer is reused.
-  const sched = new Scheduler(consumers, new Set(pending));
+  const sched = new Scheduler(consumers, new Set(pending), into);
   for (const n of order) {
-    if (n.realized || n.freed) continue;
+    if (n.freed || n.realized || into.has(n)) continue;
     if (sched.isDeferred(n)) continue;
     sched.materialize(n);
   }
+  // In-place writes go last, after every other target has read the old contents.
+  for (const [n, dest] of into) if (!n.freed) sched.materializeInto(n, dest);
 }
 
 class Scheduler {
+  /** Region the node being materialised is written to (set by materializeInto). */
+  private dest: BufView | null = null;
+
   constructor(
     readonly consumers: Map<LazyNode, LazyNode[]>,
     readonly targets: Set<LazyNode>,
+    readonly into: ReadonlyMap<LazyNode, BufView>,
   ) {}
+
+  /**
+   * Computes `n` into the region `dest` without marking `n` realized. A node that is already
+   * realized is copied. A kernel that would read the region it writes goes through a temporary.
+   */
+  materializeInto(n: LazyNode, dest: BufView): void {
+    const be = n.backend;
+    if (n.realized) {
+      const kb = new KernelBuilder(this, be, 0, false);
+      const expr = kb.loadExpr(n, contiguousView(n.shape));
+      this.emitChecked(be, { kind: "ew", out: dest, expr, inputs: kb.inputs, consts: kb.consts });
+      return;
+    }
+    this.dest = dest;
+    try {
+      this.materialize(n);
+    } finally {
+      this.dest = null;
+    }
+  }
+
+  /** The output buffer of the node being materialised: the destination region or a new one. */
+  private outFor(n: LazyNode): { buf: DeviceBuffer; offset: number; external: boolean } {
+    const d = this.dest;
+    if (d) {
+      this.dest = null; // only the outermost node goes to the destination
+      return { buf: d.buf, offset: d.view.offset, external: true };
+    }
+    return { buf: n.backend.alloc(numel(n.shape)), offset: 0, external: false };
+  }
+
+  private finish(n: LazyNode, out: { buf: DeviceBuffer; external: boolean }): void {
+    if (!out.external) n.setBuffer(out.buf);
+  }
+
+  /** Emits a kernel; when it reads the buffer it writes, computes into a temporary and copies. */
+  emitChecked(be: Backend, k: Kernel): void {
+    const out = k.kind === "sort" ? k.indices : (k as { out: BufView }).out;
+    if (!out || !readsBuffer(k, out.buf)) return emit(be, k);
+    const n = numel(out.view.shape);
+    const tmp = be.alloc(n);
+    const tv = contiguousView(out.view.shape);
+    const tv2 = { buf: tmp, view: tv };
+    emit(be, (k.kind === "sort" ? { ...k, indices: tv2 } : { ...k, out: tv2 }) as Kernel);
+    emit(be, {
+      kind: "ew",
+      out,
+      expr: { k: "load", input: 0, view: tv, t: outType(k) },
+      inputs: [tmp],
+      consts: [],
+    });
+    be.free(tmp);
+  }
 
   isDeferred(n: LazyNode): boolean {
     if (this.targets.has(n)) return false;
@@ -139,10 +247,10 @@ class Scheduler {
       case "index":
       case "ew":
       case "cast": {
+        const out = this.outFor(n);
         const [kb, expr] = this.build(be, true, (kb) => kb.nodeExpr(n, n.shape));
-        const out = be.alloc(numel(n.shape));
-        this.emitEw(be, kb, expr, { buf: out, view: contiguousView(n.shape) });
-        n.setBuffer(out);
+        this.emitEw(be, kb, expr, { buf: out.buf, view: contiguousView(n.shape, out.offset) });
+        this.finish(n, out);
         return;
       }
       case "reduce":
@@ -150,16 +258,16 @@ class Scheduler {
       case "concat":
         return this.materializeConcat(n);
       case "rng": {
-        const out = be.alloc(numel(n.shape));
+        const out = this.outFor(n);
         emit(be, {
           kind: "rng",
           dist: op.dist,
           key: op.key,
           counter: 0,
-          out: { buf: out, view: contiguousView(n.shape) },
+          out: { buf: out.buf, view: contiguousView(n.shape, out.offset) },
           n: numel(n.shape),
         });
-        n.setBuffer(out);
+        this.finish(n, out);
         return;
       }
       case "transfer":
@@ -195,7 +303,7 @@ class Scheduler {
     if (kb.epilogueOf) {
       const m = kb.epilogueOf;
       const [a, b] = this.matmulOperands(m);
-      emit(be, {
+      this.emitChecked(be, {
         kind: "matmul",
         out,
         a: a.bv,
@@ -210,7 +318,7 @@ class Scheduler {
       });
       return;
     }
-    emit(be, { kind: "ew", out, expr, inputs: kb.inputs, consts: kb.consts });
+    this.emitChecked(be, { kind: "ew", out, expr, inputs: kb.inputs, consts: kb.consts });
   }
 
   materializeReduce(n: LazyNode): void {
@@ -223,16 +331,16 @@ class Scheduler {
     const pv = permuteView(src.view, perm);
     const outSize = numel(n.shape);
     const reduceSize = op.axes.reduce((a, d) => a * src.view.shape[d], 1);
+    const out = this.outFor(n);
     const [kb, expr] = this.build(
       n.backend,
       false,
       (kb) => kb.srcExpr({ node: src.node, view: pv }, pv.shape),
     );
-    const out = n.backend.alloc(outSize);
-    emit(n.backend, {
+    this.emitChecked(n.backend, {
       kind: "reduce",
       op: op.op as "sum",
-      out: { buf: out, view: contiguousView(n.shape) },
+      out: { buf: out.buf, view: contiguousView(n.shape, out.offset) },
       outSize,
       reduceSize,
       frame: pv.shape,
@@ -240,13 +348,13 @@ class Scheduler {
       inputs: kb.inputs,
       consts: kb.consts,
     });
-    n.setBuffer(out);
+    this.finish(n, out);
   }
 
   materializeConcat(n: LazyNode): void {
     const axis = (n.op as { axis: number }).axis;
-    const out = n.backend.alloc(numel(n.shape));
-    const full = contiguousView(n.shape);
+    const out = this.outFor(n);
+    const full = contiguousView(n.shape, out.offset);
     let at = 0;
     for (const s of n.srcs) {
       const len = s.view.shape[axis];
@@ -254,10 +362,10 @@ class Scheduler {
       const starts = n.shape.map((_, d) => (d === axis ? at : 0));
       const sizes = s.view.shape.map((x) => x);
       const [kb, expr] = this.build(n.backend, false, (kb) => kb.srcExpr(s, s.view.shape));
-      this.emitEw(n.backend, kb, expr, { buf: out, view: sliceView(full, starts, sizes) });
+      this.emitEw(n.backend, kb, expr, { buf: out.buf, view: sliceView(full, starts, sizes) });
       at += len;
     }
-    n.setBuffer(out);
+    this.finish(n, out);
   }
 
   materializeTransfer(n: LazyNode): void {
@@ -277,9 +385,9 @@ class Scheduler {
       dtype: n.dtype,
     });
     this.freeTemp(src, bv);
-    const out = n.backend.alloc(numel(n.shape));
-    n.backend.write(out, data);
-    n.setBuffer(out);
+    const out = this.outFor(n);
+    n.backend.write(out.buf, data, out.offset);
+    this.finish(n, out);
   }
 
   /** A realized, contiguous buffer view of a source (a copy kernel when the view is strided). */
@@ -356,11 +464,11 @@ class Scheduler {
     const op = n.op as { kind: "kernel"; name: string; params: Record<string, unknown> };
     const be = n.backend;
     if (op.name === "matmul") {
-      const out = be.alloc(numel(n.shape));
+      const out = this.outFor(n);
       const [a, b] = this.matmulOperands(n);
-      emit(be, {
+      this.emitChecked(be, {
         kind: "matmul",
-        out: { buf: out, view: contiguousView(n.shape) },
+        out: { buf: out.buf, view: contiguousView(n.shape, out.offset) },
         a: a.bv,
         b: b.bv,
         batch: a.batch,
@@ -371,17 +479,22 @@ class Scheduler {
         inputs: [],
         consts: [],
       });
-      n.setBuffer(out);
+      this.finish(n, out);
       return;
     }
     const build = KERNEL_BUILDERS[op.name];
     if (!build) throw new DeviceError(`internal: no kernel builder for "${op.name}"`);
+    const out = this.outFor(n);
     const operands = n.srcs.map((s) => this.contiguousOperand(s));
-    const outs = [be.alloc(numel(n.shape))];
-    const kernel = build(n, operands, outs[0], be);
-    emit(be, kernel);
+    const kernel = build(
+      n,
+      operands,
+      { buf: out.buf, view: contiguousView(n.shape, out.offset) },
+      be,
+    );
+    this.emitChecked(be, kernel);
     n.srcs.forEach((s, i) => this.freeTemp(s, operands[i]));
-    n.setBuffer(outs[0]);
+    this.finish(n, out);
   }
 }
 
@@ -522,3 +635,46 @@ function computeType(rule: string, ts: VType[]): VType {
 }
 
 export { offsetView };
+
+/** Value type of a kernel's output. */
+function outType(k: Kernel): VType {
+  switch (k.kind) {
+    case "ew":
+      return k.expr.t === "bool" ? "i32" : k.expr.t;
+    case "reduce":
+      return k.op === "argmax" || k.op === "argmin" || k.expr.t !== "f32" ? "i32" : "f32";
+    case "matmul":
+      return k.epilogue && k.epilogue.t !== "f32" ? "i32" : "f32";
+    case "sort":
+      return "i32";
+    case "rng":
+      return k.dist === "bits" ? "i32" : "f32";
+    default:
+      return "f32";
+  }
+}
+
+/** True when a kernel reads `buf`. */
+function readsBuffer(k: Kernel, buf: DeviceBuffer): boolean {
+  switch (k.kind) {
+    case "ew":
+    case "reduce":
+      return k.inputs.includes(buf);
+    case "matmul":
+      return k.a.buf === buf || k.b.buf === buf || k.inputs.includes(buf);
+    case "softmax":
+      return k.x.buf === buf;
+    case "norm":
+      return k.x.buf === buf || k.weight?.buf === buf || k.bias?.buf === buf;
+    case "conv":
+      return k.x.buf === buf || k.w.buf === buf || k.bias?.buf === buf;
+    case "pool":
+      return k.x.buf === buf || k.dy?.buf === buf;
+    case "gather":
+      return k.src.buf === buf || k.indices.buf === buf;
+    case "sort":
+      return k.x.buf === buf;
+    default:
+      return false;
+  }
+}

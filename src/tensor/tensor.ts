@@ -13,7 +13,7 @@ import { getBackend, getDefaultDevice } from "../backend/device.ts";
 import { type DType, promote, storageArray, type TensorData, toPublicData } from "./dtype.ts";
 import { LazyNode, type NodeOp, release, retain, type Src } from "./lazy.ts";
 import { elementwiseOp } from "./ops_table.ts";
-import { realizeNodes } from "./schedule.ts";
+import { addPendingTarget, realizeNodes } from "./schedule.ts";
 import {
   broadcastShapes,
   contiguousView,
@@ -114,6 +114,8 @@ interface Saved {
   readonly node: LazyNode;
   readonly view: View;
   readonly dtype: DType;
+  /** The node's version when saved: an in-place update since then invalidates the graph. */
+  readonly version: number;
 }
 
 /** Computes input gradients from the output gradient and the saved values. */
@@ -335,6 +337,46 @@ export class Tensor {
   detach(): Tensor {
     this._check("detach");
     return new Tensor(this._node, this._view);
+  }
+
+  /**
+   * Writes `value` (broadcast and cast to this tensor's shape and dtype) into this tensor's
+   * storage, in place. Used for parameters and optimizer state: their storage (and any arena
+   * they live in) stays put, which compiled steps rely on. Values computed from this tensor
+   * before the update and not yet realized can no longer be read (that throws).
+   */
+  assign(value: TensorLike): this {
+    this._check("assign");
+    const node = this._node;
+    if (!node.realized) realizeNodes([node]);
+    if (!isContiguous(this._view) || this._view.offset !== 0 || this.size !== numel(node.shape)) {
+      throw new ShapeError(
+        "assign",
+        `the target (shape ${fmtShape(this.shape)}) is a view of another tensor; assign to the ` +
+          `tensor that owns the storage`,
+      );
+    }
+    const v = withGradMode(false, () => {
+      const t = value instanceof Tensor ? value._check("assign") : toTensor(value, this);
+      if (t._backend !== this._backend) {
+        throw new DeviceError(`assign: value is on ${t.device}, target on ${this.device}`);
+      }
+      broadcastShapes(t.shape, this.shape, "assign");
+      if (t.rank > this.rank || !sameShape(broadcastShapes(t.shape, this.shape), this.shape)) {
+        throw new ShapeError(
+          "assign",
+          `value of shape ${fmtShape(t.shape)} does not broadcast to ${fmtShape(this.shape)}`,
+        );
+      }
+      const c = t.cast(this.dtype).expand(this.shape);
+      return isContiguous(c._view) && c._view.offset === 0 && c.size === numel(c._node.shape)
+        ? c
+        : c.ew("copy", []);
+    });
+    const dest = { buf: node.buffer!, view: contiguousView(this.shape, node.bufferOffset) };
+    realizeNodes([v._node], new Map([[v._node, dest]]));
+    node.version++;
+    return this;
   }
 
   /** A new tensor with the same value and its own storage. */
@@ -937,7 +979,7 @@ export function recordGrad(
   const toSave = save === true ? [...inputs, out] : save === false ? [] : save;
   const saved: Saved[] = toSave.map((t) => {
     retain(t._node);
-    return { node: t._node, view: t._view, dtype: t.dtype };
+    return { node: t._node, view: t._view, dtype: t.dtype, version: t._node.version };
   });
   out.requiresGrad = true;
   out._setCtx({ op, parents: inputs, saved, backward, released: false });
@@ -976,7 +1018,16 @@ export function padTo(g: Tensor, shape: Shape, begin: readonly number[]): Tensor
 }
 
 function savedTensors(ctx: GradCtx): Tensor[] {
-  return ctx.saved.map((s) => new Tensor(s.node, s.view));
+  return ctx.saved.map((s) => {
+    if (s.node.version !== s.version) {
+      throw new DisposedError(
+        `backward: a value saved by "${ctx.op}" (shape ${fmtShape(s.view.shape)}) was updated ` +
+          `in place after the forward pass (an optimizer step or assign() between forward and ` +
+          `backward); run backward before updating parameters`,
+      );
+    }
+    return new Tensor(s.node, s.view);
+  });
 }
 
 /**
@@ -1045,6 +1096,9 @@ export function backwardImpl(
     const prev = grads.get(o);
     grads.set(o, prev ? prev.add(seed) : seed);
   });
+  // The outputs (the loss) are realized with the next schedule, which computes the gradients:
+  // the forward pass then runs once even when the loss is read after the optimizer step.
+  for (const o of outputs) addPendingTarget(o._node);
   const wanted = inputs ? new Set(inputs) : null;
   const result = new Map<Tensor, Tensor>();
   withGradMode(false, () => {
