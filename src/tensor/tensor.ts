@@ -159,7 +159,7 @@ export class Tensor {
   /** @internal */
   _node: LazyNode;
   /** @internal */
-  readonly _view: View;
+  _view: View;
   /** @internal */
   _ctx: GradCtx | null = null;
   /** @internal */
@@ -231,6 +231,20 @@ export class Tensor {
       );
     }
     return this;
+  }
+
+  /**
+   * Points this tensor at another storage node (arena packing, device moves); the tensor object
+   * (and every reference to it, e.g. in a module) stays the same. @internal
+   */
+  _rebind(node: LazyNode, view: View): void {
+    this._check("rebind");
+    retain(node);
+    const old = this._node;
+    this._node = node;
+    this._view = view;
+    this.held.node = node;
+    release(old);
   }
 
   /** @internal Sets the autograd context. */

@@ -64,6 +64,11 @@ export interface CompiledKernel {
 
 let nextId = 1;
 
+/** Bytes of the uniform binding of a kernel reading `words` parameter words. */
+function uniformBytesOf(words: number): number {
+  return Math.max(1, Math.ceil(words / 4)) * 16;
+}
+
 const UNIFORM_CAPACITY = 1 << 20; // bytes per batch before an automatic submit
 
 /** The WebGPU backend. */
@@ -283,13 +288,19 @@ export class WebGPUBackend implements Backend {
   // Pipelines and dispatch
   // -------------------------------------------------------------------------------------------
 
-  private bindGroupLayout(pattern: string): GPUBindGroupLayout {
-    let l = this.layouts.get(pattern);
+  /**
+   * The bind group layout for a binding pattern and uniform size. The uniform's size is part of
+   * the layout (`minBindingSize`): wgpu's late size check otherwise keeps a previous pipeline's
+   * sizes when consecutive pipelines in one pass share a layout.
+   */
+  private bindGroupLayout(pattern: string, uniformBytes: number): GPUBindGroupLayout {
+    const key = `${pattern}|${uniformBytes}`;
+    let l = this.layouts.get(key);
     if (!l) {
       const entries: GPUBindGroupLayoutEntry[] = [{
         binding: 0,
         visibility: GPUShaderStage.COMPUTE,
-        buffer: { type: "uniform", hasDynamicOffset: true },
+        buffer: { type: "uniform", hasDynamicOffset: true, minBindingSize: uniformBytes },
       }];
       for (let i = 0; i < pattern.length; i++) {
         entries.push({
@@ -299,7 +310,7 @@ export class WebGPUBackend implements Backend {
         });
       }
       l = this.device.createBindGroupLayout({ entries });
-      this.layouts.set(pattern, l);
+      this.layouts.set(key, l);
     }
     return l;
   }
@@ -318,10 +329,14 @@ export class WebGPUBackend implements Backend {
     const hit = this.pipelines.get(key);
     if (hit) return hit;
     const code = source();
-    let pl = this.pipelineLayouts.get(pattern);
+    const bytes = uniformBytesOf(words);
+    const plKey = `${pattern}|${bytes}`;
+    let pl = this.pipelineLayouts.get(plKey);
     if (!pl) {
-      pl = this.device.createPipelineLayout({ bindGroupLayouts: [this.bindGroupLayout(pattern)] });
-      this.pipelineLayouts.set(pattern, pl);
+      pl = this.device.createPipelineLayout({
+        bindGroupLayouts: [this.bindGroupLayout(pattern, bytes)],
+      });
+      this.pipelineLayouts.set(plKey, pl);
     }
     this.device.pushErrorScope("validation");
     const module = this.device.createShaderModule({ code, label: key.slice(0, 64) });
@@ -377,8 +392,8 @@ export class WebGPUBackend implements Backend {
     z: number,
   ): void {
     if (x === 0 || y === 0 || z === 0) return;
-    const vec4s = Math.max(1, Math.ceil(k.words / 4));
-    const bytes = vec4s * 16;
+    const bytes = uniformBytesOf(k.words);
+    const vec4s = bytes / 16;
     if (this.uniformUsed + bytes > UNIFORM_CAPACITY) this.flush();
     const off = this.uniformUsed;
     this.uniformData.fill(0, off / 4, off / 4 + vec4s * 4);
@@ -410,7 +425,10 @@ export class WebGPUBackend implements Backend {
       buffers.forEach((b, i) =>
         entries.push({ binding: i + 1, resource: { buffer: (b as GpuBuffer).gpu } })
       );
-      bg = this.device.createBindGroup({ layout: this.bindGroupLayout(pattern), entries });
+      bg = this.device.createBindGroup({
+        layout: this.bindGroupLayout(pattern, uniformBytes),
+        entries,
+      });
       this.bindGroups.set(key, bg);
     }
     return bg;
