@@ -201,7 +201,11 @@ export interface SortKernel {
   readonly cols: number;
 }
 
-/** Fused optimizer update over flat parameter/gradient/moment buffers (see src/optim). */
+/**
+ * Fused optimizer update over flat parameter/gradient/moment buffers (see src/optim). The
+ * gradient used is `grad * gradScale * scale[0]` (`scale`: a device-side factor such as the
+ * global-norm clip, so clipping needs no read-back; null means 1).
+ */
 export interface OptimKernel {
   readonly kind: "optim";
   readonly rule: "adam" | "laprop";
@@ -209,6 +213,7 @@ export interface OptimKernel {
   readonly grad: BufView;
   readonly m: BufView;
   readonly v: BufView;
+  readonly scale: BufView | null;
   readonly n: number;
   /** lr, beta1, beta2, eps, weightDecay, bias-correction1, bias-correction2, gradScale. */
   readonly hyper: readonly number[];

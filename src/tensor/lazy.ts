@@ -45,6 +45,14 @@ export type NodeOp =
 
 let nextId = 1;
 
+/** While compile() traces, every node that receives a buffer is logged here. @internal */
+let bufferLog: LazyNode[] | null = null;
+
+/** Starts (array) or stops (null) logging nodes that receive buffers. @internal */
+export function setBufferLog(log: LazyNode[] | null): void {
+  bufferLog = log;
+}
+
 /** Live-node statistics for `memoryInfo()`. */
 export const graphStats: { liveNodes: number } = { liveNodes: 0 };
 
@@ -92,6 +100,7 @@ export class LazyNode {
 
   /** Marks the node realized into `buffer` and releases its sources. */
   setBuffer(buffer: DeviceBuffer, offset = 0, borrowed = false): void {
+    if (bufferLog) bufferLog.push(this);
     this.buffer = buffer;
     this.bufferOffset = offset;
     this.borrowed = borrowed;

@@ -64,9 +64,20 @@ export interface RandomOptions {
   readonly device?: DeviceName;
 }
 
+/** While compile() traces: keys handed out by generators, in order. @internal */
+let keyLog: { generator: Generator; key: [number, number] }[] | null = null;
+
+/** Starts (array) or stops (null) logging generator keys. @internal */
+export function setKeyLog(log: { generator: Generator; key: [number, number] }[] | null): void {
+  keyLog = log;
+}
+
 function keyOf(opts: RandomOptions): [number, number] {
   if (opts.seed !== undefined) return seedToKey(opts.seed);
-  return (opts.generator ?? globalGenerator).nextKey();
+  const g = opts.generator ?? globalGenerator;
+  const key = g.nextKey();
+  keyLog?.push({ generator: g, key });
+  return key;
 }
 
 function draw(

@@ -34,8 +34,11 @@ const MAX_FUSED_OPS = 48;
 /** Whether fusion is enabled (tests turn it off to check fused against unfused results). */
 export const scheduleOptions: { fusion: boolean } = { fusion: true };
 
-/** A hook run for every kernel the scheduler emits (compile() records through it). */
-export type KernelSink = (backend: Backend, kernel: Kernel) => void;
+/**
+ * A hook run for every kernel the scheduler emits (compile() records through it). `producer`
+ * rebuilds a kernel whose parameters change from call to call (optimizer hyperparameters).
+ */
+export type KernelSink = (backend: Backend, kernel: Kernel, producer?: () => Kernel) => void;
 
 let sink: KernelSink | null = null;
 
@@ -44,6 +47,15 @@ export function setKernelSink(s: KernelSink | null): KernelSink | null {
   const prev = sink;
   sink = s;
   return prev;
+}
+
+/**
+ * Emits a kernel outside a schedule (optimizer updates); compile() records it too. `producer`
+ * gives the kernel to run on each replay of a compiled step. @internal
+ */
+export function emitKernel(backend: Backend, k: Kernel, producer?: () => Kernel): void {
+  if (sink) sink(backend, k, producer);
+  else backend.run(k);
 }
 
 function emit(backend: Backend, k: Kernel): void {

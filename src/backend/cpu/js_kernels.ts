@@ -354,7 +354,8 @@ function sort(k: SortKernel): void {
 function optim(k: OptimKernel): void {
   const p = F(k.param), g = F(k.grad), m = F(k.m), v = F(k.v);
   const po = O(k.param), go = O(k.grad), mo = O(k.m), vo = O(k.v);
-  const [lr, b1, b2, eps, wd, bc1, bc2, gscale] = k.hyper;
+  const [lr, b1, b2, eps, wd, bc1, bc2, hscale] = k.hyper;
+  const gscale = hscale * (k.scale ? F(k.scale)[O(k.scale)] : 1);
   for (let i = 0; i < k.n; i++) {
     const gi = g[go + i] * gscale;
     let pi = p[po + i];

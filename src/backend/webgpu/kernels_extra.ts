@@ -1,14 +1,329 @@
 /**
  * WebGPU kernels beyond the generated ones: convolutions, pooling/upsampling, gather/scatter,
- * sort and the fused optimizer update.
+ * sort and the fused optimizer update. Every kernel here is deterministic (no float atomics):
+ * scatters and gradient routings are written output-centric, split reductions are summed in a
+ * fixed order.
  * @module
  */
 
 import { KernelError } from "../../errors.ts";
-import type { Kernel } from "../types.ts";
-import type { WebGPUBackend } from "./backend.ts";
+import { f32Bits } from "../plan.ts";
+import type {
+  BufView,
+  ConvKernel,
+  DeviceBuffer,
+  GatherKernel,
+  Kernel,
+  OptimKernel,
+  PoolKernel,
+  SortKernel,
+} from "../types.ts";
+import type { CompiledKernel, WebGPUBackend } from "./backend.ts";
+import { fillTemplate } from "./codegen_wgsl.ts";
+import convTpl from "../../../kernels/conv.wgsl" with { type: "text" };
+import poolSrc from "../../../kernels/pool.wgsl" with { type: "text" };
+import gatherSrc from "../../../kernels/gather.wgsl" with { type: "text" };
+import sortTpl from "../../../kernels/sort.wgsl" with { type: "text" };
+import optimSrc from "../../../kernels/optim.wgsl" with { type: "text" };
 
 /** Runs a hand-written kernel on the WebGPU backend. */
-export function runExtraKernel(_be: WebGPUBackend, k: Kernel): void {
-  throw new KernelError(`webgpu: kernel "${k.kind}" is not implemented yet`);
+export function runExtraKernel(be: WebGPUBackend, k: Kernel): void {
+  switch (k.kind) {
+    case "conv":
+      return runConv(be, k);
+    case "pool":
+      return runPool(be, k);
+    case "gather":
+      return runGather(be, k);
+    case "sort":
+      return runSort(be, k);
+    case "optim":
+      return runOptim(be, k);
+    default:
+      throw new KernelError(`webgpu: kernel "${k.kind}" is not implemented`);
+  }
+}
+
+const cdiv = (a: number, b: number) => Math.ceil(a / b);
+
+function nextPow2(x: number): number {
+  let p = 1;
+  while (p < x) p *= 2;
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolutions
+// ---------------------------------------------------------------------------------------------
+
+/** vec4 channel tile of the conv kernels (1 or 2 vec4s: 4 or 8 channels per thread). */
+function convTile4(channels: number): number {
+  return channels > 4 ? Number(Deno.env.get("WF_T4") ?? 2) : 1;
+}
+
+function convKernel(be: WebGPUBackend, q: number, t4: number, entry: string): CompiledKernel {
+  return be.compile(
+    `conv|${entry}|${q}|${t4}`,
+    "wrrr",
+    17,
+    () => fillTemplate(convTpl, { Q: String(q), T4: String(t4) }),
+    entry,
+  );
+}
+
+/** Packs NCHW `src` ([n, c, hw]) into a new [n, hw, c4] vec4 buffer (zero-padded channels). */
+function packAct(
+  be: WebGPUBackend,
+  src: BufView,
+  n: number,
+  c: number,
+  hw: number,
+  c4: number,
+): DeviceBuffer {
+  const total = n * hw * c4;
+  const dst = be.alloc(total * 4);
+  const ck = convKernel(be, 1, 1, "pack_act");
+  be.dispatch(
+    ck,
+    [dst, src.buf, src.buf, src.buf],
+    [c, hw, c4, total, src.view.offset],
+    cdiv(total, 64),
+  );
+  return dst;
+}
+
+/** Workgroups a weight-gradient launch aims for (enough for every core and SIMD lane). */
+const WGRAD_TARGET_GROUPS = 64;
+/** Fewest reduction elements one weight-gradient split sums. */
+const WGRAD_MIN_SPLIT = 512;
+
+function runConv(be: WebGPUBackend, k: ConvKernel): void {
+  const g = k.geom;
+  const { n, cin, h, w, cout, kh, kw, stride, padding, outH, outW } = g;
+  const taps = kh * kw;
+  if (k.mode === "conv2d" || k.mode === "convTranspose2d") {
+    if (n * cout * outH * outW === 0) return;
+    const t4 = convTile4(cout);
+    const groups = cdiv(cout, 4 * t4);
+    const ci4 = cdiv(cin, 4), co4 = groups * t4;
+    const xp = packAct(be, k.x, n, cin, h * w, ci4);
+    // Weights as [tap, ciPad, co4] vec4: conv2d reads [cout, cin, kh, kw], convT [cin, cout, ..].
+    const conv = k.mode === "conv2d";
+    const wTotal = taps * ci4 * 4 * co4 * 4;
+    const wp = be.alloc(wTotal);
+    const pw = convKernel(be, 1, 1, "pack_weight");
+    const pwWords = [
+      taps,
+      cin,
+      cout,
+      ci4 * 4,
+      co4,
+      conv ? taps : cout * taps,
+      conv ? cin * taps : taps,
+      k.w.view.offset,
+      wTotal,
+    ];
+    be.dispatch(pw, [wp, k.w.buf, k.w.buf, k.w.buf], pwWords, cdiv(wTotal, 64));
+    const words = [
+      n,
+      cin,
+      h,
+      w,
+      cout,
+      kh,
+      kw,
+      stride,
+      padding,
+      outH,
+      outW,
+      ci4,
+      co4,
+      k.bias?.view.offset ?? 0,
+      k.out.view.offset,
+      k.bias ? 1 : 0,
+    ];
+    const bufs = [k.out.buf, xp, wp, k.bias?.buf ?? wp];
+    if (conv) {
+      const q = Math.min(4, outW);
+      const ck = convKernel(be, q, t4, "conv2d_fwd");
+      be.dispatch(ck, bufs, words, cdiv(n * outH * cdiv(outW, q), 64), groups);
+    } else {
+      // Pixels are processed per phase (oy % stride, ox % stride); size for the largest phase.
+      const pH = cdiv(outH, stride), pW = cdiv(outW, stride);
+      const q = Math.min(4, pW);
+      const ck = convKernel(be, q, t4, "conv_transpose_fwd");
+      be.dispatch(ck, bufs, words, cdiv(n * pH * cdiv(pW, q), 64), groups * stride * stride);
+    }
+    be.free(xp);
+    be.free(wp);
+    return;
+  }
+  const total = cout * cin * taps;
+  if (total === 0) return;
+  // Weight gradients: `w` holds dy [n, cout, outH, outW]. G is gathered at the strided taps, U
+  // is read at its own positions (see kernels/conv.wgsl).
+  const dy = k.w;
+  const conv = k.mode === "conv2dWeightGrad";
+  const G = conv ? { v: k.x, c: cin, h, w } : { v: dy, c: cout, h: outH, w: outW };
+  const U = conv ? { v: dy, c: cout, h: outH, w: outW } : { v: k.x, c: cin, h, w };
+  const t4 = convTile4(U.c);
+  const groups = cdiv(U.c, 4 * t4);
+  const gc4 = cdiv(G.c, 4), uc4 = groups * t4;
+  const laneGroups = cdiv(taps * gc4 * groups, 64);
+  const rows = n * U.h;
+  let splits = Math.max(1, Math.floor(WGRAD_TARGET_GROUPS / laneGroups));
+  splits = Math.min(splits, Math.max(1, Math.floor(rows * U.w / WGRAD_MIN_SPLIT)), rows);
+  const rowsPer = cdiv(rows, splits);
+  splits = cdiv(rows, rowsPer);
+  const gp = packAct(be, G.v, n, G.c, G.h * G.w, gc4);
+  const up = packAct(be, U.v, n, U.c, U.h * U.w, uc4);
+  const part = splits > 1 ? be.alloc(splits * total) : null;
+  const words = [
+    n,
+    G.c,
+    G.h,
+    G.w,
+    U.c,
+    U.h,
+    U.w,
+    kh,
+    kw,
+    stride,
+    padding,
+    gc4,
+    uc4,
+    part ? 0 : k.out.view.offset,
+    rowsPer,
+    groups,
+    total,
+  ];
+  const ck = convKernel(be, 1, t4, "weight_grad");
+  be.dispatch(ck, [part ?? k.out.buf, gp, up, gp], words, laneGroups, splits);
+  be.free(gp);
+  be.free(up);
+  if (part) {
+    const red = convKernel(be, 1, 1, "reduce_splits");
+    const rw = [total, splits, k.out.view.offset];
+    be.dispatch(red, [k.out.buf, part, part, part], rw, cdiv(total, 64));
+    be.free(part);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pooling and upsampling
+// ---------------------------------------------------------------------------------------------
+
+const POOL_MODES = ["max", "avg", "maxGrad", "avgGrad", "upsample", "upsampleGrad"] as const;
+
+function runPool(be: WebGPUBackend, k: PoolKernel): void {
+  const { n, c, h, w, k: ks, stride, outH, outW } = k.geom;
+  const planes = n * c;
+  // Output-centric: grads write one value per input element, the rest per output element.
+  const grad = k.mode === "maxGrad" || k.mode === "avgGrad";
+  const total = grad ? planes * h * w : planes * outH * outW;
+  if (total === 0) return;
+  const ck = be.compile("pool", "wrr", 12, () => poolSrc);
+  const dy = k.dy ?? k.x;
+  const words = [
+    POOL_MODES.indexOf(k.mode),
+    planes,
+    h,
+    w,
+    ks,
+    stride,
+    outH,
+    outW,
+    k.x.view.offset,
+    dy.view.offset,
+    k.out.view.offset,
+    total,
+  ];
+  be.dispatch(ck, [k.out.buf, k.x.buf, dy.buf], words, cdiv(total, 64));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gather / scatter-add
+// ---------------------------------------------------------------------------------------------
+
+function runGather(be: WebGPUBackend, k: GatherKernel): void {
+  const { outer, axisSize, nIdx, inner } = k;
+  const total = k.mode === "gather" ? outer * nIdx * inner : outer * axisSize * inner;
+  if (total === 0) return;
+  const ck = be.compile("gather", "wrr", 9, () => gatherSrc);
+  const words = [
+    k.mode === "gather" ? 0 : 1,
+    total,
+    outer,
+    axisSize,
+    nIdx,
+    inner,
+    k.src.view.offset,
+    k.indices.view.offset,
+    k.out.view.offset,
+  ];
+  be.dispatch(ck, [k.out.buf, k.src.buf, k.indices.buf], words, cdiv(total, 64));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sort
+// ---------------------------------------------------------------------------------------------
+
+/** Longest segment sorted in workgroup memory (keys + indices: 16 KiB). */
+const SORT_CHUNK = 2048;
+/** Entries held in workgroup memory at least (short rows share a workgroup). */
+const SORT_MIN_SLOTS = 512;
+
+function sortKernel(be: WebGPUBackend, seg: number, entry: string): CompiledKernel {
+  const slots = Math.max(seg, SORT_MIN_SLOTS);
+  return be.compile(
+    `sort|${entry}|${seg}`,
+    "wr",
+    7,
+    () => fillTemplate(sortTpl, { P: String(seg), S: String(slots) }),
+    entry,
+  );
+}
+
+function runSort(be: WebGPUBackend, k: SortKernel): void {
+  const { rows, cols } = k;
+  if (rows === 0 || cols === 0) return;
+  const desc = k.descending ? 1 : 0;
+  if (cols <= SORT_CHUNK) {
+    const seg = Math.max(2, nextPow2(cols));
+    const perGroup = Math.max(1, SORT_MIN_SLOTS / seg);
+    const ck = sortKernel(be, seg, "sort_segments");
+    const words = [rows, cols, k.x.view.offset, k.indices.view.offset, desc, 0, 1];
+    be.dispatch(ck, [k.indices.buf, k.x.buf], words, cdiv(rows, perGroup));
+    return;
+  }
+  // Long rows: sort chunks of SORT_CHUNK into (key, index) pairs, then place every element at
+  // its rank among all chunks (binary search in each other chunk).
+  const chunks = cdiv(cols, SORT_CHUNK);
+  const tmp: DeviceBuffer = be.alloc(2 * rows * cols);
+  const ck = sortKernel(be, SORT_CHUNK, "sort_segments");
+  const words = [rows, cols, k.x.view.offset, 0, desc, 1, chunks];
+  be.dispatch(ck, [tmp, k.x.buf], words, rows * chunks);
+  const mk = sortKernel(be, SORT_CHUNK, "merge_chunks");
+  const mwords = [rows, cols, 0, k.indices.view.offset, desc, 0, chunks];
+  be.dispatch(mk, [k.indices.buf, tmp], mwords, cdiv(rows * cols, 64));
+  be.free(tmp);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optimizer
+// ---------------------------------------------------------------------------------------------
+
+function runOptim(be: WebGPUBackend, k: OptimKernel): void {
+  if (k.n === 0) return;
+  const ck = be.compile("optim", "wwwr", 14, () => optimSrc);
+  const words = [
+    k.n,
+    k.rule === "adam" ? 0 : 1,
+    k.param.view.offset,
+    k.m.view.offset,
+    k.v.view.offset,
+    k.grad.view.offset,
+    ...k.hyper.slice(0, 8).map(f32Bits),
+  ];
+  be.dispatch(ck, [k.param.buf, k.m.buf, k.v.buf, k.grad.buf], words, cdiv(k.n, 64));
 }
