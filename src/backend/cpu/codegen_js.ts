@@ -62,7 +62,10 @@ export class JsExprGen {
   gen(e: Expr, f: FrameCtx): string {
     const named = this.names.get(e);
     if (named) return named;
-    const code = this.genUncached(e, f);
+    let code = this.genUncached(e, f);
+    // Every float op rounds to float32, as on the GPU: results then do not depend on how ops
+    // are fused (a fused chain computed in float64 would round only once).
+    if (e.t === "f32" && roundsF32(e)) code = `Math.fround(${code})`;
     if (e.k === "lit" || e.k === "acc" || e.k === "index") return code;
     const v = this.fresh();
     this.lines.push(`const ${v} = ${code};`);
@@ -88,7 +91,7 @@ export class JsExprGen {
       case "index":
         return f.L;
       case "acc":
-        return "acc";
+        return "Math.fround(acc)";
       case "un": {
         const a = this.gen(e.a, f);
         return e.op === "!" ? `(!${a})` : e.t === "i32" ? `((-${a}) | 0)` : `(-${a})`;
@@ -146,6 +149,20 @@ export class JsExprGen {
     return [...this.usedWords].sort((a, b) => a - b).map((k) => `const w${k} = W[${k}];`).join(
       "\n",
     );
+  }
+}
+
+/** Float ops whose float64 result may not be a float32 value (they need `Math.fround`). */
+function roundsF32(e: Expr): boolean {
+  switch (e.k) {
+    case "bin":
+      return e.op === "+" || e.op === "-" || e.op === "*" || e.op === "/";
+    case "call":
+      return !["abs", "sign", "floor", "ceil", "round", "min", "max", "where"].includes(e.fn);
+    case "cast":
+      return e.a.t === "i32";
+    default:
+      return false;
   }
 }
 
