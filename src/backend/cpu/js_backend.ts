@@ -43,7 +43,7 @@ type CompiledFn = (
 export class JsBackend implements Backend {
   readonly name = "cpu" as const;
   readonly maxKernelInputs = 64;
-  readonly maxBufferElements = MAX_ELEMENTS;
+  readonly maxBufferElements: number = MAX_ELEMENTS;
   dispatchCount = 0;
   private live = 0;
   private liveBytes = 0;

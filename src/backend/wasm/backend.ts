@@ -1,0 +1,192 @@
+/**
+ * The fast cpu backend: tensors live in one shared WebAssembly memory; matmul (and the kernels
+ * built on it) run as generated SIMD wasm split over worker threads; fused elementwise chains,
+ * reductions, softmax, norms and the optimizer update run as generated SIMD wasm on the calling
+ * thread. Kernels without a wasm version run the reference TypeScript code on the same memory.
+ * @module
+ */
+
+import { DeviceError } from "../../errors.ts";
+import type { Expr } from "../../tensor/expr.ts";
+import { numel } from "../../tensor/view.ts";
+import { JsBackend } from "../cpu/js_backend.ts";
+import type { BackendMemory, DeviceBuffer, Kernel, MatmulKernel, ReadRequest } from "../types.ts";
+import { ModuleBuilder } from "./emit.ts";
+import { addGemm, gemmScratchBytes, MR } from "./gemm.ts";
+import { type WasmBuffer, WasmHeap } from "./heap.ts";
+import { WorkerPool } from "./pool.ts";
+import { type WasmKernels, wasmKernels } from "./kernels.ts";
+
+/** Work (flops) below which a matmul stays on the calling thread. */
+const PARALLEL_FLOPS = 1 << 21;
+
+/** Exports of the core module that workers can run. */
+const CORE_EXPORTS = ["gemm"];
+
+/** The wasm cpu backend. */
+export class WasmBackend extends JsBackend {
+  /** The heap all cpu tensors live in. */
+  readonly heap: WasmHeap;
+  /** Kernel threads (size 1: no workers). */
+  readonly threads: WorkerPool;
+  private readonly core: { gemm: (...a: number[]) => void };
+  private readonly scratch: number[];
+  private readonly kernels: WasmKernels;
+  /** Kernel kinds run by the TypeScript reference instead of wasm (counted, for reports). */
+  readonly fallbacks: Map<string, number> = new Map();
+
+  override readonly maxBufferElements: number;
+
+  constructor(threads = navigator.hardwareConcurrency || 1, heap = new WasmHeap()) {
+    super();
+    this.heap = heap;
+    this.maxBufferElements = Math.floor(heap.limitBytes / 4);
+    const mb = new ModuleBuilder().importMemory(1, heap.maxPages, true);
+    addGemm(mb);
+    const module = new WebAssembly.Module(mb.bytes() as BufferSource);
+    const inst = new WebAssembly.Instance(module, { env: { memory: heap.memory } });
+    this.core = inst.exports as unknown as { gemm: (...a: number[]) => void };
+    this.threads = new WorkerPool(heap.memory, module, CORE_EXPORTS, Math.max(1, threads));
+    this.scratch = Array.from({ length: this.threads.size }, () => heap.reserve(gemmScratchBytes));
+    this.kernels = wasmKernels(heap);
+    if (this.threads.size > 1) this.threads.warm();
+  }
+
+  override alloc(n: number): WasmBuffer {
+    return this.heap.alloc(n);
+  }
+
+  override free(buf: DeviceBuffer): void {
+    this.heap.release(buf as WasmBuffer);
+  }
+
+  override readSync(req: ReadRequest): Float32Array | Int32Array {
+    const b = req.buf as WasmBuffer;
+    return req.dtype === "float32"
+      ? b.f.slice(req.offset, req.offset + req.n)
+      : b.i.slice(req.offset, req.offset + req.n);
+  }
+
+  override memory(): BackendMemory & { heapBytes: number; heapLimitBytes: number } {
+    return {
+      buffers: this.heap.liveBuffers,
+      bytes: this.heap.liveBytes,
+      pooledBytes: this.heap.pooledBytes,
+      heapBytes: this.heap.sizeBytes,
+      heapLimitBytes: this.heap.limitBytes,
+    };
+  }
+
+  override run(k: Kernel): void {
+    if (k.kind === "matmul") {
+      this.dispatchCount++;
+      return this.runMatmulWasm(k);
+    }
+    if (this.kernels.run(this, k)) {
+      this.dispatchCount++;
+      return;
+    }
+    this.fallbacks.set(k.kind, (this.fallbacks.get(k.kind) ?? 0) + 1);
+    super.run(k);
+  }
+
+  /** Runs a matmul (+ epilogue as an in-place elementwise pass). */
+  private runMatmulWasm(k: MatmulKernel): void {
+    const { m, n } = k;
+    const K = k.k;
+    if (m === 0 || n === 0) return;
+    const outBuf = k.out.buf as WasmBuffer;
+    const out0 = outBuf.ptr + k.out.view.offset * 4;
+    if (K === 0) {
+      outBuf.f.fill(0, k.out.view.offset, k.out.view.offset + numel([...k.batch, m, n]));
+    } else {
+      const a = k.a, b = k.b;
+      const r = a.view.strides.length;
+      const [sam, sak] = [a.view.strides[r - 2], a.view.strides[r - 1]];
+      const [sbk, sbn] = [b.view.strides[r - 2], b.view.strides[r - 1]];
+      const aPtr = (a.buf as WasmBuffer).ptr, bPtr = (b.buf as WasmBuffer).ptr;
+      const nb = numel(k.batch);
+      const tasks: number[][] = [];
+      const threads = this.threads.size;
+      const flops = 2 * m * n * K * nb;
+      // Split rows (MR-aligned) of each batch over the threads when the work is large.
+      const parts = threads > 1 && flops >= PARALLEL_FLOPS && m >= 2 * MR ? threads : 1;
+      for (let bi = 0; bi < nb; bi++) {
+        let rem = bi, ao = a.view.offset, bo = b.view.offset;
+        for (let d = k.batch.length - 1; d >= 0; d--) {
+          const c = rem % k.batch[d];
+          rem = Math.floor(rem / k.batch[d]);
+          ao += c * a.view.strides[d];
+          bo += c * b.view.strides[d];
+        }
+        const cPtr = out0 + bi * m * n * 4;
+        const rowsPer = Math.ceil(m / parts / MR) * MR;
+        for (let p = 0; p < parts; p++) {
+          const m0 = p * rowsPer, m1 = Math.min(m, m0 + rowsPer);
+          if (m0 >= m1) continue;
+          tasks.push([aPtr + ao * 4, sam, sak, bPtr + bo * 4, sbk, sbn, cPtr, n, m0, m1, n, K]);
+        }
+      }
+      if (parts > 1) {
+        // Group tasks per thread (batch-major), one pool round per batch of `threads` tasks.
+        for (let i = 0; i < tasks.length; i += threads) {
+          const group = tasks.slice(i, i + threads).map((t, j) => [...t, this.scratch[j]]);
+          this.threads.run("gemm", group, this.core.gemm);
+        }
+      } else {
+        for (const t of tasks) this.core.gemm(...t, this.scratch[0]);
+      }
+    }
+    if (k.epilogue) {
+      // out = epilogue(out): the accumulator becomes a load of the output at the same index.
+      const idx = k.inputs.length;
+      const outView = {
+        shape: [...k.batch, m, n],
+        strides: k.out.view.strides,
+        offset: k.out.view.offset,
+      };
+      const expr = replaceAcc(k.epilogue, { k: "load", input: idx, view: outView, t: "f32" });
+      this.run({
+        kind: "ew",
+        out: k.out,
+        expr,
+        inputs: [...k.inputs, k.out.buf],
+        consts: k.consts,
+      });
+    }
+  }
+}
+
+function replaceAcc(e: Expr, acc: Expr): Expr {
+  const memo = new Map<Expr, Expr>();
+  const go = (x: Expr): Expr => {
+    const hit = memo.get(x);
+    if (hit) return hit;
+    let out: Expr;
+    switch (x.k) {
+      case "acc":
+        out = acc;
+        break;
+      case "un":
+      case "cast":
+        out = { ...x, a: go(x.a) } as Expr;
+        break;
+      case "bin":
+        out = { ...x, a: go(x.a), b: go(x.b) };
+        break;
+      case "call":
+        out = { ...x, args: x.args.map(go) };
+        break;
+      case "frame":
+        out = { ...x, body: go(x.body) };
+        break;
+      default:
+        out = x;
+    }
+    memo.set(x, out);
+    return out;
+  };
+  return go(e);
+}
+
+export { DeviceError };

@@ -1,0 +1,239 @@
+/**
+ * SIMD matrix multiplication for the wasm cpu backend, generated with the emitter.
+ *
+ * BLIS-style: B is packed into column panels of NR = 8 (k-major), A into row panels of MR = 4,
+ * and a 4x8 micro-kernel keeps 8 f32x4 accumulators in registers, broadcasting A values with
+ * `v128.load32_splat` and multiplying with relaxed fused multiply-adds. Packing reads operands
+ * through arbitrary strides, so A^T, B^T and broadcast operands run as fast as plain ones.
+ *
+ * Exported: `gemm(a, sam, sak, b, sbk, sbn, c, ldc, m0, m1, n, k, scratch)` computes rows
+ * [m0, m1) of C = A @ B (C row-major with leading dimension ldc); pointers are byte offsets,
+ * strides are in elements; `scratch` needs `gemmScratchBytes` bytes.
+ * @module
+ */
+
+import { F32, FnBuilder, I32, ModuleBuilder, V128 } from "./emit.ts";
+
+/** Rows per micro-tile. */
+export const MR = 4;
+/** Columns per micro-tile. */
+export const NR = 8;
+/** K block (packed panels stay in L1/L2). */
+export const KC = 256;
+/** N block. */
+export const NC = 512;
+
+/** Scratch bytes one gemm call needs (packed A panel + packed B block). */
+export const gemmScratchBytes: number = (MR * KC + KC * NC) * 4 + 64;
+
+/** Adds the gemm functions to a module (memory must be imported). */
+export function addGemm(m: ModuleBuilder): void {
+  // packB(b, sbk, sbn, kc, nc, dst): dst[p][k][0..8) = B[k][p*8 + j], zero-padded.
+  m.func("gemm_packB", [I32, I32, I32, I32, I32, I32], [], (f) => {
+    const [b, sbk, sbn, kc, nc, dst] = [0, 1, 2, 3, 4, 5];
+    const p = f.local(I32), k = f.local(I32), j = f.local(I32), cols = f.local(I32);
+    const src = f.local(I32), out = f.local(I32), sbk4 = f.local(I32), sbn4 = f.local(I32);
+    f.get(sbk).i32(2).op("i32.shl").set(sbk4);
+    f.get(sbn).i32(2).op("i32.shl").set(sbn4);
+    f.get(dst).set(out);
+    f.for(p, 0, () => f.get(nc), NR, () => {
+      // cols = min(8, nc - p)
+      f.get(nc).get(p).op("i32.sub").set(cols);
+      f.get(cols).i32(NR).op("i32.gt_s").if(() => {
+        f.i32(NR).set(cols);
+      });
+      f.get(sbk).i32(1).op("i32.eq").get(sbn).i32(1).op("i32.ne").op("i32.and").if(() => {
+        // k-contiguous B (a transposed operand): walk each column along k, scatter into the
+        // panel; missing columns are zero.
+        f.for(j, 0, NR, 1, () => {
+          f.get(b).get(p).get(j).op("i32.add").get(sbn4).op("i32.mul").op("i32.add").set(src);
+          f.for(k, 0, () => f.get(kc), 1, () => {
+            f.get(out).get(k).i32(NR * 4).op("i32.mul").op("i32.add").get(j).i32(2).op("i32.shl")
+              .op("i32.add");
+            f.get(j).get(cols).op("i32.lt_s").if(() => {
+              f.get(src).get(k).i32(2).op("i32.shl").op("i32.add").op("f32.load");
+            }, () => {
+              f.f32(0);
+            }, F32);
+            f.op("f32.store");
+          });
+        });
+        f.get(out).get(kc).i32(NR * 4).op("i32.mul").op("i32.add").set(out);
+      }, () => {
+        f.for(k, 0, () => f.get(kc), 1, () => {
+          // src = b + k*sbk4 + p*sbn4
+          f.get(b).get(k).get(sbk4).op("i32.mul").op("i32.add").get(p).get(sbn4).op("i32.mul")
+            .op("i32.add").set(src);
+          f.get(cols).i32(NR).op("i32.eq").get(sbn).i32(1).op("i32.eq").op("i32.and").if(() => {
+            f.get(out).get(src).op("v128.load", 0, 2).op("v128.store", 0, 2);
+            f.get(out).get(src).op("v128.load", 16, 2).op("v128.store", 16, 2);
+          }, () => {
+            f.for(j, 0, NR, 1, () => {
+              f.get(out).get(j).i32(2).op("i32.shl").op("i32.add");
+              f.get(j).get(cols).op("i32.lt_s").if(() => {
+                f.get(src).get(j).get(sbn4).op("i32.mul").op("i32.add").op("f32.load");
+              }, () => {
+                f.f32(0);
+              }, F32);
+              f.op("f32.store");
+            });
+          });
+          f.get(out).i32(NR * 4).op("i32.add").set(out);
+        });
+      });
+    });
+  });
+
+  // packA(a, sam, sak, rows, kc, dst): dst[k][0..4) = A[i][k] for i < rows, zero-padded.
+  m.func("gemm_packA", [I32, I32, I32, I32, I32, I32], [], (f) => {
+    const [a, sam, sak, rows, kc, dst] = [0, 1, 2, 3, 4, 5];
+    const k = f.local(I32), i = f.local(I32), out = f.local(I32), sam4 = f.local(I32);
+    const sak4 = f.local(I32), src = f.local(I32);
+    f.get(sam).i32(2).op("i32.shl").set(sam4);
+    f.get(sak).i32(2).op("i32.shl").set(sak4);
+    f.get(dst).set(out);
+    f.for(k, 0, () => f.get(kc), 1, () => {
+      f.get(a).get(k).get(sak4).op("i32.mul").op("i32.add").set(src);
+      f.get(rows).i32(MR).op("i32.eq").get(sam).i32(1).op("i32.eq").op("i32.and").if(() => {
+        f.get(out).get(src).op("v128.load", 0, 2).op("v128.store", 0, 2);
+      }, () => {
+        f.for(i, 0, MR, 1, () => {
+          f.get(out).get(i).i32(2).op("i32.shl").op("i32.add");
+          f.get(i).get(rows).op("i32.lt_s").if(() => {
+            f.get(src).get(i).get(sam4).op("i32.mul").op("i32.add").op("f32.load");
+          }, () => {
+            f.f32(0);
+          }, F32);
+          f.op("f32.store");
+        });
+      });
+      f.get(out).i32(MR * 4).op("i32.add").set(out);
+    });
+  });
+
+  // micro(ap, bp, kc, c, ldc4, rows, cols, accumulate): the 4x8 tile.
+  m.func("gemm_micro", [I32, I32, I32, I32, I32, I32, I32, I32], [], (f) => micro(f));
+
+  const packB = m.indexOf("gemm_packB");
+  const packA = m.indexOf("gemm_packA");
+  const microIdx = m.indexOf("gemm_micro");
+
+  // gemm(a, sam, sak, b, sbk, sbn, c, ldc, m0, m1, n, k, scratch)
+  m.func("gemm", [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [], (f) => {
+    const [a, sam, sak, b, sbk, sbn, c, ldc, m0, m1, n, K, scratch] = [
+      0,
+      1,
+      2,
+      3,
+      4,
+      5,
+      6,
+      7,
+      8,
+      9,
+      10,
+      11,
+      12,
+    ];
+    const kk = f.local(I32), kc = f.local(I32), nn = f.local(I32), nc = f.local(I32);
+    const mm = f.local(I32), rows = f.local(I32), p = f.local(I32), cols = f.local(I32);
+    const bpack = f.local(I32), ldc4 = f.local(I32);
+    f.get(scratch).i32(MR * KC * 4).op("i32.add").set(bpack);
+    f.get(ldc).i32(2).op("i32.shl").set(ldc4);
+    f.for(kk, 0, () => f.get(K), KC, () => {
+      f.get(K).get(kk).op("i32.sub").set(kc);
+      f.get(kc).i32(KC).op("i32.gt_s").if(() => f.i32(KC).set(kc));
+      f.for(nn, 0, () => f.get(n), NC, () => {
+        f.get(n).get(nn).op("i32.sub").set(nc);
+        f.get(nc).i32(NC).op("i32.gt_s").if(() => f.i32(NC).set(nc));
+        // pack B[kk:kk+kc, nn:nn+nc]
+        f.get(b).get(kk).get(sbk).op("i32.mul").get(nn).get(sbn).op("i32.mul").op("i32.add")
+          .i32(2).op("i32.shl").op("i32.add");
+        f.get(sbk).get(sbn).get(kc).get(nc).get(bpack).op("call", packB);
+        f.for(mm, () => f.get(m0), () => f.get(m1), MR, () => {
+          f.get(m1).get(mm).op("i32.sub").set(rows);
+          f.get(rows).i32(MR).op("i32.gt_s").if(() => f.i32(MR).set(rows));
+          // pack A[mm:mm+rows, kk:kk+kc]
+          f.get(a).get(mm).get(sam).op("i32.mul").get(kk).get(sak).op("i32.mul").op("i32.add")
+            .i32(2).op("i32.shl").op("i32.add");
+          f.get(sam).get(sak).get(rows).get(kc).get(scratch).op("call", packA);
+          f.for(p, 0, () => f.get(nc), NR, () => {
+            f.get(nc).get(p).op("i32.sub").set(cols);
+            f.get(cols).i32(NR).op("i32.gt_s").if(() => f.i32(NR).set(cols));
+            f.get(scratch);
+            f.get(bpack).get(p).get(kc).op("i32.mul").i32(2).op("i32.shl").op("i32.add");
+            f.get(kc);
+            // c + (mm * ldc + nn + p) * 4
+            f.get(c).get(mm).get(ldc).op("i32.mul").get(nn).op("i32.add").get(p).op("i32.add")
+              .i32(2).op("i32.shl").op("i32.add");
+            f.get(ldc4).get(rows).get(cols).get(kk).i32(0).op("i32.gt_s");
+            f.op("call", microIdx);
+          });
+        });
+      });
+    });
+  });
+}
+
+/** The 4x8 micro-kernel body. */
+function micro(f: FnBuilder): void {
+  const [ap, bp, kc, c, ldc4, rows, cols, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const acc = Array.from({ length: 8 }, () => f.local(V128));
+  const b0 = f.local(V128), b1 = f.local(V128), av = f.local(V128);
+  const k = f.local(I32), pa = f.local(I32), pb = f.local(I32), row = f.local(I32);
+  const i = f.local(I32), j = f.local(I32), tmp = f.local(V128), addr = f.local(I32);
+  for (const x of acc) f.v128f(0).set(x);
+  f.get(ap).set(pa);
+  f.get(bp).set(pb);
+  f.for(k, 0, () => f.get(kc), 1, () => {
+    f.get(pb).op("v128.load", 0, 2).set(b0);
+    f.get(pb).op("v128.load", 16, 2).set(b1);
+    for (let r = 0; r < MR; r++) {
+      f.get(pa).op("v128.load32_splat", r * 4, 2).set(av);
+      f.get(av).get(b0).get(acc[2 * r]).op("f32x4.relaxed_madd").set(acc[2 * r]);
+      f.get(av).get(b1).get(acc[2 * r + 1]).op("f32x4.relaxed_madd").set(acc[2 * r + 1]);
+    }
+    f.get(pa).i32(MR * 4).op("i32.add").set(pa);
+    f.get(pb).i32(NR * 4).op("i32.add").set(pb);
+  });
+  // Write back: full tiles with vector stores, edges lane by lane.
+  f.get(rows).i32(MR).op("i32.eq").get(cols).i32(NR).op("i32.eq").op("i32.and").if(() => {
+    for (let r = 0; r < MR; r++) {
+      for (let h = 0; h < 2; h++) {
+        f.get(c).get(ldc4).i32(r).op("i32.mul").op("i32.add").set(addr);
+        f.get(addr);
+        f.get(accumulate).if(() => {
+          f.get(addr).op("v128.load", h * 16, 2).get(acc[2 * r + h]).op("f32x4.add");
+        }, () => {
+          f.get(acc[2 * r + h]);
+        }, V128);
+        f.op("v128.store", h * 16, 2);
+      }
+    }
+  }, () => {
+    // Spill the accumulators to the stack-free path: per row, per column.
+    for (let r = 0; r < MR; r++) {
+      f.i32(r).get(rows).op("i32.lt_s").if(() => {
+        for (let h = 0; h < 2; h++) {
+          f.get(acc[2 * r + h]).set(tmp);
+          for (let l = 0; l < 4; l++) {
+            f.i32(h * 4 + l).get(cols).op("i32.lt_s").if(() => {
+              f.get(c).get(ldc4).i32(r).op("i32.mul").op("i32.add").i32((h * 4 + l) * 4).op(
+                "i32.add",
+              )
+                .set(addr);
+              f.get(addr);
+              f.get(tmp).op("f32x4.extract_lane", l);
+              f.get(addr).op("f32.load").f32(0).get(accumulate).op("select");
+              f.op("f32.add");
+              f.op("f32.store");
+            });
+          }
+        }
+      });
+    }
+  });
+  void row;
+  void i;
+  void j;
+}

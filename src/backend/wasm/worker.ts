@@ -1,0 +1,59 @@
+/**
+ * A kernel worker: instantiates the core kernel module on the shared heap, then runs tasks
+ * posted through a shared control block (no messages on the hot path). It exits by itself after
+ * an idle period, so it never keeps a finished program alive.
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { CTL } from "./pool_protocol.ts";
+
+interface Init {
+  readonly memory: WebAssembly.Memory;
+  readonly module: WebAssembly.Module;
+  readonly ctl: SharedArrayBuffer;
+  readonly names: string[];
+  readonly idleMs: number;
+}
+
+self.onmessage = (e: MessageEvent<Init>) => {
+  self.onmessage = null;
+  const { memory, module, names, idleMs } = e.data;
+  const ctl = new Int32Array(e.data.ctl);
+  const inst = new WebAssembly.Instance(module, { env: { memory } });
+  const fns = names.map((n) => inst.exports[n] as (...a: number[]) => void);
+  Atomics.store(ctl, CTL.STATE, CTL.IDLE);
+  Atomics.notify(ctl, CTL.STATE);
+  for (;;) {
+    // Spin briefly (tasks in a training step come back to back), then sleep.
+    let s = Atomics.load(ctl, CTL.STATE);
+    for (let i = 0; i < 4000 && s === CTL.IDLE; i++) s = Atomics.load(ctl, CTL.STATE);
+    if (s === CTL.IDLE) {
+      const r = Atomics.wait(ctl, CTL.STATE, CTL.IDLE, idleMs);
+      s = Atomics.load(ctl, CTL.STATE);
+      if (r === "timed-out" && s === CTL.IDLE) {
+        if (Atomics.compareExchange(ctl, CTL.STATE, CTL.IDLE, CTL.EXITED) === CTL.IDLE) {
+          self.close();
+          return;
+        }
+        s = Atomics.load(ctl, CTL.STATE);
+      }
+    }
+    if (s !== CTL.TASK) continue;
+    const fn = ctl[CTL.FN];
+    const n = ctl[CTL.NARGS];
+    const args: number[] = [];
+    for (let i = 0; i < n; i++) args.push(ctl[CTL.ARGS + i]);
+    try {
+      fns[fn](...args);
+      ctl[CTL.ERROR] = 0;
+    } catch (err) {
+      ctl[CTL.ERROR] = 1;
+      console.error("worldflux kernel worker:", err);
+    }
+    Atomics.store(ctl, CTL.STATE, CTL.IDLE);
+    Atomics.add(ctl, CTL.DONE, 1);
+    Atomics.notify(ctl, CTL.DONE);
+  }
+};
