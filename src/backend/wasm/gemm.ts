@@ -12,7 +12,7 @@
  * @module
  */
 
-import { F32, FnBuilder, I32, ModuleBuilder, V128 } from "./emit.ts";
+import { F32, type FnBuilder, I32, type ModuleBuilder, V128 } from "./emit.ts";
 
 /** Rows per micro-tile. */
 export const MR = 4;
