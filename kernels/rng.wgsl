@@ -40,9 +40,16 @@ fn main(
   if (dist == 0u) {
     v = bitcast<u32>(f32(b.x >> 9u) * (1.0 / 8388608.0));
   } else if (dist == 1u) {
-    let u1 = (f32(b.x >> 9u) + 0.5) * (1.0 / 8388608.0);
+    let m = f32(b.x >> 9u);
+    let u1 = (m + 0.5) * (1.0 / 8388608.0);
     let u2 = f32(b.y >> 9u) * (1.0 / 8388608.0);
-    v = bitcast<u32>(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+    // log(u1) near u1 = 1 from the series of log(1 - d), d = 1 - u1 (exact): GPU log has an
+    // absolute (not relative) error there, which sqrt would blow up into large errors of small
+    // samples.
+    let d = (8388608.0 - m - 0.5) * (1.0 / 8388608.0);
+    var l = log(u1);
+    if (d < 0.0078125) { l = -d * (1.0 + d * (0.5 + d * (0.33333334 + d * 0.25))); }
+    v = bitcast<u32>(sqrt(-2.0 * l) * cos(6.283185307179586 * u2));
   } else {
     v = b.x;
   }

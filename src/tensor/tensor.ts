@@ -440,7 +440,8 @@ export class Tensor {
   }
   /** `this ** other`. */
   pow(other: TensorLike): Tensor {
-    if (typeof other === "number") {
+    // Shortcuts keep pow's float32 result type, so they are for float32 inputs only.
+    if (typeof other === "number" && this.dtype === "float32") {
       if (other === 1) return this.ew("copy", []);
       if (other === 2) return this.square();
       if (other === 0.5) return this.sqrt();
@@ -657,7 +658,8 @@ export class Tensor {
   /** `log(sum(exp(this)))` along `axis`, computed stably. */
   logsumexp(axis = -1, keepDims = false): Tensor {
     const out = lastAxisKernel(this, axis, "logsumexp");
-    return keepDims ? out : out.squeeze(normAxis(axis, this.rank, "logsumexp"));
+    if (keepDims || this.rank === 0) return out;
+    return out.squeeze(normAxis(axis, this.rank, "logsumexp"));
   }
 
   /** Softmax along `axis`. */
@@ -1326,7 +1328,8 @@ function matmulOp(a: Tensor, b: Tensor): Tensor {
       `operands must have rank >= 1, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
     );
   }
-  if (a.rank === 1) return matmulOp(a.unsqueeze(0), b).squeeze(-2);
+  // [k] @ [..., k, n] -> [..., n]; [k] @ [k] -> [] (b's own squeeze already removed its axis)
+  if (a.rank === 1) return matmulOp(a.unsqueeze(0), b).squeeze(b.rank === 1 ? -1 : -2);
   if (b.rank === 1) return matmulOp(a, b.unsqueeze(-1)).squeeze(-1);
   const [m, k] = a.shape.slice(-2);
   const [k2, n] = b.shape.slice(-2);
