@@ -270,6 +270,11 @@ export interface Backend {
   readSync?(req: ReadRequest): Float32Array | Int32Array;
   /** Records (or runs) a kernel. */
   run(kernel: Kernel): void;
+  /**
+   * Does the planning of a kernel once (code generation, parameter words, bindings) and
+   * returns a function that runs it again and again: compiled steps replay through it.
+   */
+  prepare?(kernel: Kernel): () => void;
   /** Submits recorded work without waiting. */
   flush(): void;
   /** Resolves when all submitted work has finished. */

@@ -29,7 +29,13 @@ import { LazyNode as Node } from "./lazy.ts";
 
 /** A recorded kernel, or a JS hook to run at that point of the replay. */
 type Recorded =
-  | { readonly backend: Backend; readonly kernel: Kernel; readonly producer?: () => Kernel }
+  | {
+    readonly backend: Backend;
+    readonly kernel: Kernel;
+    readonly producer?: () => Kernel;
+    /** Set after the trace for kernels that never change: the backend's prepared runner. */
+    prepared?: () => void;
+  }
   | { readonly hook: () => void };
 
 interface CaptureState {
@@ -269,6 +275,11 @@ function trace<A extends Tensor[], R extends StepOutput>(fn: (...args: A) => R, 
   // The slots' first values came from a schedule outside the records: drop nothing (the
   // input copies were recorded too, and are skipped on replay below).
   const keyPlan = keyLog.map((e) => ({ generator: e.generator, key: `${e.key[0]},${e.key[1]}` }));
+  // Kernels that are the same on every call are planned once by their backend.
+  for (const r of state.records) {
+    if ("hook" in r || r.producer || r.kernel.kind === "rng" || !r.backend.prepare) continue;
+    r.prepared = r.backend.prepare(r.kernel);
+  }
   return { slots, records: state.records, outputs, shape, keys, owned, keyPlan };
 }
 
@@ -301,6 +312,11 @@ function replay(prog: Program, args: Tensor[]): StepOutput {
   for (const r of prog.records) {
     if ("hook" in r) {
       r.hook();
+      continue;
+    }
+    used.add(r.backend);
+    if (r.prepared) {
+      r.prepared();
       continue;
     }
     let k = r.producer ? r.producer() : r.kernel;

@@ -137,10 +137,34 @@ export class JsBackend implements Backend {
     return fn;
   }
 
+  private recording: (() => void)[] | null = null;
+
   private call(fn: CompiledFn, ins: readonly DeviceBuffer[], out: DeviceBuffer, words: number[]) {
     const W = Int32Array.from(words);
     const F = new Float32Array(W.buffer);
+    if (this.recording) {
+      const args = ins as CpuBuffer[];
+      this.recording.push(() => fn(args, out as CpuBuffer, W, F, roundEven));
+      return;
+    }
     fn(ins as CpuBuffer[], out as CpuBuffer, W, F, roundEven);
+  }
+
+  /** Plans a generated kernel once; the result calls the compiled function directly. */
+  prepare(k: Kernel): () => void {
+    if (k.kind !== "ew" && k.kind !== "reduce" && k.kind !== "matmul") return () => this.run(k);
+    const calls: (() => void)[] = [];
+    this.recording = calls;
+    try {
+      this.run(k);
+    } finally {
+      this.recording = null;
+    }
+    this.dispatchCount--;
+    return () => {
+      this.dispatchCount++;
+      for (const c of calls) c();
+    };
   }
 
   private runEw(k: EwKernel): void {

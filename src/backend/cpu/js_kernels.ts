@@ -247,7 +247,8 @@ function pool(k: PoolKernel): void {
               }
               continue;
             }
-            let best = -Infinity, bi = 0;
+            // The window's first element when nothing exceeds -inf (as PyTorch).
+            let best = -Infinity, bi = (p * h + oy * stride) * w + ox * stride;
             for (let ky = 0; ky < ks; ky++) {
               for (let kx = 0; kx < ks; kx++) {
                 const idx = (p * h + oy * stride + ky) * w + ox * stride + kx;

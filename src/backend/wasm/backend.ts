@@ -90,6 +90,12 @@ export class WasmBackend extends JsBackend {
     super.run(k);
   }
 
+  /** Plans a kernel once (wasm kernels are cached by the runner; matmul tasks are cheap). */
+  override prepare(k: Kernel): () => void {
+    if (k.kind === "matmul" || this.kernels.handles(k)) return () => this.run(k);
+    return super.prepare(k);
+  }
+
   /** Runs a matmul (+ epilogue as an in-place elementwise pass). */
   private runMatmulWasm(k: MatmulKernel): void {
     const { m, n } = k;

@@ -13,9 +13,11 @@ import type { WasmBackend } from "./backend.ts";
 export interface WasmKernels {
   /** Runs `k` if it has a wasm implementation; returns whether it did. */
   run(backend: WasmBackend, k: Kernel): boolean;
+  /** Whether `k` has a wasm implementation. */
+  handles(k: Kernel): boolean;
 }
 
 /** Creates the kernel runner for a heap. */
 export function wasmKernels(_heap: WasmHeap): WasmKernels {
-  return { run: () => false };
+  return { run: () => false, handles: () => false };
 }

@@ -64,6 +64,17 @@ export interface CompiledKernel {
 
 let nextId = 1;
 
+/** A dispatch captured by `prepare`. */
+interface RecordedDispatch {
+  readonly k: CompiledKernel;
+  readonly buffers: DeviceBuffer[];
+  readonly words: Uint32Array;
+  readonly x: number;
+  readonly y: number;
+  readonly z: number;
+  bg: GPUBindGroup | null;
+}
+
 /** Bytes of the uniform binding of a kernel reading `words` parameter words. */
 function uniformBytesOf(words: number): number {
   return Math.max(1, Math.ceil(words / 4)) * 16;

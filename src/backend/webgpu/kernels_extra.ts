@@ -141,18 +141,19 @@ function runConv(be: WebGPUBackend, k: ConvKernel): void {
       k.bias?.view.offset ?? 0,
       k.out.view.offset,
       k.bias ? 1 : 0,
+      groups,
     ];
     const bufs = [k.out.buf, xp, wp, k.bias?.buf ?? wp];
     if (conv) {
-      const q = Math.min(4, outW);
+      const q = Math.min(Number(Deno.env.get("WF_Q") ?? 4), outW);
       const ck = convKernel(be, q, t4, "conv2d_fwd");
-      be.dispatch(ck, bufs, words, cdiv(n * outH * cdiv(outW, q), 64), groups);
+      be.dispatch(ck, bufs, words, cdiv(n * outH * cdiv(outW, q), 64) * groups);
     } else {
       // Pixels are processed per phase (oy % stride, ox % stride); size for the largest phase.
       const pH = cdiv(outH, stride), pW = cdiv(outW, stride);
       const q = Math.min(4, pW);
       const ck = convKernel(be, q, t4, "conv_transpose_fwd");
-      be.dispatch(ck, bufs, words, cdiv(n * pH * cdiv(pW, q), 64), groups * stride * stride);
+      be.dispatch(ck, bufs, words, cdiv(n * pH * cdiv(pW, q), 64) * groups, stride * stride);
     }
     be.free(xp);
     be.free(wp);
@@ -315,7 +316,8 @@ function runSort(be: WebGPUBackend, k: SortKernel): void {
 
 function runOptim(be: WebGPUBackend, k: OptimKernel): void {
   if (k.n === 0) return;
-  const ck = be.compile("optim", "wwwr", 14, () => optimSrc);
+  const ck = be.compile("optim", "wwwrr", 18, () => optimSrc);
+  const [lr, b1, b2, eps, wd, bc1, bc2, gscale] = k.hyper;
   const words = [
     k.n,
     k.rule === "adam" ? 0 : 1,
@@ -323,7 +325,12 @@ function runOptim(be: WebGPUBackend, k: OptimKernel): void {
     k.m.view.offset,
     k.v.view.offset,
     k.grad.view.offset,
-    ...k.hyper.slice(0, 8).map(f32Bits),
+    ...[lr, b1, b2, eps, lr * wd, bc1, bc2, gscale].map(f32Bits),
+    k.scale ? 1 : 0,
+    k.scale?.view.offset ?? 0,
+    f32Bits(1 - b1),
+    f32Bits(1 - b2),
   ];
-  be.dispatch(ck, [k.param.buf, k.m.buf, k.v.buf, k.grad.buf], words, cdiv(k.n, 64));
+  const bufs = [k.param.buf, k.m.buf, k.v.buf, k.grad.buf, k.scale?.buf ?? k.grad.buf];
+  be.dispatch(ck, bufs, words, cdiv(k.n, 64));
 }
