@@ -1092,7 +1092,13 @@ export function backwardImpl(
       }
     }
   }
-  const grads = new Map<Tensor, Tensor>();
+  // Gradient terms per tensor, summed when the tensor's own backward runs (see sumGradTerms).
+  const grads = new Map<Tensor, Tensor[]>();
+  const addTerm = (t: Tensor, g: Tensor) => {
+    const list = grads.get(t);
+    if (list) list.push(g);
+    else grads.set(t, [g]);
+  };
   outputs.forEach((o, i) => {
     let seed = seeds?.[i];
     if (!seed) {
@@ -1109,8 +1115,7 @@ export function backwardImpl(
         `gradient shape ${fmtShape(seed.shape)} does not match output shape ${fmtShape(o.shape)}`,
       );
     }
-    const prev = grads.get(o);
-    grads.set(o, prev ? prev.add(seed) : seed);
+    addTerm(o, seed);
   });
   // The outputs (the loss) are realized with the next schedule, which computes the gradients:
   // the forward pass then runs once even when the loss is read after the optimizer step.
@@ -1120,8 +1125,10 @@ export function backwardImpl(
   withGradMode(false, () => {
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
-      const g = grads.get(t);
-      if (!g) continue;
+      const terms = grads.get(t);
+      if (!terms) continue;
+      grads.delete(t);
+      const g = sumGradTerms(terms);
       const ctx = t._ctx;
       if (wanted?.has(t)) result.set(t, g);
       if (!ctx) {
@@ -1141,14 +1148,82 @@ export function backwardImpl(
       ctx.parents.forEach((p, j) => {
         const gj = gs[j];
         if (!gj || !p.requiresGrad) return;
-        const prev = grads.get(p);
-        grads.set(p, prev ? prev.add(gj) : gj);
+        addTerm(p, gj);
       });
       if (!retainGraph) releaseCtx(ctx);
     }
   });
   if (!inputs) return [];
   return inputs.map((x) => keep(result.get(x) ?? constant(x._backend, 0, "float32", x.shape)));
+}
+
+/** Autograd options (tests compare merged and unmerged gradient sums). @internal */
+export const gradOptions: { mergeMatmulTerms: boolean } = { mergeMatmulTerms: true };
+
+/** A gradient term that is a matmul product, as (a, b) with term = a @ b. */
+function matmulTerm(t: Tensor): [Tensor, Tensor] | null {
+  const node = t._node;
+  const op = node.op;
+  if (node.realized || op.kind !== "kernel" || op.name !== "matmul" || node.srcs.length !== 2) {
+    return null;
+  }
+  const r = node.shape.length;
+  const [sa, sb] = node.srcs;
+  // Only unbroadcast operands (same rank as the product): then concatenation is exact.
+  if (sa.view.shape.length !== r || sb.view.shape.length !== r) return null;
+  const a = new Tensor(sa.node, sa.view);
+  const b = new Tensor(sb.node, sb.view);
+  const v = t._view;
+  if (v.offset !== 0 || !sameShape(v.shape, node.shape) && v.shape.length !== r) return null;
+  const cs = contiguousView(node.shape);
+  if (isContiguous(v) && sameShape(v.shape, node.shape) && v.offset === 0) return [a, b];
+  // A view with the last two axes swapped: (a @ b)^T = b^T @ a^T.
+  const swapped = permuteView(cs, [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2]);
+  if (sameShape(v.shape, swapped.shape) && v.strides.every((s, i) => s === swapped.strides[i])) {
+    return [b.mT, a.mT];
+  }
+  return null;
+}
+
+/**
+ * Sums gradient terms. Terms that are matmul products of one shape — the gradients of a weight
+ * used at every step of a recurrence — are merged into ONE matmul over the concatenated operands
+ * (sum_t a_t @ b_t = [a_1 .. a_T] @ [b_1; ..; b_T]), instead of T small products and T adds.
+ */
+function sumGradTerms(terms: Tensor[]): Tensor {
+  if (terms.length === 1) return terms[0];
+  if (!gradOptions.mergeMatmulTerms) return terms.reduce((a, b) => a.add(b));
+  const groups = new Map<string, [Tensor, Tensor][]>();
+  const rest: Tensor[] = [];
+  for (const t of terms) {
+    const mm = matmulTerm(t);
+    if (!mm) {
+      rest.push(t);
+      continue;
+    }
+    const key = t.shape.join(",");
+    const g = groups.get(key);
+    if (g) g.push(mm);
+    else groups.set(key, [mm]);
+  }
+  const parts: Tensor[] = [...rest];
+  for (const pairs of groups.values()) {
+    // Merging costs copies of the operands; it pays on the cpu (memory traffic of T full-size
+    // products) and for large products anywhere; small GPU products stay separate (each copy is
+    // a dispatch there).
+    const [m, n] = pairs[0][0].shape.slice(-2).concat(pairs[0][1].shape.slice(-1));
+    const big = m * n * pairs[0][0].shape.slice(0, -2).reduce((x, y) => x * y, 1) >= 65536;
+    if (pairs.length === 1 || (!big && pairs[0][0].device !== "cpu")) {
+      for (const [a, b] of pairs) parts.push(a.matmul(b));
+    } else {
+      const a = concatOp(pairs.map((p) => p[0]), -1);
+      const b = concatOp(pairs.map((p) => p[1]), -2);
+      parts.push(a.matmul(b));
+    }
+  }
+  let sum = parts[0];
+  for (let i = 1; i < parts.length; i++) sum = sum.add(parts[i]);
+  return sum;
 }
 
 // ---------------------------------------------------------------------------------------------
