@@ -9,6 +9,7 @@ import { getBackend, getDefaultDevice } from "../backend/device.ts";
 import { assertDType, type DType } from "./dtype.ts";
 import { assertShape, numel } from "./view.ts";
 import {
+  composite,
   concatOp,
   constant,
   elementwise,
@@ -156,10 +157,12 @@ export function arange(
   const integral = Number.isInteger(start) && Number.isInteger(step);
   const dtype = opts.dtype ?? (integral ? "int32" : "float32");
   const be = getBackend(opts.device ?? getDefaultDevice());
-  let t = fromNode(be, [count], dtype === "bool" ? "int32" : dtype, { kind: "index" });
-  if (step !== 1) t = t.mul(step);
-  if (start !== 0) t = t.add(start);
-  return t.cast(dtype);
+  return composite(() => {
+    let t = fromNode(be, [count], dtype === "bool" ? "int32" : dtype, { kind: "index" });
+    if (step !== 1) t = t.mul(step);
+    if (start !== 0) t = t.add(start);
+    return t.cast(dtype);
+  });
 }
 
 /** `count` evenly spaced values from `start` to `end` inclusive. */
@@ -170,13 +173,17 @@ export function linspace(
   opts: CreateOptions = {},
 ): Tensor {
   const step = count > 1 ? (end - start) / (count - 1) : 0;
-  return arange(count, { device: opts.device }).cast("float32").mul(step).add(start);
+  return composite(() =>
+    arange(count, { device: opts.device }).cast("float32").mul(step).add(start)
+  );
 }
 
 /** The `n x n` identity matrix. */
 export function eye(n: number, opts: CreateOptions = {}): Tensor {
-  const i = arange(n, { device: opts.device });
-  return i.reshape([n, 1]).eq(i.reshape([1, n])).cast(opts.dtype ?? "float32");
+  return composite(() => {
+    const i = arange(n, { device: opts.device });
+    return i.reshape([n, 1]).eq(i.reshape([1, n])).cast(opts.dtype ?? "float32");
+  });
 }
 
 /** Concatenates along `axis`. */
@@ -197,7 +204,7 @@ export function stack(ts: readonly Tensor[], axis = 0): Tensor {
       );
     }
   }
-  return concatOp(ts.map((t) => t.unsqueeze(a)), a);
+  return composite(() => concatOp(ts.map((t) => t.unsqueeze(a)), a));
 }
 
 /** `cond ? a : b`, elementwise with broadcasting (`cond` is bool). */
@@ -216,6 +223,8 @@ export function oneHot(indices: Tensor, n: number): Tensor {
   if (indices.dtype !== "int32") {
     throw new DTypeError("oneHot", `indices must be int32, got ${indices.dtype}`);
   }
-  const classes = arange(n, { device: indices.device });
-  return indices.unsqueeze(-1).eq(classes).cast("float32");
+  return composite(() => {
+    const classes = arange(n, { device: indices.device });
+    return indices.unsqueeze(-1).eq(classes).cast("float32");
+  });
 }

@@ -6,7 +6,7 @@
 
 import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
 import type { ConvGeometry, PoolGeometry } from "../backend/types.ts";
-import { kernelNode, recordGrad, scatterAddOp, type Tensor } from "./tensor.ts";
+import { composite, kernelNode, recordGrad, scatterAddOp, type Tensor } from "./tensor.ts";
 import { normAxis } from "./view.ts";
 
 /** Options of conv2d / convTranspose2d. */
@@ -303,18 +303,21 @@ export function sort(
 ): { values: Tensor; indices: Tensor } {
   const a = normAxis(axis, x.rank, "sort");
   const r = x.rank;
-  const perm = Array.from({ length: r }, (_, i) => i);
-  perm.splice(a, 1);
-  perm.push(a);
-  const xp = x.permute(perm);
-  const cols = xp.shape[r - 1];
-  const rows = xp.size / Math.max(cols, 1);
-  const xf = xp.dtype === "float32" ? xp : xp.cast("float32");
-  const idxLast = kernelNode("sort", [xf], { rows, cols, descending }, xp.shape, "int32");
-  const inv = new Array<number>(r);
-  perm.forEach((p, i) => (inv[p] = i));
-  const indices = idxLast.permute(inv);
-  return { values: x.gather(indices, a), indices };
+  const [values, indices] = composite(() => {
+    const perm = Array.from({ length: r }, (_, i) => i);
+    perm.splice(a, 1);
+    perm.push(a);
+    const xp = x.permute(perm);
+    const cols = xp.shape[r - 1];
+    const rows = xp.size / Math.max(cols, 1);
+    const xf = xp.dtype === "float32" ? xp : xp.cast("float32");
+    const idxLast = kernelNode("sort", [xf], { rows, cols, descending }, xp.shape, "int32");
+    const inv = new Array<number>(r);
+    perm.forEach((p, i) => (inv[p] = i));
+    const indices = idxLast.permute(inv);
+    return [x.gather(indices, a), indices];
+  });
+  return { values, indices };
 }
 
 /** The `k` largest (or smallest) values along `axis` and their indices. */
@@ -328,8 +331,11 @@ export function topk(
   if (k < 0 || k > x.shape[a]) {
     throw new ShapeError("topk", `k = ${k} is outside [0, ${x.shape[a]}] for axis ${a}`);
   }
-  const { values, indices } = sort(x, a, largest);
-  return { values: values.narrow(a, 0, k), indices: indices.narrow(a, 0, k) };
+  const [values, indices] = composite(() => {
+    const { values, indices } = sort(x, a, largest);
+    return [values.narrow(a, 0, k), indices.narrow(a, 0, k)];
+  });
+  return { values, indices };
 }
 
 /** Adds `src` into zeros of `shape` at int32 `indices` along `axis` (`torch.scatter_add`). */

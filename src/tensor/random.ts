@@ -10,7 +10,7 @@ import type { DeviceName } from "../backend/types.ts";
 import { getBackend, getDefaultDevice } from "../backend/device.ts";
 import { foldIn, seedToKey } from "../backend/rng.ts";
 import { assertShape } from "./view.ts";
-import { fromNode, type Tensor } from "./tensor.ts";
+import { composite, fromNode, type Tensor } from "./tensor.ts";
 
 /** A stream of random keys: a seed and a counter (its whole state, for checkpoints). */
 export class Generator {
@@ -117,7 +117,9 @@ export function randint(
   opts: RandomOptions = {},
 ): Tensor {
   if (!(high > low)) throw new ShapeError("randint", `needs high > low, got [${low}, ${high})`);
-  return rand(shape, opts).mul(high - low).floor().add(low).minimum(high - 1).cast("int32");
+  return composite(() =>
+    rand(shape, opts).mul(high - low).floor().add(low).minimum(high - 1).cast("int32")
+  );
 }
 
 /** Bernoulli samples with probability `p` (float32 0/1). */
@@ -128,7 +130,7 @@ export function bernoulli(
 ): Tensor {
   const s = typeof p === "number" ? shape ?? [] : p.shape;
   const dev = typeof p === "number" ? opts.device : p.device;
-  return rand(s, { ...opts, device: dev }).lt(p).cast("float32");
+  return composite(() => rand(s, { ...opts, device: dev }).lt(p).cast("float32"));
 }
 
 /**
@@ -139,15 +141,19 @@ export function categorical(logits: Tensor, opts: RandomOptions = {}): Tensor {
   if (logits.dtype !== "float32") {
     throw new DTypeError("categorical", `logits must be float32, got ${logits.dtype}`);
   }
-  const u = rand(logits.shape, { ...opts, device: logits.device });
-  const gumbel = u.maximum(1e-20).log().neg().maximum(1e-20).log().neg();
-  return logits.detach().add(gumbel).argmax(-1);
+  return composite(() => {
+    const u = rand(logits.shape, { ...opts, device: logits.device });
+    const gumbel = u.maximum(1e-20).log().neg().maximum(1e-20).log().neg();
+    return logits.detach().add(gumbel).argmax(-1);
+  });
 }
 
 /** Inverted dropout: zeroes elements with probability `p` and scales the rest by 1/(1-p). */
 export function dropout(x: Tensor, p: number, opts: RandomOptions = {}): Tensor {
   if (p < 0 || p >= 1) throw new ShapeError("dropout", `p must be in [0, 1), got ${p}`);
   if (p === 0) return x;
-  const keepMask = rand(x.shape, { ...opts, device: x.device }).ge(p).cast("float32");
-  return x.mul(keepMask).mul(1 / (1 - p));
+  return composite(() => {
+    const keepMask = rand(x.shape, { ...opts, device: x.device }).ge(p).cast("float32");
+    return x.mul(keepMask).mul(1 / (1 - p));
+  });
 }

@@ -12,7 +12,7 @@ import type { Backend, DeviceName, ReduceOp } from "../backend/types.ts";
 import { getBackend, getDefaultDevice } from "../backend/device.ts";
 import { type DType, promote, storageArray, type TensorData, toPublicData } from "./dtype.ts";
 import { LazyNode, type NodeOp, release, retain, type Src } from "./lazy.ts";
-import { elementwiseOp } from "./ops_table.ts";
+import { type ElementwiseOp, elementwiseOp } from "./ops_table.ts";
 import { addPendingTarget, realizeNodes } from "./schedule.ts";
 import {
   broadcastShapes,
@@ -74,6 +74,31 @@ export function adoptIntoScope(t: Tensor): void {
 export function keep<T extends Tensor>(t: T): T {
   for (const s of scopes) s.delete(t);
   return t;
+}
+
+/**
+ * Runs the body of an op built from other ops: every tensor it creates except its result(s) is
+ * disposed when it returns (the result's graph holds the nodes it needs), so the op's
+ * intermediates neither count as live tensors nor keep buffers (its inputs' included) alive
+ * until garbage collection. @internal
+ */
+export function composite<T extends Tensor | Tensor[]>(fn: () => T): T {
+  const scope = pushScope();
+  let out: T;
+  try {
+    out = fn();
+  } catch (e) {
+    popScope(scope);
+    for (const t of scope) t.dispose();
+    throw e;
+  }
+  popScope(scope);
+  const results = new Set<Tensor>(Array.isArray(out) ? out : [out]);
+  for (const t of scope) {
+    if (results.has(t)) adoptIntoScope(t);
+    else t.dispose();
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -614,7 +639,7 @@ export class Tensor {
   mean(axes?: number | number[] | null, keepDims = false): Tensor {
     const ax = normAxes(axes, this.rank, "mean");
     const n = ax.reduce((a, d) => a * this.shape[d], 1);
-    return reduce(this, "sum", ax, keepDims).div(n);
+    return composite(() => reduce(this, "sum", ax, keepDims).div(n));
   }
 
   /** Maximum over `axes` (all when omitted). */
@@ -636,13 +661,15 @@ export class Tensor {
   variance(axes?: number | number[] | null, keepDims = false, unbiased = false): Tensor {
     const ax = normAxes(axes, this.rank, "variance");
     const n = ax.reduce((a, d) => a * this.shape[d], 1);
-    const mu = this.mean(ax, true);
-    return this.sub(mu).square().sum(ax, keepDims).div(unbiased ? Math.max(n - 1, 1) : n);
+    return composite(() => {
+      const mu = this.mean(ax, true);
+      return this.sub(mu).square().sum(ax, keepDims).div(unbiased ? Math.max(n - 1, 1) : n);
+    });
   }
 
   /** Standard deviation over `axes`. */
   std(axes?: number | number[] | null, keepDims = false, unbiased = false): Tensor {
-    return this.variance(axes, keepDims, unbiased).sqrt();
+    return composite(() => this.variance(axes, keepDims, unbiased).sqrt());
   }
 
   /** Index of the maximum along `axis` (int32; first on ties). */
@@ -657,19 +684,21 @@ export class Tensor {
 
   /** `log(sum(exp(this)))` along `axis`, computed stably. */
   logsumexp(axis = -1, keepDims = false): Tensor {
-    const out = lastAxisKernel(this, axis, "logsumexp");
-    if (keepDims || this.rank === 0) return out;
-    return out.squeeze(normAxis(axis, this.rank, "logsumexp"));
+    return composite(() => {
+      const out = lastAxisKernel(this, axis, "logsumexp");
+      if (keepDims || this.rank === 0) return out;
+      return out.squeeze(normAxis(axis, this.rank, "logsumexp"));
+    });
   }
 
   /** Softmax along `axis`. */
   softmax(axis = -1): Tensor {
-    return lastAxisKernel(this, axis, "softmax");
+    return composite(() => lastAxisKernel(this, axis, "softmax"));
   }
 
   /** Log-softmax along `axis`. */
   logSoftmax(axis = -1): Tensor {
-    return lastAxisKernel(this, axis, "logsoftmax");
+    return composite(() => lastAxisKernel(this, axis, "logsoftmax"));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -682,9 +711,10 @@ export class Tensor {
     const target = inferShape(shape, this.size);
     if (sameShape(target, this.shape)) return this;
     const v = reshapeView(this._view, target);
-    const base = v ? this : this.ew("copy", []);
-    const view = v ?? reshapeView(base._view, target)!;
-    const out = new Tensor(base._node, view);
+    const out = composite(() => {
+      const base = v ? this : this.ew("copy", []);
+      return new Tensor(base._node, v ?? reshapeView(base._view, target)!);
+    });
     const from = this.shape;
     return recordGrad(out, "reshape", [this], false, (g) => [g.reshape(from)]);
   }
@@ -844,16 +874,18 @@ export class Tensor {
     if (reps.length < this.rank) {
       throw new ShapeError("repeat", `needs at least ${this.rank} repeats, got ${reps.length}`);
     }
-    const x = this.reshape([...new Array(reps.length - this.rank).fill(1), ...this.shape]);
-    const inter: number[] = [];
-    const expanded: number[] = [];
-    const final: number[] = [];
-    x.shape.forEach((s, i) => {
-      inter.push(1, s);
-      expanded.push(reps[i], s);
-      final.push(reps[i] * s);
+    return composite(() => {
+      const x = this.reshape([...new Array(reps.length - this.rank).fill(1), ...this.shape]);
+      const inter: number[] = [];
+      const expanded: number[] = [];
+      const final: number[] = [];
+      x.shape.forEach((s, i) => {
+        inter.push(1, s);
+        expanded.push(reps[i], s);
+        final.push(reps[i] * s);
+      });
+      return x.reshape(inter).expand(expanded).reshape(final);
     });
-    return x.reshape(inter).expand(expanded).reshape(final);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -865,7 +897,7 @@ export class Tensor {
    * tensor's rank; like `torch.index_select` when it is 1-D). Negative indices count from the end.
    */
   gather(indices: Tensor, axis = 0): Tensor {
-    return gatherOp(this, indices, axis);
+    return composite(() => gatherOp(this, indices, axis));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -874,7 +906,7 @@ export class Tensor {
 
   /** Matrix product with NumPy/PyTorch semantics (batched, broadcasting batch axes). */
   matmul(other: Tensor): Tensor {
-    return matmulOp(this, other);
+    return composite(() => matmulOp(this, other));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1236,6 +1268,18 @@ export function elementwise(op: string, args: TensorLike[]): Tensor {
   const first = args.find((a): a is Tensor => a instanceof Tensor);
   if (!first) throw new Error(`internal: ${op} needs at least one tensor argument`);
   const ts = args.map((a) => toTensor(a, first));
+  try {
+    return elementwiseOf(op, def, ts);
+  } finally {
+    // Number operands became constant tensors for this op alone: its node keeps what it needs,
+    // so they are released now instead of counting as live tensors until garbage collection.
+    ts.forEach((t, i) => {
+      if (t !== args[i]) t.dispose();
+    });
+  }
+}
+
+function elementwiseOf(op: string, def: ElementwiseOp, ts: Tensor[]): Tensor {
   const be = sameBackend(ts, op);
   let shape: number[] = ts[0].shape;
   for (let i = 1; i < ts.length; i++) shape = broadcastShapes(shape, ts[i].shape, op);
@@ -1371,6 +1415,10 @@ export function kernelNode(
 
 /** Concatenates tensors along an axis. @internal */
 export function concatOp(ts: Tensor[], axis: number): Tensor {
+  return composite(() => concatImpl(ts, axis));
+}
+
+function concatImpl(ts: Tensor[], axis: number): Tensor {
   if (ts.length === 0) throw new ShapeError("concat", "needs at least one tensor");
   for (const t of ts) t._check("concat");
   const be = sameBackend(ts, "concat");
@@ -1470,6 +1518,10 @@ function gatherOp(x: Tensor, indices: Tensor, axis: number): Tensor {
 
 /** Scatter-adds `src` into zeros of `shape` at `indices` along `axis`. @internal */
 export function scatterAddOp(src: Tensor, indices: Tensor, axis: number, shape: Shape): Tensor {
+  return composite(() => scatterAddImpl(src, indices, axis, shape));
+}
+
+function scatterAddImpl(src: Tensor, indices: Tensor, axis: number, shape: Shape): Tensor {
   const a = normAxis(axis, shape.length, "scatterAdd");
   if (!sameShape(src.shape, indices.shape)) {
     throw new ShapeError(
