@@ -160,6 +160,10 @@ export function decodeSafetensors(bytes: Uint8Array, path?: string): Safetensors
   const tensors: Record<string, SafetensorsEntry> = {};
   let metadata: Record<string, string> = {};
   const ranges: [number, number, string][] = [];
+  const entries = new Map<
+    string,
+    { dtype: string; shape: number[]; count: number; begin: number; end: number }
+  >();
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
       if (info === null || typeof info !== "object" || Array.isArray(info)) {
@@ -208,18 +212,28 @@ export function decodeSafetensors(bytes: Uint8Array, path?: string): Safetensors
       );
     }
     ranges.push([begin, end, name]);
-    tensors[name] = decodeEntry(
-      bytes.subarray(dataStart + begin, dataStart + end),
-      dtype as string,
-      shape as number[],
-      count,
-    );
+    entries.set(name, { dtype: dtype as string, shape: shape as number[], count, begin, end });
   }
-  ranges.sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < ranges.length; i++) {
-    if (ranges[i][0] < ranges[i - 1][1]) {
-      fail(`entries "${ranges[i - 1][2]}" and "${ranges[i][2]}" overlap`);
-    }
+  // The data buffer must be indexed entirely, without overlaps or holes (as the reference
+  // implementation checks; it rules out polyglot files).
+  ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let at = 0;
+  for (const [begin, end, name] of ranges) {
+    if (begin < at) fail(`entry "${name}" overlaps the entry before it (bytes ${begin} < ${at})`);
+    if (begin > at) fail(`bytes [${at}, ${begin}) of the data section belong to no entry`);
+    at = end;
+  }
+  if (at !== dataLen) {
+    fail(`bytes [${at}, ${dataLen}) of the data section belong to no entry`);
+  }
+  for (const [name, e] of entries) {
+    tensors[name] = decodeEntry(
+      bytes.subarray(dataStart + e.begin, dataStart + e.end),
+      e.dtype,
+      e.shape,
+      e.count,
+      (msg) => fail(`entry "${name}" ${msg}`),
+    );
   }
   return { tensors, metadata };
 }
@@ -229,6 +243,7 @@ function decodeEntry(
   dtype: string,
   shape: number[],
   count: number,
+  fail: (msg: string) => never,
 ): SafetensorsEntry {
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   let data: Float32Array | Int32Array;
@@ -260,7 +275,14 @@ function decodeEntry(
       break;
     case "I64":
       data = new Int32Array(count);
-      for (let i = 0; i < count; i++) data[i] = Number(dv.getBigInt64(i * 8, true));
+      for (let i = 0; i < count; i++) {
+        const v = dv.getBigInt64(i * 8, true);
+        // int32 storage: refuse values that would wrap instead of corrupting them silently
+        if (v < -2147483648n || v > 2147483647n) {
+          fail(`holds the I64 value ${v} at index ${i}, outside the int32 range of worldflux`);
+        }
+        data[i] = Number(v);
+      }
       wf = "int32";
       break;
     case "I32":

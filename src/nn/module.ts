@@ -187,6 +187,8 @@ export abstract class Module {
       if (unexpectedKeys.length) parts.push(`unexpected keys: ${unexpectedKeys.join(", ")}`);
       throw new StateDictError(`${parts.join("; ")} (pass { strict: false } to load a subset)`);
     }
+    // Validate every entry before writing any, so a failed load leaves the module untouched.
+    const loads: [Tensor, Tensor | { shape: number[]; data: Float32Array | Int32Array }][] = [];
     for (const [k, target] of Object.entries(own)) {
       const v = sd[k];
       if (!v) continue;
@@ -197,14 +199,18 @@ export abstract class Module {
             `in the module`,
         );
       }
+      if (v instanceof Tensor && v.device !== target.device && v.device === "webgpu") {
+        throw new DeviceError(
+          `"${k}" is on webgpu and the module on ${target.device}: read the values first ` +
+            `({ shape: t.shape, data: await t.data() } records load on any device), or move ` +
+            `the module with await module.to("webgpu")`,
+        );
+      }
+      loads.push([target, v]);
+    }
+    for (const [target, v] of loads) {
       let value: Tensor;
       if (v instanceof Tensor) {
-        if (v.device !== target.device && v.device === "webgpu") {
-          throw new DeviceError(
-            `"${k}" is on webgpu and the module on ${target.device}: move the state dict with ` +
-              `await loadStateDictAsync(module, sd)`,
-          );
-        }
         value = v.device === target.device ? v : v.to(target.device);
       } else {
         value = makeTensor(v.data, v.shape, {

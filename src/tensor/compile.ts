@@ -327,6 +327,9 @@ function replay(prog: Program, args: Tensor[]): StepOutput {
     r.backend.run(k);
     used.add(r.backend);
   }
+  // Copy the outputs before submitting: they go out with the step's one submit (copied after
+  // the flush, they would wait in a new encoder and cost a second submit per step).
+  const outs = prog.outputs.map(copyOut);
   for (const be of used) be.flush();
-  return rebuild(prog, prog.outputs.map(copyOut));
+  return rebuild(prog, outs);
 }

@@ -1352,7 +1352,16 @@ function reduce(
   return recordGrad(out, op, [t], [t, out], (g, [x, y]) => {
     const yk = y.reshape(keptShape);
     const gk = g.reshape(keptShape);
-    if (op === "prod") return [gk.mul(yk).div(x)];
+    if (op === "prod") {
+      // d/dx_i = product of the other entries. y / x is that only without zeros: where the
+      // reduced slice has one zero, only the zero's position gets a gradient (the product of
+      // the nonzero entries); with two or more zeros, no position does.
+      const zero = x.eq(0);
+      const zeros = zero.sum(ax, true);
+      const safe = zero.ifElse(1, x);
+      const onlyZero = zero.logicalAnd(zeros.eq(1)).ifElse(safe.prod(ax, true), 0);
+      return [zeros.eq(0).ifElse(yk.div(safe), onlyZero).mul(gk)];
+    }
     // Split the gradient evenly among the positions that attain the extremum.
     const mask = x.eq(yk).cast("float32");
     return [mask.div(mask.sum(ax, true)).mul(gk)];
