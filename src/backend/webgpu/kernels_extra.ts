@@ -52,13 +52,35 @@ function nextPow2(x: number): number {
   return p;
 }
 
+/**
+ * Scratch buffers (packed conv operands, partial sums, sort pairs), by role. They are never
+ * returned to the pool: their contents only live from one dispatch of a kernel to the next of
+ * the same kernel (GPU work runs in order, so kernels may share them), and a dispatch recorded
+ * for replay (compiled steps) keeps a valid buffer. A role keeps one buffer per size it needed.
+ */
+const scratchBuffers = new WeakMap<WebGPUBackend, Map<string, DeviceBuffer[]>>();
+
+function scratch(be: WebGPUBackend, role: string, n: number): DeviceBuffer {
+  let roles = scratchBuffers.get(be);
+  if (!roles) scratchBuffers.set(be, roles = new Map());
+  let list = roles.get(role);
+  if (!list) roles.set(role, list = []);
+  let best: DeviceBuffer | null = null;
+  for (const b of list) if (b.size >= n && (!best || b.size < best.size)) best = b;
+  if (!best) {
+    best = be.alloc(n);
+    list.push(best);
+  }
+  return best;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Convolutions
 // ---------------------------------------------------------------------------------------------
 
 /** vec4 channel tile of the conv kernels (1 or 2 vec4s: 4 or 8 channels per thread). */
 function convTile4(channels: number): number {
-  return channels > 4 ? Number(Deno.env.get("WF_T4") ?? 2) : 1;
+  return channels > 4 ? 2 : 1;
 }
 
 function convKernel(be: WebGPUBackend, q: number, t4: number, entry: string): CompiledKernel {
@@ -74,6 +96,7 @@ function convKernel(be: WebGPUBackend, q: number, t4: number, entry: string): Co
 /** Packs NCHW `src` ([n, c, hw]) into a new [n, hw, c4] vec4 buffer (zero-padded channels). */
 function packAct(
   be: WebGPUBackend,
+  role: string,
   src: BufView,
   n: number,
   c: number,
@@ -81,7 +104,7 @@ function packAct(
   c4: number,
 ): DeviceBuffer {
   const total = n * hw * c4;
-  const dst = be.alloc(total * 4);
+  const dst = scratch(be, role, total * 4);
   const ck = convKernel(be, 1, 1, "pack_act");
   be.dispatch(
     ck,
@@ -106,11 +129,11 @@ function runConv(be: WebGPUBackend, k: ConvKernel): void {
     const t4 = convTile4(cout);
     const groups = cdiv(cout, 4 * t4);
     const ci4 = cdiv(cin, 4), co4 = groups * t4;
-    const xp = packAct(be, k.x, n, cin, h * w, ci4);
+    const xp = packAct(be, "act0", k.x, n, cin, h * w, ci4);
     // Weights as [tap, ciPad, co4] vec4: conv2d reads [cout, cin, kh, kw], convT [cin, cout, ..].
     const conv = k.mode === "conv2d";
     const wTotal = taps * ci4 * 4 * co4 * 4;
-    const wp = be.alloc(wTotal);
+    const wp = scratch(be, "weight", wTotal);
     const pw = convKernel(be, 1, 1, "pack_weight");
     const pwWords = [
       taps,
@@ -145,7 +168,7 @@ function runConv(be: WebGPUBackend, k: ConvKernel): void {
     ];
     const bufs = [k.out.buf, xp, wp, k.bias?.buf ?? wp];
     if (conv) {
-      const q = Math.min(Number(Deno.env.get("WF_Q") ?? 4), outW);
+      const q = Math.min(4, outW);
       const ck = convKernel(be, q, t4, "conv2d_fwd");
       be.dispatch(ck, bufs, words, cdiv(n * outH * cdiv(outW, q), 64) * groups);
     } else {
@@ -155,8 +178,6 @@ function runConv(be: WebGPUBackend, k: ConvKernel): void {
       const ck = convKernel(be, q, t4, "conv_transpose_fwd");
       be.dispatch(ck, bufs, words, cdiv(n * pH * cdiv(pW, q), 64) * groups, stride * stride);
     }
-    be.free(xp);
-    be.free(wp);
     return;
   }
   const total = cout * cin * taps;
@@ -176,9 +197,9 @@ function runConv(be: WebGPUBackend, k: ConvKernel): void {
   splits = Math.min(splits, Math.max(1, Math.floor(rows * U.w / WGRAD_MIN_SPLIT)), rows);
   const rowsPer = cdiv(rows, splits);
   splits = cdiv(rows, rowsPer);
-  const gp = packAct(be, G.v, n, G.c, G.h * G.w, gc4);
-  const up = packAct(be, U.v, n, U.c, U.h * U.w, uc4);
-  const part = splits > 1 ? be.alloc(splits * total) : null;
+  const gp = packAct(be, "act0", G.v, n, G.c, G.h * G.w, gc4);
+  const up = packAct(be, "act1", U.v, n, U.c, U.h * U.w, uc4);
+  const part = splits > 1 ? scratch(be, "partial", splits * total) : null;
   const words = [
     n,
     G.c,
@@ -200,13 +221,10 @@ function runConv(be: WebGPUBackend, k: ConvKernel): void {
   ];
   const ck = convKernel(be, 1, t4, "weight_grad");
   be.dispatch(ck, [part ?? k.out.buf, gp, up, gp], words, laneGroups, splits);
-  be.free(gp);
-  be.free(up);
   if (part) {
     const red = convKernel(be, 1, 1, "reduce_splits");
     const rw = [total, splits, k.out.view.offset];
     be.dispatch(red, [k.out.buf, part, part, part], rw, cdiv(total, 64));
-    be.free(part);
   }
 }
 
@@ -276,11 +294,14 @@ const SORT_MIN_SLOTS = 512;
 
 function sortKernel(be: WebGPUBackend, seg: number, entry: string): CompiledKernel {
   const slots = Math.max(seg, SORT_MIN_SLOTS);
+  // Software adapters (llvmpipe) run a workgroup on one CPU thread and switch between its SIMD
+  // groups at every barrier: small workgroups are several times faster there.
+  const wg = be.isFallbackAdapter ? 32 : 256;
   return be.compile(
-    `sort|${entry}|${seg}`,
+    `sort|${entry}|${seg}|${wg}`,
     "wr",
     7,
-    () => fillTemplate(sortTpl, { P: String(seg), S: String(slots) }),
+    () => fillTemplate(sortTpl, { P: String(seg), S: String(slots), WG: String(wg) }),
     entry,
   );
 }
@@ -300,14 +321,13 @@ function runSort(be: WebGPUBackend, k: SortKernel): void {
   // Long rows: sort chunks of SORT_CHUNK into (key, index) pairs, then place every element at
   // its rank among all chunks (binary search in each other chunk).
   const chunks = cdiv(cols, SORT_CHUNK);
-  const tmp: DeviceBuffer = be.alloc(2 * rows * cols);
+  const tmp = scratch(be, "sort", 2 * rows * cols);
   const ck = sortKernel(be, SORT_CHUNK, "sort_segments");
   const words = [rows, cols, k.x.view.offset, 0, desc, 1, chunks];
   be.dispatch(ck, [tmp, k.x.buf], words, rows * chunks);
   const mk = sortKernel(be, SORT_CHUNK, "merge_chunks");
   const mwords = [rows, cols, 0, k.indices.view.offset, desc, 0, chunks];
   be.dispatch(mk, [k.indices.buf, tmp], mwords, cdiv(rows * cols, 64));
-  be.free(tmp);
 }
 
 // ---------------------------------------------------------------------------------------------
