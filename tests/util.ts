@@ -87,8 +87,12 @@ export function assertClose(actual: Numbers, expected: Numbers, opts: CloseOptio
   const e = flattenNested(expected);
   const rtol = opts.rtol ?? 1e-5;
   const atol = opts.atol ?? 0;
-  const shapeA = a.shape ?? (opts.shape ? [...opts.shape] : null);
-  const shapeE = e.shape ?? (opts.shape ? [...opts.shape] : null);
+  // flat data (typed or a plain 1-D array) takes `opts.shape` when one is given
+  const given = opts.shape ? [...opts.shape] : null;
+  const flat = (s: number[] | null, n: number) =>
+    !s || (given && s.length === 1 && s[0] === n && numel(given) === n);
+  const shapeA = flat(a.shape, a.values.length) ? given : a.shape;
+  const shapeE = flat(e.shape, e.values.length) ? given : e.shape;
   const where = opts.label ? `${opts.label}: ` : "";
   if (a.values.length !== e.values.length) {
     throw new Error(

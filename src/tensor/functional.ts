@@ -45,7 +45,7 @@ function convNode(
   shape: number[],
 ): Tensor {
   const inputs = bias ? [x, w, bias] : [x, w];
-  return kernelNode("conv", inputs, { mode, geom, hasBias: !!bias }, shape, "float32");
+  return kernelNode("conv", inputs, { mode, geom, hasBias: !!bias }, shape, "float32", mode);
 }
 
 /**
@@ -172,6 +172,7 @@ export function maxPool2d(x: Tensor, k: number, stride: number = k): Tensor {
     { mode: "max", geom },
     [geom.n, geom.c, geom.outH, geom.outW],
     "float32",
+    "maxPool2d",
   );
   return recordGrad(out, "maxPool2d", [x], [x], (g, [xs]) => [
     kernelNode("pool", [xs, g], { mode: "maxGrad", geom }, x.shape, "float32"),
@@ -187,6 +188,7 @@ export function avgPool2d(x: Tensor, k: number, stride: number = k): Tensor {
     { mode: "avg", geom },
     [geom.n, geom.c, geom.outH, geom.outW],
     "float32",
+    "avgPool2d",
   );
   return recordGrad(out, "avgPool2d", [x], false, (g) => [
     kernelNode("pool", [g, g], { mode: "avgGrad", geom }, x.shape, "float32"),
@@ -217,6 +219,7 @@ export function upsampleNearest2d(x: Tensor, factor: number): Tensor {
     { mode: "upsample", geom },
     [n, c, h * factor, w * factor],
     "float32",
+    "upsampleNearest2d",
   );
   const back: PoolGeometry = {
     n,
@@ -262,6 +265,7 @@ function normOp(
     { mode, rows, cols, eps, hasWeight: !!weight, hasBias: !!bias },
     x.shape,
     "float32",
+    op,
   );
   const save = weight ? [x, weight] : [x];
   return recordGrad(out, op, inputs, save, (g, [xs, ws]) => {
@@ -311,7 +315,7 @@ export function sort(
     const cols = xp.shape[r - 1];
     const rows = xp.size / Math.max(cols, 1);
     const xf = xp.dtype === "float32" ? xp : xp.cast("float32");
-    const idxLast = kernelNode("sort", [xf], { rows, cols, descending }, xp.shape, "int32");
+    const idxLast = kernelNode("sort", [xf], { rows, cols, descending }, xp.shape, "int32", "sort");
     const inv = new Array<number>(r);
     perm.forEach((p, i) => (inv[p] = i));
     const indices = idxLast.permute(inv);

@@ -10,7 +10,14 @@
 import { DeviceError, DisposedError, DTypeError, fmtShape, ShapeError } from "../errors.ts";
 import type { Backend, DeviceName, ReduceOp } from "../backend/types.ts";
 import { getBackend, getDefaultDevice } from "../backend/device.ts";
-import { type DType, promote, storageArray, type TensorData, toPublicData } from "./dtype.ts";
+import {
+  assertDType,
+  type DType,
+  promote,
+  storageArray,
+  type TensorData,
+  toPublicData,
+} from "./dtype.ts";
 import { LazyNode, type NodeOp, release, retain, type Src } from "./lazy.ts";
 import { type ElementwiseOp, elementwiseOp } from "./ops_table.ts";
 import { addPendingTarget, realizeNodes } from "./schedule.ts";
@@ -367,6 +374,7 @@ export class Tensor {
   /** Converts the element type (float -> int truncates toward zero; != 0 -> true). */
   cast(dtype: DType): Tensor {
     this._check("cast");
+    assertDType(dtype, "cast");
     if (dtype === this.dtype) return this;
     const node = new LazyNode(this._backend, this.shape, dtype, { kind: "cast" }, [this._src()]);
     return new Tensor(node, contiguousView(this.shape));
@@ -708,7 +716,7 @@ export class Tensor {
   /** Same values in a new shape (one axis may be -1). */
   reshape(shape: readonly number[]): Tensor {
     this._check("reshape");
-    const target = inferShape(shape, this.size);
+    const target = inferShape(shape, this.size, this.shape);
     if (sameShape(target, this.shape)) return this;
     const v = reshapeView(this._view, target);
     const out = composite(() => {
@@ -1396,7 +1404,8 @@ function lastAxisKernel(
   const cols = xp.shape[r - 1];
   const rows = xp.size / Math.max(cols, 1);
   const outShape = mode === "logsumexp" ? [...xp.shape.slice(0, -1), 1] : xp.shape;
-  let y = kernelNode("softmax", [xp], { mode, rows, cols }, outShape, "float32");
+  const op = mode === "logsoftmax" ? "logSoftmax" : mode;
+  let y = kernelNode("softmax", [xp], { mode, rows, cols }, outShape, "float32", op);
   const inv = new Array<number>(r);
   perm.forEach((p, i) => (inv[p] = i));
   y = y.permute(inv);
@@ -1416,9 +1425,11 @@ export function kernelNode(
   params: Record<string, unknown>,
   shape: Shape,
   dtype: DType,
+  op: string = name,
 ): Tensor {
-  const be = sameBackend(inputs, name);
-  for (const t of inputs) t._check(name);
+  // `op` is the public name errors report (e.g. "layerNorm" for the "norm" kernel)
+  for (const t of inputs) t._check(op);
+  const be = sameBackend(inputs, op);
   return fromNode(be, shape, dtype, { kind: "kernel", name, params }, inputs.map((t) => t._src()));
 }
 

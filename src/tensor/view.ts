@@ -209,8 +209,11 @@ export function reshapeView(v: View, shape: Shape): View | null {
   return { shape: [...shape], strides: newStr, offset: v.offset };
 }
 
-/** Resolves a reshape target that may contain one `-1`. */
-export function inferShape(shape: readonly number[], total: number): number[] {
+/**
+ * Resolves a reshape target that may contain one `-1`; `from` (the source shape) is named in the
+ * error when the sizes do not match.
+ */
+export function inferShape(shape: readonly number[], total: number, from?: Shape): number[] {
   const neg = shape.filter((s) => s === -1).length;
   if (neg > 1) throw new ShapeError("reshape", `at most one -1 allowed, got ${fmtShape(shape)}`);
   const known = shape.reduce((a, s) => (s === -1 ? a : a * s), 1);
@@ -218,7 +221,8 @@ export function inferShape(shape: readonly number[], total: number): number[] {
   if (out.some((s) => !Number.isInteger(s) || s < 0) || numel(out) !== total) {
     throw new ShapeError(
       "reshape",
-      `cannot reshape ${total} elements to ${fmtShape(shape)}`,
+      `cannot reshape ${from ? `${fmtShape(from)} (${total} elements)` : `${total} elements`} ` +
+        `to ${fmtShape(shape)}`,
     );
   }
   return out;

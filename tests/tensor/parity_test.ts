@@ -559,6 +559,142 @@ function elementwiseCases(): Case[] {
 
 group("elementwise ops", elementwiseCases);
 
+// Graphs that exercise the scheduler: lazy producers read through views, index nodes inside
+// frames, long chains (past the fusion budget) and deep nesting of views of lazy values.
+group("fused graphs through views", () => {
+  const rng = new Rng(77);
+  const cases: Case[] = [];
+  const x = host(rng, [5, 7], "any", "float32");
+  const y = host(rng, [7], "any", "float32");
+  const z = host(rng, [4, 5, 7], "any", "float32");
+  const exp = (h: HostArray) => mapRef([h], Math.exp, "float32");
+  cases.push({
+    name: "a lazy value broadcast against a larger one (expanding view)",
+    build: (dev) => T(y, dev).exp().add(T(z, dev)).mul(2),
+    ref: () => mapRef([exp(y), z], (p, q) => 2 * (p + q), "float32"),
+  });
+  cases.push({
+    name: "a lazy value read transposed and sliced",
+    build: (dev) => T(x, dev).mul(3).sin().transpose().slice([1, 2], [5, 3]).add(1),
+    ref: () =>
+      mapRef(
+        [sliceRef(permuteRef(mapRef([x], (v) => Math.sin(3 * v), "float32"), [1, 0]), [1, 2], [
+          5,
+          3,
+        ])],
+        (v) => v + 1,
+        "float32",
+      ),
+  });
+  cases.push({
+    name: "x - mean(x) with the mean broadcast back (reduction between chains)",
+    build: (dev) => T(z, dev).sub(T(z, dev).mean(-1, true)).square().sum(1),
+    ref: () => {
+      const m = reduceRef(z, "mean", [2], true, "float32");
+      return reduceRef(
+        mapRef([z, m], (p, q) => (p - q) ** 2, "float32"),
+        "sum",
+        [1],
+        false,
+        "float32",
+      );
+    },
+  });
+  cases.push({
+    name: "index nodes inside frames (arange reshaped, transposed, sliced)",
+    build: (dev) => [
+      arange(35, { device: dev }).reshape([5, 7]).transpose().add(T(x, dev).transpose()),
+      arange(60, { device: dev }).reshape([3, 4, 5]).permute([2, 0, 1]).slice([1, 1], [3, 2])
+        .cast("float32").mul(0.5),
+      eye(6, { device: dev }).slice([1, 0], [4, 5]).mul(
+        T(host(new Rng(1), [5], "any", "float32"), dev),
+      ),
+    ],
+    ref: () => {
+      const idx = (n: number, shape: number[]): HostArray => ({
+        data: Array.from({ length: n }, (_, i) => i),
+        shape,
+        dtype: "float32",
+      });
+      const e: HostArray = {
+        data: Array.from({ length: 36 }, (_, i) => (i % 7 === 0 ? 1 : 0)),
+        shape: [6, 6],
+        dtype: "float32",
+      };
+      return [
+        mapRef(
+          [permuteRef(idx(35, [5, 7]), [1, 0]), permuteRef(x, [1, 0])],
+          (p, q) => p + q,
+          "float32",
+        ),
+        mapRef(
+          [sliceRef(permuteRef(idx(60, [3, 4, 5]), [2, 0, 1]), [1, 1, 0], [3, 2, 4])],
+          (v) => v / 2,
+          "float32",
+        ),
+        mapRef(
+          [sliceRef(e, [1, 0], [4, 5]), host(new Rng(1), [5], "any", "float32")],
+          (p, q) => p * q,
+          "float32",
+        ),
+      ];
+    },
+  });
+  cases.push({
+    name: "a chain of 150 ops (past the fusion budget of one kernel)",
+    build: (dev) => {
+      let t = T(x, dev);
+      for (let i = 0; i < 150; i++) {
+        t = i % 3 === 0 ? t.mul(0.9) : i % 3 === 1 ? t.add(0.1) : t.tanh();
+      }
+      return t;
+    },
+    ref: () =>
+      mapRef([x], (v) => {
+        for (let i = 0; i < 150; i++) {
+          v = i % 3 === 0 ? v * 0.9 : i % 3 === 1 ? v + 0.1 : Math.tanh(v);
+        }
+        return v;
+      }, "float32"),
+    atol: 1e-6,
+  });
+  cases.push({
+    name: "views of lazy values nested 10 deep (transpose, add, transpose, ...)",
+    build: (dev) => {
+      let t = T(x, dev);
+      for (let i = 0; i < 10; i++) t = t.add(i).transpose().mul(0.5);
+      return t;
+    },
+    ref: () => {
+      let h = x;
+      for (let i = 0; i < 10; i++) {
+        h = permuteRef(mapRef([h], (v) => (v + i) * 0.5, "float32"), [1, 0]);
+      }
+      return h;
+    },
+  });
+  cases.push({
+    name: "matmul of lazy operands (exp, and a transposed sum)",
+    build: (dev) => T(x, dev).exp().matmul(T(z, dev).sum(0).transpose().mul(0.5)),
+    ref: () => {
+      const s = reduceRef(z, "sum", [0], false, "float32");
+      const b = mapRef([permuteRef(s, [1, 0])], (v) => v / 2, "float32");
+      return matmulRef(exp(x), b);
+    },
+    rtol: 1e-4,
+  });
+  cases.push({
+    name: "concat of lazy parts with broadcasting, then a reduction",
+    build: (dev) =>
+      concat([T(x, dev).exp(), T(y, dev).unsqueeze(0).expand([3, 7]).neg()], 0).max(0),
+    ref: () => {
+      const neg = mapRef([expandRef(y, [3, 7])], (v) => -v, "float32");
+      return reduceRef(concatRef([exp(x), neg], 0, "float32"), "max", [0], false, "float32");
+    },
+  });
+  return cases;
+});
+
 // One tensor needing more than 65,535 workgroups of 64 threads in one dimension.
 const BIG = 4_200_000;
 
