@@ -181,3 +181,187 @@ export {
   setDefaultDevice,
 } from "./src/backend/device.ts";
 import "./src/backend/webgpu/backend.ts";
+
+// ============================================================================================
+// World-model contract (src/core) and the built-in families (src/models)
+// ============================================================================================
+export {
+  CapabilityError,
+  CheckpointError,
+  type CheckpointProblem,
+  ComponentError,
+  ContractDefinitionError,
+  ContractError,
+  type ContractViolationKind,
+  FamilyUnavailableError,
+  PluginError,
+  UnknownModelError,
+} from "./src/core/errors.ts";
+export {
+  API_VERSIONS,
+  type ApiVersion,
+  CAPABILITIES,
+  type Capability,
+  MATURITIES,
+  type Maturity,
+  type Surface,
+  SURFACES,
+  type Tier,
+  TIERS,
+} from "./src/core/types.ts";
+export {
+  ACTION_KINDS,
+  type ActionKind,
+  type ActionSpec,
+  canonicalJson,
+  type ConditionSpec,
+  isNamespacedExtraKey,
+  MODALITY_KINDS,
+  type ModalityKind,
+  type ModalitySpec,
+  ModelIOContract,
+  type ModelIOContractInit,
+  NAMESPACED_EXTRA_KEY_PATTERN,
+  type ObservationSpec,
+  type PredictionSpec,
+  type SequenceFieldSpec,
+  standardIOContract,
+  type StandardIOContractOptions,
+  type StateSpec,
+} from "./src/core/spec.ts";
+export {
+  type ActionPayload,
+  type ActionSequence,
+  type ConditionPayload,
+  firstAction,
+  normalizePlannedAction,
+  PLANNER_HORIZON_KEY,
+  PLANNER_SEQUENCE_KEY,
+  primaryTensor,
+  type WorldModelInput,
+} from "./src/core/payloads.ts";
+export { State } from "./src/core/state.ts";
+export { type Batch, resolveBatchKey, type TensorOrRecord } from "./src/core/batch.ts";
+export {
+  type LossOutput,
+  ModelOutput,
+  type ModelOutputInit,
+  Trajectory,
+  type TrajectoryInit,
+} from "./src/core/outputs.ts";
+export { ContractValidator } from "./src/core/validation.ts";
+export {
+  type ActionConditioner,
+  applyComponentOverrides,
+  type Component,
+  COMPONENT_SLOTS,
+  type ComponentClass,
+  type ComponentContext,
+  type ComponentHost,
+  type ComponentOf,
+  type ComponentOverride,
+  type ComponentOverrides,
+  ComponentRegistry,
+  type ComponentSlot,
+  type ComponentSpec,
+  type Decoder,
+  DefaultActionConditioner,
+  type DynamicsModel,
+  type DynamicsOptions,
+  type EncodeComponentOptions,
+  type ObservationEncoder,
+  OpenLoopRolloutExecutor,
+  type RolloutExecutor,
+  type RolloutExecutorOptions,
+  type RolloutHost,
+} from "./src/core/components.ts";
+export {
+  type ActionInput,
+  type ActionSequenceInput,
+  type DecodeOptions,
+  type EncodeOptions,
+  type InitialStateOptions,
+  type ObservationInput,
+  type RolloutOptions,
+  type TransitionOptions,
+  type UpdateOptions,
+  WorldModel,
+  type WorldModelOptions,
+  type WorldModelProtocol,
+} from "./src/core/world_model.ts";
+export {
+  type BaseConfig,
+  type BuildContext,
+  CatalogEntry,
+  type ConfigIssue,
+  type ConfigSchema,
+  type FamilySpec,
+  MODEL_ALIASES,
+  MODEL_CATALOG,
+  type PresetSpec,
+  type ResolvedModel,
+  WorldModelRegistry,
+} from "./src/core/registry.ts";
+export {
+  formatParamCount,
+  getModelInfo,
+  listModels,
+  type ListModelsOptions,
+  type ModelInfo,
+} from "./src/core/catalog.ts";
+export {
+  createWorldModel,
+  type CreateWorldModelArgs,
+  type CreateWorldModelOptions,
+  resolveModelName,
+} from "./src/core/factory.ts";
+export {
+  fromPretrained,
+  type FromPretrainedOptions,
+  PRETRAINED_FILES,
+  type PretrainedMeta,
+  SAVE_FORMAT_VERSION,
+  savePretrained,
+} from "./src/core/serialization.ts";
+export {
+  checkPluginCompatibility,
+  listPlugins,
+  loadPlugin,
+  PLUGIN_CAPABILITIES,
+  type PluginCapability,
+  type PluginCompatibility,
+  type PluginContext,
+  type PluginManifest,
+  registerPlugin,
+  unregisterPlugin,
+  type WorldFluxPlugin,
+} from "./src/core/plugins.ts";
+export { compareVersions, parseVersion, satisfies, type SemVer } from "./src/core/semver.ts";
+export { PLUGIN_API_VERSION, WORLDFLUX_VERSION } from "./src/core/version.ts";
+export {
+  type CategoricalLatentOptions,
+  CategoricalLatentSpace,
+  type GaussianLatentOptions,
+  GaussianLatentSpace,
+  type KLOptions,
+  type LatentSampleOptions,
+  type LatentSpace,
+  SimNormLatentSpace,
+} from "./src/core/latent.ts";
+export {
+  countMLPParameters,
+  MLP_PRESETS,
+  type MLPConfig,
+  mlpConfigSchema,
+  MLPDecoder,
+  MLPDynamics,
+  MLPEncoder,
+  mlpFamilySpec,
+  MLPWorldModel,
+  type MLPWorldModelOptions,
+  registerMLPFamily,
+} from "./src/models/mlp/mod.ts";
+export { registerBuiltinFamilies } from "./src/models/registry_setup.ts";
+// ============================================================================================
+// End of the world-model contract section
+// ============================================================================================

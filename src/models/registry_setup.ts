@@ -1,0 +1,14 @@
+/**
+ * Registers the built-in families with the {@link WorldModelRegistry} (on import; idempotent).
+ * Each family module exports a `register*Family()` function; add new families here.
+ * @module
+ */
+
+import { registerMLPFamily } from "./mlp/mod.ts";
+
+/** Registers every built-in family that is not registered yet. */
+export function registerBuiltinFamilies(): void {
+  registerMLPFamily();
+}
+
+registerBuiltinFamilies();
