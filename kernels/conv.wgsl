@@ -3,11 +3,12 @@
 // weights as [kh * kw, ciPad, CO4] vec4 (output channels innermost). Every load in the inner
 // loops is then a vec4 (llvmpipe and GPUs alike load those far cheaper than 4 scalars).
 //
-// Register tiles ({{Q}}, {{T4}} are specialisation constants):
+// Register tiles (Q = {{Q}}, T4 = {{T4}} are specialisation constants; loads, not FMAs, bound
+// these kernels on llvmpipe, so the tiles are large):
 // - forward: a thread computes Q consecutive output pixels of one row x T4 * 4 channels; per
 //   (tap, 4 input channels): Q activation loads + 4 * T4 weight loads feed 16 * Q * T4 FMAs.
-// - weight gradient: a thread owns one tap, 4 channels gc and T4 * 4 channels uc; per reduction
-//   position: 1 + T4 loads feed 16 * T4 FMAs.
+// - weight gradient: a thread owns Q consecutive taps (kx) of one kernel row, 4 channels gc and
+//   T4 * 4 channels uc; per reduction position: Q + T4 loads feed 16 * Q * T4 FMAs.
 // Out-of-range reads are clamped to a valid address and zeroed with select(); no lane branches.
 //
 // Bindings: out (f32), AV and BV (vec4 operands), C (f32: bias, pack source, partial sums).
@@ -26,7 +27,7 @@
 //   conv2d: G = x, U = dy (uc = co, gc = ci); convTranspose2d: G = dy, U = x (uc = ci, gc = co).
 //   0 n, 1 gC, 2 gH, 3 gW, 4 uC, 5 uH, 6 uW, 7 kh, 8 kw, 9 stride, 10 padding, 11 GC4, 12 UC4,
 //   13 out off, 14 rows (b, uy) per split, 15 uc groups, 16 out stride per split.
-//   AV = packed G, BV = packed U. z = split.
+//   AV = packed G, BV = packed U. Lanes: (tap block, gc block, uc group); z = split.
 // reduce_splits words: 0 total, 1 splits, 2 out off. out[i] = sum over s of C[s * total + i].
 struct Params { w: array<vec4<u32>, 5> }
 @group(0) @binding(0) var<uniform> P: Params;
@@ -276,21 +277,22 @@ fn weight_grad(
   let gc4 = word(11u);
   let uc4 = word(12u);
   let groups = word(15u);
-  let taps = kh * kw;
-  // Lanes: tap fastest, then gc block, then uc group.
+  let kb = (kw + Q - 1u) / Q; // tap blocks per kernel row
+  // Lanes: tap block fastest, then gc block, then uc group.
   let l = linear(wid, nwg, lid);
-  if (l >= taps * gc4 * groups) { return; }
-  let tap = l % taps;
-  let gb = (l / taps) % gc4;
-  let ug = l / (taps * gc4);
-  let ky = tap / kw;
-  let kx = tap % kw;
+  if (l >= kh * kb * gc4 * groups) { return; }
+  let ky = (l / kb) % kh;
+  let kx0 = (l % kb) * Q;
+  let gb = (l / (kh * kb)) % gc4;
+  let ug = l / (kh * kb * gc4);
   let rows = n * uH;
   let r0 = wid.z * word(14u);
   let r1 = min(r0 + word(14u), rows);
-  var acc: array<array<vec4<f32>, T4>, 4>;
-  for (var c: u32 = 0u; c < 4u; c++) {
-    for (var j: u32 = 0u; j < T4; j++) { acc[c][j] = vec4<f32>(0.0); }
+  var acc: array<array<array<vec4<f32>, T4>, 4>, Q>;
+  for (var q: u32 = 0u; q < Q; q++) {
+    for (var c: u32 = 0u; c < 4u; c++) {
+      for (var j: u32 = 0u; j < T4; j++) { acc[q][c][j] = vec4<f32>(0.0); }
+    }
   }
   for (var r: u32 = r0; r < r1; r++) {
     let b = r / uH;
@@ -300,24 +302,35 @@ fn weight_grad(
     let gr = (b * gH + u32(clamp(gy, 0, i32(gH) - 1))) * gW;
     let ur = (r * uW) * uc4 + ug * T4;
     for (var ux: u32 = 0u; ux < uW; ux++) {
-      let gx = i32(ux * stride) - pad + i32(kx);
-      let ok = rowOk && gx >= 0 && gx < i32(gW);
-      let gv = select(vec4<f32>(0.0), AV[(gr + u32(clamp(gx, 0, i32(gW) - 1))) * gc4 + gb], ok);
+      let gx0 = i32(ux * stride) - pad + i32(kx0);
+      var gv: array<vec4<f32>, Q>;
+      for (var q: u32 = 0u; q < Q; q++) {
+        let gx = gx0 + i32(q);
+        let ok = rowOk && gx >= 0 && gx < i32(gW) && kx0 + q < kw;
+        gv[q] = select(vec4<f32>(0.0), AV[(gr + u32(clamp(gx, 0, i32(gW) - 1))) * gc4 + gb], ok);
+      }
       let ui = ur + ux * uc4;
       for (var j: u32 = 0u; j < T4; j++) {
         let uv = BV[ui + j];
-        for (var c: u32 = 0u; c < 4u; c++) { acc[c][j] = fma(vec4<f32>(gv[c]), uv, acc[c][j]); }
+        for (var q: u32 = 0u; q < Q; q++) {
+          for (var c: u32 = 0u; c < 4u; c++) { acc[q][c][j] = fma(vec4<f32>(gv[q][c]), uv, acc[q][c][j]); }
+        }
       }
     }
   }
-  let ob = word(13u) + wid.z * word(16u) + tap;
-  for (var c: u32 = 0u; c < 4u; c++) {
-    let gc = gb * 4u + c;
-    if (gc < gC) {
-      for (var j: u32 = 0u; j < T4; j++) {
-        for (var e: u32 = 0u; e < 4u; e++) {
-          let uc = (ug * T4 + j) * 4u + e;
-          if (uc < uC) { out[ob + (uc * gC + gc) * taps] = acc[c][j][e]; }
+  let taps = kh * kw;
+  let ob = word(13u) + wid.z * word(16u) + ky * kw + kx0;
+  for (var q: u32 = 0u; q < Q; q++) {
+    if (kx0 + q < kw) {
+      for (var c: u32 = 0u; c < 4u; c++) {
+        let gc = gb * 4u + c;
+        if (gc < gC) {
+          for (var j: u32 = 0u; j < T4; j++) {
+            for (var e: u32 = 0u; e < 4u; e++) {
+              let uc = (ug * T4 + j) * 4u + e;
+              if (uc < uC) { out[ob + q + (uc * gC + gc) * taps] = acc[q][c][j][e]; }
+            }
+          }
         }
       }
     }

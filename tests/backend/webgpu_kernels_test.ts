@@ -3,11 +3,11 @@
  * gather,sort,optim}.wgsl) against the cpu reference backend, through the public ops (forward
  * and gradients), plus the PyTorch conv fixtures and the fused optimizer kernel run directly.
  *
- * Tolerances: convolutions |a - b| <= 1e-4 * max(|b|, 1e-3 * max|ref|) plus 4 float32 ulps of
- * the magnitude of the summed terms (see assertClose); average pooling and upsampling gradients
- * the same with 1e-6; the optimizer 1e-5 plus 4 ulps of
- * the magnitude of the state; max pooling, upsampling, gather, scatter-add
- * and sort (indices and values) exactly. Skipped where there is no WebGPU adapter.
+ * Tolerances (see assertClose): convolutions |a - b| <= 1e-4 * max(|b|, 1e-3 * max|ref|) plus
+ * 4 float32 ulps of the magnitude of the summed terms; average pooling and upsampling
+ * gradients the same with 1e-6; the optimizer 1e-5 plus 4 ulps of the magnitude of the state;
+ * max pooling, upsampling, gather, scatter-add and sort (indices and values) exactly.
+ * Skipped where there is no WebGPU adapter.
  */
 
 import assert, { deepEqual, equal, fail } from "node:assert/strict";
@@ -163,7 +163,7 @@ const CONV_CASES: ConvCase[] = [
   { n: 3, cin: 2, cout: 9, h: 9, w: 13, k: 5, stride: 3, padding: 2, bias: false },
   { n: 1, cin: 10, cout: 1, h: 6, w: 7, k: 2, stride: 1, padding: 1, bias: true },
   // Large enough for the weight gradient to be split over several partial sums.
-  { n: 3, cin: 6, cout: 18, h: 32, w: 30, k: 4, stride: 2, padding: 1, bias: true },
+  { n: 3, cin: 6, cout: 18, h: 40, w: 44, k: 4, stride: 2, padding: 1, bias: true },
 ];
 
 function fmtCase(c: ConvCase): string {
@@ -528,4 +528,25 @@ test("webgpu fused Adam(W) / LaProp update matches cpu", async () => {
       assert(ref[0].some((p, i) => p !== data.p[i]));
     }
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Determinism
+// ---------------------------------------------------------------------------------------------
+
+test("webgpu conv weight gradients and scatterAdd are bitwise deterministic", async () => {
+  // Large enough for split weight-gradient sums; many colliding scatter indices.
+  const x = randn([4, 5, 40, 36], { seed: 1, device: "webgpu" });
+  const w = randn([7, 5, 4, 4], { seed: 2, device: "webgpu" });
+  const gy = randn([4, 7, 20, 18], { seed: 3, device: "webgpu" });
+  const src = randn([3, 2000], { seed: 4, device: "webgpu" });
+  const idx = randint(0, 50, [3, 2000], { seed: 5, device: "webgpu" });
+  const run = async () => {
+    const ww = w.detach().setRequiresGrad();
+    conv2d(x, ww, { stride: 2, padding: 1 }).mul(gy).sum().backward();
+    return [await ww.grad!.data(), await scatterAdd(src, idx, 1, [3, 50]).data()];
+  };
+  const a = await run(), b = await run();
+  assertExact(b[0], a[0], "conv2d weight gradient, second run");
+  assertExact(b[1], a[1], "scatterAdd, second run");
 });

@@ -78,10 +78,16 @@ function scratch(be: WebGPUBackend, role: string, n: number): DeviceBuffer {
 // Convolutions
 // ---------------------------------------------------------------------------------------------
 
-/** vec4 channel tile of the conv kernels (1 or 2 vec4s: 4 or 8 channels per thread). */
+/**
+ * Register tiles of the conv kernels (measured on llvmpipe, where every load is a per-lane
+ * gather and spilled accumulators are cheap): up to 4 vec4s of channels per thread, times up to
+ * 8 output pixels (forward) or 4 kernel taps (weight gradients).
+ */
 function convTile4(channels: number): number {
-  return channels > 4 ? 2 : 1;
+  return Math.min(4, cdiv(channels, 4));
 }
+const FWD_PIXELS = 8;
+const WGRAD_TAPS = 4;
 
 function convKernel(be: WebGPUBackend, q: number, t4: number, entry: string): CompiledKernel {
   return be.compile(
@@ -168,13 +174,13 @@ function runConv(be: WebGPUBackend, k: ConvKernel): void {
     ];
     const bufs = [k.out.buf, xp, wp, k.bias?.buf ?? wp];
     if (conv) {
-      const q = Math.min(4, outW);
+      const q = Math.min(FWD_PIXELS, outW);
       const ck = convKernel(be, q, t4, "conv2d_fwd");
       be.dispatch(ck, bufs, words, cdiv(n * outH * cdiv(outW, q), 64) * groups);
     } else {
       // Pixels are processed per phase (oy % stride, ox % stride); size for the largest phase.
       const pH = cdiv(outH, stride), pW = cdiv(outW, stride);
-      const q = Math.min(4, pW);
+      const q = Math.min(FWD_PIXELS, pW);
       const ck = convKernel(be, q, t4, "conv_transpose_fwd");
       be.dispatch(ck, bufs, words, cdiv(n * pH * cdiv(pW, q), 64) * groups, stride * stride);
     }
@@ -191,7 +197,8 @@ function runConv(be: WebGPUBackend, k: ConvKernel): void {
   const t4 = convTile4(U.c);
   const groups = cdiv(U.c, 4 * t4);
   const gc4 = cdiv(G.c, 4), uc4 = groups * t4;
-  const laneGroups = cdiv(taps * gc4 * groups, 64);
+  const q = Math.min(WGRAD_TAPS, kw);
+  const laneGroups = cdiv(kh * cdiv(kw, q) * gc4 * groups, 64);
   const rows = n * U.h;
   let splits = Math.max(1, Math.floor(WGRAD_TARGET_GROUPS / laneGroups));
   splits = Math.min(splits, Math.max(1, Math.floor(rows * U.w / WGRAD_MIN_SPLIT)), rows);
@@ -219,7 +226,7 @@ function runConv(be: WebGPUBackend, k: ConvKernel): void {
     groups,
     total,
   ];
-  const ck = convKernel(be, 1, t4, "weight_grad");
+  const ck = convKernel(be, q, t4, "weight_grad");
   be.dispatch(ck, [part ?? k.out.buf, gp, up, gp], words, laneGroups, splits);
   if (part) {
     const red = convKernel(be, 1, 1, "reduce_splits");
