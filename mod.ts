@@ -293,6 +293,7 @@ export {
   type BaseConfig,
   type BuildContext,
   CatalogEntry,
+  type CatalogInfo,
   type ConfigIssue,
   type ConfigSchema,
   type FamilySpec,

@@ -63,7 +63,8 @@ export interface Batch {
   readonly strictLayout?: boolean;
 }
 
-const LEGACY_FIELDS = [
+/** The legacy tensor fields of a {@link Batch}. */
+export const BATCH_FIELDS = [
   "obs",
   "actions",
   "nextObs",
@@ -74,7 +75,15 @@ const LEGACY_FIELDS = [
   "target",
 ] as const;
 
-const CONTAINERS = ["inputs", "targets", "conditions", "lengths", "masks", "extras"] as const;
+/** The keyed containers of a {@link Batch}. */
+export const BATCH_CONTAINERS = [
+  "inputs",
+  "targets",
+  "conditions",
+  "lengths",
+  "masks",
+  "extras",
+] as const;
 
 /**
  * Looks up a (dotted) batch key: a legacy field (`obs`, `obs.rgb`), a container
@@ -88,8 +97,8 @@ export function resolveBatchKey(batch: Batch, key: string): unknown {
   const b = batch as Record<string, unknown>;
   let cur: unknown;
   if (
-    (LEGACY_FIELDS as readonly string[]).includes(root) ||
-    (CONTAINERS as readonly string[]).includes(root)
+    (BATCH_FIELDS as readonly string[]).includes(root) ||
+    (BATCH_CONTAINERS as readonly string[]).includes(root)
   ) {
     cur = b[root];
   } else {
@@ -107,7 +116,7 @@ export function resolveBatchKey(batch: Batch, key: string): unknown {
 export function batchTensors(batch: Batch): [string, Tensor][] {
   const out: [string, Tensor][] = [];
   const b = batch as Record<string, unknown>;
-  for (const f of [...LEGACY_FIELDS, "inputs", "targets", "conditions"]) {
+  for (const f of [...BATCH_FIELDS, "inputs", "targets", "conditions"]) {
     const v = b[f];
     if (v instanceof Tensor) out.push([f, v]);
     else if (v && typeof v === "object") {

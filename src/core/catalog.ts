@@ -7,29 +7,18 @@
 
 import { ConfigError } from "../errors.ts";
 import { UnknownModelError } from "./errors.ts";
-import { type CatalogEntry, MODEL_CATALOG, WorldModelRegistry } from "./registry.ts";
-import { MATURITIES, type Maturity, type Surface, SURFACES, type Tier } from "./types.ts";
+import {
+  type CatalogEntry,
+  type CatalogInfo,
+  MODEL_CATALOG,
+  WorldModelRegistry,
+} from "./registry.ts";
+import { MATURITIES, type Maturity, type Surface, SURFACES } from "./types.ts";
 
 export { CatalogEntry, MODEL_ALIASES, MODEL_CATALOG } from "./registry.ts";
 
-/** Catalog information about one preset. */
-export interface ModelInfo {
-  /** `family:preset`. */
-  readonly id: string;
-  /** The family (model type). */
-  readonly family: string;
-  /** The preset name within the family. */
-  readonly preset: string;
-  /** One line about it. */
-  readonly description: string;
-  /** Maturity of the family or preset. */
-  readonly maturity: Maturity;
-  /** The narrowest listing that shows it. */
-  readonly surface: Surface;
-  /** Role of a reference-family preset (null otherwise). */
-  readonly tier: Tier | null;
-  /** Default observation kind (`vector`, `image`). */
-  readonly defaultObs: string;
+/** Catalog information about one preset, with its counted parameters. */
+export interface ModelInfo extends CatalogInfo {
   /** Parameters at the preset's default shapes (counted, not typed in). */
   readonly params: number;
   /** `params` rounded for display (`"~12.3M"`). */
@@ -61,14 +50,7 @@ export function formatParamCount(n: number): string {
 async function info(entry: CatalogEntry): Promise<ModelInfo> {
   const params = await WorldModelRegistry.countPresetParameters(entry.id);
   return {
-    id: entry.id,
-    family: entry.family,
-    preset: entry.preset,
-    description: entry.description,
-    maturity: entry.maturity,
-    surface: entry.surface,
-    tier: entry.tier,
-    defaultObs: entry.defaultObs,
+    ...entry.info(),
     params,
     paramsLabel: formatParamCount(params),
     aliases: entry.aliases,

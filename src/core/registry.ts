@@ -175,8 +175,28 @@ export interface ResolvedModel {
   readonly aliasChain: readonly string[];
 }
 
+/** The static catalog metadata of a preset. */
+export interface CatalogInfo {
+  /** `family:preset`. */
+  readonly id: string;
+  /** The family (model type). */
+  readonly family: string;
+  /** The preset name within the family. */
+  readonly preset: string;
+  /** One line about it. */
+  readonly description: string;
+  /** Maturity of the family or preset. */
+  readonly maturity: Maturity;
+  /** The narrowest listing that shows it. */
+  readonly surface: Surface;
+  /** Role of a reference-family preset (null otherwise). */
+  readonly tier: Tier | null;
+  /** Default observation kind (`vector`, `image`). */
+  readonly defaultObs: string;
+}
+
 /** One catalog entry (a preset of a registered family). */
-export class CatalogEntry {
+export class CatalogEntry implements CatalogInfo {
   /** `family:preset`. */
   readonly id: string;
   /** The family (model type). */
@@ -226,20 +246,15 @@ export class CatalogEntry {
     return WorldModelRegistry.cachedParameterCount(this.id);
   }
 
+  /** The static metadata as a plain object. */
+  info(): CatalogInfo {
+    const { id, family, preset, description, maturity, surface, tier, defaultObs } = this;
+    return { id, family, preset, description, maturity, surface, tier, defaultObs };
+  }
+
   /** Plain JSON (with `params` and `aliases`). */
   toJSON(): Record<string, unknown> {
-    return {
-      id: this.id,
-      family: this.family,
-      preset: this.preset,
-      description: this.description,
-      maturity: this.maturity,
-      surface: this.surface,
-      tier: this.tier,
-      defaultObs: this.defaultObs,
-      params: this.params,
-      aliases: this.aliases,
-    };
+    return { ...this.info(), params: this.params, aliases: this.aliases };
   }
 }
 

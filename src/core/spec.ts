@@ -7,6 +7,7 @@
  */
 
 import type { DType } from "../tensor/dtype.ts";
+import { BATCH_CONTAINERS, BATCH_FIELDS } from "./batch.ts";
 import { ContractDefinitionError } from "./errors.ts";
 import type { Capability } from "./types.ts";
 
@@ -150,21 +151,11 @@ export function isNamespacedExtraKey(key: string): boolean {
   return NAMESPACED_EXTRA_KEY_PATTERN.test(key);
 }
 
-/** Batch roots every contract may name (legacy and universal `Batch` fields). */
+/** Batch roots every contract may name (legacy and universal `Batch` fields, and `action`). */
 export const RESERVED_BATCH_ROOTS: readonly string[] = [
-  "obs",
-  "inputs",
-  "targets",
-  "actions",
+  ...BATCH_FIELDS,
+  ...BATCH_CONTAINERS.filter((c) => c !== "lengths" && c !== "masks"),
   "action",
-  "nextObs",
-  "rewards",
-  "terminations",
-  "mask",
-  "context",
-  "target",
-  "conditions",
-  "extras",
 ];
 
 function rootName(key: string): string {

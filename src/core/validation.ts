@@ -108,7 +108,7 @@ function describe(x: unknown): string {
 
 /**
  * Checks observations by key against the contract's input spec: every declared key present,
- * no undeclared key, shapes and dtypes. Returns the batch size found (or undefined).
+ * no undeclared key, shapes and dtypes, and one set of leading sizes across modalities.
  */
 export function checkObservations(
   v: ContractValidator,
