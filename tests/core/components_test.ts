@@ -16,6 +16,7 @@ import {
   type Tensor,
   zeros,
 } from "../../mod.ts";
+import { tempDir } from "./helpers.ts";
 
 /** A conditioner that doubles the action (to tell overrides apart by their results). */
 class DoubleAction implements ActionConditioner {
@@ -161,7 +162,7 @@ Deno.test("components: id overrides are saved and re-applied; custom ones must b
       ...opts,
       componentOverrides: { actionConditioner: "test.double_action" },
     });
-    const dir = `${await Deno.makeTempDir()}/m`;
+    const dir = `${await tempDir()}/m`;
     await m.savePretrained(dir);
     const meta = JSON.parse(await Deno.readTextFile(`${dir}/worldflux_meta.json`));
     assert.deepEqual(meta.component_overrides, { action_conditioner: "test.double_action" });

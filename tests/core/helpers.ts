@@ -84,3 +84,21 @@ export function registerStandInFamilies(): () => void {
     for (const family of Object.keys(REFERENCE_PRESETS)) WorldModelRegistry.unregister(family);
   };
 }
+
+const tempDirs: string[] = [];
+globalThis.addEventListener("unload", () => {
+  for (const d of tempDirs) {
+    try {
+      Deno.removeSync(d, { recursive: true });
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/** A temporary directory removed when the test module exits. */
+export async function tempDir(): Promise<string> {
+  const d = await Deno.makeTempDir({ prefix: "wf-test-" });
+  tempDirs.push(d);
+  return d;
+}

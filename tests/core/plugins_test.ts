@@ -18,6 +18,7 @@ import {
   WORLDFLUX_VERSION,
   WorldModelRegistry,
 } from "../../mod.ts";
+import { tempDir } from "./helpers.ts";
 
 const PLUGIN_URL = new URL("../../examples/plugins/minimal_plugin.ts", import.meta.url);
 
@@ -158,7 +159,7 @@ Deno.test("plugins: registrations outside the declared capabilities are refused 
 });
 
 Deno.test("plugins: loadPlugin explains modules that export no plugin", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   await Deno.writeTextFile(`${dir}/not_a_plugin.ts`, "export const x = 1;\n");
   await assert.rejects(loadPlugin(`${dir}/not_a_plugin.ts`), /exports no plugin/);
   await assert.rejects(loadPlugin(`${dir}/missing.ts`), /cannot import/);

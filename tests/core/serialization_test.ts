@@ -11,6 +11,7 @@ import {
   tensor,
   type WorldModel,
 } from "../../mod.ts";
+import { tempDir } from "./helpers.ts";
 
 const opts = { obsShape: [4], actionDim: 2, seed: 3 };
 
@@ -35,7 +36,7 @@ async function outputs(model: WorldModel): Promise<number[][]> {
 
 async function savedModel(): Promise<{ model: WorldModel; dir: string }> {
   const model = await createWorldModel("mlp:ci", opts);
-  const dir = `${await Deno.makeTempDir({ prefix: "wf-save-" })}/model`;
+  const dir = `${await tempDir()}/model`;
   await model.savePretrained(dir);
   return { model, dir };
 }
@@ -260,7 +261,7 @@ Deno.test("save/load: missing tensor, extra tensor, wrong shape, wrong dtype, ba
 
 Deno.test("save/load: createWorldModel(dir) refuses config overrides and keeps api_version", async () => {
   const model = await createWorldModel("mlp:ci", { ...opts, apiVersion: "v0.2" });
-  const dir = `${await Deno.makeTempDir()}/m`;
+  const dir = `${await tempDir()}/m`;
   await model.savePretrained(dir);
   await assert.rejects(createWorldModel(dir, { hiddenDim: 3 }), /cannot be applied when loading/);
   const loaded = await createWorldModel(dir);
