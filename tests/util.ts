@@ -170,11 +170,16 @@ let gpuReason = "";
 /**
  * Initialises the WebGPU backend once per process and resolves to whether it is usable. When it
  * is not, the reason is printed once and kept for {@link webgpuSkipReason}; tests that need it
- * register with `Deno.test({ ignore: !(await webgpu()), ... })`.
+ * register with `Deno.test({ ignore: !(await webgpu()), ... })`. Setting the environment
+ * variable `WORLDFLUX_TEST_NO_WEBGPU=1` simulates a machine without an adapter.
  */
 export async function webgpu(): Promise<boolean> {
   if (!gpuProbe) {
-    gpuProbe = initWebGPU().then(() => null).catch((e) => String((e as Error)?.message ?? e));
+    // WORLDFLUX_TEST_NO_WEBGPU=1 runs the suite as on a machine without an adapter
+    const off = Deno.env.get("WORLDFLUX_TEST_NO_WEBGPU");
+    gpuProbe = off && off !== "0"
+      ? Promise.resolve("disabled by WORLDFLUX_TEST_NO_WEBGPU")
+      : initWebGPU().then(() => null).catch((e) => String((e as Error)?.message ?? e));
     const reason = await gpuProbe;
     if (reason !== null) {
       gpuReason = `no usable WebGPU adapter (${reason}): webgpu tests are skipped`;

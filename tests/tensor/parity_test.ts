@@ -6,8 +6,12 @@
  * cpu" (ignored, with a printed reason, where there is no WebGPU adapter). A failing group
  * lists every failing case, not just the first.
  *
- * Tolerances: |a - b| <= rtol * max(|b|, 1e-3 * max|expected|) with rtol 1e-5 for elementwise
- * ops and reductions, 1e-4 for matmul; int32 and bool results must match exactly.
+ * Tolerances: |a - b| <= atol + rtol * max(|b|, 1e-3 * max|expected|, scale) with rtol 1e-5 for
+ * elementwise ops and reductions, 1e-4 for matmul; int32 and bool results must match exactly.
+ * `scale` is the magnitude of the terms a value is computed from, where the computation
+ * cancels (sum |x_i| for sums, |a| @ |b| for matmul, |x| + |y| for add): a float32 result near
+ * zero is then compared at the scale of its terms. `atol` is 0 except for a few transcendental
+ * ops whose float32 evaluation has an absolute error of a few ulps of 1 (see SPECS).
  */
 
 import {
@@ -15,9 +19,11 @@ import {
   concat,
   type DType,
   eye,
+  full,
   layerNorm,
   linspace,
   oneHot,
+  ones,
   rand,
   randint,
   randn,
@@ -26,6 +32,7 @@ import {
   type Tensor,
   tensor,
   where,
+  zeros,
 } from "../../mod.ts";
 import { ELEMENTWISE } from "../../src/tensor/ops_table.ts";
 import { scheduleOptions } from "../../src/tensor/schedule.ts";
@@ -1573,6 +1580,21 @@ group("arange, linspace, eye, full", () => {
     ],
     // start + i * step with a float32 step: the middle value of [-20, 20] is ~1e-6, not 0
     atol: 4e-6,
+  });
+  cases.push({
+    name: "full, zeros, ones (broadcast constants) read directly and through an op",
+    build: (dev) => [
+      full([3, 67], 2.5, { device: dev }),
+      zeros([2, 3], { dtype: "int32", device: dev }),
+      ones([4], { dtype: "bool", device: dev }),
+      full([5, 1], -1.25, { device: dev }).add(arange(3, { device: dev })),
+    ],
+    ref: () => [
+      { data: seq(201, () => 2.5), shape: [3, 67], dtype: "float32" },
+      { data: seq(6, () => 0), shape: [2, 3], dtype: "int32" },
+      { data: seq(4, () => 1), shape: [4], dtype: "bool" },
+      { data: seq(15, (i) => -1.25 + (i % 3)), shape: [5, 3], dtype: "float32" },
+    ],
   });
   cases.push({
     name: "eye",
