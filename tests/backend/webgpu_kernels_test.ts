@@ -360,7 +360,10 @@ test("webgpu gather and scatterAdd match cpu exactly (negative and out-of-range 
     [[6, 8], 0, 3],
     [[10], 0, 20],
     [[3, 4, 5], 2, 5],
-    [[2, 300], 1, 700], // many indices per column
+    // Many indices into a long axis: scatterAdd sorts each column's indices first.
+    [[2, 300], 1, 700],
+    [[3, 200, 4], 1, 500],
+    [[2, 40], 1, 3000], // columns longer than one sort chunk
   ];
   let seed = 500;
   for (const [shape, axis, nIdx] of cases) {

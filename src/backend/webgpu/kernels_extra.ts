@@ -271,11 +271,18 @@ function runPool(be: WebGPUBackend, k: PoolKernel): void {
 // Gather / scatter-add
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Direct scatter-add costs axisSize * nIdx per column; beyond this (and with more than a few
+ * indices) each column's indices are sorted first and every output sums one run of them.
+ */
+const SCATTER_SORT_MIN_WORK = 1 << 16;
+
 function runGather(be: WebGPUBackend, k: GatherKernel): void {
   const { outer, axisSize, nIdx, inner } = k;
   const total = k.mode === "gather" ? outer * nIdx * inner : outer * axisSize * inner;
   if (total === 0) return;
-  const ck = be.compile("gather", "wrr", 9, () => gatherSrc);
+  const kernel = (entry: string) =>
+    be.compile(`gather|${entry}`, "wrrrr", 9, () => gatherSrc, entry);
   const words = [
     k.mode === "gather" ? 0 : 1,
     total,
@@ -287,7 +294,34 @@ function runGather(be: WebGPUBackend, k: GatherKernel): void {
     k.indices.view.offset,
     k.out.view.offset,
   ];
-  be.dispatch(ck, [k.out.buf, k.src.buf, k.indices.buf], words, cdiv(total, 64));
+  const sorted = k.mode === "scatterAdd" && nIdx > 16 && axisSize * nIdx > SCATTER_SORT_MIN_WORK &&
+    axisSize < 1 << 24; // keys are exact float32 integers
+  if (!sorted) {
+    const bufs = [k.out.buf, k.src.buf, k.indices.buf, k.src.buf, k.indices.buf];
+    be.dispatch(kernel("main"), bufs, words, cdiv(total, 64));
+    return;
+  }
+  const nKeys = outer * inner * nIdx;
+  const keys = scratch(be, "scatterKeys", nKeys);
+  const perm = scratch(be, "scatterPerm", nKeys);
+  const kw = [...words];
+  kw[1] = nKeys;
+  const kb = [keys, k.src.buf, k.indices.buf, k.src.buf, k.indices.buf];
+  be.dispatch(kernel("scatter_keys"), kb, kw, cdiv(nKeys, 64));
+  const contiguous = (buf: DeviceBuffer, n: number): BufView => ({
+    buf,
+    view: { shape: [n], strides: [1], offset: 0 },
+  });
+  runSort(be, {
+    kind: "sort",
+    descending: false,
+    x: contiguous(keys, nKeys),
+    indices: contiguous(perm, nKeys),
+    rows: outer * inner,
+    cols: nIdx,
+  });
+  const sb = [k.out.buf, k.src.buf, k.indices.buf, keys, perm];
+  be.dispatch(kernel("scatter_sorted"), sb, words, cdiv(total, 64));
 }
 
 // ---------------------------------------------------------------------------------------------
