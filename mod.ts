@@ -78,7 +78,7 @@ export {
   topk,
   upsampleNearest2d,
 } from "./src/tensor/functional.ts";
-export { type MemoryInfo, memoryInfo, tidy } from "./src/tensor/memory.ts";
+export { type DeviceMemory, type MemoryInfo, memoryInfo, tidy } from "./src/tensor/memory.ts";
 
 // Autograd and compiled steps
 export { backwardGrad as grad, valueAndGrad } from "./src/tensor/autograd.ts";
@@ -136,7 +136,6 @@ export {
   NormedLinear,
   type NormedLinearOptions,
 } from "./src/nn/mlp.ts";
-export { type ArenaLayout, type ArenaSlot, ParamArena, ShadowArena } from "./src/nn/arena.ts";
 
 // optim
 export {
@@ -176,11 +175,30 @@ export {
   type AutoDecision,
   type DeviceRequest,
   getDefaultDevice,
-  initWebGPU,
   resolveAuto,
   setDefaultDevice,
 } from "./src/backend/device.ts";
 import "./src/backend/webgpu/backend.ts";
+import { initWebGPU as initWebGPUBackend } from "./src/backend/device.ts";
+
+/**
+ * Brings up the WebGPU device (adapter with its real limits). Call it (or
+ * `await setDefaultDevice("webgpu")`) before creating webgpu tensors.
+ *
+ * @example
+ * ```ts
+ * import { initWebGPU, tensor } from "@worldflux/worldflux";
+ * try {
+ *   await initWebGPU();
+ *   console.log(await tensor([1, 2], [2], { device: "webgpu" }).sum().item()); // 3
+ * } catch (e) {
+ *   console.log("no WebGPU here:", (e as Error).message);
+ * }
+ * ```
+ */
+export async function initWebGPU(): Promise<void> {
+  await initWebGPUBackend();
+}
 
 // ============================================================================================
 // World-model contract (src/core) and the built-in families (src/models)

@@ -13,7 +13,9 @@ export type DeviceRequest = DeviceName | "auto";
 
 /** Why `"auto"` picked what it picked (shown by `doctor` and in run manifests). */
 export interface AutoDecision {
+  /** The device picked. */
   readonly device: DeviceName;
+  /** Why, in one sentence. */
   readonly reason: string;
 }
 

@@ -35,6 +35,7 @@ const DTYPE_SIZES: Record<string, number> = {
 export interface SafetensorsEntry {
   /** The dtype in the file (`F32`, `I64`, ...). */
   readonly fileDtype: string;
+  /** Shape. */
   readonly shape: number[];
   /** Values: float dtypes as Float32Array, integer and bool dtypes as Int32Array. */
   readonly data: Float32Array | Int32Array;
@@ -44,7 +45,9 @@ export interface SafetensorsEntry {
 
 /** A parsed file. */
 export interface SafetensorsFile {
+  /** Tensors by name. */
   readonly tensors: Record<string, SafetensorsEntry>;
+  /** The `__metadata__` strings. */
   readonly metadata: Record<string, string>;
 }
 

@@ -18,16 +18,23 @@ const ALIGN = 64;
 
 /** Where one parameter lives in an arena. */
 export interface ArenaSlot {
+  /** Index of the chunk buffer. */
   readonly chunk: number;
+  /** Element offset inside the chunk. */
   readonly offset: number;
+  /** Shape of the parameter. */
   readonly shape: readonly number[];
+  /** Number of elements. */
   readonly size: number;
 }
 
 /** The layout shared by an arena and its shadows. */
 export interface ArenaLayout {
+  /** The device backend holding the chunks. */
   readonly backend: Backend;
+  /** Elements per chunk buffer. */
   readonly chunkSizes: readonly number[];
+  /** One slot per parameter, in order. */
   readonly slots: readonly ArenaSlot[];
 }
 
@@ -67,7 +74,11 @@ export class ShadowArena {
   private disposed = false;
 
   /** Allocates zeroed buffers with `layout`. */
-  constructor(readonly layout: ArenaLayout, dtype: "float32" = "float32") {
+  constructor(
+    /** The layout shared with the parameter arena. */
+    readonly layout: ArenaLayout,
+    dtype: "float32" = "float32",
+  ) {
     const be = layout.backend;
     this.buffers = layout.chunkSizes.map((n) => {
       const b = be.alloc(n);
@@ -78,6 +89,7 @@ export class ShadowArena {
     this.chunkTensors = layout.chunkSizes.map((n, i) => this.viewTensor(i, 0, [n], dtype));
   }
 
+  /** A tensor viewing a region of a chunk. */
   private viewTensor(
     chunk: number,
     offset: number,

@@ -62,6 +62,7 @@ export class GRUCell extends Module {
   weight: Parameter;
   /** Per-block layer norm of the gate pre-activations. */
   norm: BlockLayerNorm;
+  /** Number of block-diagonal groups. */
   readonly blocks: number;
 
   /** Creates the cell. */

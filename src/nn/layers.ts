@@ -194,7 +194,9 @@ export function makeNorm(
 
 /** Options of convolution layers. */
 export interface ConvLayerOptions extends LayerOptions {
+  /** Stride (default 1). */
   readonly stride?: number;
+  /** Zero padding (default 0). */
   readonly padding?: number;
   /** Transposed convolutions only. */
   readonly outputPadding?: number;

@@ -90,8 +90,11 @@ export class NormedLinear extends Module {
   bias: Parameter;
   /** The layer norm (`ln.weight`, `ln.bias`). */
   ln: Module;
+  /** Activation after the norm. */
   readonly act: ActivationName | "simnorm";
+  /** Dropout probability (training only). */
   readonly dropoutP: number;
+  /** SimNorm group size. */
   readonly simnormDim: number;
 
   /** Creates the layer. */
@@ -210,7 +213,9 @@ export class EnsembleMLP extends Module {
   norms: EnsembleLayerNorm[];
   /** Output layer. */
   out: EnsembleLinear;
+  /** Hidden activation. */
   readonly act: ActivationName;
+  /** Dropout after the first hidden Linear. */
   readonly dropoutP: number;
 
   /** Creates `n` MLPs `inDim -> hidden... -> outDim`. */

@@ -37,7 +37,9 @@ export interface LoadStateDictOptions {
 
 /** What `loadStateDict` did not match. */
 export interface LoadStateDictResult {
+  /** Module keys absent from the state dict. */
   readonly missingKeys: string[];
+  /** State-dict keys the module does not have. */
   readonly unexpectedKeys: string[];
 }
 
@@ -285,10 +287,12 @@ export class Sequential extends Module {
     this.layers = layers;
   }
 
+  /** The layers, named by index. */
   override namedChildren(): [string, Module][] {
     return this.layers.map((m, i) => [String(i), m]);
   }
 
+  /** Parameters named `<index>.<name>`. */
   override namedParameters(prefix = ""): [string, Parameter][] {
     const out: [string, Parameter][] = [];
     this.layers.forEach((m, i) =>

@@ -19,6 +19,7 @@ import type { LRSchedule } from "./schedule.ts";
 
 /** A group of parameters with its own settings. */
 export interface ParamGroupSpec {
+  /** The parameters of the group. */
   readonly params: readonly Tensor[];
   /** Multiplies the optimizer's learning rate for this group (e.g. 0.3 for an encoder). */
   readonly lrScale?: number;
@@ -40,13 +41,21 @@ export interface OptimizerOptions {
   readonly gradClip?: number | null;
 }
 
-interface Group {
+/** A parameter group with its arenas (gradients and moments share the parameters' layout). */
+export interface OptimizerGroup {
+  /** The parameters. */
   readonly params: readonly Tensor[];
+  /** Learning-rate multiplier. */
   readonly lrScale: number;
+  /** Weight decay. */
   readonly weightDecay: number;
+  /** The parameters' arena. */
   readonly arena: ParamArena;
+  /** Gradients, same layout. */
   readonly grads: ShadowArena;
+  /** First moments. */
   readonly m: ShadowArena;
+  /** Second moments. */
   readonly v: ShadowArena;
 }
 
@@ -74,10 +83,18 @@ export abstract class Optimizer {
   stepCount = 0;
   /** The global gradient norm of the last step (lazy; null without clipping). */
   lastGradNorm: Tensor | null = null;
-  protected readonly groups: Group[];
+  /**
+   * Parameter groups with their arenas.
+   * @internal
+   */
+  protected readonly groups: OptimizerGroup[];
+  /** Adam's (beta1, beta2). */
   protected readonly betas: readonly [number, number];
+  /** Denominator epsilon. */
   protected readonly eps: number;
+  /** Default weight decay. */
   protected readonly weightDecay: number;
+  /** Global-norm clip, or null. */
   protected readonly gradClip: number | null;
   private readonly lrSpec: number | LRSchedule;
   private clipScale: Tensor | null = null;
@@ -226,7 +243,7 @@ export abstract class Optimizer {
   protected afterStep(): void {}
 
   /** The fused kernel's hyperparameters for the current step. */
-  private hyper(g: Group): number[] {
+  private hyper(g: OptimizerGroup): number[] {
     const t = this.stepCount;
     const [b1, b2] = this.betas;
     const wd = this.decoupled ? g.weightDecay : 0;
@@ -234,6 +251,7 @@ export abstract class Optimizer {
     return [lr * g.lrScale, b1, b2, this.eps, wd, 1 - b1 ** t, 1 - b2 ** t, 1];
   }
 
+  /** Computes min(1, maxNorm / norm) of the gradient arena into a device scalar. */
   private computeClipScale(maxNorm: number): BufView {
     const be = this.groups[0].arena.backend;
     if (!this.clipScale) {
@@ -329,7 +347,9 @@ export abstract class Optimizer {
 
 /** Adam (L2 weight decay added to the gradient, as `torch.optim.Adam`). */
 export class Adam extends Optimizer {
+  /** Fused kernel rule. */
   protected readonly rule = "adam" as const;
+  /** L2 decay added to the gradient. */
   protected readonly decoupled: boolean = false;
 
   /**
@@ -353,7 +373,9 @@ export class Adam extends Optimizer {
 
 /** AdamW: Adam with decoupled weight decay (default 0.01). */
 export class AdamW extends Optimizer {
+  /** Fused kernel rule. */
   protected readonly rule = "adam" as const;
+  /** Decoupled weight decay. */
   protected readonly decoupled: boolean = true;
 
   /** Creates AdamW (lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.01). */
@@ -367,7 +389,9 @@ export class AdamW extends Optimizer {
  * moment first, then momentum is applied (betas (0.9, 0.999), eps 1e-20 by default as DreamerV3).
  */
 export class LaProp extends Optimizer {
+  /** Fused kernel rule. */
   protected readonly rule = "laprop" as const;
+  /** Decoupled weight decay. */
   protected readonly decoupled: boolean = true;
 
   /** Creates LaProp (lr 4e-5, betas (0.9, 0.999), eps 1e-20). */

@@ -5,9 +5,22 @@
  */
 
 import { cpuBackend, webgpuIfReady } from "../backend/device.ts";
-import type { BackendMemory } from "../backend/types.ts";
 import { graphStats } from "./lazy.ts";
 import { adoptIntoScope, keep, popScope, pushScope, Tensor, tensorStats } from "./tensor.ts";
+
+/** Buffers and bytes of one device. */
+export interface DeviceMemory {
+  /** Buffers handed out and not yet freed. */
+  readonly buffers: number;
+  /** Bytes of those buffers. */
+  readonly bytes: number;
+  /** Bytes held in the pool for reuse. */
+  readonly pooledBytes: number;
+  /** Current size of the cpu heap (wasm backend). */
+  readonly heapBytes?: number;
+  /** Limit of the cpu heap (wasm backend). */
+  readonly heapLimitBytes?: number;
+}
 
 /** Live memory, per device. */
 export interface MemoryInfo {
@@ -16,9 +29,9 @@ export interface MemoryInfo {
   /** Graph nodes alive (values and pending computations). */
   readonly nodes: number;
   /** Buffers and bytes held by the cpu backend. */
-  readonly cpu: BackendMemory;
+  readonly cpu: DeviceMemory;
   /** Buffers and bytes held by the webgpu backend (null when not initialised). */
-  readonly webgpu: BackendMemory | null;
+  readonly webgpu: DeviceMemory | null;
   /** Buffers handed out, over all devices. */
   readonly buffers: number;
   /** Bytes of those buffers, over all devices. */

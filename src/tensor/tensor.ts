@@ -267,7 +267,8 @@ export class Tensor {
 
   /**
    * Points this tensor at another storage node (arena packing, device moves); the tensor object
-   * (and every reference to it, e.g. in a module) stays the same. @internal
+   * (and every reference to it, e.g. in a module) stays the same.
+   * @internal
    */
   _rebind(node: LazyNode, view: View): void {
     this._check("rebind");
@@ -285,6 +286,7 @@ export class Tensor {
     this.held.ctx = ctx;
   }
 
+  /** A one-line description (shape, dtype, device). */
   toString(): string {
     return `Tensor(shape=${fmtShape(this.shape)}, dtype=${this.dtype}, device=${this.device}${
       this.requiresGrad ? ", requiresGrad" : ""

@@ -104,9 +104,23 @@ const PLAIN: Record<string, number> = {
   "f32.min": 0x96,
   "f32.max": 0x97,
   "f32.copysign": 0x98,
+  "f64.abs": 0x99,
+  "f64.neg": 0x9a,
+  "f64.sqrt": 0x9f,
+  "f64.add": 0xa0,
+  "f64.sub": 0xa1,
+  "f64.mul": 0xa2,
+  "f64.div": 0xa3,
+  "f64.min": 0xa4,
+  "f64.max": 0xa5,
+  "f64.lt": 0x63,
+  "f64.gt": 0x64,
   "i32.trunc_f32_s": 0xa8,
   "f32.convert_i32_s": 0xb2,
   "f32.convert_i32_u": 0xb3,
+  "f32.demote_f64": 0xb6,
+  "f64.convert_i32_s": 0xb7,
+  "f64.promote_f32": 0xbb,
   "i32.reinterpret_f32": 0xbc,
   "f32.reinterpret_i32": 0xbe,
 };
@@ -116,6 +130,7 @@ const SIMD: Record<string, number> = {
   "i8x16.swizzle": 0x0e,
   "i32x4.splat": 0x11,
   "f32x4.splat": 0x13,
+  "f64x2.splat": 0x14,
   "i32x4.eq": 0x37,
   "i32x4.ne": 0x38,
   "i32x4.lt_s": 0x39,
@@ -139,10 +154,14 @@ const SIMD: Record<string, number> = {
   "v128.xor": 0x51,
   "v128.bitselect": 0x52,
   "v128.any_true": 0x53,
+  "f32x4.demote_f64x2_zero": 0x5e,
+  "f64x2.promote_low_f32x4": 0x5f,
   "f32x4.ceil": 0x67,
   "f32x4.floor": 0x68,
   "f32x4.trunc": 0x69,
   "f32x4.nearest": 0x6a,
+  "f64x2.floor": 0x75,
+  "f64x2.nearest": 0x94,
   "i32x4.abs": 0xa0,
   "i32x4.neg": 0xa1,
   "i32x4.all_true": 0xa3,
@@ -168,10 +187,21 @@ const SIMD: Record<string, number> = {
   "f32x4.max": 0xe9,
   "f32x4.pmin": 0xea,
   "f32x4.pmax": 0xeb,
+  "f64x2.abs": 0xec,
+  "f64x2.neg": 0xed,
+  "f64x2.sqrt": 0xef,
+  "f64x2.add": 0xf0,
+  "f64x2.sub": 0xf1,
+  "f64x2.mul": 0xf2,
+  "f64x2.div": 0xf3,
+  "f64x2.min": 0xf4,
+  "f64x2.max": 0xf5,
   "i32x4.trunc_sat_f32x4_s": 0xf8,
   "i32x4.trunc_sat_f32x4_u": 0xf9,
   "f32x4.convert_i32x4_s": 0xfa,
   "f32x4.convert_i32x4_u": 0xfb,
+  "i32x4.trunc_sat_f64x2_s_zero": 0xfc,
+  "f64x2.convert_low_i32x4_s": 0xfe,
   "i32x4.relaxed_trunc_f32x4_s": 0x101,
   "f32x4.relaxed_madd": 0x105,
   "f32x4.relaxed_nmadd": 0x106,
@@ -186,8 +216,11 @@ const MEM: Record<string, [number, number, boolean]> = {
   "f32.load": [0x2a, 2, false],
   "i32.store": [0x36, 2, false],
   "f32.store": [0x38, 2, false],
+  "f64.load": [0x2b, 3, false],
+  "f64.store": [0x39, 3, false],
   "v128.load": [0x00, 4, true],
   "v128.load32_splat": [0x09, 2, true],
+  "v128.load32_zero": [0x5c, 2, true],
   "v128.load64_zero": [0x5d, 3, true],
   "v128.store": [0x0b, 4, true],
 };
@@ -198,6 +231,14 @@ const LANE: Record<string, number> = {
   "i32x4.replace_lane": 0x1c,
   "f32x4.extract_lane": 0x1f,
   "f32x4.replace_lane": 0x20,
+  "f64x2.extract_lane": 0x21,
+  "f64x2.replace_lane": 0x22,
+};
+
+/** Lane memory instructions: simd opcode, memarg (align 2), lane index. */
+const MEM_LANE: Record<string, number> = {
+  "v128.load32_lane": 0x56,
+  "v128.store32_lane": 0x5a,
 };
 
 /** Builds one function body. */
@@ -239,6 +280,16 @@ export class FnBuilder {
       } else c.push(opc);
       uleb(imm[1] ?? align, c); // alignment hint
       uleb(imm[0] ?? 0, c); // offset
+      return this;
+    }
+    const memLane = MEM_LANE[name];
+    if (memLane !== undefined) {
+      // imm: [lane, offset]
+      c.push(0xfd);
+      uleb(memLane, c);
+      uleb(2, c);
+      uleb(imm[1] ?? 0, c);
+      c.push(imm[0]);
       return this;
     }
     const lane = LANE[name];
@@ -291,6 +342,13 @@ export class FnBuilder {
     return this;
   }
 
+  /** `f64.const`. */
+  f64(v: number): this {
+    const b = new Uint8Array(new Float64Array([v]).buffer);
+    this.code.push(0x44, ...b);
+    return this;
+  }
+
   /** `v128.const` from four f32 values. */
   v128f(a: number, b = a, c = a, d = a): this {
     this.code.push(0xfd, 0x0c);
@@ -298,6 +356,12 @@ export class FnBuilder {
       f32buf[0] = x;
       this.code.push(...f32bytes);
     }
+    return this;
+  }
+
+  /** `v128.const` from two f64 values. */
+  v128d(a: number, b = a): this {
+    this.code.push(0xfd, 0x0c, ...new Uint8Array(new Float64Array([a, b]).buffer));
     return this;
   }
 
@@ -456,6 +520,12 @@ export class ModuleBuilder {
     const i = this.funcs.findIndex((f) => f.name === name);
     if (i < 0) throw new Error(`wasm emitter: no function ${name}`);
     return i;
+  }
+
+  /** Adds a function built separately (its params/results give the type). */
+  add(name: string, b: FnBuilder, exported = true): number {
+    this.funcs.push({ name, typeIndex: this.typeIndex(b.params, b.results), builder: b, exported });
+    return this.funcs.length - 1;
   }
 
   /** Declares and builds a function in one go. */

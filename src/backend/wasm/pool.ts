@@ -119,6 +119,7 @@ export class WorkerPool {
       s.worker?.terminate();
       s.worker = null;
       Atomics.store(s.ctl, CTL.STATE, CTL.EXITED);
+      Atomics.notify(s.ctl, CTL.STATE);
     }
   }
 }

@@ -40,6 +40,11 @@ self.onmessage = (e: MessageEvent<Init>) => {
         s = Atomics.load(ctl, CTL.STATE);
       }
     }
+    if (s === CTL.EXITED) {
+      // The pool was closed (terminate() cannot interrupt Atomics.wait everywhere).
+      self.close();
+      return;
+    }
     if (s !== CTL.TASK) continue;
     const fn = ctl[CTL.FN];
     const n = ctl[CTL.NARGS];

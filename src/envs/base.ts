@@ -1,0 +1,111 @@
+/**
+ * Shared machinery of the built-in environments: seeding, reset/step bookkeeping and
+ * rendering through a reusable {@link Canvas}.
+ * @module
+ */
+
+import { Canvas } from "./render.ts";
+import { Rng } from "./rng.ts";
+import type { Action, Box, Env, ResetOptions, ResetResult, Space, StepResult } from "./types.ts";
+
+/** Constructor options shared by the built-in environments. */
+export interface BaseEnvOptions {
+  /** Width and height of `render()` (default 64). */
+  readonly renderSize?: number;
+  /** Supersampling factor of the renderer per axis (default 3). */
+  readonly renderSupersample?: number;
+}
+
+/** Result of a physics transition, before the observation is built. */
+export interface Transition {
+  readonly reward: number;
+  readonly terminated: boolean;
+}
+
+/**
+ * Base class of the built-in vector-observation environments. Subclasses hold their physical
+ * state and implement `initialState`, `setState`, `observe`, `transition` and `draw`.
+ * Unlimited episodes: `makeEnv` adds the registry's `TimeLimit`.
+ */
+export abstract class BaseEnv implements Env<Float32Array> {
+  abstract readonly id: string;
+  abstract readonly observationSpace: Box;
+  abstract readonly actionSpace: Space;
+  readonly maxEpisodeSteps: number = Infinity;
+  readonly renderSize: number;
+  private readonly supersample: number;
+  private rngInstance: Rng | null = null;
+  private canvas: Canvas | null = null;
+  /** Whether `reset` has been called. */
+  protected started = false;
+  protected closed = false;
+
+  constructor(options: BaseEnvOptions = {}) {
+    this.renderSize = options.renderSize ?? 64;
+    this.supersample = options.renderSupersample ?? 3;
+    if (!Number.isInteger(this.renderSize) || this.renderSize < 8) {
+      throw new RangeError(`renderSize must be an integer >= 8, got ${this.renderSize}`);
+    }
+  }
+
+  /** The environment's RNG (seeded from entropy on first use when never seeded). */
+  protected get rng(): Rng {
+    return (this.rngInstance ??= Rng.fromEntropy());
+  }
+
+  reset(options: ResetOptions = {}): ResetResult<Float32Array> {
+    if (this.closed) throw new Error(`${this.id}: reset() after close()`);
+    if (options.seed !== undefined) {
+      if (this.rngInstance) this.rngInstance.seed(options.seed);
+      else this.rngInstance = new Rng(options.seed);
+    }
+    if (options.state !== undefined) this.setState(options.state);
+    else this.initialState(this.rng);
+    this.started = true;
+    this.onReset();
+    return { obs: this.observe(), info: {} };
+  }
+
+  step(action: Action): StepResult<Float32Array> {
+    if (!this.started) throw new Error(`${this.id}: step() before reset()`);
+    if (this.closed) throw new Error(`${this.id}: step() after close()`);
+    const { reward, terminated } = this.transition(action);
+    return { obs: this.observe(), reward, terminated, truncated: false, info: {} };
+  }
+
+  render(): Uint8Array {
+    const c = (this.canvas ??= new Canvas(this.renderSize, this.renderSize, this.supersample));
+    this.draw(c);
+    return c.toImage();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.canvas = null;
+  }
+
+  /** Draws a random initial state. */
+  protected abstract initialState(rng: Rng): void;
+  /** Sets the physical state exactly (layout documented by the subclass). */
+  abstract setState(state: ArrayLike<number>): void;
+  /** Observation of the current state (a fresh array). */
+  protected abstract observe(): Float32Array;
+  /** Advances the physics by one step. */
+  protected abstract transition(action: Action): Transition;
+  /** Draws the current state. */
+  protected abstract draw(canvas: Canvas): void;
+  /** Hook after every reset. */
+  protected onReset(): void {}
+}
+
+/** Checks that `state` has `n` finite values and returns them as a Float64Array. */
+export function readState(id: string, state: ArrayLike<number>, n: number): Float64Array {
+  if (state.length !== n) {
+    throw new RangeError(`${id}: state needs ${n} values, got ${state.length}`);
+  }
+  const out = Float64Array.from(state);
+  for (let i = 0; i < n; i++) {
+    if (!Number.isFinite(out[i])) throw new RangeError(`${id}: state[${i}] is ${out[i]}`);
+  }
+  return out;
+}

@@ -1,0 +1,174 @@
+/**
+ * Environment registry: `makeEnv(id, options)` builds a registered environment with its time
+ * limit and the requested wrappers.
+ *
+ * | id                         | observation        | action              | limit | source                   |
+ * | -------------------------- | ------------------ | ------------------- | ----- | ------------------------ |
+ * | `CartPole-v1`              | Box f32 [4]        | Discrete 2          | 500   | Barto et al. 1983        |
+ * | `Pendulum-v1`              | Box f32 [3]        | Box [-2, 2] [1]     | 200   | classic swing-up         |
+ * | `MountainCarContinuous-v0` | Box f32 [2]        | Box [-1, 1] [1]     | 999   | Moore 1990               |
+ * | `Acrobot-v1`               | Box f32 [6]        | Discrete 3          | 500   | Sutton 1996, RK4         |
+ * | `CartPoleSwingup-mujoco`   | Box f32 [5]        | Box [-1, 1] [1]     | 1000  | dm_control, MuJoCo wasm  |
+ *
+ * With `pixels: true` observations are `Box` uint8 `[3, size, size]` (CHW).
+ * @module
+ */
+
+import type { BaseEnvOptions } from "./base.ts";
+import { AcrobotEnv } from "./classic/acrobot.ts";
+import { CartPoleEnv } from "./classic/cartpole.ts";
+import { MountainCarContinuousEnv } from "./classic/mountain_car.ts";
+import { PendulumEnv } from "./classic/pendulum.ts";
+import { CartPoleSwingupMujocoEnv } from "./mujoco/cartpole_swingup.ts";
+import { loadedMujoco } from "./mujoco/loader.ts";
+import type { Env } from "./types.ts";
+import {
+  ActionRepeat,
+  DiscreteToContinuous,
+  NormalizeAction,
+  PixelObservation,
+  TimeLimit,
+} from "./wrappers.ts";
+
+/** Options of {@link makeEnv}. */
+export interface MakeEnvOptions {
+  /** Observations are the rendered RGB picture, uint8 CHW `[3, size, size]` (default false). */
+  readonly pixels?: boolean;
+  /** Picture size for `render()` and pixel observations (default 64). */
+  readonly size?: number;
+  /** Action repeat: each `step` runs the base env this many times, summing rewards (default 1). */
+  readonly frameSkip?: number;
+  /**
+   * Time limit in **base** env steps (default: the registry's). With `frameSkip` k the wrapped
+   * env's `maxEpisodeSteps` is `ceil(maxEpisodeSteps / k)`. `Infinity` disables the limit.
+   */
+  readonly maxEpisodeSteps?: number;
+  /** Map a bounded continuous action space to [-1, 1] ({@link NormalizeAction}; default false). */
+  readonly normalizeActions?: boolean;
+  /** Expose a discrete action space as Box(-1, 1, [n]) with argmax ({@link DiscreteToContinuous}). */
+  readonly continuousActions?: boolean;
+  /** Renderer supersampling per axis (default 3). */
+  readonly renderSupersample?: number;
+}
+
+/** A registered environment. */
+export interface EnvSpec {
+  readonly id: string;
+  /** Default time limit in base steps. */
+  readonly maxEpisodeSteps: number;
+  /** Return at which the task counts as solved (Gymnasium's `reward_threshold`), if any. */
+  readonly rewardThreshold?: number;
+  /** Whether the constructor needs an asynchronously loaded module (MuJoCo). */
+  readonly async: boolean;
+  /** Builds the base (unwrapped) environment; may return a promise when `async`. */
+  readonly create: (options: BaseEnvOptions) => Env | Promise<Env>;
+  /** Synchronous constructor, available once any asynchronous module has loaded. */
+  readonly createSync?: (options: BaseEnvOptions) => Env | null;
+  readonly description: string;
+}
+
+const registry = new Map<string, EnvSpec>();
+
+/** Registers (or replaces) an environment. */
+export function registerEnv(spec: EnvSpec): void {
+  registry.set(spec.id, spec);
+}
+
+/** Ids of the registered environments. */
+export function listEnvs(): string[] {
+  return [...registry.keys()];
+}
+
+/** The spec registered under `id` (throws with the list of known ids when unknown). */
+export function envSpec(id: string): EnvSpec {
+  const spec = registry.get(id);
+  if (!spec) throw new Error(`unknown environment "${id}"; registered: ${listEnvs().join(", ")}`);
+  return spec;
+}
+
+registerEnv({
+  id: "CartPole-v1",
+  maxEpisodeSteps: 500,
+  rewardThreshold: 475,
+  async: false,
+  create: (o) => new CartPoleEnv(o),
+  description: "Cart-pole balancing (Barto et al. 1983), 2 discrete actions, +1 per step",
+});
+registerEnv({
+  id: "Pendulum-v1",
+  maxEpisodeSteps: 200,
+  async: false,
+  create: (o) => new PendulumEnv(o),
+  description: "Inverted pendulum swing-up, torque in [-2, 2]",
+});
+registerEnv({
+  id: "MountainCarContinuous-v0",
+  maxEpisodeSteps: 999,
+  rewardThreshold: 90,
+  async: false,
+  create: (o) => new MountainCarContinuousEnv(o),
+  description: "Mountain car (Moore 1990), continuous force in [-1, 1], +100 at the goal",
+});
+registerEnv({
+  id: "Acrobot-v1",
+  maxEpisodeSteps: 500,
+  rewardThreshold: -100,
+  async: false,
+  create: (o) => new AcrobotEnv(o),
+  description: "Acrobot swing-up (Sutton 1996), 3 discrete torques, -1 per step",
+});
+registerEnv({
+  id: "CartPoleSwingup-mujoco",
+  maxEpisodeSteps: 1000,
+  async: true,
+  create: (o) => CartPoleSwingupMujocoEnv.create(o),
+  createSync: (o) => {
+    const mj = loadedMujoco();
+    return mj ? new CartPoleSwingupMujocoEnv(mj, o) : null;
+  },
+  description: "dm_control cartpole-swingup on MuJoCo (wasm), force in [-1, 1], reward in [0, 1]",
+});
+
+function wrap(base: Env, spec: EnvSpec, options: MakeEnvOptions): Env {
+  let env: Env = base;
+  const limit = options.maxEpisodeSteps ?? spec.maxEpisodeSteps;
+  if (limit !== Infinity) env = new TimeLimit(env, limit);
+  const skip = options.frameSkip ?? 1;
+  if (skip !== 1) env = new ActionRepeat(env, skip);
+  if (options.normalizeActions && env.actionSpace.kind === "box") env = new NormalizeAction(env);
+  if (options.continuousActions && env.actionSpace.kind === "discrete") {
+    env = new DiscreteToContinuous(env);
+  }
+  if (options.pixels) env = new PixelObservation(env);
+  return env;
+}
+
+function baseOptions(options: MakeEnvOptions): BaseEnvOptions {
+  return { renderSize: options.size ?? 64, renderSupersample: options.renderSupersample };
+}
+
+/**
+ * Builds a registered environment with its time limit and the requested wrappers. Works for
+ * every id (MuJoCo tasks load the wasm module on first use).
+ */
+export async function makeEnv(id: string, options: MakeEnvOptions = {}): Promise<Env> {
+  const spec = envSpec(id);
+  const base = await spec.create(baseOptions(options));
+  return wrap(base, spec, options);
+}
+
+/**
+ * Synchronous {@link makeEnv} for environments that need no asynchronous loading (all classic
+ * control tasks; MuJoCo tasks once `loadMujoco()` has completed). Throws otherwise.
+ */
+export function makeEnvSync(id: string, options: MakeEnvOptions = {}): Env {
+  const spec = envSpec(id);
+  let base: Env | null;
+  if (spec.async) {
+    base = spec.createSync?.(baseOptions(options)) ?? null;
+    if (!base) throw new Error(`${id} needs asynchronous loading: use await makeEnv("${id}")`);
+  } else {
+    base = spec.create(baseOptions(options)) as Env;
+  }
+  return wrap(base, spec, options);
+}

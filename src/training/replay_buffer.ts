@@ -1,0 +1,1021 @@
+/**
+ * {@link ReplayBuffer}: transitions in preallocated typed arrays (a ring buffer over
+ * `capacity` steps), sampled as `[B, T]` sequences that never cross an episode boundary, and
+ * saved/loaded as NumPy `.npz` with the reference's keys.
+ *
+ * ## Data layout
+ *
+ * One row per environment step `t` (TD-MPC2 convention, as the world models read batches):
+ * `obs[t]` is the observation the agent saw, `actions[t]` the action it then took, `rewards[t]`
+ * and `dones[t]` the result of that action (`dones[t]` = the episode terminated with that step).
+ * So an episode of `T` actions is `obs [T, ...obsShape]`, `actions [T, A]`, `rewards [T]`,
+ * `dones [T]`. The observation reached after the last action has no row of its own (a row needs
+ * an action); `addEpisode` accepts `obs` with `T + 1` rows, as rollouts that include it return,
+ * and drops that last one.
+ *
+ * Episodes end at a terminal step (`dones`/`terminated`), at a truncation (`truncated`: a time
+ * limit; the step is not terminal, `terminations` stays 0), and at the end of the arrays given to
+ * `addEpisode`. A row therefore carries two flags: *last* (an episode boundary follows; saved as
+ * `dones`, which is what the reference uses to split episodes) and *terminal* (saved as the extra
+ * key `terminations`; the batch's `terminations`).
+ *
+ * ## Memory
+ *
+ * Per transition: `obsSize * (4 | 1)` bytes of observations (float32, or uint8 pixels kept as
+ * uint8), `actionDim * 4` of actions (float32; 4 bytes total for `actionDtype: "int32"`), 4 of
+ * reward, 1 of flags and 4 of step-in-episode counter. For obs 39 and 6 actions: 189 bytes, so
+ * 1M transitions take 189 MB. Episodes cost one number each. Nothing is stored per step as a
+ * JS object.
+ *
+ * ## Sampling
+ *
+ * `sample(B, T)` draws each sequence start uniformly among the valid starts: positions whose next
+ * `T - 1` steps are stored and in the same episode. Episodes with fewer than `T` stored steps are
+ * skipped; with `{ pad: true }` each of them (and the in-progress one) instead gives one sequence
+ * from its first stored step, padded with zeros past its end, and the batch gets `mask [B, T]`
+ * (1 = real step). `extras.isFirst [B, T]` is 1 where a step starts an episode, which can only be
+ * at `t = 0`.
+ *
+ * @example
+ * ```ts
+ * import { ReplayBuffer } from "./replay_buffer.ts";
+ * const buf = new ReplayBuffer({ capacity: 1000, obsShape: [3], actionDim: 1, seed: 0 });
+ * buf.addEpisode({
+ *   obs: new Float32Array(3 * 10),
+ *   actions: new Float32Array(10),
+ *   rewards: new Float32Array(10),
+ *   dones: Array.from({ length: 10 }, (_, t) => t === 9),
+ * });
+ * const batch = buf.sample(4, 5, { device: "cpu" });
+ * console.log((batch.obs as { shape: number[] }).shape); // [4, 5, 3]
+ * ```
+ * @module
+ */
+
+import type { DeviceName } from "../backend/types.ts";
+import { getDefaultDevice } from "../backend/device.ts";
+import type { Batch } from "../core/batch.ts";
+import { FormatError, ShapeError, WorldFluxError } from "../errors.ts";
+import { loadNpz, type NpyArray, type NpyInput, saveNpz } from "../io/npz.ts";
+import { npyToNumbers } from "../io/npy.ts";
+import { tensor } from "../tensor/creation.ts";
+
+/** Storage type of observations. */
+export type ObsDtype = "float32" | "uint8";
+/** Storage type of actions: float vectors (continuous, or one-hot) or discrete indices. */
+export type ActionDtype = "float32" | "int32";
+
+/** Options of {@link ReplayBuffer}. */
+export interface ReplayBufferOptions {
+  /** Transitions kept; the oldest are overwritten beyond it. */
+  readonly capacity: number;
+  /** Shape of one observation (`[39]`, `[3, 64, 64]`). */
+  readonly obsShape: readonly number[];
+  /** Width of an action vector (for discrete actions: the number of actions). */
+  readonly actionDim: number;
+  /** `"float32"` (default) or `"uint8"` (pixels, stored as bytes). */
+  readonly obsDtype?: ObsDtype;
+  /**
+   * `"float32"` (default): actions `[T, actionDim]` (continuous values, or one-hot; a discrete
+   * index given to `addStep`/`addEpisode` is stored one-hot). `"int32"`: discrete indices in
+   * `[0, actionDim)`, one per step, sampled as `actions [B, T]` int32.
+   */
+  readonly actionDtype?: ActionDtype;
+  /** Seed of the sampling stream (default 0). */
+  readonly seed?: number;
+  /** Default device of sampled batches (default: the current default device). */
+  readonly device?: DeviceName;
+}
+
+/** Numbers, flat or nested by rows (`number[][]` for `[T, D]`). */
+export type NumericInput = ArrayLike<number> | readonly NumericInput[];
+
+/** Flags, flat (`boolean[]`, `Uint8Array` of 0/1, numbers). */
+export type FlagInput = ArrayLike<number | boolean>;
+
+/** One or more episodes in the layout described in the module docs. */
+export interface EpisodeInput {
+  /** `[T, ...obsShape]` (or `[T + 1, ...obsShape]`, whose last row is dropped). */
+  readonly obs: NumericInput;
+  /** `[T, actionDim]`; or `[T]` discrete indices (stored one-hot for float32 actions). */
+  readonly actions: NumericInput;
+  /** `[T]` rewards of each step's action. */
+  readonly rewards: ArrayLike<number>;
+  /** `[T]` terminal flags (the episode terminated with that step). Alias: `terminated`. */
+  readonly dones?: FlagInput;
+  /** `[T]` terminal flags (same as `dones`; give one of them). */
+  readonly terminated?: FlagInput;
+  /** `[T]` truncation flags: the episode ended there without a terminal state. */
+  readonly truncated?: FlagInput;
+}
+
+/** Options of {@link ReplayBuffer.sample} and {@link ReplayBuffer.sampleArrays}. */
+export interface SampleOptions {
+  /** Seed for this draw only (same seed, same batch; the buffer's own stream is untouched). */
+  readonly seed?: number;
+  /** Device of the batch's tensors (default: the buffer's `device`, else the default device). */
+  readonly device?: DeviceName;
+  /** Give episodes shorter than `T` one zero-padded sequence each, with `mask` (default false). */
+  readonly pad?: boolean;
+  /**
+   * uint8 observations: `false` (default) gives float32 in [0, 1] (value / 255); `true` keeps the
+   * values 0..255, as an int32 tensor (the tensor layer has no uint8 dtype). Ignored for float32.
+   */
+  readonly rawPixels?: boolean;
+}
+
+/** A sample as host arrays, row-major `[B, T, ...]` (see {@link ReplayBuffer.sampleArrays}). */
+export interface ReplaySample {
+  readonly batchSize: number;
+  readonly seqLen: number;
+  /** `[B, T, ...obsShape]` in the storage type (uint8 pixels stay uint8). */
+  readonly obs: Float32Array | Uint8Array;
+  /** `[B, T, actionDim]` float32, or `[B, T]` int32 indices. */
+  readonly actions: Float32Array | Int32Array;
+  /** `[B, T]`. */
+  readonly rewards: Float32Array;
+  /** `[B, T]`, 1 at terminal steps. */
+  readonly terminations: Float32Array;
+  /** `[B, T]`, 1 where a step starts an episode. */
+  readonly isFirst: Float32Array;
+  /** `[B, T]`, 1 at real steps, 0 at padding; null without `pad`. */
+  readonly mask: Float32Array | null;
+  /** Position of each sequence's first step, counted from the oldest stored step. */
+  readonly starts: Float64Array;
+}
+
+/** Saving options. */
+export interface ReplaySaveOptions {
+  /** Deflate the arrays (`np.savez_compressed`); default false (`np.savez`). */
+  readonly compressed?: boolean;
+  /** Deflate level 1-9 (default 6). */
+  readonly level?: number;
+}
+
+/** Loading options. */
+export interface ReplayLoadOptions {
+  /** Capacity of the new buffer (default: the file's `capacity`); if smaller than the stored
+   * transitions, only the most recent ones are kept. */
+  readonly capacity?: number;
+  /** Seed of the sampling stream (default 0). */
+  readonly seed?: number;
+  /** Default device of sampled batches. */
+  readonly device?: DeviceName;
+  /** Largest total of array bytes accepted from the file (default 16 GiB). */
+  readonly maxBytes?: number;
+}
+
+const LAST = 1;
+const TERMINAL = 2;
+
+// ---------------------------------------------------------------------------------------------
+// Sampling stream: xoshiro128** seeded through splitmix32.
+// ---------------------------------------------------------------------------------------------
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
+
+class Xoshiro128 {
+  readonly s = new Uint32Array(4);
+
+  constructor(seed: number) {
+    if (!Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`);
+    let z = (Math.trunc(seed) >>> 0) ^
+      Math.imul(Math.floor(Math.trunc(seed) / 2 ** 32) | 0, 0x9e3779b9);
+    for (let i = 0; i < 4; i++) {
+      z = (z + 0x9e3779b9) | 0;
+      let x = z;
+      x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+      x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+      this.s[i] = (x ^ (x >>> 16)) >>> 0;
+    }
+    if ((this.s[0] | this.s[1] | this.s[2] | this.s[3]) === 0) this.s[0] = 1;
+  }
+
+  next(): number {
+    const s = this.s;
+    const r = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
+    const t = s[1] << 9;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11);
+    return r;
+  }
+
+  /** Uniform integer in [0, n), n <= 2^53 (53 random bits). */
+  int(n: number): number {
+    const hi = this.next() >>> 5, lo = this.next() >>> 6;
+    return Math.floor(((hi * 67108864 + lo) / 9007199254740992) * n);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input helpers
+// ---------------------------------------------------------------------------------------------
+
+function isNested(x: NumericInput): x is readonly NumericInput[] {
+  return Array.isArray(x) && x.length > 0 && typeof x[0] === "object" && x[0] !== null;
+}
+
+/** Flattens nested rows (typed arrays pass through). */
+function flatten(x: NumericInput): ArrayLike<number> {
+  if (!isNested(x)) return x as ArrayLike<number>;
+  const out: number[] = [];
+  const walk = (v: NumericInput) => {
+    if (isNested(v)) { for (const r of v) walk(r); }
+    else {
+      const a = v as ArrayLike<number>;
+      for (let i = 0; i < a.length; i++) out.push(a[i]);
+    }
+  };
+  walk(x);
+  return out;
+}
+
+function checkPositiveInt(v: number, what: string): number {
+  if (!Number.isSafeInteger(v) || v < 1) {
+    throw new RangeError(`ReplayBuffer: ${what} must be a positive integer, got ${v}`);
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ReplayBuffer
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A ring buffer of transitions in typed arrays. See the module docs for the layout, memory and
+ * sampling rules.
+ */
+export class ReplayBuffer {
+  /** Transitions kept. */
+  readonly capacity: number;
+  /** Shape of one observation. */
+  readonly obsShape: readonly number[];
+  /** Elements of one observation. */
+  readonly obsSize: number;
+  /** Width of an action vector (number of actions for int32 indices). */
+  readonly actionDim: number;
+  readonly obsDtype: ObsDtype;
+  readonly actionDtype: ActionDtype;
+  /** Default device of sampled batches (undefined: the default device at sampling time). */
+  readonly device: DeviceName | undefined;
+
+  readonly #obs: Float32Array | Uint8Array;
+  readonly #actions: Float32Array | Int32Array;
+  /** Values per stored action row (actionDim, or 1 for int32 indices). */
+  readonly #actWidth: number;
+  readonly #rewards: Float32Array;
+  readonly #flags: Uint8Array;
+  /** Step index of each row within its episode (mod 2^32). */
+  readonly #epStep: Uint32Array;
+  #size = 0;
+  /** Transitions ever added; row `g` lives at `g % capacity`. */
+  #total = 0;
+  /** Absolute index of each episode's first step; live ones from `#epHead`. */
+  #epStarts: number[] = [];
+  #epHead = 0;
+  /** An episode is in progress (its last row has no LAST flag). */
+  #open = false;
+  #curStep = 0;
+  #rng: Xoshiro128;
+  #version = 0;
+  #cache: { key: string; version: number; cum: Float64Array } | null = null;
+
+  /** Creates an empty buffer; all storage is allocated here. */
+  constructor(opts: ReplayBufferOptions) {
+    this.capacity = checkPositiveInt(opts.capacity, "capacity");
+    if (!Array.isArray(opts.obsShape) || opts.obsShape.length === 0) {
+      throw new RangeError(
+        `ReplayBuffer: obsShape must be a non-empty array, got ${opts.obsShape}`,
+      );
+    }
+    opts.obsShape.forEach((d, i) => checkPositiveInt(d, `obsShape[${i}]`));
+    this.obsShape = [...opts.obsShape];
+    this.obsSize = this.obsShape.reduce((p, d) => p * d, 1);
+    this.actionDim = checkPositiveInt(opts.actionDim, "actionDim");
+    this.obsDtype = opts.obsDtype ?? "float32";
+    this.actionDtype = opts.actionDtype ?? "float32";
+    if (this.obsDtype !== "float32" && this.obsDtype !== "uint8") {
+      throw new RangeError(
+        `ReplayBuffer: obsDtype must be "float32" or "uint8", got "${this.obsDtype}"`,
+      );
+    }
+    if (this.actionDtype !== "float32" && this.actionDtype !== "int32") {
+      throw new RangeError(
+        `ReplayBuffer: actionDtype must be "float32" or "int32", got "${this.actionDtype}"`,
+      );
+    }
+    this.device = opts.device;
+    const n = this.capacity;
+    this.#obs = this.obsDtype === "uint8"
+      ? new Uint8Array(n * this.obsSize)
+      : new Float32Array(n * this.obsSize);
+    this.#actWidth = this.actionDtype === "int32" ? 1 : this.actionDim;
+    this.#actions = this.actionDtype === "int32"
+      ? new Int32Array(n)
+      : new Float32Array(n * this.actionDim);
+    this.#rewards = new Float32Array(n);
+    this.#flags = new Uint8Array(n);
+    this.#epStep = new Uint32Array(n);
+    this.#rng = new Xoshiro128(opts.seed ?? 0);
+  }
+
+  /** Transitions stored (at most `capacity`). */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Episodes with at least one stored step, the one in progress included. */
+  get numEpisodes(): number {
+    return this.#size === 0 ? 0 : this.#epStarts.length - this.#epHead;
+  }
+
+  /** Transitions ever added (stored or overwritten). */
+  get totalSteps(): number {
+    return this.#total;
+  }
+
+  /** Whether an episode is in progress (begun by `addStep`, not yet done or truncated). */
+  get episodeInProgress(): boolean {
+    return this.#open;
+  }
+
+  /** Bytes of the preallocated storage. */
+  get memoryBytes(): number {
+    return this.#obs.byteLength + this.#actions.byteLength + this.#rewards.byteLength +
+      this.#flags.byteLength + this.#epStep.byteLength;
+  }
+
+  /** Bytes of storage per transition. */
+  get bytesPerTransition(): number {
+    return this.memoryBytes / this.capacity;
+  }
+
+  /** State of the sampling stream (for checkpoints). */
+  getRngState(): number[] {
+    return Array.from(this.#rng.s);
+  }
+
+  /** Restores the sampling stream from {@link getRngState}. */
+  setRngState(state: readonly number[]): void {
+    if (state.length !== 4 || state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
+      throw new RangeError("ReplayBuffer.setRngState: expected 4 unsigned 32-bit integers");
+    }
+    this.#rng.s.set(state);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Adding
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Adds one or more complete episodes (see {@link EpisodeInput}; several episodes may be
+   * concatenated, split at their terminal/truncated steps). The last step always ends an
+   * episode. An episode in progress from `addStep` is ended first (as truncated).
+   */
+  addEpisode(ep: EpisodeInput): void {
+    const op = "ReplayBuffer.addEpisode";
+    const rewards = ep.rewards;
+    const T = rewards?.length;
+    if (!Number.isInteger(T)) throw new ShapeError(op, "rewards must be an array of numbers");
+    if (ep.dones && ep.terminated) {
+      throw new ShapeError(op, "give either dones or terminated (they mean the same), not both");
+    }
+    const term = ep.dones ?? ep.terminated;
+    const trunc = ep.truncated;
+    for (const [name, f] of [["dones", term], ["truncated", trunc]] as const) {
+      if (f && f.length !== T) {
+        throw new ShapeError(op, `${name} has ${f.length} entries, rewards has ${T}`);
+      }
+    }
+    if (T === 0) return;
+    const D = this.obsSize;
+    const obs = flatten(ep.obs);
+    if (obs.length !== T * D && obs.length !== (T + 1) * D) {
+      throw new ShapeError(
+        op,
+        `obs has ${obs.length} values; expected ${T} (or ${T + 1}) rows of [${this.obsShape}] = ${
+          T * D
+        } (or ${(T + 1) * D})`,
+      );
+    }
+    const actions = this.#actionRows(flatten(ep.actions), T, op);
+    const flags = new Uint8Array(T);
+    for (let t = 0; t < T; t++) {
+      const d = term ? !!term[t] : false;
+      const tr = trunc ? !!trunc[t] : false;
+      flags[t] = (d ? LAST | TERMINAL : 0) | (tr ? LAST : 0);
+    }
+    flags[T - 1] |= LAST;
+    const obsRows = this.#obsRows(obs, T, op);
+    this.#closeOpen();
+    this.#append(obsRows, actions, rewards, flags, T, 0);
+  }
+
+  /**
+   * Adds one step of online collection: the observation seen, the action taken, its reward, and
+   * whether the episode terminated (`done`) or was truncated with it. The first call, and the
+   * first after an episode ended, starts a new episode. `action` may be a discrete index
+   * (stored one-hot for float32 actions).
+   */
+  addStep(
+    obs: NumericInput,
+    action: number | ArrayLike<number>,
+    reward: number,
+    done = false,
+    truncated = false,
+  ): void {
+    const op = "ReplayBuffer.addStep";
+    const o = flatten(obs);
+    const D = this.obsSize;
+    if (o.length !== D) {
+      throw new ShapeError(op, `obs has ${o.length} values; expected [${this.obsShape}] = ${D}`);
+    }
+    const a = this.#actionRows(typeof action === "number" ? [action] : action, 1, op);
+    const N = this.capacity;
+    const p = this.#total % N;
+    const store = this.#obs;
+    if (
+      store instanceof Uint8Array && !(o instanceof Uint8Array || o instanceof Uint8ClampedArray)
+    ) {
+      checkPixels(o, op);
+    }
+    if (ArrayBuffer.isView(o)) store.set(o as ArrayLike<number>, p * D);
+    else for (let i = 0; i < D; i++) store[p * D + i] = o[i];
+    this.#actions.set(a, p * this.#actWidth);
+    this.#rewards[p] = reward;
+    this.#flags[p] = (done ? LAST | TERMINAL : 0) | (truncated ? LAST : 0);
+    if (!this.#open) {
+      this.#epStarts.push(this.#total);
+      this.#curStep = 0;
+      this.#open = true;
+    }
+    this.#epStep[p] = this.#curStep >>> 0;
+    this.#curStep++;
+    if (done || truncated) this.#open = false;
+    this.#total++;
+    if (this.#size < N) this.#size++;
+    this.#dropOverwritten();
+    this.#version++;
+  }
+
+  /** Validates/converts actions to storage rows (`T * actWidth` values). */
+  #actionRows(a: ArrayLike<number>, T: number, op: string): Float32Array | Int32Array {
+    const A = this.actionDim;
+    if (this.actionDtype === "int32") {
+      if (a.length !== T) {
+        throw new ShapeError(op, `actions has ${a.length} values; expected ${T} indices`);
+      }
+      const out = new Int32Array(T);
+      for (let t = 0; t < T; t++) {
+        const v = a[t];
+        if (!Number.isInteger(v) || v < 0 || v >= A) {
+          throw new RangeError(`${op}: action ${v} at step ${t} is not an index in [0, ${A})`);
+        }
+        out[t] = v;
+      }
+      return out;
+    }
+    if (a.length === T * A) return a instanceof Float32Array ? a : Float32Array.from(a);
+    if (A > 1 && a.length === T) {
+      // Discrete indices -> one-hot.
+      const out = new Float32Array(T * A);
+      for (let t = 0; t < T; t++) {
+        const v = a[t];
+        if (!Number.isInteger(v) || v < 0 || v >= A) {
+          throw new RangeError(
+            `${op}: actions has ${T} values for ${T} steps, read as discrete indices, but ${v} ` +
+              `at step ${t} is not an index in [0, ${A})`,
+          );
+        }
+        out[t * A + v] = 1;
+      }
+      return out;
+    }
+    throw new ShapeError(
+      op,
+      `actions has ${a.length} values; expected ${T} rows of ${A}${
+        A > 1 ? ` (or ${T} indices)` : ""
+      }`,
+    );
+  }
+
+  /** Observations in the storage type (validating pixels), first `T` rows. */
+  #obsRows(o: ArrayLike<number>, T: number, op: string): ArrayLike<number> {
+    const n = T * this.obsSize;
+    const rows = o.length === n
+      ? o
+      : ArrayBuffer.isView(o)
+      ? (o as unknown as Float32Array).subarray(0, n)
+      : Array.prototype.slice.call(o, 0, n) as number[];
+    if (
+      this.obsDtype === "uint8" &&
+      !(rows instanceof Uint8Array || rows instanceof Uint8ClampedArray)
+    ) {
+      checkPixels(rows, op);
+    }
+    return rows;
+  }
+
+  /** Ends an episode left open by `addStep` (as truncated). */
+  #closeOpen(): void {
+    if (!this.#open) return;
+    if (this.#size > 0) this.#flags[(this.#total - 1) % this.capacity] |= LAST;
+    this.#open = false;
+  }
+
+  /** Appends `n` rows; `firstStep` is the step index of row 0 if it starts a new episode. */
+  #append(
+    obs: ArrayLike<number>,
+    actions: ArrayLike<number>,
+    rewards: ArrayLike<number>,
+    flags: Uint8Array,
+    n: number,
+    firstStep: number,
+  ): void {
+    const N = this.capacity;
+    const D = this.obsSize;
+    const W = this.#actWidth;
+    const skip = Math.max(0, n - N); // rows overwritten within this very call
+    let t = skip;
+    while (t < n) {
+      const p = (this.#total + t) % N;
+      const len = Math.min(n - t, N - p);
+      copyRows(this.#obs, p * D, obs, t * D, len * D);
+      copyRows(this.#actions, p * W, actions, t * W, len * W);
+      copyRows(this.#rewards, p, rewards, t, len);
+      this.#flags.set(flags.subarray(t, t + len), p);
+      t += len;
+    }
+    for (let k = 0; k < n; k++) {
+      const g = this.#total + k;
+      if (!this.#open) {
+        this.#epStarts.push(g);
+        this.#curStep = k === 0 ? firstStep : 0;
+        this.#open = true;
+      }
+      if (k >= skip) this.#epStep[g % N] = this.#curStep >>> 0;
+      this.#curStep++;
+      if (flags[k] & LAST) this.#open = false;
+    }
+    this.#total += n;
+    this.#size = Math.min(N, this.#size + n);
+    this.#dropOverwritten();
+    this.#version++;
+  }
+
+  #dropOverwritten(): void {
+    const oldest = this.#total - this.#size;
+    const s = this.#epStarts;
+    while (this.#epHead + 1 < s.length && s[this.#epHead + 1] <= oldest) this.#epHead++;
+    if (this.#epHead > 4096 && this.#epHead * 2 > s.length) {
+      this.#epStarts = s.slice(this.#epHead);
+      this.#epHead = 0;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sampling
+  // -------------------------------------------------------------------------------------------
+
+  /** Whether the `T` steps from logical position `i` are stored in one episode. */
+  #valid(i: number, T: number): boolean {
+    const N = this.capacity;
+    const base = this.#total - this.#size;
+    const p = (base + i) % N, q = (base + i + T - 1) % N;
+    // Rows are contiguous within an episode, so the step counter advances by exactly T - 1
+    // iff no episode starts in between.
+    return ((this.#epStep[q] - this.#epStep[p]) >>> 0) === T - 1;
+  }
+
+  /** Cumulative counts of valid starts per live episode (cached until the next add). */
+  #counts(T: number, pad: boolean): Float64Array {
+    const key = `${T}:${pad}`;
+    const c = this.#cache;
+    if (c && c.key === key && c.version === this.#version) return c.cum;
+    const s = this.#epStarts;
+    const oldest = this.#total - this.#size;
+    const cum = new Float64Array(s.length - this.#epHead);
+    let acc = 0;
+    for (let k = this.#epHead; k < s.length; k++) {
+      const a = Math.max(s[k], oldest);
+      const e = k + 1 < s.length ? s[k + 1] : this.#total;
+      const L = e - a;
+      acc += L >= T ? L - T + 1 : pad && L > 0 ? 1 : 0;
+      cum[k - this.#epHead] = acc;
+    }
+    this.#cache = { key, version: this.#version, cum };
+    return cum;
+  }
+
+  /** Starts (logical) and valid lengths of `B` sequences. */
+  #draw(
+    B: number,
+    T: number,
+    pad: boolean,
+    rng: Xoshiro128,
+  ): { starts: Float64Array; lens: Int32Array } {
+    const starts = new Float64Array(B);
+    const lens = new Int32Array(B);
+    const size = this.#size;
+    let cum: Float64Array | null = null;
+    for (let b = 0; b < B; b++) {
+      let found = false;
+      if (!pad && size >= T) {
+        // Fast path: uniform candidates, accepted when valid (uniform over valid starts).
+        const m = size - T + 1;
+        for (let attempt = 0; attempt < 32; attempt++) {
+          const i = rng.int(m);
+          if (this.#valid(i, T)) {
+            starts[b] = i;
+            lens[b] = T;
+            found = true;
+            break;
+          }
+        }
+      }
+      if (found) continue;
+      // Exact path: pick an episode in proportion to its valid starts.
+      cum ??= this.#counts(T, pad);
+      const total = cum.length ? cum[cum.length - 1] : 0;
+      if (total === 0) {
+        throw new WorldFluxError(
+          "replay_insufficient",
+          `ReplayBuffer.sample: no stored episode has ${T} steps (size ${size}, ${this.numEpisodes} ` +
+            `episodes); add data, use a shorter seqLen, or sample with { pad: true }`,
+        );
+      }
+      const u = rng.int(total);
+      let lo = 0, hi = cum.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (cum[mid] > u) hi = mid;
+        else lo = mid + 1;
+      }
+      const k = this.#epHead + lo;
+      const oldest = this.#total - this.#size;
+      const a = Math.max(this.#epStarts[k], oldest);
+      const e = k + 1 < this.#epStarts.length ? this.#epStarts[k + 1] : this.#total;
+      const off = u - (lo > 0 ? cum[lo - 1] : 0);
+      starts[b] = a - oldest + off;
+      lens[b] = Math.min(T, e - a - off);
+    }
+    return { starts, lens };
+  }
+
+  #gather(
+    B: number,
+    T: number,
+    opts: SampleOptions,
+    obsAs: "store" | "float" | "int32",
+  ): ReplaySample & { obsOut: Float32Array | Uint8Array | Int32Array } {
+    if (!Number.isInteger(B) || B < 1) {
+      throw new RangeError(`sample: batchSize must be >= 1, got ${B}`);
+    }
+    if (!Number.isInteger(T) || T < 1) {
+      throw new RangeError(`sample: seqLen must be >= 1, got ${T}`);
+    }
+    const rng = opts.seed !== undefined ? new Xoshiro128(opts.seed) : this.#rng;
+    const pad = opts.pad ?? false;
+    const { starts, lens } = this.#draw(B, T, pad, rng);
+    const N = this.capacity;
+    const D = this.obsSize;
+    const W = this.#actWidth;
+    const base = this.#total - this.#size;
+    const n = B * T;
+    const obsOut = obsAs === "float"
+      ? new Float32Array(n * D)
+      : obsAs === "int32"
+      ? new Int32Array(n * D)
+      : this.obsDtype === "uint8"
+      ? new Uint8Array(n * D)
+      : new Float32Array(n * D);
+    const actOut = this.actionDtype === "int32" ? new Int32Array(n) : new Float32Array(n * W);
+    const rewards = new Float32Array(n);
+    const terms = new Float32Array(n);
+    const isFirst = new Float32Array(n);
+    const mask = pad ? new Float32Array(n) : null;
+    const scale = obsAs === "float" && this.obsDtype === "uint8" ? 1 / 255 : 0;
+    const src = this.#obs;
+    const acts = this.#actions;
+    for (let b = 0; b < B; b++) {
+      const L = lens[b];
+      const p0 = (base + starts[b]) % N;
+      const row = b * T;
+      let t = 0;
+      while (t < L) {
+        const p = (p0 + t) % N;
+        const len = Math.min(L - t, N - p);
+        const o = (row + t) * D;
+        const m = len * D;
+        if (scale) {
+          const out = obsOut as Float32Array;
+          for (let k = 0, s = p * D; k < m; k++) out[o + k] = src[s + k] * scale;
+        } else if (m >= 1024) obsOut.set(src.subarray(p * D, p * D + m), o);
+        else for (let k = 0, s = p * D; k < m; k++) obsOut[o + k] = src[s + k];
+        for (let k = 0, s = p * W, d = (row + t) * W, mw = len * W; k < mw; k++) {
+          actOut[d + k] = acts[s + k];
+        }
+        for (let k = 0; k < len; k++) {
+          rewards[row + t + k] = this.#rewards[p + k];
+          terms[row + t + k] = this.#flags[p + k] & TERMINAL ? 1 : 0;
+        }
+        t += len;
+      }
+      isFirst[row] = this.#epStep[p0] === 0 ? 1 : 0;
+      if (mask) mask.fill(1, row, row + L);
+    }
+    return {
+      batchSize: B,
+      seqLen: T,
+      obs: obsOut as Float32Array | Uint8Array,
+      obsOut,
+      actions: actOut,
+      rewards,
+      terminations: terms,
+      isFirst,
+      mask,
+      starts,
+    };
+  }
+
+  /**
+   * Samples `batchSize` sequences of `seqLen` steps as host arrays (no tensors): observations in
+   * the storage type (uint8 pixels stay bytes). Same draws as {@link sample} for the same stream.
+   */
+  sampleArrays(batchSize: number, seqLen: number, opts: SampleOptions = {}): ReplaySample {
+    const { obsOut: _, ...rest } = this.#gather(batchSize, seqLen, opts, "store");
+    return rest;
+  }
+
+  /**
+   * Samples `batchSize` sequences of `seqLen` steps as a {@link Batch} of new tensors on
+   * `opts.device` (the caller owns and disposes them): `obs [B, T, ...obsShape]` (float32; uint8
+   * pixels scaled to [0, 1] unless `rawPixels`), `actions [B, T, A]` float32 (or `[B, T]` int32
+   * indices), `rewards [B, T]`, `terminations [B, T]` (float32 0/1), `extras.isFirst [B, T]`
+   * (float32 0/1), with `pad`: `mask [B, T]`; `layouts` gives each field's axes ("BT...").
+   */
+  sample(batchSize: number, seqLen: number, opts: SampleOptions = {}): Batch {
+    const obsAs = this.obsDtype === "uint8" && opts.rawPixels ? "int32" : "float";
+    const s = this.#gather(batchSize, seqLen, opts, obsAs);
+    const device = opts.device ?? this.device ?? getDefaultDevice();
+    const B = batchSize, T = seqLen;
+    const bt = [B, T];
+    const obs = tensor(s.obsOut as Float32Array | Int32Array, [B, T, ...this.obsShape], {
+      dtype: obsAs === "int32" ? "int32" : "float32",
+      device,
+    });
+    const actions = this.actionDtype === "int32"
+      ? tensor(s.actions, bt, { dtype: "int32", device })
+      : tensor(s.actions, [B, T, this.actionDim], { dtype: "float32", device });
+    const layouts: Record<string, string> = {
+      obs: "BT...",
+      actions: "BT...",
+      rewards: "BT",
+      terminations: "BT",
+      isFirst: "BT",
+    };
+    if (s.mask) layouts.mask = "BT";
+    return {
+      obs,
+      actions,
+      rewards: tensor(s.rewards, bt, { dtype: "float32", device }),
+      terminations: tensor(s.terminations, bt, { dtype: "float32", device }),
+      ...(s.mask ? { mask: tensor(s.mask, bt, { dtype: "float32", device }) } : {}),
+      extras: { isFirst: tensor(s.isFirst, bt, { dtype: "float32", device }) },
+      layouts,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Files
+  // -------------------------------------------------------------------------------------------
+
+  /** Rows of a storage array in logical order (oldest first), as one or two views. */
+  #ordered<A extends Float32Array | Uint8Array | Int32Array>(arr: A, width: number): A[] {
+    const N = this.capacity;
+    const p = (this.#total - this.#size) % N;
+    const end = p + this.#size;
+    if (end <= N) return [arr.subarray(p * width, end * width) as A];
+    return [arr.subarray(p * width, N * width) as A, arr.subarray(0, (end - N) * width) as A];
+  }
+
+  /** The arrays written by {@link save} (views of the storage where possible). */
+  toArrays(): Record<string, NpyInput> {
+    const n = this.#size;
+    const flags = this.#ordered(this.#flags, 1);
+    const dones = new Uint8Array(n), terms = new Uint8Array(n);
+    let k = 0;
+    for (const f of flags) {
+      for (let i = 0; i < f.length; i++, k++) {
+        dones[k] = f[i] & LAST ? 1 : 0;
+        terms[k] = f[i] & TERMINAL ? 1 : 0;
+      }
+    }
+    const first = n > 0 ? this.#epStep[(this.#total - this.#size) % this.capacity] : 0;
+    return {
+      obs: {
+        dtype: this.obsDtype,
+        shape: [n, ...this.obsShape],
+        data: this.#ordered(this.#obs, this.obsSize),
+      },
+      actions: this.actionDtype === "int32"
+        ? { dtype: "int64", shape: [n], data: this.#ordered(this.#actions as Int32Array, 1) }
+        : {
+          dtype: "float32",
+          shape: [n, this.actionDim],
+          data: this.#ordered(this.#actions as Float32Array, this.actionDim),
+        },
+      rewards: { dtype: "float32", shape: [n], data: this.#ordered(this.#rewards, 1) },
+      dones: { dtype: "bool", shape: [n], data: dones },
+      obs_shape: { dtype: "int64", shape: [this.obsShape.length], data: [...this.obsShape] },
+      action_dim: { dtype: "int64", shape: [], data: [this.actionDim] },
+      capacity: { dtype: "int64", shape: [], data: [this.capacity] },
+      terminations: { dtype: "bool", shape: [n], data: terms },
+      first_step: { dtype: "int64", shape: [], data: [first] },
+    };
+  }
+
+  /**
+   * Saves the stored transitions (oldest first) as `.npz`, atomically, with the reference's keys
+   * `obs [N, ...obs_shape]` (float32 or uint8), `actions [N, A]` float32 (int64 `[N]` for int32
+   * indices), `rewards [N]` float32, `dones [N]` bool (episode ends), `obs_shape` int64 `[k]`,
+   * `action_dim` and `capacity` (0-d int64), plus `terminations [N]` bool (terminal steps; a
+   * truncated episode ends with `dones` 1 and `terminations` 0) and `first_step` (0-d int64: the
+   * step index within its episode of the first saved row, non-zero once the ring has overwritten
+   * an episode's beginning). An episode in progress ends with `dones` 0 and stays in progress
+   * after loading. The sampling stream is not saved (see {@link getRngState}).
+   */
+  async save(path: string, opts: ReplaySaveOptions = {}): Promise<void> {
+    await saveNpz(path, this.toArrays(), { compressed: opts.compressed, level: opts.level });
+  }
+
+  /**
+   * Loads a buffer saved by {@link save} or written by NumPy with the reference's keys (`obs`,
+   * `actions`, `rewards`, `dones`, `obs_shape`, `action_dim`, `capacity`; `terminations` and
+   * `first_step` optional: without `terminations`, every `dones` step is terminal). Shapes and
+   * dtypes are checked against each other; a mismatch gives a {@link FormatError} naming the key.
+   * Float arrays of any width are converted to float32; uint8 `obs` makes a uint8 buffer; integer
+   * `actions [N]` make an int32-index buffer.
+   */
+  static async load(path: string, opts: ReplayLoadOptions = {}): Promise<ReplayBuffer> {
+    const a = await loadNpz(path, { maxBytes: opts.maxBytes });
+    return ReplayBuffer.fromArrays(a, { ...opts, path });
+  }
+
+  /** Builds a buffer from arrays in the `.npz` layout (see {@link load}). */
+  static fromArrays(
+    a: Readonly<Record<string, NpyArray>>,
+    opts: ReplayLoadOptions & { path?: string } = {},
+  ): ReplayBuffer {
+    const path = opts.path;
+    const bad = (key: string, msg: string): never => {
+      throw new FormatError(`"${key}": ${msg}`, path);
+    };
+    const need = (key: string): NpyArray => {
+      const v = a[key];
+      if (!v) {
+        throw new FormatError(
+          `missing array "${key}" (a replay buffer file has obs, actions, rewards, dones, ` +
+            `obs_shape, action_dim, capacity; found: ${Object.keys(a).join(", ") || "none"})`,
+          path,
+        );
+      }
+      return v;
+    };
+    const isInt = (x: NpyArray) => /^u?int/.test(x.dtype);
+    const shp = (x: NpyArray) => `[${x.shape.join(", ")}]`;
+    const intScalar = (key: string, min: number): number => {
+      const x = need(key);
+      if (!isInt(x)) bad(key, `must be an integer, got ${x.dtype}`);
+      if (x.shape.length > 1 || x.data.length !== 1) {
+        bad(key, `must be a scalar, got shape ${shp(x)}`);
+      }
+      const v = npyToNumbers(x, `${path ? path + ": " : ""}"${key}"`)[0];
+      if (v < min) bad(key, `must be >= ${min}, got ${v}`);
+      return v;
+    };
+    const numeric = (key: string, x: NpyArray): Float64Array | Float32Array => {
+      if (x.dtype === "bool") bad(key, "must be numeric, got bool");
+      return x.data instanceof Float32Array ? x.data : npyToNumbers(x, `"${key}"`);
+    };
+    // Metadata.
+    const os = need("obs_shape");
+    if (!isInt(os) || os.shape.length !== 1) {
+      bad("obs_shape", `must be a 1-d integer array, got ${os.dtype} ${shp(os)}`);
+    }
+    const obsShape = Array.from(npyToNumbers(os, '"obs_shape"'));
+    if (obsShape.length === 0 || obsShape.some((d) => !Number.isSafeInteger(d) || d < 1)) {
+      bad("obs_shape", `must hold positive dimensions, got (${obsShape.join(", ")})`);
+    }
+    const actionDim = intScalar("action_dim", 1);
+    const fileCapacity = intScalar("capacity", 1);
+    // Per-step arrays.
+    const obs = need("obs");
+    if (!["float16", "float32", "float64", "uint8"].includes(obs.dtype) && !isInt(obs)) {
+      bad("obs", `must be float or uint8, got ${obs.dtype}`);
+    }
+    const N = obs.shape[0];
+    if (
+      obs.shape.length !== obsShape.length + 1 || obsShape.some((d, i) => obs.shape[i + 1] !== d)
+    ) {
+      bad("obs", `has shape ${shp(obs)}, expected [N, ${obsShape.join(", ")}] (from obs_shape)`);
+    }
+    const rewards = need("rewards");
+    if (rewards.shape.length !== 1 || rewards.shape[0] !== N) {
+      bad("rewards", `has shape ${shp(rewards)}, expected [${N}] (one per obs row)`);
+    }
+    const flagsOf = (key: string): Uint8Array => {
+      const x = need(key);
+      if (x.shape.length !== 1 || x.shape[0] !== N) {
+        bad(key, `has shape ${shp(x)}, expected [${N}] (one per obs row)`);
+      }
+      if (x.dtype === "bool" || x.dtype === "uint8") return x.data as Uint8Array;
+      const out = new Uint8Array(N);
+      const d = x.data as ArrayLike<number | bigint>;
+      for (let i = 0; i < N; i++) out[i] = d[i] ? 1 : 0;
+      return out;
+    };
+    const dones = flagsOf("dones");
+    const terms = a.terminations ? flagsOf("terminations") : dones;
+    const actions = need("actions");
+    let actionDtype: ActionDtype = "float32";
+    if (actions.shape.length === 1 && isInt(actions) && actionDim >= 1 && actions.shape[0] === N) {
+      actionDtype = "int32";
+    } else if (
+      !(actions.shape.length === 2 && actions.shape[0] === N && actions.shape[1] === actionDim) &&
+      !(actions.shape.length === 1 && actions.shape[0] === N && actionDim === 1)
+    ) {
+      bad(
+        "actions",
+        `has shape ${shp(actions)}, expected [${N}, ${actionDim}] (rows x action_dim)`,
+      );
+    }
+    if (actions.dtype === "bool") bad("actions", "must be numeric, got bool");
+    const firstStep = a.first_step ? intScalar("first_step", 0) : 0;
+    if (N > fileCapacity && opts.capacity === undefined) {
+      bad("capacity", `is ${fileCapacity} but the file holds ${N} transitions`);
+    }
+    const flags = new Uint8Array(N);
+    for (let i = 0; i < N; i++) {
+      if (terms[i] && !dones[i]) {
+        bad("terminations", `step ${i} is terminal but "dones" does not end an episode there`);
+      }
+      flags[i] = (dones[i] ? LAST : 0) | (terms[i] ? TERMINAL : 0);
+    }
+    const buf = new ReplayBuffer({
+      capacity: opts.capacity ?? fileCapacity,
+      obsShape,
+      actionDim,
+      obsDtype: obs.dtype === "uint8" ? "uint8" : "float32",
+      actionDtype,
+      seed: opts.seed,
+      device: opts.device,
+    });
+    let actRows: ArrayLike<number>;
+    if (actionDtype === "int32") {
+      const v = npyToNumbers(actions, `"actions"`);
+      for (let i = 0; i < N; i++) {
+        if (!Number.isInteger(v[i]) || v[i] < 0 || v[i] >= actionDim) {
+          bad("actions", `index ${v[i]} at row ${i} is not in [0, ${actionDim})`);
+        }
+      }
+      actRows = v;
+    } else actRows = numeric("actions", actions);
+    const obsRows = obs.dtype === "uint8" ? obs.data as Uint8Array : numeric("obs", obs);
+    buf.#append(obsRows, actRows, numeric("rewards", rewards), flags, N, firstStep);
+    return buf;
+  }
+}
+
+/** Copies `len` values (typed-array `set` when possible). */
+function copyRows(
+  dst: Float32Array | Uint8Array | Int32Array,
+  at: number,
+  src: ArrayLike<number>,
+  from: number,
+  len: number,
+): void {
+  if (ArrayBuffer.isView(src)) {
+    dst.set((src as unknown as Float32Array).subarray(from, from + len), at);
+  } else {
+    for (let k = 0; k < len; k++) dst[at + k] = src[from + k];
+  }
+}
+
+function checkPixels(o: ArrayLike<number>, op: string): void {
+  for (let i = 0; i < o.length; i++) {
+    const v = o[i];
+    if (!(v >= 0 && v <= 255 && Number.isInteger(v))) {
+      throw new RangeError(
+        `${op}: uint8 observations must be integers in 0..255 (got ${v} at ${i}); pass pixels as ` +
+          `a Uint8Array, or use obsDtype "float32"`,
+      );
+    }
+  }
+}
