@@ -31,15 +31,23 @@ import { DTypeError, FormatError, ShapeError } from "../errors.ts";
 export interface NpyDataTypes {
   /** Half floats, widened to float32 in memory. */
   float16: Float32Array;
+  /** Single floats. */
   float32: Float32Array;
+  /** Double floats. */
   float64: Float64Array;
+  /** Signed bytes. */
   int8: Int8Array;
+  /** 16-bit signed integers. */
   int16: Int16Array;
+  /** 32-bit signed integers. */
   int32: Int32Array;
   /** Exact 64-bit integers; see {@link npyToNumbers}. */
   int64: BigInt64Array;
+  /** Bytes. */
   uint8: Uint8Array;
+  /** 16-bit unsigned integers. */
   uint16: Uint16Array;
+  /** 32-bit unsigned integers. */
   uint32: Uint32Array;
   /** Exact 64-bit unsigned integers; see {@link npyToNumbers}. */
   uint64: BigUint64Array;
@@ -75,8 +83,11 @@ export type NpyInputData =
  * exact for integers (a non-integer or out-of-range value for an integer dtype is an error).
  */
 export interface NpyInput {
+  /** Element type in the file (default: from the typed array). */
   readonly dtype?: NpyDType;
+  /** Shape (default `[data length]`; `[]` for a 0-d array). */
   readonly shape?: readonly number[];
+  /** Elements in C order. */
   readonly data: NpyInputData;
 }
 

@@ -320,8 +320,11 @@ export interface NpzMemberInfo {
   readonly name: string;
   /** 0 (stored) or 8 (deflated). */
   readonly method: number;
+  /** Bytes of (possibly deflated) data in the archive. */
   readonly compressedSize: number;
+  /** Uncompressed bytes. */
   readonly size: number;
+  /** CRC-32 of the uncompressed bytes. */
   readonly crc: number;
   /** Offset of the member's data in the archive. */
   readonly dataOffset: number;

@@ -7,17 +7,19 @@
  *
  * One row per environment step `t` (TD-MPC2 convention, as the world models read batches):
  * `obs[t]` is the observation the agent saw, `actions[t]` the action it then took, `rewards[t]`
- * and `dones[t]` the result of that action (`dones[t]` = the episode terminated with that step).
- * So an episode of `T` actions is `obs [T, ...obsShape]`, `actions [T, A]`, `rewards [T]`,
- * `dones [T]`. The observation reached after the last action has no row of its own (a row needs
- * an action); `addEpisode` accepts `obs` with `T + 1` rows, as rollouts that include it return,
- * and drops that last one.
+ * and `dones[t]` the result of that action (`dones[t]` = the episode ended with that step). So an
+ * episode of `T` actions is `obs [T, ...obsShape]`, `actions [T, A]`, `rewards [T]`, `dones [T]`:
+ * the reference's `.npz` layout, and the layout of `rollout()` in `src/envs` (whose result can be
+ * passed to `addEpisode` as is). The observation reached after the last action has no row of its
+ * own (a row needs an action); `addEpisode` accepts `obs` with `T + 1` rows, as episode
+ * collectors that include it return, and drops that last one.
  *
- * Episodes end at a terminal step (`dones`/`terminated`), at a truncation (`truncated`: a time
- * limit; the step is not terminal, `terminations` stays 0), and at the end of the arrays given to
- * `addEpisode`. A row therefore carries two flags: *last* (an episode boundary follows; saved as
- * `dones`, which is what the reference uses to split episodes) and *terminal* (saved as the extra
- * key `terminations`; the batch's `terminations`).
+ * Episodes end where `dones`, `terminated` or `truncated` is set (or `firsts` starts the next
+ * one), and at the end of the arrays given to `addEpisode`. A step is *terminal* (the batch's
+ * `terminations`, no bootstrapping past it) where `terminated` is set; without `terminated`,
+ * where `dones` is set and `truncated` is not (so the reference's bare `dones` are terminal). A
+ * row therefore carries two flags: *last* (an episode boundary follows; saved as `dones`, which
+ * the reference uses to split episodes) and *terminal* (saved as the extra key `terminations`).
  *
  * ## Memory
  *
@@ -93,7 +95,10 @@ export type NumericInput = ArrayLike<number> | readonly NumericInput[];
 /** Flags, flat (`boolean[]`, `Uint8Array` of 0/1, numbers). */
 export type FlagInput = ArrayLike<number | boolean>;
 
-/** One or more episodes in the layout described in the module docs. */
+/**
+ * One or more episodes in the layout described in the module docs (`rollout()`'s result from
+ * `src/envs` fits as is; its other fields are ignored).
+ */
 export interface EpisodeInput {
   /** `[T, ...obsShape]` (or `[T + 1, ...obsShape]`, whose last row is dropped). */
   readonly obs: NumericInput;
@@ -101,12 +106,14 @@ export interface EpisodeInput {
   readonly actions: NumericInput;
   /** `[T]` rewards of each step's action. */
   readonly rewards: ArrayLike<number>;
-  /** `[T]` terminal flags (the episode terminated with that step). Alias: `terminated`. */
+  /** `[T]` the episode ended with that step (terminal unless `truncated`/`terminated` say). */
   readonly dones?: FlagInput;
-  /** `[T]` terminal flags (same as `dones`; give one of them). */
+  /** `[T]` the step reached a terminal state. */
   readonly terminated?: FlagInput;
-  /** `[T]` truncation flags: the episode ended there without a terminal state. */
+  /** `[T]` the episode was cut there (time limit): an end, not terminal. */
   readonly truncated?: FlagInput;
+  /** `[T]` `obs[t]` starts an episode (after a reset). */
+  readonly firsts?: FlagInput;
 }
 
 /** Options of {@link ReplayBuffer.sample} and {@link ReplayBuffer.sampleArrays}. */
@@ -126,7 +133,9 @@ export interface SampleOptions {
 
 /** A sample as host arrays, row-major `[B, T, ...]` (see {@link ReplayBuffer.sampleArrays}). */
 export interface ReplaySample {
+  /** `B`. */
   readonly batchSize: number;
+  /** `T`. */
   readonly seqLen: number;
   /** `[B, T, ...obsShape]` in the storage type (uint8 pixels stay uint8). */
   readonly obs: Float32Array | Uint8Array;
@@ -260,7 +269,9 @@ export class ReplayBuffer {
   readonly obsSize: number;
   /** Width of an action vector (number of actions for int32 indices). */
   readonly actionDim: number;
+  /** Storage type of observations. */
   readonly obsDtype: ObsDtype;
+  /** Storage type of actions. */
   readonly actionDtype: ActionDtype;
   /** Default device of sampled batches (undefined: the default device at sampling time). */
   readonly device: DeviceName | undefined;
@@ -383,12 +394,9 @@ export class ReplayBuffer {
     const rewards = ep.rewards;
     const T = rewards?.length;
     if (!Number.isInteger(T)) throw new ShapeError(op, "rewards must be an array of numbers");
-    if (ep.dones && ep.terminated) {
-      throw new ShapeError(op, "give either dones or terminated (they mean the same), not both");
-    }
-    const term = ep.dones ?? ep.terminated;
-    const trunc = ep.truncated;
-    for (const [name, f] of [["dones", term], ["truncated", trunc]] as const) {
+    const { dones, terminated, truncated, firsts } = ep;
+    const flagInputs = { dones, terminated, truncated, firsts };
+    for (const [name, f] of Object.entries(flagInputs)) {
       if (f && f.length !== T) {
         throw new ShapeError(op, `${name} has ${f.length} entries, rewards has ${T}`);
       }
@@ -407,9 +415,11 @@ export class ReplayBuffer {
     const actions = this.#actionRows(flatten(ep.actions), T, op);
     const flags = new Uint8Array(T);
     for (let t = 0; t < T; t++) {
-      const d = term ? !!term[t] : false;
-      const tr = trunc ? !!trunc[t] : false;
-      flags[t] = (d ? LAST | TERMINAL : 0) | (tr ? LAST : 0);
+      const d = dones ? !!dones[t] : false;
+      const tr = truncated ? !!truncated[t] : false;
+      const terminal = terminated ? !!terminated[t] : d && !tr;
+      const last = d || tr || terminal || (firsts && t + 1 < T ? !!firsts[t + 1] : false);
+      flags[t] = (last ? LAST : 0) | (terminal ? TERMINAL : 0);
     }
     flags[T - 1] |= LAST;
     const obsRows = this.#obsRows(obs, T, op);
@@ -716,11 +726,8 @@ export class ReplayBuffer {
         if (scale) {
           const out = obsOut as Float32Array;
           for (let k = 0, s = p * D; k < m; k++) out[o + k] = src[s + k] * scale;
-        } else if (m >= 1024) obsOut.set(src.subarray(p * D, p * D + m), o);
-        else for (let k = 0, s = p * D; k < m; k++) obsOut[o + k] = src[s + k];
-        for (let k = 0, s = p * W, d = (row + t) * W, mw = len * W; k < mw; k++) {
-          actOut[d + k] = acts[s + k];
-        }
+        } else obsOut.set(src.subarray(p * D, p * D + m), o);
+        actOut.set(acts.subarray(p * W, (p + len) * W), (row + t) * W);
         for (let k = 0; k < len; k++) {
           rewards[row + t + k] = this.#rewards[p + k];
           terms[row + t + k] = this.#flags[p + k] & TERMINAL ? 1 : 0;
@@ -758,7 +765,9 @@ export class ReplayBuffer {
    * `opts.device` (the caller owns and disposes them): `obs [B, T, ...obsShape]` (float32; uint8
    * pixels scaled to [0, 1] unless `rawPixels`), `actions [B, T, A]` float32 (or `[B, T]` int32
    * indices), `rewards [B, T]`, `terminations [B, T]` (float32 0/1), `extras.isFirst [B, T]`
-   * (float32 0/1), with `pad`: `mask [B, T]`; `layouts` gives each field's axes ("BT...").
+   * (float32 0/1), with `pad`: `mask [B, T]` (float32 0/1). `layouts` states each field's axes
+   * as the standard contract does (`obs`, `actions`, `mask`: "BT..."; `rewards`,
+   * `terminations`, `isFirst`: "BT").
    */
   sample(batchSize: number, seqLen: number, opts: SampleOptions = {}): Batch {
     const obsAs = this.obsDtype === "uint8" && opts.rawPixels ? "int32" : "float";
@@ -780,7 +789,7 @@ export class ReplayBuffer {
       terminations: "BT",
       isFirst: "BT",
     };
-    if (s.mask) layouts.mask = "BT";
+    if (s.mask) layouts.mask = "BT..."; // the standard contract's layout of `mask`
     return {
       obs,
       actions,
