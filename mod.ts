@@ -169,6 +169,39 @@ export {
   saveSafetensors,
 } from "./src/io/safetensors.ts";
 export { writeDirAtomic, writeFileAtomic } from "./src/io/atomic.ts";
+export {
+  decodeNpy,
+  encodeNpy,
+  type NpyArray,
+  type NpyDataTypes,
+  type NpyDType,
+  type NpyInput,
+  type NpyInputData,
+  type NpyReadOptions,
+  npyToNumbers,
+} from "./src/io/npy.ts";
+export {
+  decodeNpz,
+  encodeNpz,
+  loadNpz,
+  type NpzArrays,
+  type NpzReadOptions,
+  type NpzWriteOptions,
+  saveNpz,
+} from "./src/io/npz.ts";
+export {
+  type ActionDtype,
+  type EpisodeInput,
+  type FlagInput,
+  type NumericInput,
+  type ObsDtype,
+  ReplayBuffer,
+  type ReplayBufferOptions,
+  type ReplayLoadOptions,
+  type ReplaySample,
+  type ReplaySaveOptions,
+  type SampleOptions,
+} from "./src/training/replay_buffer.ts";
 
 // Devices
 export {
