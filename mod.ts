@@ -173,6 +173,7 @@ export {
   decodeNpy,
   encodeNpy,
   type NpyArray,
+  type NpyData,
   type NpyDataTypes,
   type NpyDType,
   type NpyInput,
