@@ -15,13 +15,13 @@ import { ModuleBuilder } from "./emit.ts";
 import { addGemm, gemmScratchBytes, MR } from "./gemm.ts";
 import { type WasmBuffer, WasmHeap } from "./heap.ts";
 import { WorkerPool } from "./pool.ts";
-import { type WasmKernels, wasmKernels } from "./kernels.ts";
+import { CORE_EXPORTS, type CoreExports, type WasmKernels, wasmKernels } from "./kernels.ts";
+import { addConv } from "./conv.ts";
+import { addRows } from "./rows.ts";
+import { addOptim } from "./optim.ts";
 
 /** Work (flops) below which a matmul stays on the calling thread. */
 const PARALLEL_FLOPS = 1 << 21;
-
-/** Exports of the core module that workers can run. */
-const CORE_EXPORTS = ["gemm"];
 
 /** The wasm cpu backend. */
 export class WasmBackend extends JsBackend {
@@ -29,7 +29,7 @@ export class WasmBackend extends JsBackend {
   readonly heap: WasmHeap;
   /** Kernel threads (size 1: no workers). */
   readonly threads: WorkerPool;
-  private readonly core: { gemm: (...a: number[]) => void };
+  private readonly core: CoreExports;
   private readonly scratch: number[];
   private readonly kernels: WasmKernels;
   /** Kernel kinds run by the TypeScript reference instead of wasm (counted, for reports). */
@@ -43,12 +43,19 @@ export class WasmBackend extends JsBackend {
     this.maxBufferElements = Math.floor(heap.limitBytes / 4);
     const mb = new ModuleBuilder().importMemory(1, heap.maxPages, true);
     addGemm(mb);
+    addConv(mb);
+    addRows(mb);
+    addOptim(mb);
     const module = new WebAssembly.Module(mb.bytes() as BufferSource);
     const inst = new WebAssembly.Instance(module, { env: { memory: heap.memory } });
-    this.core = inst.exports as unknown as { gemm: (...a: number[]) => void };
-    this.threads = new WorkerPool(heap.memory, module, CORE_EXPORTS, Math.max(1, threads));
+    this.core = inst.exports as unknown as CoreExports;
+    this.threads = new WorkerPool(heap.memory, module, [...CORE_EXPORTS], Math.max(1, threads));
     this.scratch = Array.from({ length: this.threads.size }, () => heap.reserve(gemmScratchBytes));
-    this.kernels = wasmKernels(heap);
+    this.kernels = wasmKernels(heap, {
+      core: this.core,
+      threads: this.threads,
+      gemmScratch: this.scratch,
+    });
     if (this.threads.size > 1) this.threads.warm();
   }
 
@@ -92,7 +99,14 @@ export class WasmBackend extends JsBackend {
 
   /** Plans a kernel once (wasm kernels are cached by the runner; matmul tasks are cheap). */
   override prepare(k: Kernel): () => void {
-    if (k.kind === "matmul" || this.kernels.handles(k)) return () => this.run(k);
+    if (k.kind === "matmul") return () => this.run(k);
+    const p = this.kernels.prepare(this, k);
+    if (p) {
+      return () => {
+        this.dispatchCount++;
+        p();
+      };
+    }
     return super.prepare(k);
   }
 

@@ -9,7 +9,7 @@ import type { Expr, VType } from "../../tensor/expr.ts";
 import { numel, type Shape } from "../../tensor/view.ts";
 import { collapseFrame, type ExprPlan, planExpr } from "../plan.ts";
 import type { EwKernel, ReduceKernel } from "../types.ts";
-import { type FnBuilder, I32 } from "./emit.ts";
+import { type FnBuilder, I32, V128 } from "./emit.ts";
 import {
   type Cursor,
   cursorStrides,
@@ -17,11 +17,9 @@ import {
   LOW_LOW,
   NestGen,
   type NestSpec,
-  type SClass,
+  outerCursors,
   sclass,
 } from "./codegen_expr.ts";
-import { V128 } from "./emit.ts";
-import { outerCursors } from "./codegen_expr.ts";
 
 /** A planned kernel ready to compile/run: its key, the words and how to build it. */
 export interface Prepared {

@@ -6,9 +6,10 @@
  * `v128.load32_splat` and multiplying with relaxed fused multiply-adds. Packing reads operands
  * through arbitrary strides, so A^T, B^T and broadcast operands run as fast as plain ones.
  *
- * Exported: `gemm(a, sam, sak, b, sbk, sbn, c, ldc, m0, m1, n, k, scratch)` computes rows
- * [m0, m1) of C = A @ B (C row-major with leading dimension ldc); pointers are byte offsets,
- * strides are in elements; `scratch` needs `gemmScratchBytes` bytes.
+ * Exported: `gemm(a, sam, sak, b, sbk, sbn, c, ldc, m0, m1, n, k, scratch, beta)` computes rows
+ * [m0, m1) of C = A @ B (C row-major with leading dimension ldc), or C += A @ B when `beta` is 1
+ * (omitted: 0); pointers are byte offsets, strides are in elements; `scratch` needs
+ * `gemmScratchBytes` bytes.
  * @module
  */
 
@@ -118,9 +119,10 @@ export function addGemm(m: ModuleBuilder): void {
   const packA = m.indexOf("gemm_packA");
   const microIdx = m.indexOf("gemm_micro");
 
-  // gemm(a, sam, sak, b, sbk, sbn, c, ldc, m0, m1, n, k, scratch)
-  m.func("gemm", [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [], (f) => {
-    const [a, sam, sak, b, sbk, sbn, c, ldc, m0, m1, n, K, scratch] = [
+  // gemm(a, sam, sak, b, sbk, sbn, c, ldc, m0, m1, n, k, scratch, beta)
+  const params = new Array<number>(14).fill(I32);
+  m.func("gemm", params, [], (f) => {
+    const [a, sam, sak, b, sbk, sbn, c, ldc, m0, m1, n, K, scratch, beta] = [
       0,
       1,
       2,
@@ -134,6 +136,7 @@ export function addGemm(m: ModuleBuilder): void {
       10,
       11,
       12,
+      13,
     ];
     const kk = f.local(I32), kc = f.local(I32), nn = f.local(I32), nc = f.local(I32);
     const mm = f.local(I32), rows = f.local(I32), p = f.local(I32), cols = f.local(I32);
@@ -166,7 +169,7 @@ export function addGemm(m: ModuleBuilder): void {
             // c + (mm * ldc + nn + p) * 4
             f.get(c).get(mm).get(ldc).op("i32.mul").get(nn).op("i32.add").get(p).op("i32.add")
               .i32(2).op("i32.shl").op("i32.add");
-            f.get(ldc4).get(rows).get(cols).get(kk).i32(0).op("i32.gt_s");
+            f.get(ldc4).get(rows).get(cols).get(kk).i32(0).op("i32.gt_s").get(beta).op("i32.or");
             f.op("call", microIdx);
           });
         });

@@ -9,17 +9,67 @@
  * @module
  */
 
-import type { EwKernel, Kernel, ReduceKernel } from "../types.ts";
+import type {
+  BufView,
+  ConvKernel,
+  EwKernel,
+  Kernel,
+  NormKernel,
+  OptimKernel,
+  ReduceKernel,
+  SoftmaxKernel,
+} from "../types.ts";
+import { f32Bits } from "../plan.ts";
 import type { WasmBuffer, WasmHeap } from "./heap.ts";
 import type { WasmBackend } from "./backend.ts";
+import type { WorkerPool } from "./pool.ts";
 import { ModuleBuilder } from "./emit.ts";
 import { Unsupported } from "./codegen_expr.ts";
 import { type Prepared, prepareEw, prepareReduce } from "./codegen_ew.ts";
+import { CW } from "./conv.ts";
+import { NR } from "./gemm.ts";
+import { OPTIM_HYPER } from "./optim.ts";
+
+/** Exports of the core module that worker threads can run. */
+export const CORE_EXPORTS = [
+  "gemm",
+  "conv_task",
+  "softmax_rows",
+  "norm_rows",
+  "optim_range",
+] as const;
+
+type CoreFn = (...args: number[]) => void;
+
+/** The core module's kernels (see gemm.ts, conv.ts, rows.ts, optim.ts). */
+export type CoreExports = Record<(typeof CORE_EXPORTS)[number], CoreFn>;
+
+/** What the fixed kernels need from the backend. */
+export interface CoreContext {
+  readonly core: CoreExports;
+  readonly threads: WorkerPool;
+  /** gemm scratch of each thread. */
+  readonly gemmScratch: readonly number[];
+}
+
+/** Elements below which row/optimizer kernels stay on the calling thread. */
+const PARALLEL_ELEMENTS = 1 << 16;
+/** Flops below which a convolution stays on the calling thread. */
+const PARALLEL_FLOPS = 1 << 21;
+/** Floats of the im2col scratch of one task (larger tiles are split; grows when needed). */
+const COL_CAP = 1 << 18;
 
 /** The generated-kernel runner of a heap. */
 export interface WasmKernels {
   /** Runs `k` if it has a wasm implementation; returns whether it did. */
   run(backend: WasmBackend, k: Kernel): boolean;
+  /** Whether `k` has a wasm implementation. */
+  handles(k: Kernel): boolean;
+  /**
+   * Plans `k` once and returns a function running it (null: no wasm implementation). Generated
+   * kernels keep their compiled function and parameter words; the others re-run `run`.
+   */
+  prepare(backend: WasmBackend, k: Kernel): (() => void) | null;
   /** Compiled generated kernels (for tests and profiling). */
   readonly compiled: number;
 }
@@ -30,18 +80,28 @@ const PARAM_BYTES = 1 << 16;
 type Fn = (params: number) => void;
 
 /** Creates the kernel runner for a heap. */
-export function wasmKernels(heap: WasmHeap): WasmKernels {
-  return new Runner(heap);
+export function wasmKernels(heap: WasmHeap, ctx: CoreContext): WasmKernels {
+  return new Runner(heap, ctx);
 }
+
+/** Kernel kinds with a wasm implementation. */
+const HANDLED = new Set<string>(["ew", "reduce", "softmax", "norm", "optim", "conv"]);
+
+const ptrOf = (b: BufView) => (b.buf as WasmBuffer).ptr + b.view.offset * 4;
 
 class Runner implements WasmKernels {
   private readonly cache = new Map<string, Fn | null>();
   private readonly params: number;
   private readonly P: Int32Array;
+  private readonly convParams: number;
+  private readonly hyper: number;
+  private readonly colScratch: { ptr: number; floats: number }[] = [];
 
-  constructor(readonly heap: WasmHeap) {
+  constructor(readonly heap: WasmHeap, readonly ctx: CoreContext) {
     this.params = heap.reserve(PARAM_BYTES);
     this.P = new Int32Array(heap.memory.buffer, this.params, PARAM_BYTES / 4);
+    this.convParams = heap.reserve(CW.WORDS * 4);
+    this.hyper = heap.reserve(OPTIM_HYPER.length * 8);
   }
 
   get compiled(): number {
@@ -56,10 +116,49 @@ class Runner implements WasmKernels {
         return this.ew(k);
       case "reduce":
         return this.reduce(k);
+      case "softmax":
+        return this.softmax(k);
+      case "norm":
+        return this.norm(k);
+      case "optim":
+        return this.optim(k);
+      case "conv":
+        return this.conv(k);
       default:
         void backend;
         return false;
     }
+  }
+
+  handles(k: Kernel): boolean {
+    return HANDLED.has(k.kind);
+  }
+
+  prepare(backend: WasmBackend, k: Kernel): (() => void) | null {
+    if (k.kind === "ew" || k.kind === "reduce") {
+      const p = k.kind === "ew" ? prepareEw(k) : prepareReduce(k);
+      if (!p) return () => this.run(backend, k);
+      const fn = this.compile(p);
+      if (!fn) return null;
+      const ptrs = this.pointers(k);
+      const words = p.words;
+      if (words.length + ptrs.length > this.P.length) return null;
+      return () => {
+        this.call(fn, words, ptrs);
+      };
+    }
+    if (!this.handles(k)) return null;
+    return () => {
+      if (!this.run(backend, k)) throw new Error(`internal: wasm ${k.kind} kernel failed`);
+    };
+  }
+
+  /** Input pointers then the output pointer of a generated kernel. */
+  private pointers(k: EwKernel | ReduceKernel): number[] {
+    const ptrs = k.inputs.map((b) => (b as WasmBuffer).ptr);
+    const out = k.out.buf as WasmBuffer;
+    ptrs.push(k.kind === "ew" ? out.ptr : out.ptr + k.out.view.offset * 4);
+    return ptrs;
   }
 
   private compile(p: Prepared): Fn | null {
@@ -95,9 +194,7 @@ class Runner implements WasmKernels {
     if (!p) return true;
     const fn = this.compile(p);
     if (!fn) return false;
-    const ptrs = k.inputs.map((b) => (b as WasmBuffer).ptr);
-    ptrs.push((k.out.buf as WasmBuffer).ptr);
-    return this.call(fn, p.words, ptrs);
+    return this.call(fn, p.words, this.pointers(k));
   }
 
   private reduce(k: ReduceKernel): boolean {
@@ -115,8 +212,179 @@ class Runner implements WasmKernels {
     }
     const fn = this.compile(p);
     if (!fn) return false;
-    const ptrs = k.inputs.map((b) => (b as WasmBuffer).ptr);
-    ptrs.push(out.ptr + o * 4);
-    return this.call(fn, p.words, ptrs);
+    return this.call(fn, p.words, this.pointers(k));
+  }
+
+  /**
+   * Runs core kernel `name` over [0, total): one slice per thread (slices aligned to `align`)
+   * when `parallel`, else on the calling thread. `args(a, b, thread)` gives each slice's args.
+   */
+  private split(
+    name: (typeof CORE_EXPORTS)[number],
+    total: number,
+    parallel: boolean,
+    align: number,
+    args: (a: number, b: number, thread: number) => number[],
+  ): void {
+    const { core, threads } = this.ctx;
+    const parts = parallel ? Math.min(threads.size, Math.ceil(total / align)) : 1;
+    if (parts <= 1) {
+      core[name](...args(0, total, 0));
+      return;
+    }
+    const per = Math.ceil(total / parts / align) * align;
+    const lists: number[][] = [];
+    for (let p = 0; p < parts; p++) {
+      const a = p * per, b = Math.min(total, a + per);
+      if (a < b) lists.push(args(a, b, lists.length));
+    }
+    if (lists.length === 1) core[name](...lists[0]);
+    else threads.run(name, lists, core[name]);
+  }
+
+  private softmax(k: SoftmaxKernel): boolean {
+    const { rows, cols } = k;
+    if (rows === 0) return true;
+    if (cols === 0) {
+      // the reference: softmax rows are empty; logsumexp of nothing is log(0) = -inf
+      if (k.mode === "logsumexp") {
+        const o = k.out.view.offset;
+        (k.out.buf as WasmBuffer).f.fill(-Infinity, o, o + rows);
+      }
+      return true;
+    }
+    const mode = k.mode === "softmax" ? 0 : k.mode === "logsoftmax" ? 1 : 2;
+    const x = ptrOf(k.x), y = ptrOf(k.out);
+    this.split("softmax_rows", rows, rows * cols >= PARALLEL_ELEMENTS, 1, (a, b) => {
+      return [x, y, a, b, cols, mode];
+    });
+    return true;
+  }
+
+  private norm(k: NormKernel): boolean {
+    const { rows, cols } = k;
+    if (rows === 0) return true;
+    if (cols === 0) return true;
+    const x = ptrOf(k.x), y = ptrOf(k.out);
+    const w = k.weight ? ptrOf(k.weight) : 0, b = k.bias ? ptrOf(k.bias) : 0;
+    const eps = f32Bits(k.eps) | 0;
+    const layer = k.mode === "layer" ? 1 : 0;
+    this.split("norm_rows", rows, rows * cols >= PARALLEL_ELEMENTS, 1, (r0, r1) => {
+      return [x, w, b, y, r0, r1, cols, eps, layer];
+    });
+    return true;
+  }
+
+  private optim(k: OptimKernel): boolean {
+    if (k.n === 0) return true;
+    const [lr, b1, b2, eps, wd, bc1, bc2, gradScale] = k.hyper;
+    const scale = k.scale ? (k.scale.buf as WasmBuffer).f[k.scale.view.offset] : 1;
+    const H = new Float64Array(this.heap.memory.buffer, this.hyper, OPTIM_HYPER.length);
+    H.set([lr, b1, 1 - b1, b2, 1 - b2, eps, lr * wd, bc1, bc2, gradScale * scale]);
+    const ptrs = [ptrOf(k.param), ptrOf(k.grad), ptrOf(k.m), ptrOf(k.v)];
+    const rule = k.rule === "adam" ? 0 : 1;
+    this.split("optim_range", k.n, k.n >= PARALLEL_ELEMENTS, 4, (a, b) => {
+      return [...ptrs, a, b, rule, this.hyper];
+    });
+    return true;
+  }
+
+  /** The im2col scratch of thread `t`, at least `floats` large. */
+  private col(t: number, floats: number): number {
+    const s = this.colScratch[t];
+    if (s && s.floats >= floats) return s.ptr;
+    const n = Math.max(floats, COL_CAP);
+    this.colScratch[t] = { ptr: this.heap.reserve(n * 4 + 64), floats: n };
+    return this.colScratch[t].ptr;
+  }
+
+  private conv(k: ConvKernel): boolean {
+    const g = k.geom;
+    const { n, cin, h, w, cout, kh, kw, stride, padding, outH, outW } = g;
+    if ([n, cin, h, w, cout, kh, kw, outH, outW].some((v) => v <= 0)) return false;
+    const T = this.ctx.threads.size;
+    const khkw = kh * kw;
+    const W = new Int32Array(this.heap.memory.buffer, this.convParams, CW.WORDS);
+    W.fill(0);
+    const flops = 2 * n * cout * cin * khkw * outH * outW;
+    const parallel = T > 1 && flops >= PARALLEL_FLOPS;
+    const x = ptrOf(k.x), wt = ptrOf(k.w), out = ptrOf(k.out);
+    W[CW.KH] = kh;
+    W[CW.KW] = kw;
+    W[CW.STRIDE] = stride;
+    W[CW.PAD] = padding;
+    W[CW.N] = n;
+    W[CW.BIAS] = k.bias ? ptrOf(k.bias) : 0;
+    let tasks: number;
+    let need: number;
+    const image = (c: number, H: number, Wd: number, oh: number, ow: number) => {
+      W[CW.C] = c;
+      W[CW.H] = H;
+      W[CW.W] = Wd;
+      W[CW.OH] = oh;
+      W[CW.OW] = ow;
+    };
+    if (k.mode === "conv2d") {
+      const P = outH * outW, K = cin * khkw;
+      image(cin, h, w, outH, outW);
+      let tile = Math.min(P, Math.max(NR, Math.floor(COL_CAP / K / NR) * NR));
+      const per = Math.ceil(P / tile);
+      if (parallel && n * per < T) tile = Math.min(tile, Math.ceil(P / Math.ceil(T / n) / NR) * NR);
+      W[CW.MODE] = 0;
+      W[CW.IMG] = x;
+      W[CW.IMG_BATCH] = cin * h * w;
+      W[CW.A] = wt;
+      W[CW.M] = cout;
+      W[CW.OUT] = out;
+      W[CW.OUT_BATCH] = cout * P;
+      W[CW.TILE] = tile;
+      W[CW.TILES] = Math.ceil(P / tile);
+      tasks = n * W[CW.TILES];
+      need = K * tile;
+    } else if (k.mode === "convTranspose2d") {
+      const P = h * w;
+      image(cout, outH, outW, h, w);
+      let tile = Math.min(cout, Math.max(1, Math.floor(COL_CAP / (khkw * P))));
+      if (parallel && n * Math.ceil(cout / tile) < T) {
+        tile = Math.min(tile, Math.ceil(cout / Math.ceil(T / n)));
+      }
+      W[CW.MODE] = 1;
+      W[CW.IMG] = x;
+      W[CW.IMG_BATCH] = cin * h * w;
+      W[CW.A] = wt;
+      W[CW.OUT] = out;
+      W[CW.OUT_BATCH] = cout * outH * outW;
+      W[CW.TILE] = tile;
+      W[CW.TILES] = Math.ceil(cout / tile);
+      W[CW.COUT] = cout;
+      W[CW.CIN] = cin;
+      tasks = n * W[CW.TILES];
+      need = tile * khkw * P;
+    } else {
+      // weight gradients; `k.w` holds dy [n, cout, outH, outW]
+      const tr = k.mode === "convTranspose2dWeightGrad";
+      const [C, H, Wd, oh, ow] = tr ? [cout, outH, outW, h, w] : [cin, h, w, outH, outW];
+      const P = oh * ow, K = C * khkw;
+      image(C, H, Wd, oh, ow);
+      const kchunk = parallel ? Math.ceil(K / T / NR) * NR : K;
+      const tile = Math.min(P, Math.max(NR, Math.floor(COL_CAP / kchunk)));
+      W[CW.MODE] = 2;
+      W[CW.IMG] = tr ? wt : x;
+      W[CW.IMG_BATCH] = C * H * Wd;
+      W[CW.A] = tr ? x : wt;
+      W[CW.A_BATCH] = tr ? cin * h * w : cout * outH * outW;
+      W[CW.M] = tr ? cin : cout;
+      W[CW.OUT] = out;
+      W[CW.TILE] = tile;
+      W[CW.KCHUNK] = kchunk;
+      tasks = Math.ceil(K / kchunk);
+      need = kchunk * tile;
+    }
+    const gp = this.convParams;
+    const scratch = this.ctx.gemmScratch;
+    this.split("conv_task", tasks, parallel, 1, (a, b, t) => {
+      return [gp, a, b, scratch[t], this.col(t, need)];
+    });
+    return true;
   }
 }

@@ -1,0 +1,219 @@
+/**
+ * Row kernels of the wasm cpu backend, generated with the emitter: softmax / logSoftmax /
+ * logsumexp and layerNorm / rmsNorm over the last axis of a contiguous `[rows, cols]`, 4 lanes
+ * at a time. Each function takes a row range so rows split over threads. Sums run in float64
+ * (as the reference), so long rows lose no accuracy.
+ *
+ * - `softmax_rows(x, y, r0, r1, cols, mode)`: mode 0 softmax, 1 logSoftmax, 2 logsumexp (one
+ *   output per row).
+ * - `norm_rows(x, w, b, y, r0, r1, cols, epsBits, layer)`: `w`/`b` 0 when absent; `epsBits` the
+ *   float32 bits of eps; `layer` 1 for layerNorm (subtract the mean), 0 for rmsNorm.
+ * @module
+ */
+
+import { F32, F64, type FnBuilder, I32, type ModuleBuilder, V128 } from "./emit.ts";
+import { HIGH } from "./codegen_expr.ts";
+import * as M from "./math.ts";
+
+/**
+ * `for (c = 0; c + 4 <= n; c += 4) body(false)`, then `body(true)` for the n % 4 tail with
+ * `mask` holding the valid lanes. `c` counts elements.
+ */
+export function vecLoop(
+  f: FnBuilder,
+  c: number,
+  n: number,
+  mask: number,
+  body: (tail: boolean) => void,
+): void {
+  f.i32(0).set(c);
+  f.block(() => {
+    f.loop(() => {
+      f.get(n).get(c).op("i32.sub").i32(4).op("i32.lt_s").op("br_if", 1);
+      body(false);
+      f.get(c).i32(4).op("i32.add").set(c);
+      f.op("br", 0);
+    });
+  });
+  f.get(c).get(n).op("i32.lt_s").if(() => {
+    f.v128i(0, 1, 2, 3).get(n).get(c).op("i32.sub").op("i32x4.splat").op("i32x4.lt_s").set(mask);
+    body(true);
+  });
+}
+
+/** Stores the lanes of `v` at `ptr + 4c..` (tail: only lanes valid in `mask`'s count `rem`). */
+export function storeLanes(f: FnBuilder, addr: number, v: number, tail: boolean, rem: number) {
+  if (!tail) {
+    f.get(addr).get(v).op("v128.store", 0, 2);
+    return;
+  }
+  f.get(addr).get(v).op("v128.store32_lane", 0, 0);
+  for (let l = 1; l < 4; l++) {
+    f.get(rem).i32(l).op("i32.gt_s").if(() => {
+      f.get(addr).get(v).op("v128.store32_lane", l, l * 4);
+    });
+  }
+}
+
+/** Pushes the f64 sum of the two f64x2 accumulators' 4 lanes. */
+function hsum64(f: FnBuilder, a: number, b: number): void {
+  const t = M.vtmp(f);
+  f.get(a).get(b).op("f64x2.add").set(t);
+  f.get(t).op("f64x2.extract_lane", 0).get(t).op("f64x2.extract_lane", 1).op("f64.add");
+  M.vfree(f, t);
+}
+
+/** acc0 += lanes 0-1 of v, acc1 += lanes 2-3 (as f64). */
+function add64(f: FnBuilder, a: number, b: number, v: number): void {
+  f.get(a).get(v).op("f64x2.promote_low_f32x4").op("f64x2.add").set(a);
+  f.get(b).get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").op("f64x2.add").set(b);
+}
+
+/** Adds the row kernels to a module (memory must be imported). */
+export function addRows(m: ModuleBuilder): void {
+  m.func("softmax_rows", [I32, I32, I32, I32, I32, I32], [], (f) => {
+    const [x, y, r0, r1, cols, mode] = [0, 1, 2, 3, 4, 5];
+    const r = f.local(I32), px = f.local(I32), py = f.local(I32), c = f.local(I32);
+    const rem = f.local(I32), addr = f.local(I32);
+    const mx = f.local(F32), s = f.local(F64);
+    const acc = f.local(V128), nan = f.local(V128), v = f.local(V128), mask = f.local(V128);
+    const s0 = f.local(V128), s1 = f.local(V128), mxv = f.local(V128), e = f.local(V128);
+    const lsv = f.local(V128);
+    f.for(r, () => f.get(r0), () => f.get(r1), 1, () => {
+      f.get(x).get(r).get(cols).op("i32.mul").i32(2).op("i32.shl").op("i32.add").set(px);
+      // logsumexp writes one value per row
+      f.get(y).get(r).get(cols).i32(1).get(mode).i32(2).op("i32.ne").op("select").op("i32.mul");
+      f.i32(2).op("i32.shl").op("i32.add").set(py);
+      // row max (pmax ignores NaN; NaN tracked separately as Math.max propagates it)
+      f.v128f(-Infinity).set(acc);
+      f.v128i(0).set(nan);
+      vecLoop(f, c, cols, mask, (tail) => {
+        f.get(px).get(c).i32(2).op("i32.shl").op("i32.add").op("v128.load", 0, 2).set(v);
+        if (tail) f.get(v).v128f(-Infinity).get(mask).op("v128.bitselect").set(v);
+        f.get(acc).get(v).op("f32x4.pmax").set(acc);
+        f.get(nan).get(v).get(v).op("f32x4.ne").op("v128.or").set(nan);
+      });
+      f.get(acc).op("f32x4.extract_lane", 0).get(acc).op("f32x4.extract_lane", 1).op("f32.max");
+      f.get(acc).op("f32x4.extract_lane", 2).get(acc).op("f32x4.extract_lane", 3).op("f32.max");
+      f.op("f32.max").set(mx);
+      f.get(mx).f32(-Infinity).op("f32.eq").if(() => f.f32(0).set(mx));
+      f.get(nan).op("v128.any_true").if(() => f.f32(NaN).set(mx));
+      f.get(mx).op("f32x4.splat").set(mxv);
+      // sum of exp(x - max) in f64 (softmax keeps the exponentials in y)
+      f.v128d(0).set(s0);
+      f.v128d(0).set(s1);
+      vecLoop(f, c, cols, mask, (tail) => {
+        f.get(px).get(c).i32(2).op("i32.shl").op("i32.add").op("v128.load", 0, 2);
+        f.get(mxv).op("f32x4.sub").set(v);
+        M.exp(f, v);
+        f.set(e);
+        if (tail) f.get(e).v128f(0).get(mask).op("v128.bitselect").set(e);
+        add64(f, s0, s1, e);
+        f.get(mode).op("i32.eqz").if(() => {
+          f.get(py).get(c).i32(2).op("i32.shl").op("i32.add").set(addr);
+          f.get(cols).get(c).op("i32.sub").set(rem);
+          storeLanes(f, addr, e, tail, rem);
+        });
+      });
+      hsum64(f, s0, s1);
+      f.set(s);
+      // log(s) (float32 s is accurate to 1/2 ulp; log keeps that)
+      f.get(s).op("f32.demote_f64").op("f32x4.splat").set(v);
+      M.log(f, v);
+      f.set(lsv);
+      f.get(mode).i32(2).op("i32.eq").if(() => {
+        f.get(py).get(mx).get(lsv).op("f32x4.extract_lane", 0).op("f32.add").op("f32.store");
+      }, () => {
+        f.get(s).op("f32.demote_f64").op("f32x4.splat").set(s0);
+        vecLoop(f, c, cols, mask, (tail) => {
+          f.get(py).get(c).i32(2).op("i32.shl").op("i32.add").set(addr);
+          f.get(cols).get(c).op("i32.sub").set(rem);
+          f.get(mode).op("i32.eqz").if(() => {
+            f.get(addr).op("v128.load", 0, 2).get(s0).op("f32x4.div");
+          }, () => {
+            f.get(px).get(c).i32(2).op("i32.shl").op("i32.add").op("v128.load", 0, 2);
+            f.get(mxv).op("f32x4.sub").get(lsv).op("f32x4.sub");
+          }, V128);
+          f.set(v);
+          storeLanes(f, addr, v, tail, rem);
+        });
+      });
+    });
+  });
+
+  m.func("norm_rows", [I32, I32, I32, I32, I32, I32, I32, I32, I32], [], (f) => {
+    const [x, w, b, y, r0, r1, cols, epsBits, layer] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    const r = f.local(I32), px = f.local(I32), py = f.local(I32), c = f.local(I32);
+    const rem = f.local(I32), addr = f.local(I32), off = f.local(I32);
+    const mean = f.local(F64), inv = f.local(F64);
+    const v = f.local(V128), mask = f.local(V128), s0 = f.local(V128), s1 = f.local(V128);
+    const mv = f.local(V128), iv = f.local(V128), lo = f.local(V128), hi = f.local(V128);
+    f.for(r, () => f.get(r0), () => f.get(r1), 1, () => {
+      f.get(r).get(cols).op("i32.mul").i32(2).op("i32.shl").set(off);
+      f.get(x).get(off).op("i32.add").set(px);
+      f.get(y).get(off).op("i32.add").set(py);
+      f.f64(0).set(mean);
+      f.get(layer).if(() => {
+        f.v128d(0).set(s0);
+        f.v128d(0).set(s1);
+        vecLoop(f, c, cols, mask, (tail) => {
+          f.get(px).get(c).i32(2).op("i32.shl").op("i32.add").op("v128.load", 0, 2).set(v);
+          if (tail) f.get(v).v128f(0).get(mask).op("v128.bitselect").set(v);
+          add64(f, s0, s1, v);
+        });
+        hsum64(f, s0, s1);
+        f.get(cols).op("f64.convert_i32_s").op("f64.div").set(mean);
+      });
+      f.get(mean).op("f64x2.splat").set(mv);
+      // variance: sum (x - mean)^2 in f64
+      f.v128d(0).set(s0);
+      f.v128d(0).set(s1);
+      vecLoop(f, c, cols, mask, (tail) => {
+        f.get(px).get(c).i32(2).op("i32.shl").op("i32.add").op("v128.load", 0, 2).set(v);
+        f.get(v).op("f64x2.promote_low_f32x4").get(mv).op("f64x2.sub").set(lo);
+        f.get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").get(mv).op("f64x2.sub");
+        f.set(hi);
+        if (tail) {
+          // zero the invalid lanes (lanes 2-3 live in `hi`)
+          f.get(lo).get(lo).op("f64x2.mul").set(lo);
+          f.get(hi).get(hi).op("f64x2.mul").set(hi);
+          f.get(lo).get(mask).get(mask).shuffle([0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7]);
+          f.op("v128.and").get(s0).op("f64x2.add").set(s0);
+          f.get(hi).get(mask).get(mask);
+          f.shuffle([8, 9, 10, 11, 8, 9, 10, 11, 12, 13, 14, 15, 12, 13, 14, 15]);
+          f.op("v128.and").get(s1).op("f64x2.add").set(s1);
+        } else {
+          f.get(s0).get(lo).get(lo).op("f64x2.mul").op("f64x2.add").set(s0);
+          f.get(s1).get(hi).get(hi).op("f64x2.mul").op("f64x2.add").set(s1);
+        }
+      });
+      hsum64(f, s0, s1);
+      f.get(cols).op("f64.convert_i32_s").op("f64.div");
+      f.get(epsBits).op("f32.reinterpret_i32").op("f64.promote_f32").op("f64.add").op("f64.sqrt");
+      f.set(inv);
+      f.f64(1).get(inv).op("f64.div").set(inv);
+      f.get(inv).op("f64x2.splat").set(iv);
+      // out = (x - mean) * inv * w + b, in f64 as the reference (one rounding)
+      vecLoop(f, c, cols, mask, (tail) => {
+        f.get(c).i32(2).op("i32.shl").set(off);
+        f.get(px).get(off).op("i32.add").op("v128.load", 0, 2).set(v);
+        f.get(v).op("f64x2.promote_low_f32x4").get(mv).op("f64x2.sub").get(iv).op("f64x2.mul");
+        f.set(lo);
+        f.get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").get(mv).op("f64x2.sub");
+        f.get(iv).op("f64x2.mul").set(hi);
+        for (const [ptr, o] of [[w, "f64x2.mul"], [b, "f64x2.add"]] as const) {
+          f.get(ptr).if(() => {
+            f.get(ptr).get(off).op("i32.add").op("v128.load", 0, 2).set(v);
+            f.get(lo).get(v).op("f64x2.promote_low_f32x4").op(o).set(lo);
+            f.get(hi).get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").op(o).set(hi);
+          });
+        }
+        f.get(lo).op("f32x4.demote_f64x2_zero").get(hi).op("f32x4.demote_f64x2_zero");
+        f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).set(v);
+        f.get(py).get(off).op("i32.add").set(addr);
+        f.get(cols).get(c).op("i32.sub").set(rem);
+        storeLanes(f, addr, v, tail, rem);
+      });
+    });
+  });
+}
