@@ -18,7 +18,9 @@ export interface BaseEnvOptions {
 
 /** Result of a physics transition, before the observation is built. */
 export interface Transition {
+  /** Reward of the step. */
   readonly reward: number;
+  /** Whether a terminal state was reached. */
   readonly terminated: boolean;
 }
 
@@ -29,7 +31,9 @@ export interface Transition {
  */
 export abstract class BaseEnv implements Env<Float32Array> {
   abstract readonly id: string;
+  /** Observation space. */
   abstract readonly observationSpace: Box;
+  /** Action space. */
   abstract readonly actionSpace: Space;
   readonly maxEpisodeSteps: number = Infinity;
   readonly renderSize: number;
@@ -38,8 +42,10 @@ export abstract class BaseEnv implements Env<Float32Array> {
   private canvas: Canvas | null = null;
   /** Whether `reset` has been called. */
   protected started = false;
+  /** Whether `close` has been called. */
   protected closed = false;
 
+  /** Creates the environment; `options` set the render size. */
   constructor(options: BaseEnvOptions = {}) {
     this.renderSize = options.renderSize ?? 64;
     this.supersample = options.renderSupersample ?? 3;
@@ -53,6 +59,7 @@ export abstract class BaseEnv implements Env<Float32Array> {
     return (this.rngInstance ??= Rng.fromEntropy());
   }
 
+  /** Re-seeds when `options.seed` is given, then draws (or sets) the initial state. */
   reset(options: ResetOptions = {}): ResetResult<Float32Array> {
     if (this.closed) throw new Error(`${this.id}: reset() after close()`);
     if (options.seed !== undefined) {
@@ -66,6 +73,7 @@ export abstract class BaseEnv implements Env<Float32Array> {
     return { obs: this.observe(), info: {} };
   }
 
+  /** Advances one step; base environments never truncate. */
   step(action: Action): StepResult<Float32Array> {
     if (!this.started) throw new Error(`${this.id}: step() before reset()`);
     if (this.closed) throw new Error(`${this.id}: step() after close()`);
@@ -73,12 +81,14 @@ export abstract class BaseEnv implements Env<Float32Array> {
     return { obs: this.observe(), reward, terminated, truncated: false, info: {} };
   }
 
+  /** RGB picture of the current state, HWC `[renderSize, renderSize, 3]`. */
   render(): Uint8Array {
     const c = (this.canvas ??= new Canvas(this.renderSize, this.renderSize, this.supersample));
     this.draw(c);
     return c.toImage();
   }
 
+  /** Marks the environment closed. */
   close(): void {
     this.closed = true;
     this.canvas = null;

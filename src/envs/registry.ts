@@ -53,6 +53,7 @@ export interface MakeEnvOptions {
 
 /** A registered environment. */
 export interface EnvSpec {
+  /** Registry id. */
   readonly id: string;
   /** Default time limit in base steps. */
   readonly maxEpisodeSteps: number;
@@ -64,6 +65,7 @@ export interface EnvSpec {
   readonly create: (options: BaseEnvOptions) => Env | Promise<Env>;
   /** Synchronous constructor, available once any asynchronous module has loaded. */
   readonly createSync?: (options: BaseEnvOptions) => Env | null;
+  /** One-line description. */
   readonly description: string;
 }
 

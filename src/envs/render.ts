@@ -19,7 +19,9 @@ export type Point = readonly [number, number];
  * pixel and averaged by {@link Canvas.toImage}.
  */
 export class Canvas {
+  /** Output width in pixels. */
   readonly width: number;
+  /** Output height in pixels. */
   readonly height: number;
   /** Supersampling factor per axis. */
   readonly ss: number;
@@ -27,6 +29,7 @@ export class Canvas {
   private readonly h: number;
   private readonly buf: Uint8Array;
 
+  /** A `width x height` canvas sampled `ss x ss` times per pixel. */
   constructor(width: number, height = width, ss = 3) {
     if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0)) {
       throw new RangeError(`Canvas: bad size ${width}x${height}`);
@@ -194,10 +197,12 @@ export class Canvas {
  * rectangle `[xMin, xMax] x [yMin, yMax]` fills the canvas, centred where aspects differ.
  */
 export class View {
+  /** Pixels per world unit. */
   readonly scale: number;
   private readonly ox: number;
   private readonly oy: number;
 
+  /** Fits the world rectangle into a `canvasWidth x canvasHeight` canvas. */
   constructor(
     canvasWidth: number,
     canvasHeight: number,
@@ -223,7 +228,12 @@ export class View {
 }
 
 /** Converts an HWC RGB image to CHW (`out` allocated when absent). */
-export function hwcToChw(img: Uint8Array, height: number, width: number, out?: Uint8Array) {
+export function hwcToChw(
+  img: Uint8Array,
+  height: number,
+  width: number,
+  out?: Uint8Array,
+): Uint8Array {
   const n = height * width;
   const o = out ?? new Uint8Array(n * 3);
   for (let p = 0; p < n; p++) {
@@ -235,7 +245,12 @@ export function hwcToChw(img: Uint8Array, height: number, width: number, out?: U
 }
 
 /** Converts a CHW RGB image to HWC (`out` allocated when absent). */
-export function chwToHwc(img: Uint8Array, height: number, width: number, out?: Uint8Array) {
+export function chwToHwc(
+  img: Uint8Array,
+  height: number,
+  width: number,
+  out?: Uint8Array,
+): Uint8Array {
   const n = height * width;
   const o = out ?? new Uint8Array(n * 3);
   for (let p = 0; p < n; p++) {

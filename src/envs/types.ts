@@ -21,18 +21,23 @@ export type BoxDType = "float32" | "uint8";
 
 /** A (possibly unbounded) box of values: `low <= x <= high` elementwise. */
 export interface Box {
+  /** Discriminant. */
   readonly kind: "box";
   /** Lower bounds, one per element (row-major over `shape`); `-Infinity` when unbounded. */
   readonly low: Float32Array;
   /** Upper bounds, one per element; `Infinity` when unbounded. */
   readonly high: Float32Array;
+  /** Shape of one element. */
   readonly shape: readonly number[];
+  /** Element type. */
   readonly dtype: BoxDType;
 }
 
 /** Integer actions `0 .. n-1`. */
 export interface Discrete {
+  /** Discriminant. */
   readonly kind: "discrete";
+  /** Number of actions. */
   readonly n: number;
 }
 
@@ -63,18 +68,23 @@ export interface ResetOptions {
 
 /** Result of {@link Env.reset}. */
 export interface ResetResult<O extends Observation = Observation> {
+  /** The observation. */
   readonly obs: O;
+  /** Diagnostics. */
   readonly info: Info;
 }
 
 /** Result of {@link Env.step}. */
 export interface StepResult<O extends Observation = Observation> {
+  /** The observation. */
   readonly obs: O;
+  /** Reward of the step. */
   readonly reward: number;
   /** The MDP reached a terminal state (no bootstrapping past it). */
   readonly terminated: boolean;
   /** The episode was cut short (time limit); the state is not terminal. */
   readonly truncated: boolean;
+  /** Diagnostics. */
   readonly info: Info;
 }
 
@@ -82,13 +92,17 @@ export interface StepResult<O extends Observation = Observation> {
 export interface Env<O extends Observation = Observation> {
   /** Registry id (e.g. `"CartPole-v1"`), with wrappers' suffixes where they change it. */
   readonly id: string;
+  /** Space of the observations. */
   readonly observationSpace: Box;
+  /** Space of the actions. */
   readonly actionSpace: Space;
   /** Steps (of this env's `step`) after which the episode is truncated; `Infinity` if none. */
   readonly maxEpisodeSteps: number;
   /** Width and height of `render()` in pixels. */
   readonly renderSize: number;
+  /** Starts an episode; see {@link ResetOptions}. */
   reset(options?: ResetOptions): ResetResult<O>;
+  /** Applies `action` for one step. */
   step(action: Action): StepResult<O>;
   /** RGB picture of the current state, HWC `[renderSize, renderSize, 3]`, row 0 on top. */
   render(): Uint8Array;
@@ -169,7 +183,9 @@ export function contains(space: Space, x: Action): boolean {
  * dimensions; standard normal on unbounded ones, exponential on half-bounded ones, as Gymnasium).
  */
 export function sample(space: Discrete, rng: Rng): number;
+/** Samples a box vector. */
 export function sample(space: Box, rng: Rng): Float32Array | Uint8Array;
+/** Samples from any space. */
 export function sample(space: Space, rng: Rng): number | Float32Array | Uint8Array;
 export function sample(space: Space, rng: Rng): number | Float32Array | Uint8Array {
   if (space.kind === "discrete") return rng.int(space.n);

@@ -25,36 +25,47 @@ import {
 /** Base wrapper: forwards everything to the inner environment. */
 export class Wrapper<O extends Observation = Observation, I extends Observation = Observation>
   implements Env<O> {
+  /** The wrapped environment. */
   readonly inner: Env<I>;
 
+  /** Wraps `inner`. */
   constructor(inner: Env<I>) {
     this.inner = inner;
   }
 
+  /** Id of the environment. */
   get id(): string {
     return this.inner.id;
   }
+  /** Observation space. */
   get observationSpace(): Box {
     return this.inner.observationSpace;
   }
+  /** Action space. */
   get actionSpace(): Space {
     return this.inner.actionSpace;
   }
+  /** Steps after which episodes are truncated. */
   get maxEpisodeSteps(): number {
     return this.inner.maxEpisodeSteps;
   }
+  /** Size of `render()`. */
   get renderSize(): number {
     return this.inner.renderSize;
   }
+  /** Starts an episode. */
   reset(options?: ResetOptions): ResetResult<O> {
     return this.inner.reset(options) as unknown as ResetResult<O>;
   }
+  /** Applies `action`. */
   step(action: Action): StepResult<O> {
     return this.inner.step(action) as unknown as StepResult<O>;
   }
+  /** RGB picture, HWC. */
   render(): Uint8Array {
     return this.inner.render();
   }
+  /** Closes the inner environment. */
   close(): void {
     this.inner.close();
   }
@@ -73,10 +84,12 @@ export class Wrapper<O extends Observation = Observation, I extends Observation 
  * without a reset throws.
  */
 export class TimeLimit<O extends Observation = Observation> extends Wrapper<O, O> {
+  /** The limit in steps of the inner environment. */
   readonly maxSteps: number;
   private elapsed = 0;
   private done = true;
 
+  /** Truncates `inner` after `maxSteps` steps. */
   constructor(inner: Env<O>, maxSteps: number) {
     super(inner);
     if (!(Number.isInteger(maxSteps) && maxSteps >= 1)) {
@@ -85,6 +98,7 @@ export class TimeLimit<O extends Observation = Observation> extends Wrapper<O, O
     this.maxSteps = maxSteps;
   }
 
+  /** Steps after which episodes are truncated. */
   override get maxEpisodeSteps(): number {
     return Math.min(this.maxSteps, this.inner.maxEpisodeSteps);
   }
@@ -94,12 +108,14 @@ export class TimeLimit<O extends Observation = Observation> extends Wrapper<O, O
     return this.elapsed;
   }
 
+  /** Starts an episode. */
   override reset(options?: ResetOptions): ResetResult<O> {
     this.elapsed = 0;
     this.done = false;
     return this.inner.reset(options);
   }
 
+  /** Applies `action`. */
   override step(action: Action): StepResult<O> {
     if (this.done) throw new Error(`${this.id}: step() on a finished episode; call reset()`);
     const r = this.inner.step(action);
@@ -115,8 +131,10 @@ export class TimeLimit<O extends Observation = Observation> extends Wrapper<O, O
  * (DreamerV3 / TD-MPC2 "action repeat"). `info.innerSteps` tells how many inner steps ran.
  */
 export class ActionRepeat<O extends Observation = Observation> extends Wrapper<O, O> {
+  /** Inner steps per step. */
   readonly repeat: number;
 
+  /** Repeats each action `repeat` times. */
   constructor(inner: Env<O>, repeat: number) {
     super(inner);
     if (!(Number.isInteger(repeat) && repeat >= 1)) {
@@ -125,10 +143,12 @@ export class ActionRepeat<O extends Observation = Observation> extends Wrapper<O
     this.repeat = repeat;
   }
 
+  /** Steps after which episodes are truncated. */
   override get maxEpisodeSteps(): number {
     return Math.ceil(this.inner.maxEpisodeSteps / this.repeat);
   }
 
+  /** Applies `action`. */
   override step(action: Action): StepResult<O> {
     let total = 0;
     let r: StepResult<O> | null = null;
@@ -150,10 +170,12 @@ export class ActionRepeat<O extends Observation = Observation> extends Wrapper<O
  * available as `info.state` (a Float32Array) unless `keepState` is false.
  */
 export class PixelObservation extends Wrapper<Uint8Array, Observation> {
+  /** Pixel layout of the observations. */
   readonly layout: "CHW" | "HWC";
   private readonly keepState: boolean;
   private readonly space: Box;
 
+  /** Renders `inner` as the observation. */
   constructor(inner: Env, options: { layout?: "CHW" | "HWC"; keepState?: boolean } = {}) {
     super(inner);
     this.layout = options.layout ?? "CHW";
@@ -162,26 +184,31 @@ export class PixelObservation extends Wrapper<Uint8Array, Observation> {
     this.space = box(0, 255, this.layout === "CHW" ? [3, s, s] : [s, s, 3], "uint8");
   }
 
+  /** Id of the environment. */
   override get id(): string {
     return `${this.inner.id}/pixels`;
   }
 
+  /** Observation space. */
   override get observationSpace(): Box {
     return this.space;
   }
 
+  /** The current picture in the chosen layout. */
   private pixels(): Uint8Array {
     const img = this.inner.render();
     const s = this.inner.renderSize;
     return this.layout === "CHW" ? hwcToChw(img, s, s) : img;
   }
 
+  /** Starts an episode. */
   override reset(options?: ResetOptions): ResetResult<Uint8Array> {
     const r = this.inner.reset(options);
     const info = this.keepState ? { ...r.info, state: r.obs } : r.info;
     return { obs: this.pixels(), info };
   }
 
+  /** Applies `action`. */
   override step(action: Action): StepResult<Uint8Array> {
     const r = this.inner.step(action);
     const info = this.keepState ? { ...r.info, state: r.obs } : r.info;
@@ -198,6 +225,7 @@ export class NormalizeAction<O extends Observation = Observation> extends Wrappe
   private readonly low: Float32Array;
   private readonly high: Float32Array;
 
+  /** Wraps `inner` (see the class documentation). */
   constructor(inner: Env<O>) {
     super(inner);
     const s = inner.actionSpace;
@@ -212,6 +240,7 @@ export class NormalizeAction<O extends Observation = Observation> extends Wrappe
     this.space = box(-1, 1, s.shape);
   }
 
+  /** Action space. */
   override get actionSpace(): Box {
     return this.space;
   }
@@ -227,6 +256,7 @@ export class NormalizeAction<O extends Observation = Observation> extends Wrappe
     return out;
   }
 
+  /** Applies `action`. */
   override step(action: Action): StepResult<O> {
     return this.inner.step(this.toInner(action));
   }
@@ -238,8 +268,10 @@ export class NormalizeAction<O extends Observation = Observation> extends Wrappe
  */
 export class DiscreteToContinuous<O extends Observation = Observation> extends Wrapper<O, O> {
   private readonly space: Box;
+  /** Number of discrete actions. */
   readonly n: number;
 
+  /** Wraps `inner` (see the class documentation). */
   constructor(inner: Env<O>) {
     super(inner);
     const s = inner.actionSpace;
@@ -248,10 +280,12 @@ export class DiscreteToContinuous<O extends Observation = Observation> extends W
     this.space = box(-1, 1, [s.n]);
   }
 
+  /** Action space. */
   override get actionSpace(): Box {
     return this.space;
   }
 
+  /** Applies `action`. */
   override step(action: Action): StepResult<O> {
     const a = continuousAction(action, this.n);
     let best = 0;

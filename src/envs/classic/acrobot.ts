@@ -11,7 +11,7 @@ import { BaseEnv, type BaseEnvOptions, readState, type Transition } from "../bas
 import type { Canvas, Rgb } from "../render.ts";
 import { View } from "../render.ts";
 import type { Rng } from "../rng.ts";
-import { type Action, box, discrete, discreteIndex } from "../types.ts";
+import { type Action, type Box, box, type Discrete, discrete, discreteIndex } from "../types.ts";
 
 /** Gymnasium's Acrobot constants. */
 export const ACROBOT = {
@@ -87,28 +87,35 @@ export function wrap(x: number, m: number, M: number): number {
  * `reset({ state })` takes the 4 state values.
  */
 export class AcrobotEnv extends BaseEnv {
+  /** Registry id. */
   readonly id = "Acrobot-v1";
-  readonly observationSpace = box(
+  /** Observation space (layout in the class documentation). */
+  readonly observationSpace: Box = box(
     [-1, -1, -1, -1, -ACROBOT.maxVel1, -ACROBOT.maxVel2],
     [1, 1, 1, 1, ACROBOT.maxVel1, ACROBOT.maxVel2],
     [6],
   );
-  readonly actionSpace = discrete(3);
+  /** Action space (see the class documentation). */
+  readonly actionSpace: Discrete = discrete(3);
   /** Physical state `[theta1, theta2, dtheta1, dtheta2]`. */
-  readonly state = new Float64Array(4);
+  readonly state: Float64Array = new Float64Array(4);
 
+  /** Creates the environment; `options` set the render size. */
   constructor(options: BaseEnvOptions = {}) {
     super(options);
   }
 
+  /** Draws the initial state (distribution in the class documentation). */
   protected initialState(rng: Rng): void {
     for (let i = 0; i < 4; i++) this.state[i] = Math.fround(rng.uniform(-0.1, 0.1));
   }
 
+  /** Sets the physical state exactly (layout in the class documentation). */
   setState(state: ArrayLike<number>): void {
     this.state.set(readState(this.id, state, 4));
   }
 
+  /** Observation of the current state. */
   protected observe(): Float32Array {
     const s = this.state;
     return Float32Array.of(
@@ -127,6 +134,7 @@ export class AcrobotEnv extends BaseEnv {
     return -Math.cos(s[0]) - Math.cos(s[1] + s[0]) > 1.0;
   }
 
+  /** Advances the dynamics by one step. */
   protected transition(action: Action): Transition {
     const torque = ACROBOT.availTorque[discreteIndex(action, 3)];
     const ns = acrobotRk4(this.state, torque, ACROBOT.dt);
@@ -139,6 +147,7 @@ export class AcrobotEnv extends BaseEnv {
     return { reward: terminated ? 0.0 : -1.0, terminated };
   }
 
+  /** Draws the current state. */
   protected draw(canvas: Canvas): void {
     drawAcrobot(canvas, this.state[0], this.state[1]);
   }

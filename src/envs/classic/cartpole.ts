@@ -9,7 +9,7 @@ import { BaseEnv, type BaseEnvOptions, readState, type Transition } from "../bas
 import type { Canvas, Rgb } from "../render.ts";
 import { View } from "../render.ts";
 import type { Rng } from "../rng.ts";
-import { type Action, box, discrete, discreteIndex } from "../types.ts";
+import { type Action, type Box, box, type Discrete, discrete, discreteIndex } from "../types.ts";
 
 /** Gymnasium's CartPole constants. */
 export const CARTPOLE = {
@@ -30,37 +30,46 @@ export const CARTPOLE = {
  * Initial state uniform in [-0.05, 0.05]^4. `reset({ state })` takes the 4 state values.
  */
 export class CartPoleEnv extends BaseEnv {
+  /** Registry id. */
   readonly id = "CartPole-v1";
-  readonly observationSpace = box(
+  /** Observation space (layout in the class documentation). */
+  readonly observationSpace: Box = box(
     [-4.8, -Infinity, -CARTPOLE.thetaThreshold * 2, -Infinity],
     [4.8, Infinity, CARTPOLE.thetaThreshold * 2, Infinity],
     [4],
   );
-  readonly actionSpace = discrete(2);
+  /** Action space (see the class documentation). */
+  readonly actionSpace: Discrete = discrete(2);
   /** Physical state `[x, x_dot, theta, theta_dot]` (float64, as Gymnasium keeps it). */
-  readonly state = new Float64Array(4);
+  readonly state: Float64Array = new Float64Array(4);
   private stepsBeyondTerminated: number | null = null;
 
+  /** Creates the environment; `options` set the render size. */
   constructor(options: BaseEnvOptions = {}) {
     super(options);
   }
 
+  /** Draws the initial state (distribution in the class documentation). */
   protected initialState(rng: Rng): void {
     for (let i = 0; i < 4; i++) this.state[i] = rng.uniform(-0.05, 0.05);
   }
 
+  /** Sets the physical state exactly (layout in the class documentation). */
   setState(state: ArrayLike<number>): void {
     this.state.set(readState(this.id, state, 4));
   }
 
+  /** Clears per-episode bookkeeping. */
   protected override onReset(): void {
     this.stepsBeyondTerminated = null;
   }
 
+  /** Observation of the current state. */
   protected observe(): Float32Array {
     return Float32Array.from(this.state);
   }
 
+  /** Advances the dynamics by one step. */
   protected transition(action: Action): Transition {
     const a = discreteIndex(action, 2);
     const { gravity, massCart, massPole, length, forceMag, tau } = CARTPOLE;
@@ -93,6 +102,7 @@ export class CartPoleEnv extends BaseEnv {
     return { reward, terminated };
   }
 
+  /** Draws the current state. */
   protected draw(canvas: Canvas): void {
     drawCartPole(canvas, this.state[0], this.state[2]);
   }
@@ -114,8 +124,8 @@ export function drawCartPole(canvas: Canvas, x: number, theta: number): void {
   const px = v.scale;
   canvas.clear(WHITE);
   canvas.line(v.p(-2.4, 0), v.p(2.4, 0), Math.max(1, 0.03 * px), TRACK);
-  const cw = 0.5;
-  const ch = 0.3;
+  const cw = 0.6;
+  const ch = 0.36;
   canvas.fillPolygon([
     v.p(x - cw / 2, -ch / 2),
     v.p(x + cw / 2, -ch / 2),
@@ -124,7 +134,7 @@ export function drawCartPole(canvas: Canvas, x: number, theta: number): void {
   ], CART);
   const axleY = ch / 4;
   const poleLen = 2 * CARTPOLE.length;
-  const poleW = Math.max(0.1, 2.2 / px);
+  const poleW = Math.max(0.1, 2.6 / px);
   const tip = v.p(x + poleLen * Math.sin(theta), axleY + poleLen * Math.cos(theta));
   canvas.line(v.p(x, axleY), tip, v.len(poleW), POLE);
   canvas.fillCircle(...v.p(x, axleY), v.len(poleW * 0.55), AXLE);

@@ -10,7 +10,7 @@ import { BaseEnv, type BaseEnvOptions, readState, type Transition } from "../bas
 import type { Canvas, Point, Rgb } from "../render.ts";
 import { View } from "../render.ts";
 import type { Rng } from "../rng.ts";
-import { type Action, box, continuousAction } from "../types.ts";
+import { type Action, type Box, box, continuousAction } from "../types.ts";
 
 /** Gymnasium's MountainCarContinuous constants. */
 export const MOUNTAIN_CAR = {
@@ -36,33 +36,41 @@ export function mountainHeight(x: number): number {
  * takes `[position, velocity]`.
  */
 export class MountainCarContinuousEnv extends BaseEnv {
+  /** Registry id. */
   readonly id = "MountainCarContinuous-v0";
-  readonly observationSpace = box(
+  /** Observation space (layout in the class documentation). */
+  readonly observationSpace: Box = box(
     [MOUNTAIN_CAR.minPosition, -MOUNTAIN_CAR.maxSpeed],
     [MOUNTAIN_CAR.maxPosition, MOUNTAIN_CAR.maxSpeed],
     [2],
   );
-  readonly actionSpace = box(MOUNTAIN_CAR.minAction, MOUNTAIN_CAR.maxAction, [1]);
+  /** Action space (see the class documentation). */
+  readonly actionSpace: Box = box(MOUNTAIN_CAR.minAction, MOUNTAIN_CAR.maxAction, [1]);
   /** Physical state `[position, velocity]`. */
-  readonly state = new Float64Array(2);
+  readonly state: Float64Array = new Float64Array(2);
 
+  /** Creates the environment; `options` set the render size. */
   constructor(options: BaseEnvOptions = {}) {
     super(options);
   }
 
+  /** Draws the initial state (distribution in the class documentation). */
   protected initialState(rng: Rng): void {
     this.state[0] = rng.uniform(-0.6, -0.4);
     this.state[1] = 0;
   }
 
+  /** Sets the physical state exactly (layout in the class documentation). */
   setState(state: ArrayLike<number>): void {
     this.state.set(readState(this.id, state, 2));
   }
 
+  /** Observation of the current state. */
   protected observe(): Float32Array {
     return Float32Array.from(this.state);
   }
 
+  /** Advances the dynamics by one step. */
   protected transition(action: Action): Transition {
     const c = MOUNTAIN_CAR;
     const a = continuousAction(action, 1)[0];
@@ -84,6 +92,7 @@ export class MountainCarContinuousEnv extends BaseEnv {
     return { reward, terminated };
   }
 
+  /** Draws the current state. */
   protected draw(canvas: Canvas): void {
     drawMountainCar(canvas, this.state[0]);
   }

@@ -10,7 +10,7 @@ import { BaseEnv, type BaseEnvOptions, readState, type Transition } from "../bas
 import type { Canvas, Rgb } from "../render.ts";
 import { View } from "../render.ts";
 import type { Rng } from "../rng.ts";
-import { type Action, box, continuousAction } from "../types.ts";
+import { type Action, type Box, box, continuousAction } from "../types.ts";
 
 /** Gymnasium's Pendulum constants. */
 export const PENDULUM = {
@@ -36,38 +36,49 @@ export function angleNormalize(x: number): number {
  * state uniform in [-pi, pi] x [-1, 1]. `reset({ state })` takes `[theta, theta_dot]`.
  */
 export class PendulumEnv extends BaseEnv {
+  /** Registry id. */
   readonly id = "Pendulum-v1";
-  readonly observationSpace = box([-1, -1, -PENDULUM.maxSpeed], [1, 1, PENDULUM.maxSpeed], [3]);
-  readonly actionSpace = box(-PENDULUM.maxTorque, PENDULUM.maxTorque, [1]);
+  /** Observation space (layout in the class documentation). */
+  readonly observationSpace: Box = box([-1, -1, -PENDULUM.maxSpeed], [1, 1, PENDULUM.maxSpeed], [
+    3,
+  ]);
+  /** Action space (see the class documentation). */
+  readonly actionSpace: Box = box(-PENDULUM.maxTorque, PENDULUM.maxTorque, [1]);
   /** Physical state `[theta, theta_dot]`. */
-  readonly state = new Float64Array(2);
+  readonly state: Float64Array = new Float64Array(2);
   /** Last applied (clipped) torque, or null after a reset. */
   lastU: number | null = null;
   private readonly g: number;
 
+  /** Creates the environment; `options` set the render size. */
   constructor(options: BaseEnvOptions & { readonly g?: number } = {}) {
     super(options);
     this.g = options.g ?? PENDULUM.g;
   }
 
+  /** Draws the initial state (distribution in the class documentation). */
   protected initialState(rng: Rng): void {
     this.state[0] = rng.uniform(-Math.PI, Math.PI);
     this.state[1] = rng.uniform(-1, 1);
   }
 
+  /** Sets the physical state exactly (layout in the class documentation). */
   setState(state: ArrayLike<number>): void {
     this.state.set(readState(this.id, state, 2));
   }
 
+  /** Clears per-episode bookkeeping. */
   protected override onReset(): void {
     this.lastU = null;
   }
 
+  /** Observation of the current state. */
   protected observe(): Float32Array {
     const [th, thdot] = this.state;
     return Float32Array.of(Math.cos(th), Math.sin(th), thdot);
   }
 
+  /** Advances the dynamics by one step. */
   protected transition(action: Action): Transition {
     const { maxSpeed, maxTorque, dt, m, l } = PENDULUM;
     const g = this.g;
@@ -84,6 +95,7 @@ export class PendulumEnv extends BaseEnv {
     return { reward: -costs, terminated: false };
   }
 
+  /** Draws the current state. */
   protected draw(canvas: Canvas): void {
     drawPendulum(canvas, this.state[0]);
   }

@@ -10,7 +10,7 @@ import { BaseEnv, type BaseEnvOptions, readState, type Transition } from "../bas
 import type { Canvas, Rgb } from "../render.ts";
 import { View } from "../render.ts";
 import type { Rng } from "../rng.ts";
-import { type Action, box, continuousAction } from "../types.ts";
+import { type Action, type Box, box, continuousAction } from "../types.ts";
 import {
   loadMujoco,
   type MjData,
@@ -101,13 +101,17 @@ export function swingupReward(
  * wasm module once; `close()` frees the model and data.
  */
 export class CartPoleSwingupMujocoEnv extends BaseEnv {
+  /** Registry id. */
   readonly id = "CartPoleSwingup-mujoco";
-  readonly observationSpace = box(-Infinity, Infinity, [5]);
-  readonly actionSpace = box(-1, 1, [1]);
+  /** Observation space (layout in the class documentation). */
+  readonly observationSpace: Box = box(-Infinity, Infinity, [5]);
+  /** Action space (see the class documentation). */
+  readonly actionSpace: Box = box(-1, 1, [1]);
   private readonly mj: MujocoModule;
   private model: MjModel | null;
   private data: MjData | null;
 
+  /** Builds the environment on a loaded MuJoCo module (see {@link loadMujoco}). */
   constructor(mj: MujocoModule, options: BaseEnvOptions = {}) {
     super(options);
     this.mj = mj;
@@ -123,6 +127,7 @@ export class CartPoleSwingupMujocoEnv extends BaseEnv {
     return new CartPoleSwingupMujocoEnv(await loadMujoco(), options);
   }
 
+  /** The live model and data (throws after `close()`). */
   private get md(): { m: MjModel; d: MjData } {
     if (!this.model || !this.data) throw new Error(`${this.id}: used after close()`);
     return { m: this.model, d: this.data };
@@ -131,8 +136,8 @@ export class CartPoleSwingupMujocoEnv extends BaseEnv {
   /** `[x, theta, x_dot, theta_dot]` (a copy; qpos then qvel). */
   get state(): Float64Array {
     const { d } = this.md;
-    const qpos = d.qpos as Float64Array;
-    const qvel = d.qvel as Float64Array;
+    const qpos = d.qpos;
+    const qvel = d.qvel;
     return Float64Array.of(qpos[0], qpos[1], qvel[0], qvel[1]);
   }
 
@@ -141,6 +146,7 @@ export class CartPoleSwingupMujocoEnv extends BaseEnv {
     return this.md.d.time;
   }
 
+  /** Draws the initial state (distribution in the class documentation). */
   protected initialState(rng: Rng): void {
     this.setState([
       0.01 * rng.normal(),
@@ -150,41 +156,46 @@ export class CartPoleSwingupMujocoEnv extends BaseEnv {
     ]);
   }
 
+  /** Sets the physical state exactly (layout in the class documentation). */
   setState(state: ArrayLike<number>): void {
     const s = readState(this.id, state, 4);
     const { m, d } = this.md;
     this.mj.mj_resetData(m, d);
-    (d.qpos as Float64Array).set([s[0], s[1]]);
-    (d.qvel as Float64Array).set([s[2], s[3]]);
+    d.qpos.set([s[0], s[1]]);
+    d.qvel.set([s[2], s[3]]);
     this.mj.mj_forward(m, d);
   }
 
+  /** Observation of the current state. */
   protected observe(): Float32Array {
     const { d } = this.md;
-    const qpos = d.qpos as Float64Array;
-    const qvel = d.qvel as Float64Array;
+    const qpos = d.qpos;
+    const qvel = d.qvel;
     return Float32Array.of(qpos[0], Math.cos(qpos[1]), Math.sin(qpos[1]), qvel[0], qvel[1]);
   }
 
+  /** Advances the dynamics by one step. */
   protected transition(action: Action): Transition {
     const { m, d } = this.md;
     const u = Math.min(Math.max(continuousAction(action, 1)[0], -1), 1);
-    (d.ctrl as Float64Array)[0] = u;
+    d.ctrl[0] = u;
     this.mj.mj_step(m, d);
-    const qpos = d.qpos as Float64Array;
-    const qvel = d.qvel as Float64Array;
+    const qpos = d.qpos;
+    const qvel = d.qvel;
     if (!Number.isFinite(qpos[0]) || !Number.isFinite(qpos[1])) {
       throw new Error(`${this.id}: simulation diverged`);
     }
     return { reward: swingupReward(qpos[0], qpos[1], u, qvel[1]), terminated: false };
   }
 
+  /** Draws the current state. */
   protected draw(canvas: Canvas): void {
     const { d } = this.md;
-    const qpos = d.qpos as Float64Array;
+    const qpos = d.qpos;
     drawCartPoleSwingup(canvas, qpos[0], qpos[1]);
   }
 
+  /** Frees the MuJoCo model and data (idempotent). */
   override close(): void {
     if (this.closed) return;
     super.close();
@@ -200,18 +211,18 @@ const SKY_BOTTOM: Rgb = [150, 176, 204];
 const FLOOR: Rgb = [42, 60, 82];
 const FLOOR_LINE: Rgb = [90, 115, 140];
 const RAIL: Rgb = [110, 110, 120];
-const CART: Rgb = [178, 127, 76];
-const POLE: Rgb = [230, 166, 92];
+const CART: Rgb = [150, 92, 48];
+const POLE: Rgb = [240, 180, 100];
 const HINGE: Rgb = [60, 40, 30];
 
 /**
  * Draws the MuJoCo cart-pole from its joint positions, seen from the front as dm_control's
  * fixed camera (x right, z up): a gradient sky, the floor, the rail at z = 1, the cart
  * (0.4 x 0.2 m) at `x` and the 1 m pole at hinge angle `theta` (0 = up, positive towards +x).
- * The view spans x in [-2.2, 2.2], z in [-1.2, 3.2].
+ * The view spans x in [-2, 2], z in [-1, 3].
  */
 export function drawCartPoleSwingup(canvas: Canvas, x: number, theta: number): void {
-  const v = new View(canvas.width, canvas.height, -2.2, 2.2, -1.2, 3.2);
+  const v = new View(canvas.width, canvas.height, -2, 2, -1, 3);
   const floorZ = -0.05;
   // sky gradient in horizontal bands
   const bands = 16;
@@ -222,11 +233,11 @@ export function drawCartPoleSwingup(canvas: Canvas, x: number, theta: number): v
       Math.round(SKY_TOP[1] + (SKY_BOTTOM[1] - SKY_TOP[1]) * t),
       Math.round(SKY_TOP[2] + (SKY_BOTTOM[2] - SKY_TOP[2]) * t),
     ];
-    const z0 = 3.2 - ((3.2 - floorZ) * i) / bands;
-    const z1 = 3.2 - ((3.2 - floorZ) * (i + 1)) / bands;
+    const z0 = 3.1 - ((3.1 - floorZ) * i) / bands;
+    const z1 = 3.1 - ((3.1 - floorZ) * (i + 1)) / bands;
     canvas.fillRect(...v.p(-2.3, z0), ...v.p(2.3, z1), c);
   }
-  canvas.fillRect(...v.p(-2.3, floorZ), ...v.p(2.3, -1.3), FLOOR);
+  canvas.fillRect(...v.p(-2.3, floorZ), ...v.p(2.3, -1.1), FLOOR);
   canvas.line(v.p(-2.3, floorZ), v.p(2.3, floorZ), Math.max(1, v.len(0.03)), FLOOR_LINE);
   // rail (capsule of radius 0.02 from -2 to 2 at z = 1)
   canvas.capsule(v.p(-2, 1), v.p(2, 1), Math.max(1, v.len(0.05)), RAIL);

@@ -12,21 +12,66 @@
  * @module
  */
 
-import type { MainModule, MjData, MjModel } from "npm:mujoco-js@0.0.7";
+/** The part of mujoco-js's `MjModel` used here (a compiled model in wasm memory). */
+export interface MjModel {
+  /** Number of generalized coordinates. */
+  readonly nq: number;
+  /** Number of degrees of freedom. */
+  readonly nv: number;
+  /** Number of actuators. */
+  readonly nu: number;
+  /** Frees the model. */
+  delete(): void;
+}
 
-export type { MainModule as MujocoModule, MjData, MjModel };
+/**
+ * The part of mujoco-js's `MjData` used here. The arrays are views into wasm memory returned
+ * afresh by each property read (memory growth detaches old views): read them after each call
+ * into MuJoCo rather than keeping them.
+ */
+export interface MjData {
+  /** Generalized positions `[nq]`. */
+  readonly qpos: Float64Array;
+  /** Generalized velocities `[nv]`. */
+  readonly qvel: Float64Array;
+  /** Actuator controls `[nu]`. */
+  readonly ctrl: Float64Array;
+  /** Simulation time (s). */
+  readonly time: number;
+  /** Frees the data. */
+  delete(): void;
+}
 
-let modulePromise: Promise<MainModule> | null = null;
-let loaded: MainModule | null = null;
+/** The part of the mujoco-js module (`MujocoModule`) used here. */
+export interface MujocoModule {
+  /** Model class: compiles MJCF from a path of the module's in-memory filesystem. */
+  readonly MjModel: { loadFromXML(path: string): MjModel | null };
+  /** Data class: simulation state for a model. */
+  readonly MjData: new (model: MjModel) => MjData;
+  /** Advances the simulation by one timestep. */
+  mj_step(m: MjModel, d: MjData): void;
+  /** Computes derived quantities (kinematics, forces) without integrating. */
+  mj_forward(m: MjModel, d: MjData): void;
+  /** Resets the data to the model's defaults. */
+  mj_resetData(m: MjModel, d: MjData): void;
+  /** MuJoCo's version, e.g. "3.3.8". */
+  mj_versionString(): string;
+}
+
+let modulePromise: Promise<MujocoModule> | null = null;
+let loaded: MujocoModule | null = null;
 let xmlCounter = 0;
 /** Lines MuJoCo prints while a model compiles (its error messages go to stdout). */
 let captured: string[] | null = null;
 
 /** Loads (once) and returns the MuJoCo wasm module. */
-export function loadMujoco(): Promise<MainModule> {
+export function loadMujoco(): Promise<MujocoModule> {
   modulePromise ??= (async () => {
+    // TODO(deno.json): once the import map has "mujoco-js": "npm:mujoco-js@0.0.7", import the
+    // bare specifier and drop the lint exception.
+    // deno-lint-ignore no-import-prefix
     const mod = await import("npm:mujoco-js@0.0.7");
-    const factory = mod.default as (options?: unknown) => Promise<MainModule>;
+    const factory = mod.default as unknown as (options?: unknown) => Promise<MujocoModule>;
     const mj = await factory({
       // keep MuJoCo's stdout/stderr (warnings) off the console unless asked for
       print: (msg: string) => {
@@ -50,7 +95,7 @@ export function loadMujoco(): Promise<MainModule> {
 }
 
 /** The MuJoCo module if {@link loadMujoco} has already completed, else null. */
-export function loadedMujoco(): MainModule | null {
+export function loadedMujoco(): MujocoModule | null {
   return loaded;
 }
 
@@ -58,7 +103,7 @@ export function loadedMujoco(): MainModule | null {
  * Compiles an MJCF model from XML text: the text is written to a unique path of the module's
  * in-memory filesystem, loaded, and the file removed. Throws with MuJoCo's message on errors.
  */
-export function modelFromXml(mj: MainModule, xml: string): MjModel {
+export function modelFromXml(mj: MujocoModule, xml: string): MjModel {
   // deno-lint-ignore no-explicit-any
   const fs = (mj as any).FS;
   const dir = "/worldflux";
@@ -97,17 +142,42 @@ function verbose(): boolean {
   }
 }
 
-/** Turns an Emscripten exception (a pointer number or an Error) into text. */
-function describeError(mj: MainModule, err: unknown): string {
-  if (err instanceof Error) return err.message;
-  // deno-lint-ignore no-explicit-any
-  const anyMj = mj as any;
-  if (typeof err === "number" && typeof anyMj.getExceptionMessage === "function") {
-    try {
-      return String(anyMj.getExceptionMessage(err));
-    } catch {
-      // fall through
-    }
+/**
+ * Turns a MuJoCo/Emscripten exception into text. MuJoCo's XML reader throws `mjXError`, a C++
+ * object (not a `std::exception`) whose first member is the message `char[1000]`; Emscripten
+ * gives it as `{ name: "mjXError", excPtr }`. The module exports no heap view, so the bytes are
+ * read through the wasm memory behind an (empty) `MjData` array of a probe model.
+ */
+function describeError(mj: MujocoModule, err: unknown): string {
+  const e = err as { name?: unknown; message?: unknown; excPtr?: unknown } | null;
+  if (e && typeof e.excPtr === "number") {
+    const text = readCString(mj, e.excPtr, 1000);
+    if (text) return `${String(e.name ?? "exception")}: ${text.trim().replace(/\s*\n\s*/g, "; ")}`;
   }
-  return String(err);
+  if (e && typeof e.message === "string" && e.message) return e.message;
+  return String(e?.name ?? err);
+}
+
+let probe: { model: MjModel; data: MjData } | null = null;
+
+function readCString(mj: MujocoModule, ptr: number, max: number): string {
+  try {
+    if (!probe) {
+      // deno-lint-ignore no-explicit-any
+      const fs = (mj as any).FS;
+      const path = "/worldflux/probe.xml";
+      fs.writeFile(path, "<mujoco/>");
+      const model = mj.MjModel.loadFromXML(path);
+      fs.unlink(path);
+      if (!model) return "";
+      probe = { model, data: new mj.MjData(model) };
+    }
+    // a fresh view each time: memory growth replaces the buffer
+    const mem = new Uint8Array(probe.data.qpos.buffer);
+    let end = ptr;
+    while (end < ptr + max && end < mem.length && mem[end] !== 0) end++;
+    return new TextDecoder().decode(mem.subarray(ptr, end));
+  } catch {
+    return "";
+  }
 }

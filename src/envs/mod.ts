@@ -1,0 +1,92 @@
+/**
+ * Environments for model-based RL, independent of the tensor layer: a Gym-like interface,
+ * classic-control tasks (CartPole-v1, Pendulum-v1, MountainCarContinuous-v0, Acrobot-v1) written
+ * from the published equations with Gymnasium's constants, a MuJoCo (wasm) cart-pole swing-up,
+ * a 64x64 software renderer for pixel observations, wrappers, and data-collection helpers.
+ *
+ * ```ts
+ * import { makeEnv, RandomPolicy, rollout } from "./src/envs/mod.ts";
+ * const env = await makeEnv("CartPole-v1", { pixels: true });
+ * const data = rollout(env, new RandomPolicy(env.actionSpace, 0), 1000, 0);
+ * // data.obs: Uint8Array [1000, 3, 64, 64]; data.actions: Float32Array [1000, 2] (one-hot)
+ * ```
+ * @module
+ */
+
+export * from "./types.ts";
+export { Rng, type RngState } from "./rng.ts";
+export { BaseEnv, type BaseEnvOptions, readState, type Transition } from "./base.ts";
+export {
+  Canvas,
+  chwToHwc,
+  encodeRgbPng,
+  hwcToChw,
+  type Point,
+  type Rgb,
+  tileFrames,
+  View,
+} from "./render.ts";
+export { CARTPOLE, CartPoleEnv, drawCartPole } from "./classic/cartpole.ts";
+export { angleNormalize, drawPendulum, PENDULUM, PendulumEnv } from "./classic/pendulum.ts";
+export {
+  drawMountainCar,
+  MOUNTAIN_CAR,
+  MountainCarContinuousEnv,
+  mountainHeight,
+} from "./classic/mountain_car.ts";
+export {
+  ACROBOT,
+  acrobotDerivs,
+  AcrobotEnv,
+  acrobotRk4,
+  drawAcrobot,
+  wrap,
+} from "./classic/acrobot.ts";
+export {
+  CARTPOLE_MJCF,
+  CartPoleSwingupMujocoEnv,
+  drawCartPoleSwingup,
+  swingupReward,
+  tolerance,
+} from "./mujoco/cartpole_swingup.ts";
+export {
+  loadedMujoco,
+  loadMujoco,
+  type MjData,
+  type MjModel,
+  modelFromXml,
+  type MujocoModule,
+} from "./mujoco/loader.ts";
+export {
+  ActionRepeat,
+  DiscreteToContinuous,
+  NormalizeAction,
+  obsSize,
+  PixelObservation,
+  TimeLimit,
+  Wrapper,
+} from "./wrappers.ts";
+export {
+  type EnvSpec,
+  envSpec,
+  listEnvs,
+  makeEnv,
+  type MakeEnvOptions,
+  makeEnvSync,
+  registerEnv,
+} from "./registry.ts";
+export {
+  collectEpisodes,
+  encodeAction,
+  type Episode,
+  type EpisodeOptions,
+  evaluatePolicy,
+  type EvaluationResult,
+  type Policy,
+  type PolicyContext,
+  type PolicyLike,
+  RandomPolicy,
+  rollout,
+  type RolloutData,
+  runEpisode,
+} from "./rollout.ts";

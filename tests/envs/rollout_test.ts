@@ -1,0 +1,123 @@
+/**
+ * Data collection: the step-aligned layout of `rollout` (for ReplayBuffer.addEpisode), whole
+ * episodes with T+1 observations, RandomPolicy seeding, and the random-policy baselines.
+ */
+
+import assert from "node:assert/strict";
+import {
+  collectEpisodes,
+  evaluatePolicy,
+  makeEnv,
+  makeEnvSync,
+  RandomPolicy,
+  rollout,
+} from "../../src/envs/mod.ts";
+
+Deno.test("rollout: step-aligned arrays with auto-reset, one-hot discrete actions", () => {
+  const env = makeEnvSync("CartPole-v1");
+  const T = 300;
+  const data = rollout(env, new RandomPolicy(env.actionSpace, 1), T, 42);
+  assert.equal(data.steps, T);
+  assert.deepEqual(data.obsShape, [4]);
+  assert.equal(data.obsDtype, "float32");
+  assert.equal(data.actionDim, 2);
+  assert.equal(data.obs.length, T * 4);
+  assert.equal(data.actions.length, T * 2);
+  for (const a of [data.rewards, data.dones, data.terminated, data.truncated, data.firsts]) {
+    assert.equal(a.length, T);
+  }
+  assert.ok(data.episodeReturns.length >= 5, "several random CartPole episodes in 300 steps");
+
+  // replay the same seeds by hand and compare every field
+  const ref = makeEnvSync("CartPole-v1");
+  const pol = new RandomPolicy(ref.actionSpace, 1);
+  let obs = ref.reset({ seed: 42 }).obs;
+  let ret = 0;
+  let ep = 0;
+  for (let t = 0; t < T; t++) {
+    assert.deepEqual([...data.obs.subarray(4 * t, 4 * t + 4)], [...obs], `obs[${t}]`);
+    const a = pol.act() as number;
+    assert.deepEqual([...data.actions.subarray(2 * t, 2 * t + 2)], a === 1 ? [0, 1] : [1, 0]);
+    const r = ref.step(a);
+    assert.equal(data.rewards[t], r.reward);
+    assert.equal(data.terminated[t], r.terminated ? 1 : 0);
+    assert.equal(data.dones[t], r.terminated || r.truncated ? 1 : 0);
+    assert.equal(data.firsts[t], t === 0 || data.dones[t - 1] === 1 ? 1 : 0);
+    ret += r.reward;
+    obs = r.obs;
+    if (r.terminated || r.truncated) {
+      assert.equal(data.episodeReturns[ep], ret);
+      ep++;
+      ret = 0;
+      if (t + 1 < T) obs = ref.reset().obs;
+    }
+  }
+  assert.deepEqual([...data.finalObs], [...obs]);
+  assert.equal(
+    data.episodeLengths.reduce((a, b) => a + b, 0),
+    data.episodeReturns.reduce((a, b) => a + b, 0),
+  );
+});
+
+Deno.test("rollout of pixel observations: uint8 [T, 3, 64, 64]; continuous actions as sent", async () => {
+  const env = await makeEnv("Pendulum-v1", { pixels: true });
+  const data = rollout(env, new RandomPolicy(env.actionSpace, 0), 20, 0);
+  assert.ok(data.obs instanceof Uint8Array);
+  assert.equal(data.obs.length, 20 * 3 * 64 * 64);
+  assert.deepEqual(data.obsShape, [3, 64, 64]);
+  assert.equal(data.obsDtype, "uint8");
+  assert.equal(data.actionDim, 1);
+  const again = new RandomPolicy(env.actionSpace, 0);
+  for (let t = 0; t < 20; t++) assert.equal(data.actions[t], (again.act() as Float32Array)[0]);
+  for (let t = 0; t < 20; t++) assert.ok(Math.abs(data.actions[t]) <= 2);
+  // a plain function works as a policy
+  const zero = rollout(env, () => [0], 5, 0);
+  assert.deepEqual([...zero.actions], [0, 0, 0, 0, 0]);
+});
+
+Deno.test("collectEpisodes: T+1 observations, done on the last step, reproducible", () => {
+  const env = makeEnvSync("CartPole-v1");
+  const eps = collectEpisodes(env, new RandomPolicy(env.actionSpace, 3), 4, { seed: 9 });
+  assert.equal(eps.length, 4);
+  for (const e of eps) {
+    assert.equal(e.obs.length, (e.length + 1) * 4);
+    assert.equal(e.actions.length, e.length * 2);
+    assert.equal(e.rewards.length, e.length);
+    assert.equal(e.dones[e.length - 1], 1);
+    assert.equal(e.dones.reduce((a, b) => a + b, 0), 1);
+    assert.equal(e.terminated, true);
+    assert.equal(e.return, e.length, "CartPole pays 1 per step");
+  }
+  assert.notDeepEqual(eps[0].obs.subarray(0, 4), eps[1].obs.subarray(0, 4));
+  const again = collectEpisodes(env, new RandomPolicy(env.actionSpace, 3), 4, { seed: 9 });
+  assert.deepEqual(again.map((e) => [...e.obs]), eps.map((e) => [...e.obs]));
+  // a time-limited episode ends truncated, not terminated
+  const pend = makeEnvSync("Pendulum-v1", { maxEpisodeSteps: 15 });
+  const [p] = collectEpisodes(pend, new RandomPolicy(pend.actionSpace, 0), 1, { seed: 0 });
+  assert.equal(p.length, 15);
+  assert.equal(p.truncated, true);
+  assert.equal(p.terminated, false);
+  assert.equal(p.obs.length, 16 * 3);
+});
+
+/** Random-policy baselines (20 episodes, policy seed 0, env seed 0). */
+const BASELINES: [string, number, number][] = [
+  ["CartPole-v1", 15, 35],
+  ["Pendulum-v1", -1500, -900],
+  ["MountainCarContinuous-v0", -36, -31],
+  ["Acrobot-v1", -500, -420],
+  ["CartPoleSwingup-mujoco", 5, 80],
+];
+
+Deno.test("random-policy returns are the known baselines", async () => {
+  const lines: string[] = [];
+  for (const [id, lo, hi] of BASELINES) {
+    const env = await makeEnv(id);
+    const res = evaluatePolicy(env, new RandomPolicy(env.actionSpace, 0), 20, { seed: 0 });
+    env.close();
+    assert.equal(res.returns.length, 20);
+    assert.ok(res.mean >= lo && res.mean <= hi, `${id}: random mean return ${res.mean}`);
+    lines.push(`${id}: ${res.mean.toFixed(2)} +- ${res.std.toFixed(2)}`);
+  }
+  console.log(`random-policy mean returns (20 episodes): ${lines.join("; ")}`);
+});
