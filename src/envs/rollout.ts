@@ -18,8 +18,9 @@
  *
  * After `dones[t] = 1` the environment is reset, so `obs[t + 1]` starts a new episode
  * (`firsts[t + 1] = 1`). Every array has the same leading length T, as in the reference's
- * `.npz` (`obs`, `actions`, `rewards`, `dones`). {@link Episode} instead keeps T+1
- * observations (the final one included), for learners that need the last next-observation.
+ * `.npz` (`obs`, `actions`, `rewards`, `dones`); `ReplayBuffer.addEpisode` takes the result as
+ * is. {@link Episode} instead keeps T+1 observations (the final one included), for learners
+ * that need the last next-observation; `addEpisode` takes it too (dropping the last row).
  * @module
  */
 
@@ -130,10 +131,15 @@ export interface Episode<O extends Observation = Observation> {
   readonly rewards: Float32Array;
   /** `[T]`: 1 at the last step when the episode ended (terminated or truncated), else 0. */
   readonly dones: Float32Array;
-  /** Whether the episode ended in a terminal state. */
-  readonly terminated: boolean;
-  /** Whether the episode was cut by the time limit. */
-  readonly truncated: boolean;
+  /** `[T]`: 1 at the last step when it reached a terminal state, else 0. */
+  readonly terminated: Float32Array;
+  /** `[T]`: 1 at the last step when the time limit cut the episode, else 0. */
+  readonly truncated: Float32Array;
+  /**
+   * How the episode ended: a terminal state, the time limit, or the `maxSteps` cap of
+   * {@link runEpisode} (then no flag is set).
+   */
+  readonly end: "terminated" | "truncated" | "cap";
   /** Sum of the rewards. */
   readonly return: number;
 }
@@ -286,7 +292,13 @@ export function runEpisode<O extends Observation = Observation>(
   const actions = new Float32Array(T * aDim);
   actionRows.forEach((a, i) => actions.set(a, i * aDim));
   const dones = new Float32Array(T);
-  if (T > 0 && (terminated || truncated)) dones[T - 1] = 1;
+  const term = new Float32Array(T);
+  const trunc = new Float32Array(T);
+  if (T > 0) {
+    dones[T - 1] = terminated || truncated ? 1 : 0;
+    term[T - 1] = terminated ? 1 : 0;
+    trunc[T - 1] = truncated ? 1 : 0;
+  }
   return {
     length: T,
     obsShape: [...env.observationSpace.shape],
@@ -295,8 +307,9 @@ export function runEpisode<O extends Observation = Observation>(
     actions,
     rewards: Float32Array.from(rewards),
     dones,
-    terminated,
-    truncated,
+    terminated: term,
+    truncated: trunc,
+    end: terminated ? "terminated" : truncated ? "truncated" : "cap",
     return: rewards.reduce((a, b) => a + b, 0),
   };
 }

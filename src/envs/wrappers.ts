@@ -87,7 +87,8 @@ export class TimeLimit<O extends Observation = Observation> extends Wrapper<O, O
   /** The limit in steps of the inner environment. */
   readonly maxSteps: number;
   private elapsed = 0;
-  private done = true;
+  private done = false;
+  private started = false;
 
   /** Truncates `inner` after `maxSteps` steps. */
   constructor(inner: Env<O>, maxSteps: number) {
@@ -112,11 +113,13 @@ export class TimeLimit<O extends Observation = Observation> extends Wrapper<O, O
   override reset(options?: ResetOptions): ResetResult<O> {
     this.elapsed = 0;
     this.done = false;
+    this.started = true;
     return this.inner.reset(options);
   }
 
   /** Applies `action`. */
   override step(action: Action): StepResult<O> {
+    if (!this.started) throw new Error(`${this.id}: step() before reset()`);
     if (this.done) throw new Error(`${this.id}: step() on a finished episode; call reset()`);
     const r = this.inner.step(action);
     this.elapsed++;

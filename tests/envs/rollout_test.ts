@@ -85,7 +85,9 @@ Deno.test("collectEpisodes: T+1 observations, done on the last step, reproducibl
     assert.equal(e.rewards.length, e.length);
     assert.equal(e.dones[e.length - 1], 1);
     assert.equal(e.dones.reduce((a, b) => a + b, 0), 1);
-    assert.equal(e.terminated, true);
+    assert.equal(e.end, "terminated");
+    assert.equal(e.terminated[e.length - 1], 1);
+    assert.equal(e.truncated[e.length - 1], 0);
     assert.equal(e.return, e.length, "CartPole pays 1 per step");
   }
   assert.notDeepEqual(eps[0].obs.subarray(0, 4), eps[1].obs.subarray(0, 4));
@@ -95,8 +97,8 @@ Deno.test("collectEpisodes: T+1 observations, done on the last step, reproducibl
   const pend = makeEnvSync("Pendulum-v1", { maxEpisodeSteps: 15 });
   const [p] = collectEpisodes(pend, new RandomPolicy(pend.actionSpace, 0), 1, { seed: 0 });
   assert.equal(p.length, 15);
-  assert.equal(p.truncated, true);
-  assert.equal(p.terminated, false);
+  assert.equal(p.end, "truncated");
+  assert.deepEqual([p.truncated[14], p.terminated[14], p.dones[14]], [1, 0, 1]);
   assert.equal(p.obs.length, 16 * 3);
 });
 
@@ -120,4 +122,30 @@ Deno.test("random-policy returns are the known baselines", async () => {
     lines.push(`${id}: ${res.mean.toFixed(2)} +- ${res.std.toFixed(2)}`);
   }
   console.log(`random-policy mean returns (20 episodes): ${lines.join("; ")}`);
+});
+
+Deno.test("rollout and collectEpisodes feed ReplayBuffer.addEpisode as they are", async () => {
+  const { ReplayBuffer } = await import("../../src/training/replay_buffer.ts");
+  const env = await makeEnv("CartPole-v1", { pixels: true });
+  const data = rollout(env, new RandomPolicy(env.actionSpace, 0), 200, 0);
+  const buf = new ReplayBuffer({
+    capacity: 1000,
+    obsShape: data.obsShape,
+    actionDim: data.actionDim,
+    obsDtype: data.obsDtype,
+    seed: 0,
+  });
+  buf.addEpisode(data);
+  assert.equal(buf.size, 200);
+  // the episodes that ended inside the rollout, plus its unfinished tail
+  assert.equal(buf.numEpisodes, data.episodeReturns.length + (data.dones[199] ? 0 : 1));
+  const eps = collectEpisodes(env, new RandomPolicy(env.actionSpace, 1), 2, { seed: 1 });
+  for (const e of eps) buf.addEpisode(e);
+  assert.equal(buf.size, 200 + eps[0].length + eps[1].length, "T+1 observations: last row dropped");
+  const s = buf.sampleArrays(4, 8);
+  assert.equal(s.obs.length, 4 * 8 * 3 * 64 * 64);
+  assert.ok(s.obs instanceof Uint8Array);
+  // sampled one-hot actions and terminal flags are consistent with CartPole's data
+  for (let i = 0; i < 4 * 8; i++) assert.equal(s.actions[2 * i] + s.actions[2 * i + 1], 1);
+  env.close();
 });
