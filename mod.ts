@@ -204,6 +204,9 @@ export {
   type SampleOptions,
 } from "./src/training/replay_buffer.ts";
 
+// Environments
+export * from "./src/envs/mod.ts";
+
 // Devices
 export {
   type AutoDecision,
@@ -414,6 +417,26 @@ export {
   type MLPWorldModelOptions,
   registerMLPFamily,
 } from "./src/models/mlp/mod.ts";
+// DreamerV3
+export {
+  ActorCritic,
+  type ActorCriticLoss,
+  countDreamerV3Parameters,
+  type DreamerLossResult,
+  DreamerTrainer,
+  type DreamerTrainerOptions,
+  DREAMERV3_PRESETS,
+  type DreamerV3Config,
+  dreamerV3ConfigSchema,
+  dreamerV3FamilySpec,
+  DreamerV3WorldModel,
+  type DreamerV3WorldModelOptions,
+  type Imagined,
+  type ImagineOptions,
+  registerDreamerV3Family,
+  RSSM,
+  type RSSMState,
+} from "./src/models/dreamerv3/mod.ts";
 export { registerBuiltinFamilies } from "./src/models/registry_setup.ts";
 // ============================================================================================
 // End of the world-model contract section

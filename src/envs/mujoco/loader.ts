@@ -67,10 +67,7 @@ let captured: string[] | null = null;
 /** Loads (once) and returns the MuJoCo wasm module. */
 export function loadMujoco(): Promise<MujocoModule> {
   modulePromise ??= (async () => {
-    // TODO(deno.json): once the import map has "mujoco-js": "npm:mujoco-js@0.0.7", import the
-    // bare specifier and drop the lint exception.
-    // deno-lint-ignore no-import-prefix
-    const mod = await import("npm:mujoco-js@0.0.7");
+    const mod = await import("mujoco-js");
     const factory = mod.default as unknown as (options?: unknown) => Promise<MujocoModule>;
     const mj = await factory({
       // keep MuJoCo's stdout/stderr (warnings) off the console unless asked for
