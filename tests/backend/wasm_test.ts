@@ -57,10 +57,30 @@ function noFallbacks(label: string): void {
   }
 }
 
+/** Largest relative error (floor 1e-3 max|ref|) seen per op, for the summary. */
+const worstByOp = new Map<string, number>();
+
+function record(key: string, got: Out, want: Out): void {
+  let mx = 0;
+  for (let i = 0; i < want.length; i++) {
+    if (Number.isFinite(want[i])) mx = Math.max(mx, Math.abs(want[i]));
+  }
+  let worst = worstByOp.get(key) ?? 0;
+  for (let i = 0; i < want.length; i++) {
+    const a = got[i], b = want[i];
+    if (!Number.isFinite(a) || !Number.isFinite(b)) continue;
+    worst = Math.max(worst, Math.abs(a - b) / Math.max(Math.abs(b), 1e-3 * mx, 1e-38));
+  }
+  worstByOp.set(key, worst);
+}
+
 /** Compares wasm and reference on `fn` (1e-5 relative, floor 1e-3 max|ref|). */
-async function same(label: string, fn: () => Tensor[], rtol = 1e-5): Promise<void> {
+async function same(label: string, fn: () => Tensor[], rtol = 1e-5, key?: string): Promise<void> {
   const [r, w] = [await on(ref, fn), await on(wasm, fn)];
-  r.forEach((x, i) => assertClose(w[i], x, { rtol, label: `${label} #${i}` }));
+  r.forEach((x, i) => {
+    assertClose(w[i], x, { rtol, label: `${label} #${i}` });
+    if (key) record(key, w[i], x);
+  });
   noFallbacks(label);
 }
 
@@ -184,38 +204,63 @@ for (const op of Object.keys(ELEMENTWISE)) {
       const tag = `${op}(${kinds.join(",")})`;
       // contiguous, odd sizes
       const args = kinds.map((k, i) => makeArg(op, i, S, k, seed++));
-      await same(`${tag} [37,13]`, () => {
-        const xs = args.map((a) => a());
-        return [xs[0].ew(op, xs.slice(1))];
-      });
+      await same(
+        `${tag} [37,13]`,
+        () => {
+          const xs = args.map((a) => a());
+          return [xs[0].ew(op, xs.slice(1))];
+        },
+        1e-5,
+        op,
+      );
       // transposed views of every operand
       const targs = kinds.map((k, i) => makeArg(op, i, [13, 37], k, seed++));
-      await same(`${tag} transposed`, () => {
-        const xs = targs.map((a) => a().transpose());
-        return [xs[0].ew(op, xs.slice(1))];
-      });
+      await same(
+        `${tag} transposed`,
+        () => {
+          const xs = targs.map((a) => a().transpose());
+          return [xs[0].ew(op, xs.slice(1))];
+        },
+        1e-5,
+        op,
+      );
       // broadcasting: a row vector and a column vector
       if (arity > 1) {
         const bargs = kinds.map((k, i) =>
           makeArg(op, i, i === 0 ? S : i === 1 ? [13] : [37, 1], k, seed++)
         );
-        await same(`${tag} broadcast`, () => {
-          const xs = bargs.map((a) => a());
-          const swapped = kinds[0] === kinds[1] ? [xs[1].ew(op, [xs[0], ...xs.slice(2)])] : [];
-          return [xs[0].ew(op, xs.slice(1)), ...swapped];
-        });
+        await same(
+          `${tag} broadcast`,
+          () => {
+            const xs = bargs.map((a) => a());
+            const swapped = kinds[0] === kinds[1] ? [xs[1].ew(op, [xs[0], ...xs.slice(2)])] : [];
+            return [xs[0].ew(op, xs.slice(1)), ...swapped];
+          },
+          1e-5,
+          op,
+        );
       }
       // rank 0 and rank 4 (permuted)
       const sargs = kinds.map((k, i) => makeArg(op, i, [], k, seed++));
-      await same(`${tag} rank 0`, () => {
-        const xs = sargs.map((a) => a());
-        return [xs[0].ew(op, xs.slice(1))];
-      });
+      await same(
+        `${tag} rank 0`,
+        () => {
+          const xs = sargs.map((a) => a());
+          return [xs[0].ew(op, xs.slice(1))];
+        },
+        1e-5,
+        op,
+      );
       const r4 = kinds.map((k, i) => makeArg(op, i, [3, 5, 2, 7], k, seed++));
-      await same(`${tag} rank 4`, () => {
-        const xs = r4.map((a) => a().permute([2, 0, 3, 1]));
-        return [xs[0].ew(op, xs.slice(1))];
-      });
+      await same(
+        `${tag} rank 4`,
+        () => {
+          const xs = r4.map((a) => a().permute([2, 0, 3, 1]));
+          return [xs[0].ew(op, xs.slice(1))];
+        },
+        1e-5,
+        op,
+      );
     }
   });
 }
@@ -226,6 +271,19 @@ test("elementwise sizes around the vector width, offsets and slices", async () =
     await same(`n=${n}`, () => {
       const x = tensor(a).realize().narrow(0, 5, n), y = tensor(b);
       return [x.mul(y).add(1).exp(), x.gt(y), x.cast("int32").mul(3)];
+    });
+  }
+  // transposed operands and outputs: the last two axes are tiled (blocks of 8 rows)
+  for (const [r, c] of [[1, 9], [3, 5], [8, 4], [9, 17], [17, 9], [64, 33], [301, 300]]) {
+    const a = rng.uniform(r * c, -3, 3), b = rng.uniform(c, -3, 3);
+    await same(`transpose ${r}x${c}`, () => {
+      const x = tensor(a, [r, c]);
+      return [
+        x.transpose().add(0),
+        x.transpose().mul(tensor(b, [c, 1])),
+        x.exp().transpose().sub(1),
+        x.transpose().reshape([c, r, 1]).add(tensor(b, [c, 1, 1])),
+      ];
     });
   }
 });
@@ -766,6 +824,8 @@ test("prepared kernels replay with the same results", async () => {
 
 test("no kernel kind fell back to the reference", () => {
   noFallbacks("all tests");
+  const ops = [...worstByOp].map(([op, e]) => `${op} ${e.toExponential(1)}`);
+  console.log(`max relative error vs the reference per elementwise op:\n  ${ops.join(", ")}`);
   // closing the pool lets the test process exit at once
   addEventListener("unload", () => wasm.threads.close());
 });

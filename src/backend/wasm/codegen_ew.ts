@@ -69,6 +69,9 @@ class EwGen extends NestGen {
   }
 }
 
+/** Rows per tile when the last two axes are tiled. */
+const EW_TILE = 8;
+
 /** Plans an elementwise kernel (null when there is nothing to do). */
 export function prepareEw(k: EwKernel): Prepared | null {
   const c = collapseFrame(k.out.view.shape, k.expr, [k.out.view]);
@@ -76,9 +79,12 @@ export function prepareEw(k: EwKernel): Prepared | null {
   if (numel(c.shape) === 0) return null;
   const out: Cursor = { kind: "mem", node: null, plan: plan.extra[0], buffer: -1 };
   const { spec, classKey } = specOf(plan, c.expr, c.shape, plan.words, k.inputs.length, out);
-  const full: NestSpec = { ...spec, vec: spec.rank - 1 };
+  const R = spec.rank;
+  // Gathers along the vector axis (transposed operands or output): tile the last two axes.
+  const gathers = R >= 2 && spec.classes.some((c) => c[R - 1] === 2 && c[R - 2] !== 0);
+  const full: NestSpec = { ...spec, vec: R - 1, tile: gathers ? EW_TILE : undefined };
   return {
-    key: `ew|${plan.key}|${classKey}|${k.inputs.length}|${plan.words.length}`,
+    key: `ew|${plan.key}|${classKey}|${k.inputs.length}|${plan.words.length}|${gathers}`,
     words: plan.words,
     build: () => new EwGen(plan, full, c.expr, full.cursors.length - 1).build(),
   };
@@ -161,9 +167,13 @@ class ReduceGen extends NestGen {
     } else {
       this.identity();
       f.set(this.acc[0]);
+      f.v128i(0).set(this.acc[1]); // NaN lanes of max/min
     }
     if (this.arg) {
-      f.v128i(-1).set(this.idx);
+      // Each lane starts at its first element (value = the identity): a lane whose elements
+      // all equal the identity keeps that index, and ties resolve to the smallest index.
+      if (this.modeA) f.v128i(0, 1, 2, 3).set(this.idx);
+      else f.v128i(0).set(this.idx);
       f.i32(0).set(this.rcount);
     }
   }
@@ -187,7 +197,6 @@ class ReduceGen extends NestGen {
         f.get(v).get(v).op("f32x4.ne").get(this.acc[0]).get(this.acc[0]).op("f32x4.eq");
         f.op("v128.and").op("v128.or");
       }
-      f.get(this.idx).v128i(-1).op("i32x4.eq").op("v128.or");
       if (masked) f.get(this.validMask).op("v128.and");
       f.set(upd);
       f.get(v).get(this.acc[0]).get(upd).op("v128.bitselect").set(this.acc[0]);
@@ -213,9 +222,14 @@ class ReduceGen extends NestGen {
       f.set(this.acc[1]);
       return;
     }
-    const name = isF
-      ? `f32x4.${this.op}`
-      : this.op === "sum"
+    if (isF) {
+      // pmax/pmin are single instructions (f32x4.max is not) but skip NaN: track it apart.
+      f.get(this.acc[0]).get(v).op(this.op === "max" ? "f32x4.pmax" : "f32x4.pmin");
+      f.set(this.acc[0]);
+      f.get(this.acc[1]).get(v).get(v).op("f32x4.ne").op("v128.or").set(this.acc[1]);
+      return;
+    }
+    const name = this.op === "sum"
       ? "i32x4.add"
       : this.op === "prod"
       ? "i32x4.mul"
@@ -242,8 +256,10 @@ class ReduceGen extends NestGen {
         const ext = isF ? "f32x4.extract_lane" : "i32x4.extract_lane";
         if (isF) {
           const o = `f32.${this.op}`;
+          f.f32(NaN);
           f.get(a).op(ext, 0).get(a).op(ext, 1).op(o).get(a).op(ext, 2).get(a).op(ext, 3).op(o);
           f.op(o);
+          f.get(this.acc[1]).op("v128.any_true").op("select");
         } else if (this.op === "sum" || this.op === "prod") {
           const o = this.op === "sum" ? "i32.add" : "i32.mul";
           f.get(a).op(ext, 0).get(a).op(ext, 1).op(o).get(a).op(ext, 2).op(o).get(a).op(ext, 3);
@@ -269,6 +285,8 @@ class ReduceGen extends NestGen {
     else if (this.f64) {
       f.get(this.acc[0]).op("f32x4.demote_f64x2_zero").get(this.acc[1]);
       f.op("f32x4.demote_f64x2_zero").shuffle(LOW_LOW).set(r);
+    } else if (isF) {
+      f.v128f(NaN).get(this.acc[0]).get(this.acc[1]).op("v128.bitselect").set(r);
     } else f.get(this.acc[0]).set(r);
     if (!this.tail) {
       f.get(this.outPtr).get(r).op("v128.store", 0, 2);

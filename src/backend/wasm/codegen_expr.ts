@@ -115,6 +115,18 @@ export interface NestSpec {
   readonly inputs: number;
   /** Number of plan words. */
   readonly words: number;
+  /**
+   * Tile the two innermost axes (vec must be the last): loops run `[..., rank-2 in blocks of
+   * tile, rank-1 (vector), rank-2 within the block]`, so transposed operands are read in
+   * cache- and TLB-friendly tiles. A power of two.
+   */
+  readonly tile?: number;
+}
+
+/** One loop level: an axis, run whole, vectorised, in blocks, or within the current block. */
+interface Level {
+  readonly axis: number;
+  readonly kind: "full" | "vec" | "block" | "inner";
 }
 
 interface LaneCtx {
@@ -155,7 +167,10 @@ export abstract class NestGen {
   protected readonly validMask: number;
   /** Current loop level being emitted (-1: prologue). */
   private level = -1;
-  private readonly counters: number[] = [];
+  /** The loop levels, outermost first. */
+  private readonly lv: Level[] = [];
+  /** Block start (element index) of each blocked axis. */
+  private readonly blockStart = new Map<number, number>();
 
   constructor(readonly plan: ExprPlan, readonly spec: NestSpec, readonly root: Expr | null) {
     this.f = new FnBuilder([I32], []);
@@ -165,6 +180,21 @@ export abstract class NestGen {
     spec.cursors.forEach((c, i) => {
       if (c.node || c.buffer === -2) this.cursorOf.set(c.node, i);
     });
+    const R = spec.rank;
+    const tiled = spec.tile !== undefined && R >= 2 && spec.vec === R - 1;
+    for (let d = 0; d < (tiled ? R - 2 : R); d++) {
+      this.lv.push({ axis: d, kind: d === spec.vec ? "vec" : "full" });
+    }
+    if (tiled) {
+      this.lv.push({ axis: R - 2, kind: "block" });
+      this.lv.push({ axis: R - 1, kind: "vec" });
+      this.lv.push({ axis: R - 2, kind: "inner" });
+    }
+  }
+
+  /** Number of loop levels (hooks get level indices; `levelCount` is the innermost point). */
+  get levelCount(): number {
+    return this.lv.length;
   }
 
   /** Local holding word `k` of the parameter block. */
@@ -195,7 +225,7 @@ export abstract class NestGen {
 
   /** Deepest loop level at which cursor c moves (-1: never). */
   private cursorLevel(c: number): number {
-    for (let d = this.spec.rank - 1; d >= 0; d--) if (this.cls(c, d) !== 0) return d;
+    for (let l = this.lv.length - 1; l >= 0; l--) if (this.cls(c, this.lv[l].axis) !== 0) return l;
     return -1;
   }
 
@@ -328,22 +358,24 @@ export abstract class NestGen {
     return ps[Math.min(this.level + 1, ps.length - 1)];
   }
 
-  /** Loop over axis `level` and everything inside. */
+  /** Loop level `level` and everything inside. */
   private loops(level: number): void {
     const f = this.f;
     const { spec } = this;
     this.before(level);
-    if (level === spec.rank) {
-      this.level = spec.rank - 1;
+    if (level === this.lv.length) {
+      this.level = level - 1;
       this.inner();
       this.after(level);
       return;
     }
+    const { axis, kind } = this.lv[level];
+    const tile = spec.tile ?? 1;
     // cursor locals of this level
     const moving: number[] = [];
     spec.cursors.forEach((_, ci) => {
       const parent = this.cur[ci][level]; // level-1 slot
-      if (this.cls(ci, level) === 0) {
+      if (this.cls(ci, axis) === 0) {
         this.cur[ci][level + 1] = parent;
         return;
       }
@@ -353,16 +385,22 @@ export abstract class NestGen {
       moving.push(ci);
     });
     const i = f.local(I32);
-    this.counters[level] = i;
     const n = f.local(I32);
-    this.size(level);
+    this.size(axis);
     f.set(n);
+    if (kind === "inner") {
+      // n = min(tile, n - blockStart)
+      const b = this.blockStart.get(axis)!;
+      f.get(n).get(b).op("i32.sub").set(n);
+      f.get(n).i32(tile).op("i32.gt_s").if(() => f.i32(tile).set(n));
+    }
+    if (kind === "block") this.blockStart.set(axis, i);
     f.i32(0).set(i);
-    const advance = (lanes: number) => {
+    const advance = (shift: number) => {
       for (const ci of moving) {
         const p = this.cur[ci][level + 1];
-        f.get(p).get(this.strideLocal[ci][level]!);
-        if (lanes > 1) f.i32(2).op("i32.shl");
+        f.get(p).get(this.strideLocal[ci][axis]!);
+        if (shift) f.i32(shift).op("i32.shl");
         f.op("i32.add").set(p);
       }
     };
@@ -370,13 +408,14 @@ export abstract class NestGen {
       this.emitLevel(level);
       this.loops(level + 1);
     };
-    if (level !== spec.vec) {
+    if (kind !== "vec") {
+      const step = kind === "block" ? tile : 1;
       f.block(() => {
         f.loop(() => {
           f.get(i).get(n).op("i32.ge_s").op("br_if", 1);
           body();
-          f.get(i).i32(1).op("i32.add").set(i);
-          advance(1);
+          f.get(i).i32(step).op("i32.add").set(i);
+          advance(Math.log2(step));
           f.op("br", 0);
         });
       });
@@ -388,7 +427,7 @@ export abstract class NestGen {
           this.tail = false;
           body();
           f.get(i).i32(4).op("i32.add").set(i);
-          advance(4);
+          advance(2);
           f.op("br", 0);
         });
       });

@@ -248,6 +248,10 @@ export class FnBuilder {
   /** Local declarations (after the parameters). */
   readonly localTypes: ValType[] = [];
   private depth = 0;
+  /** Whether v128 constants are hoisted into locals (see `v128const`). */
+  hoistConstants = true;
+  private readonly constLocals = new Map<string, number>();
+  private readonly constCode: number[] = [];
 
   constructor(readonly params: readonly ValType[], readonly results: readonly ValType[]) {}
 
@@ -349,28 +353,45 @@ export class FnBuilder {
     return this;
   }
 
+  /**
+   * Emits a v128 constant. Constants other than all-zeros / all-ones are materialised once at
+   * function entry into a local (V8 builds a general v128 constant with several instructions;
+   * kernels use the same constants in their inner loops).
+   */
+  private v128const(bytes: ArrayLike<number>): this {
+    let zero = true, ones = true;
+    for (let i = 0; i < 16; i++) {
+      if (bytes[i] !== 0) zero = false;
+      if (bytes[i] !== 255) ones = false;
+    }
+    if (zero || ones || !this.hoistConstants) {
+      this.code.push(0xfd, 0x0c, ...Array.from(bytes));
+      return this;
+    }
+    const key = Array.prototype.join.call(bytes, ",");
+    let l = this.constLocals.get(key);
+    if (l === undefined) {
+      l = this.local(V128);
+      this.constLocals.set(key, l);
+      this.constCode.push(0xfd, 0x0c, ...Array.from(bytes), 0x21);
+      uleb(l, this.constCode);
+    }
+    return this.get(l);
+  }
+
   /** `v128.const` from four f32 values. */
   v128f(a: number, b = a, c = a, d = a): this {
-    this.code.push(0xfd, 0x0c);
-    for (const x of [a, b, c, d]) {
-      f32buf[0] = x;
-      this.code.push(...f32bytes);
-    }
-    return this;
+    return this.v128const(new Uint8Array(new Float32Array([a, b, c, d]).buffer));
   }
 
   /** `v128.const` from two f64 values. */
   v128d(a: number, b = a): this {
-    this.code.push(0xfd, 0x0c, ...new Uint8Array(new Float64Array([a, b]).buffer));
-    return this;
+    return this.v128const(new Uint8Array(new Float64Array([a, b]).buffer));
   }
 
   /** `v128.const` from four i32 values. */
   v128i(a: number, b = a, c = a, d = a): this {
-    this.code.push(0xfd, 0x0c);
-    const i = new Int32Array([a, b, c, d]);
-    this.code.push(...new Uint8Array(i.buffer));
-    return this;
+    return this.v128const(new Uint8Array(new Int32Array([a, b, c, d]).buffer));
   }
 
   /** `i8x16.shuffle` with 16 lane indices. */
@@ -465,7 +486,7 @@ export class FnBuilder {
       uleb(n, out);
       out.push(t);
     }
-    out.push(...this.code, 0x0b);
+    out.push(...this.constCode, ...this.code, 0x0b);
     const sized: number[] = [];
     uleb(out.length, sized);
     return sized.concat(out);
