@@ -1,8 +1,10 @@
 /**
- * The fast cpu backend: tensors live in one shared WebAssembly memory; matmul (and the kernels
- * built on it) run as generated SIMD wasm split over worker threads; fused elementwise chains,
- * reductions, softmax, norms and the optimizer update run as generated SIMD wasm on the calling
- * thread. Kernels without a wasm version run the reference TypeScript code on the same memory.
+ * The fast cpu backend: tensors live in one shared WebAssembly memory. Matmul and convolutions
+ * (im2col/col2im + the packed gemm) run as SIMD wasm split over worker threads when large;
+ * softmax, norms and the fused optimizer update run from the same core module (rows / element
+ * ranges split over the threads when large); fused elementwise chains and reductions run as
+ * wasm generated per kernel structure on the calling thread (see kernels.ts). Kernels without a
+ * wasm version (pooling, gather, rng, sort) run the reference TypeScript code on the same memory.
  * @module
  */
 

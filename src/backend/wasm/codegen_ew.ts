@@ -47,6 +47,38 @@ function specOf(
   };
 }
 
+/**
+ * Which earlier node each repeated reference of the expression DAG points to, in the walk order
+ * of `planExpr`. The plan key marks a repeated node with "^" only, so `min(a, b) * a` and
+ * `min(a, b) * b` share a plan key; the compiled kernel's key must tell them apart.
+ */
+export function sharingKey(expr: Expr): string {
+  const ids = new Map<Expr, number>();
+  const refs: number[] = [];
+  const go = (e: Expr) => {
+    const id = ids.get(e);
+    if (id !== undefined) {
+      refs.push(id);
+      return;
+    }
+    ids.set(e, ids.size);
+    switch (e.k) {
+      case "un":
+      case "cast":
+        return go(e.a);
+      case "bin":
+        go(e.a);
+        return go(e.b);
+      case "call":
+        return e.args.forEach(go);
+      case "frame":
+        return go(e.body);
+    }
+  };
+  go(expr);
+  return refs.join(",");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Elementwise
 // ---------------------------------------------------------------------------------------------
@@ -84,7 +116,8 @@ export function prepareEw(k: EwKernel): Prepared | null {
   const gathers = R >= 2 && spec.classes.some((c) => c[R - 1] === 2 && c[R - 2] !== 0);
   const full: NestSpec = { ...spec, vec: R - 1, tile: gathers ? EW_TILE : undefined };
   return {
-    key: `ew|${plan.key}|${classKey}|${k.inputs.length}|${plan.words.length}|${gathers}`,
+    key: `ew|${plan.key}|${sharingKey(c.expr)}|${classKey}|${k.inputs.length}|` +
+      `${plan.words.length}|${gathers}`,
     words: plan.words,
     build: () => new EwGen(plan, full, c.expr, full.cursors.length - 1).build(),
   };
@@ -367,7 +400,8 @@ export function prepareReduce(k: ReduceKernel): Prepared | null {
   }
   const full: NestSpec = { ...spec, vec: modeA ? rank - 1 : kept - 1 };
   return {
-    key: `red|${k.op}|${plan.key}|${classKey}|${k.inputs.length}|${plan.words.length}|` +
+    key: `red|${k.op}|${plan.key}|${sharingKey(c.expr)}|${classKey}|${k.inputs.length}|` +
+      `${plan.words.length}|` +
       `${kept}|${modeA ? "A" : "B"}`,
     words: plan.words,
     build: () => new ReduceGen(plan, full, c.expr, k.op, kept, modeA).build(),

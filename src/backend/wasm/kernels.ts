@@ -84,6 +84,16 @@ export function wasmKernels(heap: WasmHeap, ctx: CoreContext): WasmKernels {
   return new Runner(heap, ctx);
 }
 
+/** Plans a generated kernel: null when there is nothing to compute, undefined if unsupported. */
+function plan(k: EwKernel | ReduceKernel): Prepared | null | undefined {
+  try {
+    return k.kind === "ew" ? prepareEw(k) : prepareReduce(k);
+  } catch (e) {
+    if (e instanceof Unsupported) return undefined;
+    throw e;
+  }
+}
+
 /** Kernel kinds with a wasm implementation. */
 const HANDLED = new Set<string>(["ew", "reduce", "softmax", "norm", "optim", "conv"]);
 
@@ -136,7 +146,8 @@ class Runner implements WasmKernels {
 
   prepare(backend: WasmBackend, k: Kernel): (() => void) | null {
     if (k.kind === "ew" || k.kind === "reduce") {
-      const p = k.kind === "ew" ? prepareEw(k) : prepareReduce(k);
+      const p = plan(k);
+      if (p === undefined) return null;
       if (!p) return () => this.run(backend, k);
       const fn = this.compile(p);
       if (!fn) return null;
@@ -190,7 +201,8 @@ class Runner implements WasmKernels {
   }
 
   private ew(k: EwKernel): boolean {
-    const p = prepareEw(k);
+    const p = plan(k);
+    if (p === undefined) return false;
     if (!p) return true;
     const fn = this.compile(p);
     if (!fn) return false;
@@ -198,7 +210,8 @@ class Runner implements WasmKernels {
   }
 
   private reduce(k: ReduceKernel): boolean {
-    const p = prepareReduce(k);
+    const p = plan(k);
+    if (p === undefined) return false;
     const out = k.out.buf as WasmBuffer;
     const o = k.out.view.offset;
     if (!p) {

@@ -1,8 +1,7 @@
 /**
  * SIMD (f32x4) elementary functions for the generated wasm kernels: exp, log, tanh, sin, cos and
  * pow, Cephes-style (range reduction + minimax polynomials), accurate to a few float32 ulps over
- * their normal domains (sin/cos: |x| < 8192; see tests/backend/wasm_test.ts for the measured
- * errors). Every emitter reads its argument(s) from v128 locals and leaves the result on the
+ * their normal domains (see tests/backend/wasm_test.ts for the measured errors). Every emitter reads its argument(s) from v128 locals and leaves the result on the
  * stack; temporaries come from a per-function pool of v128 locals.
  *
  * No relaxed (possibly fused) instructions are used here, so results do not depend on the CPU.
@@ -134,8 +133,9 @@ const LOW_LOW = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
 const HIGH = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
 
 /**
- * sin (`cos = false`) or cos of x. The argument is reduced in float64 (r = |x| - k pi/2), so the
- * result stays accurate for large arguments (|x| < 1e9); sin/cos(±inf) = NaN.
+ * sin (`cos = false`) or cos of x. The argument is reduced in float64 (r = |x| - k pi/2 with a
+ * three-part pi/2), so the result stays accurate for large arguments (|x| < 3e9; beyond, values
+ * stay in [-1, 1] but lose accuracy); sin/cos(±inf) = NaN.
  */
 export function sincos(f: FnBuilder, x: number, cos: boolean): void {
   const ax = vtmp(f), j = vtmp(f), y = vtmp(f), sign = vtmp(f), z = vtmp(f), r = vtmp(f);
@@ -147,8 +147,10 @@ export function sincos(f: FnBuilder, x: number, cos: boolean): void {
     if (half) f.get(ax).shuffle(HIGH);
     f.op("f64x2.promote_low_f32x4").set(h);
     f.get(h).v128d(2 / Math.PI).op("f64x2.mul").v128d(0.5).op("f64x2.add").op("f64x2.floor").set(k);
-    f.get(h).get(k).v128d(1.57079632673412561417).op("f64x2.mul").op("f64x2.sub");
-    f.get(k).v128d(6.07710050650619224932e-11).op("f64x2.mul").op("f64x2.sub");
+    // pi/2 = P1 + P2 + P3 with 21-bit P1, P2: k * P1 and k * P2 are exact for k < 2^31
+    f.get(h).get(k).v128d(1.570796012878418).op("f64x2.mul").op("f64x2.sub");
+    f.get(k).v128d(3.139164164167596e-7).op("f64x2.mul").op("f64x2.sub");
+    f.get(k).v128d(6.223372171896613e-14).op("f64x2.mul").op("f64x2.sub");
     f.op("f32x4.demote_f64x2_zero");
     f.get(k).op("i32x4.trunc_sat_f64x2_s_zero");
     if (half) {
@@ -158,6 +160,8 @@ export function sincos(f: FnBuilder, x: number, cos: boolean): void {
       f.get(j).get(k).shuffle(LOW_LOW).set(j);
     } else f.set(j).set(r);
   }
+  // Huge arguments (|x| > ~1e15) reduce inexactly: keep r in range so results stay in [-1, 1].
+  f.get(r).v128f(-0.7853982).op("f32x4.pmax").v128f(0.7853982).op("f32x4.pmin").set(r);
   // j = 2k (the octant of Cephes)
   f.get(j).i32(1).op("i32x4.shl").set(j);
   if (cos) {
