@@ -441,3 +441,62 @@ export { registerBuiltinFamilies } from "./src/models/registry_setup.ts";
 // ============================================================================================
 // End of the world-model contract section
 // ============================================================================================
+
+// TD-MPC2
+export {
+  binCenters,
+  type BinSpec,
+  countTDMPC2Parameters,
+  type PolicySample,
+  qForward,
+  type QWeights,
+  type RandomOpts,
+  registerTDMPC2Family,
+  RunningScale,
+  softCE,
+  TDMLP,
+  TDMPC2_PRESETS,
+  TDMPC2Agent,
+  type TDMPC2AgentOptions,
+  type TDMPC2Config,
+  tdmpc2ConfigSchema,
+  type TDMPC2Dims,
+  tdmpc2Dims,
+  tdmpc2Discount,
+  TDMPC2Dynamics,
+  TDMPC2Encoder,
+  tdmpc2FamilySpec,
+  tdmpc2Init,
+  TDMPC2WorldModel,
+  type TDMPC2WorldModelOptions,
+  type TimeMajorBatch,
+  twoHot,
+  twoHotInv,
+  type UpdateInfo,
+  type UpdateInputs,
+  type WorldModelLossParts,
+} from "./src/models/tdmpc2/mod.ts";
+
+// Planners
+export {
+  type ActionSpace,
+  actionSpaceOf,
+  type CategoricalCEMOptions,
+  CategoricalCEMPlanner,
+  type CEMOptions,
+  CEMPlanner,
+  Imaginer,
+  type MPPIOptions,
+  MPPIPlanner,
+  type PlannerBaseOptions,
+  type PlanningHooks,
+  type PlanningModel,
+  type PlanOptions,
+  PolicyPlanner,
+  type PolicyPlannerOptions,
+  type RandomShootingOptions,
+  RandomShootingPlanner,
+  repeatState,
+  selectElites,
+  shiftSequence,
+} from "./src/planners/mod.ts";

@@ -5,10 +5,12 @@
  */
 
 import { registerMLPFamily } from "./mlp/mod.ts";
+import { registerTDMPC2Family } from "./tdmpc2/mod.ts";
 
 /** Registers every built-in family that is not registered yet. */
 export function registerBuiltinFamilies(): void {
   registerMLPFamily();
+  registerTDMPC2Family();
 }
 
 registerBuiltinFamilies();

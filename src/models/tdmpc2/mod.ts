@@ -1,0 +1,70 @@
+/**
+ * The `tdmpc2` family: TD-MPC2 (Hansen et al. 2024), a reference-maturity implicit world model
+ * built as the official `nicklashansen/tdmpc2` (SimNorm latent, NormedLinear MLPs, two-hot
+ * reward and Q-ensemble heads, tanh-Gaussian policy prior, target Q heads), its agent update
+ * ({@link TDMPC2Agent}) and the official model sizes as presets (`tdmpc2:ci`, `5m`, `proof_5m`,
+ * `5m_legacy`, `19m`, `48m`, `317m`). Plan with `MPPIPlanner` from `src/planners`.
+ * @module
+ */
+
+import { type FamilySpec, WorldModelRegistry } from "../../core/registry.ts";
+import {
+  countTDMPC2Parameters,
+  TDMPC2_PRESETS,
+  type TDMPC2Config,
+  tdmpc2ConfigSchema,
+} from "./config.ts";
+import { TDMPC2WorldModel } from "./world_model.ts";
+
+export {
+  countTDMPC2Parameters,
+  TDMPC2_PRESETS,
+  type TDMPC2Config,
+  tdmpc2ConfigSchema,
+  type TDMPC2Dims,
+  tdmpc2Dims,
+  tdmpc2Discount,
+} from "./config.ts";
+export { binCenters, type BinSpec, RunningScale, softCE, twoHot, twoHotInv } from "./math.ts";
+export { qForward, type QWeights, TDMLP, tdmpc2Init } from "./networks.ts";
+export {
+  type PolicySample,
+  type RandomOpts,
+  TDMPC2Dynamics,
+  TDMPC2Encoder,
+  TDMPC2WorldModel,
+  type TDMPC2WorldModelOptions,
+  type TimeMajorBatch,
+  type WorldModelLossParts,
+} from "./world_model.ts";
+export {
+  TDMPC2Agent,
+  type TDMPC2AgentOptions,
+  type UpdateInfo,
+  type UpdateInputs,
+} from "./agent.ts";
+
+/** Everything the registry needs to know about the `tdmpc2` family. */
+export const tdmpc2FamilySpec: FamilySpec<TDMPC2Config> = {
+  configSchema: tdmpc2ConfigSchema,
+  factory: (config, ctx) =>
+    new TDMPC2WorldModel(config, {
+      device: ctx.device,
+      apiVersion: ctx.apiVersion,
+      generator: ctx.generator,
+      modelType: ctx.modelType,
+    }),
+  presets: TDMPC2_PRESETS,
+  defaultPreset: "5m",
+  familyAliases: ["tdmpc"],
+  maturity: "reference",
+  tier: "reference",
+  description: "TD-MPC2 implicit world model (SimNorm latent, two-hot heads, Q ensemble)",
+  defaultObs: "vector",
+  countParameters: countTDMPC2Parameters,
+};
+
+/** Registers the `tdmpc2` family (a no-op when it is already registered). */
+export function registerTDMPC2Family(): void {
+  if (!WorldModelRegistry.has("tdmpc2")) WorldModelRegistry.register("tdmpc2", tdmpc2FamilySpec);
+}

@@ -1,0 +1,119 @@
+/**
+ * Baselines: {@link RandomShootingPlanner} (uniform random sequences, one evaluation, the
+ * best one wins) and {@link PolicyPlanner} (the model's policy prior rolled out in imagination,
+ * no search). Same interface and payloads as the search planners.
+ * @module
+ */
+
+import type { ActionPayload } from "../core/payloads.ts";
+import { concat, oneHot } from "../tensor/creation.ts";
+import { topk } from "../tensor/functional.ts";
+import { tidy } from "../tensor/memory.ts";
+import { rand, randint } from "../tensor/random.ts";
+import { noGrad, realize, type Tensor } from "../tensor/tensor.ts";
+import {
+  Imaginer,
+  plannedPayload,
+  type PlannerBaseOptions,
+  type PlanningModel,
+  type PlanOptions,
+  repeatState,
+  State,
+  stateInfo,
+} from "./helpers.ts";
+
+/** Options of {@link RandomShootingPlanner}. */
+export interface RandomShootingOptions extends PlannerBaseOptions {
+  /** Candidate sequences per state (default 512). */
+  readonly numSamples?: number;
+  /** Policy-prior trajectories among them (default 0). */
+  readonly numPiTrajs?: number;
+}
+
+/** Random shooting: the best of `numSamples` uniformly random sequences. */
+export class RandomShootingPlanner {
+  /** Horizon. */
+  readonly horizon: number;
+  readonly #im: Imaginer;
+  readonly #opts: RandomShootingOptions;
+
+  /** A planner for `model`. */
+  constructor(model: PlanningModel, opts: RandomShootingOptions = {}) {
+    this.#im = new Imaginer(model, opts);
+    this.#opts = opts;
+    this.horizon = opts.horizon ?? 3;
+  }
+
+  /** Plans from states `[B]` (or observations): the best candidate `[H, B, A]`. */
+  plan(from: State | Tensor, _opts: PlanOptions = {}): ActionPayload {
+    const im = this.#im;
+    const H = this.horizon;
+    const A = im.space.dim;
+    const N = this.#opts.numSamples ?? 512;
+    const P = im.hasPolicy ? Math.min(this.#opts.numPiTrajs ?? 0, N - 1) : 0;
+    const [lo, hi] = this.#opts.actionBounds ?? [-1, 1];
+    const g = { generator: this.#opts.generator };
+    const state = from instanceof State ? from : im.model.encode(from, { deterministic: true });
+    const { batch: B, device } = stateInfo(state);
+    const out = noGrad(() =>
+      tidy(() => {
+        const sampled = im.space.discrete
+          ? oneHot(randint(0, A, [H, B, N - P], { ...g, device }), A)
+          : rand([H, B, N - P, A], { ...g, device }).mul(hi - lo).add(lo);
+        const actions = P > 0
+          ? concat([im.policyRollout(repeatState(state, P), H).reshape([H, B, P, A]), sampled], 2)
+          : sampled;
+        const value = im.returns(repeatState(state, N), actions.reshape([H, B * N, A]))
+          .reshape([B, N]);
+        const top = topk(value.ne(value).ifElse(-3e38, value), 1, 1);
+        const idx = top.indices.reshape([1, B, 1, 1]).expand([H, B, 1, A]);
+        return { actions: actions.gather(idx, 2).squeeze(2), value: top.values.reshape([B]) };
+      })
+    );
+    realize(out.actions, out.value);
+    return plannedPayload(im.space, out.actions, { "wf.planner.value": out.value });
+  }
+}
+
+/** Options of {@link PolicyPlanner}. */
+export interface PolicyPlannerOptions extends PlannerBaseOptions {
+  /** Use the policy's mean/mode instead of samples (default true). */
+  readonly deterministicPolicy?: boolean;
+}
+
+/** The model's policy prior rolled out for `horizon` steps (no search). */
+export class PolicyPlanner {
+  /** Horizon. */
+  readonly horizon: number;
+  readonly #im: Imaginer;
+  readonly #opts: PolicyPlannerOptions;
+
+  /** A planner for a model with a policy prior. */
+  constructor(model: PlanningModel, opts: PolicyPlannerOptions = {}) {
+    this.#im = new Imaginer(model, opts);
+    if (!this.#im.hasPolicy) throw new TypeError(`${model.modelType} has no policy prior`);
+    this.#opts = opts;
+    this.horizon = opts.horizon ?? 3;
+  }
+
+  /** The policy's actions `[H, B, A]` along its own imagined rollout. */
+  plan(from: State | Tensor, opts: PlanOptions = {}): ActionPayload {
+    const im = this.#im;
+    const det = opts.evalMode ?? this.#opts.deterministicPolicy ?? true;
+    const state = from instanceof State ? from : im.model.encode(from, { deterministic: true });
+    const actions = noGrad(() =>
+      tidy(() => {
+        const acts: Tensor[] = [];
+        let s = state;
+        for (let t = 0; t < this.horizon; t++) {
+          const a = im.policy(s, det);
+          acts.push(a.unsqueeze(0));
+          if (t < this.horizon - 1) s = im.step(s, a).state;
+        }
+        return concat(acts, 0);
+      })
+    );
+    realize(actions);
+    return plannedPayload(im.space, actions);
+  }
+}

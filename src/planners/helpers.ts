@@ -1,0 +1,260 @@
+/**
+ * What planners need from a world model, and the shared machinery: imagined returns of many
+ * candidate action sequences in one batch per step, repeated states, warm starts, payloads.
+ *
+ * Planners work with any {@link WorldModelProtocol} that predicts rewards: a step is
+ * `transition(state, action)` then `decode(next)` (`reward`, and `continue` when predicted); the
+ * terminal value is the mean of `decode(final).predictions.q_values` when the model predicts Q
+ * values; the policy prior is `decode(state).predictions.action`. A model can provide faster,
+ * more faithful versions through the optional methods of {@link PlanningHooks} (TD-MPC2 does:
+ * one dynamics and reward evaluation per step, a terminal Q of two random heads at a policy
+ * sample, sampled policy-prior actions).
+ * @module
+ */
+
+import { CapabilityError } from "../core/errors.ts";
+import type { ActionPayload } from "../core/payloads.ts";
+import type { ActionKind } from "../core/spec.ts";
+import { State } from "../core/state.ts";
+import type { WorldModelProtocol } from "../core/world_model.ts";
+import { concat, oneHot, zeros } from "../tensor/creation.ts";
+import type { Generator } from "../tensor/random.ts";
+import { keep, Tensor } from "../tensor/tensor.ts";
+
+/** Optional planning methods a world model may implement (duck-typed, see the module doc). */
+export interface PlanningHooks {
+  /** One imagined step of a batch: next state, reward `[N]`, continue flag/probability `[N]` or null. */
+  imagineStep?(
+    state: State,
+    action: ActionPayload,
+  ): { state: State; reward: Tensor; continue: Tensor | null };
+  /** Value `[N]` of the states at the end of the horizon (e.g. a Q of the policy's action). */
+  terminalValue?(state: State, opts: { generator?: Generator }): Tensor | null;
+  /** A policy-prior action `[N, A]` (one-hot when discrete), sampled unless deterministic. */
+  policyAction?(state: State, opts: { generator?: Generator; deterministic?: boolean }): Tensor;
+  /** Discount of imagined returns. */
+  readonly planningDiscount?: number;
+}
+
+/** A world model as planners see it. */
+export type PlanningModel = WorldModelProtocol & PlanningHooks;
+
+/** Options shared by the planners. */
+export interface PlannerBaseOptions {
+  /** Planning horizon (default 3). */
+  readonly horizon?: number;
+  /** Discount of imagined returns (default: the model's `planningDiscount`, else 0.99). */
+  readonly discount?: number;
+  /** Random stream of the samples (default: the global generator). */
+  readonly generator?: Generator;
+  /** Add the terminal value (default true when the model provides one). */
+  readonly useValue?: boolean;
+  /** Bounds of continuous actions (default [-1, 1]). */
+  readonly actionBounds?: readonly [number, number];
+  /** Use modes instead of samples in the model's transitions (generic path; default false). */
+  readonly deterministic?: boolean;
+}
+
+/** Options of one `plan()` call. */
+export interface PlanOptions {
+  /** First step of an episode: no warm start from the previous plan. */
+  readonly t0?: boolean;
+  /** No exploration noise on the returned first action (official `eval_mode`). */
+  readonly evalMode?: boolean;
+}
+
+/** The action space of a model, as planners use it. */
+export interface ActionSpace {
+  /** Payload kind of actions. */
+  readonly kind: ActionKind;
+  /** Continuous: action size; discrete: number of actions. */
+  readonly dim: number;
+  /** Discrete actions (planned as one-hot vectors). */
+  readonly discrete: boolean;
+}
+
+/** The action space of `model` (from its contract). */
+export function actionSpaceOf(model: WorldModelProtocol): ActionSpace {
+  const s = model.ioContract().actionSpec;
+  const discrete = s.kind === "discrete";
+  return { kind: s.kind, dim: discrete ? (s.numActions ?? s.dim) : s.dim, discrete };
+}
+
+/**
+ * Each state repeated `n` times, batch-major (`[B, ...]` -> `[B * n, ...]`, example `b` at rows
+ * `b * n .. b * n + n - 1`).
+ */
+export function repeatState(state: State, n: number): State {
+  if (n === 1) return state;
+  return state.map((t) => {
+    const [b, ...rest] = t.shape;
+    return t.unsqueeze(1).expand([b, n, ...rest]).reshape([b * n, ...rest]);
+  });
+}
+
+/** `[H, B, ...]` shifted one step earlier, the last step filled with `fill` (warm start). */
+export function shiftSequence(x: Tensor, fill: number): Tensor {
+  const H = x.shape[0];
+  if (H === 1) return x.mul(0).add(fill);
+  return concat([x.narrow(0, 1, H - 1), x.narrow(0, H - 1, 1).mul(0).add(fill)], 0);
+}
+
+/**
+ * The model calls of planning: one imagined step, the terminal value, the policy prior and the
+ * discounted return of many candidate sequences at once, through the model's
+ * {@link PlanningHooks} when present and its contract otherwise.
+ */
+export class Imaginer {
+  /** The action space. */
+  readonly space: ActionSpace;
+  /** Discount of imagined returns. */
+  readonly discount: number;
+  readonly #model: PlanningModel;
+  readonly #generator: Generator | undefined;
+  readonly #useValue: boolean;
+  readonly #deterministic: boolean;
+
+  /** Wraps `model` for planning. */
+  constructor(model: PlanningModel, opts: PlannerBaseOptions = {}) {
+    if (!model.supportsReward) {
+      throw new CapabilityError(
+        "reward_pred",
+        `planning needs a model that predicts rewards; ${model.modelType} does not`,
+      );
+    }
+    this.#model = model;
+    this.space = actionSpaceOf(model);
+    this.discount = opts.discount ?? model.planningDiscount ?? 0.99;
+    this.#generator = opts.generator;
+    this.#useValue = opts.useValue ?? true;
+    this.#deterministic = opts.deterministic ?? false;
+  }
+
+  /** The model. */
+  get model(): PlanningModel {
+    return this.#model;
+  }
+
+  /** A payload of actions `[N, A]` (one-hot `[N, K]` when discrete). */
+  payload(actions: Tensor): ActionPayload {
+    return { kind: this.space.kind, tensor: actions };
+  }
+
+  /** One step of every row: next state, reward `[N]`, continue `[N]` or null. */
+  step(state: State, actions: Tensor): { state: State; reward: Tensor; continue: Tensor | null } {
+    const m = this.#model;
+    const p = this.payload(actions);
+    if (m.imagineStep) return m.imagineStep(state, p);
+    const next = m.transition(state, p, { deterministic: this.#deterministic });
+    const pred = m.decode(next).predictions;
+    const n = actions.shape[0];
+    return {
+      state: next,
+      reward: pred.reward.reshape([n]),
+      continue: pred.continue ? pred.continue.reshape([n]) : null,
+    };
+  }
+
+  /** The terminal value `[N]` of states, or null when the model has none (or it is off). */
+  value(state: State): Tensor | null {
+    if (!this.#useValue) return null;
+    const m = this.#model;
+    if (m.terminalValue) return m.terminalValue(state, { generator: this.#generator });
+    if (!m.ioContract().predictionSpec.tensors.q_values) return null;
+    const q = m.decode(state).predictions.q_values;
+    return q ? q.mean(-1) : null;
+  }
+
+  /** True when the model has a policy prior. */
+  get hasPolicy(): boolean {
+    const m = this.#model;
+    return !!m.policyAction || !!m.ioContract().predictionSpec.tensors.action;
+  }
+
+  /** Policy-prior actions `[N, A]` at the states (one-hot when discrete). */
+  policy(state: State, deterministic = false): Tensor {
+    const m = this.#model;
+    if (m.policyAction) {
+      return m.policyAction(state, { generator: this.#generator, deterministic });
+    }
+    const a = m.decode(state).predictions.action;
+    if (!a) throw new CapabilityError("policy", `${m.modelType} has no policy prior`);
+    if (this.space.discrete && a.dtype === "int32") return oneHot(a, this.space.dim);
+    return a;
+  }
+
+  /**
+   * A rollout of the policy prior from each state: actions `[H, N, A]` (official MPPI's policy
+   * trajectories: the last action is drawn at the last state, without stepping further).
+   */
+  policyRollout(state: State, horizon: number): Tensor {
+    const acts: Tensor[] = [];
+    let s = state;
+    for (let t = 0; t < horizon; t++) {
+      const a = this.policy(s);
+      acts.push(a.unsqueeze(0));
+      if (t < horizon - 1) s = this.step(s, a).state;
+    }
+    return concat(acts, 0);
+  }
+
+  /**
+   * Discounted returns `[N]` of action sequences `[H, N, A]` from states `[N]` (official
+   * `_estimate_value`): `sum_t discount^t * alive_t * r_t + discount^H * alive_H * V(s_H)`,
+   * `alive` the product of the continue predictions so far.
+   */
+  returns(state: State, actions: Tensor): Tensor {
+    const H = actions.shape[0];
+    let s = state;
+    let G: Tensor | null = null;
+    let alive: Tensor | null = null;
+    let disc = 1;
+    for (let t = 0; t < H; t++) {
+      const out = this.step(s, actions.narrow(0, t, 1).squeeze(0));
+      let r = out.reward.mul(disc);
+      if (alive) r = r.mul(alive);
+      G = G ? G.add(r) : r;
+      if (out.continue) alive = alive ? alive.mul(out.continue) : out.continue;
+      disc *= this.discount;
+      s = out.state;
+    }
+    const v = this.value(s);
+    if (v) {
+      let tail = v.mul(disc);
+      if (alive) tail = tail.mul(alive);
+      G = G!.add(tail);
+    }
+    return G!;
+  }
+}
+
+/** A planner's output: the planned `[H, B, A]` sequence as an {@link ActionPayload}. */
+export function plannedPayload(
+  space: ActionSpace,
+  actions: Tensor,
+  extras: Record<string, unknown> = {},
+): ActionPayload {
+  return {
+    kind: space.kind,
+    tensor: actions,
+    extras: { "wf.planner.horizon": actions.shape[0], ...extras },
+  };
+}
+
+/** The batch size and device of a state to plan from. */
+export function stateInfo(state: State): { batch: number; device: "cpu" | "webgpu" } {
+  return { batch: state.batchSize, device: state.device ?? "cpu" };
+}
+
+/** Zeros `[H, B, A]` (a fresh mean). */
+export function zeroSequence(h: number, b: number, a: number, device: "cpu" | "webgpu"): Tensor {
+  return zeros([h, b, a], { device });
+}
+
+/** Replaces a kept tensor (disposing the previous one). */
+export function replaceKept(prev: Tensor | null, next: Tensor | null): Tensor | null {
+  if (prev && prev !== next && !prev.isDisposed) prev.dispose();
+  return next ? keep(next) : null;
+}
+
+export { State, Tensor };

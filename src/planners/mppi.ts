@@ -1,0 +1,177 @@
+/**
+ * {@link MPPIPlanner}: TD-MPC2's planner (official `TDMPC2._plan`): Gaussian action sequences
+ * plus policy-prior trajectories, scored by imagined returns with a terminal value; the top
+ * elites re-weighted by `exp(temperature * (value - max))` give the next mean and standard
+ * deviation (clamped to `[minStd, maxStd]`); the plan warm-starts from the previous mean
+ * shifted by one step. All candidates of an iteration go through the model as one batch; elite
+ * selection runs on the device and nothing is read back: the payload holds the plan as a
+ * (lazy) tensor.
+ * @module
+ */
+
+import type { ActionPayload } from "../core/payloads.ts";
+import { full } from "../tensor/creation.ts";
+import { topk } from "../tensor/functional.ts";
+import { categorical, randn } from "../tensor/random.ts";
+import { tidy } from "../tensor/memory.ts";
+import { noGrad, realize, type Tensor } from "../tensor/tensor.ts";
+import { concat } from "../tensor/creation.ts";
+import {
+  Imaginer,
+  plannedPayload,
+  type PlannerBaseOptions,
+  type PlanningModel,
+  type PlanOptions,
+  repeatState,
+  replaceKept,
+  shiftSequence,
+  State,
+  stateInfo,
+  zeroSequence,
+} from "./helpers.ts";
+
+/** Options of {@link MPPIPlanner} (defaults: official TD-MPC2 `config.yaml`). */
+export interface MPPIOptions extends PlannerBaseOptions {
+  /** Iterations (default 6). */
+  readonly iterations?: number;
+  /** Candidate sequences per state and iteration, policy trajectories included (default 512). */
+  readonly numSamples?: number;
+  /** Elites (default 64). */
+  readonly numElites?: number;
+  /** Policy-prior trajectories among the samples (default 24; 0 without a policy). */
+  readonly numPiTrajs?: number;
+  /** Smallest standard deviation (default 0.05). */
+  readonly minStd?: number;
+  /** Largest and initial standard deviation (default 2). */
+  readonly maxStd?: number;
+  /** Temperature of the elite scores (default 0.5). */
+  readonly temperature?: number;
+}
+
+/** Elites of `[H, B, N, A]` candidates by value `[B, N]`: values `[B, E]`, actions `[H, B, E, A]`. */
+export function selectElites(
+  actions: Tensor,
+  values: Tensor,
+  numElites: number,
+): { values: Tensor; actions: Tensor } {
+  const [H, B, , A] = actions.shape;
+  const top = topk(values, numElites, 1);
+  const idx = top.indices.reshape([1, B, numElites, 1]).expand([H, B, numElites, A]);
+  return { values: top.values, actions: actions.gather(idx, 2) };
+}
+
+/** Model predictive path integral planning, as TD-MPC2. */
+export class MPPIPlanner {
+  /** Horizon. */
+  readonly horizon: number;
+  /** Settings in use. */
+  readonly settings: Required<
+    Pick<
+      MPPIOptions,
+      | "iterations"
+      | "numSamples"
+      | "numElites"
+      | "numPiTrajs"
+      | "minStd"
+      | "maxStd"
+      | "temperature"
+    >
+  >;
+  readonly #im: Imaginer;
+  readonly #opts: MPPIOptions;
+  #prevMean: Tensor | null = null;
+
+  /** A planner for `model` (TD-MPC2 models: `new MPPIPlanner(model, model.plannerDefaults())`). */
+  constructor(model: PlanningModel, opts: MPPIOptions = {}) {
+    this.#im = new Imaginer(model, opts);
+    this.#opts = opts;
+    this.horizon = opts.horizon ?? 3;
+    const numSamples = opts.numSamples ?? 512;
+    this.settings = {
+      iterations: opts.iterations ?? 6,
+      numSamples,
+      numElites: Math.min(opts.numElites ?? 64, numSamples),
+      numPiTrajs: this.#im.hasPolicy ? Math.min(opts.numPiTrajs ?? 24, numSamples - 1) : 0,
+      minStd: opts.minStd ?? 0.05,
+      maxStd: opts.maxStd ?? 2,
+      temperature: opts.temperature ?? 0.5,
+    };
+    if (this.#im.space.discrete) {
+      throw new TypeError("MPPIPlanner plans continuous actions; use CategoricalCEMPlanner");
+    }
+  }
+
+  /** The mean of the last plan `[H, B, A]` (the next plan's warm start), or null. */
+  get previousMean(): Tensor | null {
+    return this.#prevMean;
+  }
+
+  /** Forgets the warm start (a new episode). */
+  reset(): void {
+    this.#prevMean = replaceKept(this.#prevMean, null);
+  }
+
+  /**
+   * Plans from encoded states (`[B]`; or observations, encoded first). Returns the chosen elite
+   * sequence `[H, B, A]` (exploration noise on its first step unless `evalMode`) as a
+   * continuous payload with `extras["wf.planner.horizon"] = H` and the estimated value `[B]`
+   * in `extras["wf.planner.value"]`.
+   */
+  plan(from: State | Tensor, opts: PlanOptions = {}): ActionPayload {
+    const im = this.#im;
+    const s = this.settings;
+    const H = this.horizon;
+    const A = im.space.dim;
+    const [lo, hi] = this.#opts.actionBounds ?? [-1, 1];
+    const g = { generator: this.#opts.generator };
+    const state = from instanceof State ? from : im.model.encode(from, { deterministic: true });
+    const { batch: B, device } = stateInfo(state);
+    const N = s.numSamples, P = s.numPiTrajs, E = s.numElites;
+    const prev = this.#prevMean;
+    const warm = !opts.t0 && prev && prev.shape[1] === B && prev.shape[0] === H ? prev : null;
+    const out = noGrad(() =>
+      tidy(() => {
+        // Policy-prior trajectories [H, B, P, A] (official: pi rollouts with next()).
+        const piActs = P > 0
+          ? im.policyRollout(repeatState(state, P), H).reshape([H, B, P, A])
+          : null;
+        const z = repeatState(state, N);
+        let mean = warm ? shiftSequence(warm, 0) : zeroSequence(H, B, A, device);
+        let std = full([H, B, A], s.maxStd, { device });
+        let elite: { values: Tensor; actions: Tensor } | null = null;
+        let score: Tensor | null = null;
+        for (let it = 0; it < s.iterations; it++) {
+          const r = randn([H, B, N - P, A], { ...g, device });
+          const sampled = mean.unsqueeze(2).add(std.unsqueeze(2).mul(r)).clamp(lo, hi);
+          const actions = piActs ? concat([piActs, sampled], 2) : sampled; // [H, B, N, A]
+          const value = im.returns(z, actions.reshape([H, B * N, A])).reshape([B, N]);
+          const v = value.ne(value).ifElse(0, value); // nan_to_num
+          elite = selectElites(actions, v, E);
+          const maxV = elite.values.max(1, true);
+          score = elite.values.sub(maxV).mul(s.temperature).exp();
+          score = score.div(score.sum(1, true)); // [B, E]
+          const w = score.reshape([1, B, E, 1]);
+          const denom = score.sum(1).add(1e-9).reshape([1, B, 1]);
+          mean = w.mul(elite.actions).sum(2).div(denom);
+          std = w.mul(elite.actions.sub(mean.unsqueeze(2)).square()).sum(2).div(denom).sqrt()
+            .clamp(s.minStd, s.maxStd);
+        }
+        // One elite sequence, drawn by score (official gumbel_softmax_sample).
+        const pick = categorical(score!.log(), g); // [B]
+        const idx = pick.reshape([1, B, 1, 1]).expand([H, B, 1, A]);
+        let chosen = elite!.actions.gather(idx, 2).squeeze(2); // [H, B, A]
+        const chosenValue = elite!.values.gather(pick.reshape([B, 1]), 1).reshape([B]);
+        if (!opts.evalMode) {
+          const first = chosen.narrow(0, 0, 1).add(
+            std.narrow(0, 0, 1).mul(randn([1, B, A], { ...g, device })),
+          );
+          chosen = H > 1 ? concat([first, chosen.narrow(0, 1, H - 1)], 0) : first;
+        }
+        return { actions: chosen.clamp(lo, hi), mean, value: chosenValue };
+      })
+    );
+    realize(out.actions, out.mean, out.value); // one schedule (submitted, not awaited)
+    this.#prevMean = replaceKept(this.#prevMean, out.mean);
+    return plannedPayload(im.space, out.actions, { "wf.planner.value": out.value });
+  }
+}
