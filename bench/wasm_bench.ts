@@ -2,7 +2,7 @@
  * The wasm cpu backend against the reference TypeScript backend, same machine, one run:
  * matmul 256/512/1024 (plain, A^T B, A B^T; two threads and one), a chain of 8 elementwise ops
  * on 1M elements, softmax 1024x1024, layerNorm 4096x512, conv2d 16x3x64x64 -> 32 channels
- * (k4 s2 p1) forward and weight gradient. After the run a table of median times (and GFLOP/s)
+ * (k4 s2 p1) forward and weight gradient, random numbers (1M uniform / normal). After the run a table of median times (and GFLOP/s)
  * is printed; timings on a shared 2-core machine are noisy, so compare medians.
  *
  *   deno bench -A --no-check bench/wasm_bench.ts
@@ -11,6 +11,7 @@
 
 import { tensor } from "../src/tensor/creation.ts";
 import { conv2d, layerNorm } from "../src/tensor/functional.ts";
+import { rand, randn } from "../src/tensor/random.ts";
 import type { Tensor } from "../src/tensor/tensor.ts";
 import { setCpuBackend } from "../src/backend/device.ts";
 import { JsBackend } from "../src/backend/cpu/js_backend.ts";
@@ -130,6 +131,16 @@ bench("layerNorm 4096x512", FAST, () => {
   const w = tensor(data(512, 7), [512]).realize(), bias = tensor(data(512, 8), [512]).realize();
   return realizing(() => layerNorm(x, w, bias));
 });
+
+bench("randn 1M (threefry + Box-Muller)", FAST, () => {
+  let seed = 1;
+  return realizing(() => randn([1024, 1024], { seed: seed++ }));
+}, { refN: 3 });
+
+bench("rand 1M", FAST, () => {
+  let seed = 1;
+  return realizing(() => rand([1024, 1024], { seed: seed++ }));
+}, { refN: 3 });
 
 const conv = { n: 16, cin: 3, h: 64, w: 64, cout: 32, k: 4, stride: 2, padding: 1 };
 const convOut = 32;

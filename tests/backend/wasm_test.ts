@@ -17,6 +17,7 @@
 import { equal } from "node:assert/strict";
 import { assertClose, Rng } from "../util.ts";
 import { arange, tensor } from "../../src/tensor/creation.ts";
+import { rand, randn, randomBits } from "../../src/tensor/random.ts";
 import type { Tensor } from "../../src/tensor/tensor.ts";
 import { conv2d, convTranspose2d, layerNorm, rmsNorm } from "../../src/tensor/functional.ts";
 import { ELEMENTWISE } from "../../src/tensor/ops_table.ts";
@@ -30,7 +31,7 @@ const ref = new JsBackend();
 const wasm = new WasmBackend();
 
 /** Kernel kinds the wasm backend implements (no fallback allowed). */
-const WASM_KINDS = ["ew", "reduce", "matmul", "softmax", "norm", "optim", "conv"];
+const WASM_KINDS = ["ew", "reduce", "matmul", "softmax", "norm", "optim", "conv", "rng"];
 
 function test(name: string, fn: () => Promise<void> | void): void {
   Deno.test({ name: `wasm: ${name}`, sanitizeOps: false, sanitizeResources: false, fn });
@@ -844,6 +845,29 @@ test("fused optimizer update (adam, laprop; scale operand)", () => {
     }
   }
   noFallbacks("optim");
+});
+
+// ---------------------------------------------------------------------------------------------
+// Random numbers
+// ---------------------------------------------------------------------------------------------
+
+test("random numbers: threefry bits and uniforms bit-identical, normals within 1e-5", async () => {
+  for (const n of [1, 3, 4, 5, 1001, 300_001]) {
+    const fn = () => [
+      randomBits([n], { seed: 42 + n }),
+      rand([n], { seed: 7 * n }),
+      rand([n], { seed: 2 ** 40 + n }),
+    ];
+    const [r, w] = [await on(ref, fn), await on(wasm, fn)];
+    r.forEach((x, i) => assertClose(w[i], x, { rtol: 0, atol: 0, floor: 0, label: `n${n} #${i}` }));
+    await same(`randn n${n}`, () => [randn([n], { seed: 3 + n })]);
+  }
+  // a draw into a slice of a larger buffer (offset) and a fused consumer
+  await same("offset", () => {
+    const t = randn([2, 7, 5], { seed: 9 });
+    return [t.mul(2).add(rand([7, 5], { seed: 10 })), randn([33], { seed: 11 }).exp()];
+  });
+  noFallbacks("rng");
 });
 
 // ---------------------------------------------------------------------------------------------

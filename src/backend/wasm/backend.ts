@@ -4,7 +4,8 @@
  * softmax, norms and the fused optimizer update run from the same core module (rows / element
  * ranges split over the threads when large); fused elementwise chains and reductions run as
  * wasm generated per kernel structure on the calling thread (see kernels.ts). Kernels without a
- * wasm version (pooling, gather, rng, sort) run the reference TypeScript code on the same memory.
+ * wasm version (pooling, gather, sort) run the reference TypeScript code on the same memory;
+ * random numbers (threefry, the same bits as the reference) run in wasm too.
  * @module
  */
 
@@ -21,6 +22,7 @@ import { CORE_EXPORTS, type CoreExports, type WasmKernels, wasmKernels } from ".
 import { addConv } from "./conv.ts";
 import { addRows } from "./rows.ts";
 import { addOptim } from "./optim.ts";
+import { addRandom } from "./random.ts";
 
 /** Work (flops) below which a matmul stays on the calling thread. */
 const PARALLEL_FLOPS = 1 << 21;
@@ -48,6 +50,7 @@ export class WasmBackend extends JsBackend {
     addConv(mb);
     addRows(mb);
     addOptim(mb);
+    addRandom(mb);
     const module = new WebAssembly.Module(mb.bytes() as BufferSource);
     const inst = new WebAssembly.Instance(module, { env: { memory: heap.memory } });
     this.core = inst.exports as unknown as CoreExports;

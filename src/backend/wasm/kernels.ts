@@ -17,6 +17,7 @@ import type {
   NormKernel,
   OptimKernel,
   ReduceKernel,
+  RngKernel,
   SoftmaxKernel,
 } from "../types.ts";
 import { f32Bits } from "../plan.ts";
@@ -37,6 +38,7 @@ export const CORE_EXPORTS = [
   "softmax_rows",
   "norm_rows",
   "optim_range",
+  "rng_fill",
 ] as const;
 
 type CoreFn = (...args: number[]) => void;
@@ -95,7 +97,7 @@ function plan(k: EwKernel | ReduceKernel): Prepared | null | undefined {
 }
 
 /** Kernel kinds with a wasm implementation. */
-const HANDLED = new Set<string>(["ew", "reduce", "softmax", "norm", "optim", "conv"]);
+const HANDLED = new Set<string>(["ew", "reduce", "softmax", "norm", "optim", "conv", "rng"]);
 
 const ptrOf = (b: BufView) => (b.buf as WasmBuffer).ptr + b.view.offset * 4;
 
@@ -134,6 +136,8 @@ class Runner implements WasmKernels {
         return this.optim(k);
       case "conv":
         return this.conv(k);
+      case "rng":
+        return this.rng(k);
       default:
         void backend;
         return false;
@@ -298,6 +302,17 @@ class Runner implements WasmKernels {
     const rule = k.rule === "adam" ? 0 : 1;
     this.split("optim_range", k.n, k.n >= PARALLEL_ELEMENTS, 4, (a, b) => {
       return [...ptrs, a, b, rule, this.hyper];
+    });
+    return true;
+  }
+
+  private rng(k: RngKernel): boolean {
+    if (k.n === 0) return true;
+    const dist = k.dist === "uniform" ? 0 : k.dist === "normal" ? 1 : 2;
+    const out = ptrOf(k.out);
+    const [k0, k1] = k.key;
+    this.split("rng_fill", k.n, k.n >= PARALLEL_ELEMENTS / 4, 4, (a, b) => {
+      return [out, a, b, dist, k0 | 0, k1 | 0, k.counter | 0];
     });
     return true;
   }

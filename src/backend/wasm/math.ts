@@ -135,9 +135,10 @@ const HIGH = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
 /**
  * sin (`cos = false`) or cos of x. The argument is reduced in float64 (r = |x| - k pi/2 with a
  * three-part pi/2), so the result stays accurate for large arguments (|x| < 3e9; beyond, values
- * stay in [-1, 1] but lose accuracy); sin/cos(±inf) = NaN.
+ * stay in [-1, 1] but lose accuracy); sin/cos(±inf) = NaN. With `scale`, of `scale * x` (the
+ * product taken in float64). The sign of sin follows x (scale > 0).
  */
-export function sincos(f: FnBuilder, x: number, cos: boolean): void {
+export function sincos(f: FnBuilder, x: number, cos: boolean, scale = 1): void {
   const ax = vtmp(f), j = vtmp(f), y = vtmp(f), sign = vtmp(f), z = vtmp(f), r = vtmp(f);
   const h = vtmp(f), k = vtmp(f);
   f.get(x).op("f32x4.abs").set(ax);
@@ -145,7 +146,9 @@ export function sincos(f: FnBuilder, x: number, cos: boolean): void {
   for (let half = 0; half < 2; half++) {
     f.get(ax);
     if (half) f.get(ax).shuffle(HIGH);
-    f.op("f64x2.promote_low_f32x4").set(h);
+    f.op("f64x2.promote_low_f32x4");
+    if (scale !== 1) f.v128d(scale).op("f64x2.mul"); // the argument is scale * x, in f64
+    f.set(h);
     f.get(h).v128d(2 / Math.PI).op("f64x2.mul").v128d(0.5).op("f64x2.add").op("f64x2.floor").set(k);
     // pi/2 = P1 + P2 + P3 with 21-bit P1, P2: k * P1 and k * P2 are exact for k < 2^31
     f.get(h).get(k).v128d(1.570796012878418).op("f64x2.mul").op("f64x2.sub");
