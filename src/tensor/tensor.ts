@@ -1200,7 +1200,84 @@ export function backwardImpl(
 }
 
 /** Autograd options (tests compare merged and unmerged gradient sums). @internal */
-export const gradOptions: { mergeMatmulTerms: boolean } = { mergeMatmulTerms: true };
+export const gradOptions: { mergeMatmulTerms: boolean; mergeSliceTerms: boolean } = {
+  mergeMatmulTerms: true,
+  mergeSliceTerms: true,
+};
+
+/**
+ * A gradient term that is a zero-padded slice (what `padTo`, the backward of slicing, builds):
+ * a concat along `axis` whose parts are zero constants except `inner`, starting at `begin`.
+ */
+function paddedSliceTerm(t: Tensor): { axis: number; begin: number; inner: Tensor } | null {
+  const node = t._node;
+  if (node.realized || node.op.kind !== "concat") return null;
+  const v = t._view;
+  if (!isContiguous(v) || v.offset !== 0 || !sameShape(v.shape, node.shape)) return null;
+  const axis = node.op.axis;
+  let inner: Tensor | null = null;
+  let begin = 0, at = 0;
+  for (const s of node.srcs) {
+    const isZero = s.node.op.kind === "const" && s.node.op.value === 0;
+    if (!isZero) {
+      if (inner) return null;
+      inner = new Tensor(s.node, s.view);
+      begin = at;
+    }
+    at += s.view.shape[axis];
+  }
+  return inner ? { axis, begin, inner } : null;
+}
+
+/**
+ * Merges terms that are zero-padded slices of one shape along one axis with disjoint ranges —
+ * the gradients of the per-step slices of a tensor computed for all steps at once — into ONE
+ * concat of the slices (zeros in the gaps), instead of T full-size padded tensors and T adds.
+ * Returns the remaining terms and the merged ones.
+ */
+function mergeSliceTerms(terms: Tensor[]): Tensor[] {
+  const groups = new Map<string, { axis: number; begin: number; inner: Tensor }[]>();
+  const out: Tensor[] = [];
+  for (const t of terms) {
+    const p = paddedSliceTerm(t);
+    if (!p) {
+      out.push(t);
+      continue;
+    }
+    const key = `${t.shape.join(",")}|${p.axis}|${t.dtype}`;
+    const g = groups.get(key);
+    if (g) g.push(p);
+    else groups.set(key, [p]);
+  }
+  for (const [key, ps] of groups) {
+    const shape = key.split("|")[0].split(",").map(Number);
+    const axis = ps[0].axis;
+    ps.sort((a, b) => a.begin - b.begin);
+    const disjoint = ps.every((p, i) =>
+      i === 0 || ps[i - 1].begin + ps[i - 1].inner.shape[axis] <= p.begin
+    );
+    if (ps.length === 1 || !disjoint) {
+      for (const p of ps) {
+        out.push(padTo(p.inner, shape, shape.map((_, d) => (d === axis ? p.begin : 0))));
+      }
+      continue;
+    }
+    const be = ps[0].inner._backend;
+    const dtype = ps[0].inner.dtype;
+    const zerosOf = (n: number) =>
+      constant(be, 0, dtype, shape.map((s, d) => (d === axis ? n : s)));
+    const parts: Tensor[] = [];
+    let at = 0;
+    for (const p of ps) {
+      if (p.begin > at) parts.push(zerosOf(p.begin - at));
+      parts.push(p.inner);
+      at = p.begin + p.inner.shape[axis];
+    }
+    if (at < shape[axis]) parts.push(zerosOf(shape[axis] - at));
+    out.push(concatOp(parts, axis));
+  }
+  return out;
+}
 
 /** A gradient term that is a matmul product, as (a, b) with term = a @ b. */
 function matmulTerm(t: Tensor): [Tensor, Tensor] | null {
@@ -1230,10 +1307,15 @@ function matmulTerm(t: Tensor): [Tensor, Tensor] | null {
 /**
  * Sums gradient terms. Terms that are matmul products of one shape — the gradients of a weight
  * used at every step of a recurrence — are merged into ONE matmul over the concatenated operands
- * (sum_t a_t @ b_t = [a_1 .. a_T] @ [b_1; ..; b_T]), instead of T small products and T adds.
+ * (sum_t a_t @ b_t = [a_1 .. a_T] @ [b_1; ..; b_T]), instead of T small products and T adds;
+ * zero-padded slices with disjoint ranges (a tensor sliced per step) become one concat.
  */
 function sumGradTerms(terms: Tensor[]): Tensor {
   if (terms.length === 1) return terms[0];
+  if (gradOptions.mergeSliceTerms) {
+    terms = mergeSliceTerms(terms);
+    if (terms.length === 1) return terms[0];
+  }
   if (!gradOptions.mergeMatmulTerms) return terms.reduce((a, b) => a.add(b));
   const groups = new Map<string, [Tensor, Tensor][]>();
   const rest: Tensor[] = [];
