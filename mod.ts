@@ -204,6 +204,90 @@ export {
   type SampleOptions,
 } from "./src/training/replay_buffer.ts";
 
+// Training
+export { TrainingError } from "./src/training/errors.ts";
+export {
+  parseTrainingConfig,
+  type ParseTrainingConfigOptions,
+  TRAINING_CONFIG_DEFAULTS,
+  TRAINING_CONFIG_FIELDS,
+  TRAINING_DEVICES,
+  TRAINING_OPTIMIZERS,
+  TRAINING_SCHEDULERS,
+  type TrainingConfig,
+  trainingConfigFromSnakeCase,
+  type TrainingConfigInput,
+  trainingConfigToSnakeCase,
+} from "./src/training/config.ts";
+export {
+  createOptimizer,
+  createTrainStep,
+  defaultTrainStep,
+  disposeBatch,
+  learningRateSchedule,
+  makeTrainStep,
+  type TrainStep,
+  type TrainStepHost,
+  type TrainStepOptions,
+  type TrainStepSpec,
+  type TrainStepState,
+} from "./src/training/train_step.ts";
+export {
+  type Callback,
+  type CallbackResult,
+  CheckpointCallback,
+  type CheckpointCallbackOptions,
+  EarlyStoppingCallback,
+  type EarlyStoppingOptions,
+  LoggingCallback,
+  type LoggingCallbackOptions,
+  type Metrics,
+  ProgressCallback,
+  type ProgressCallbackOptions,
+  type TrainingContext,
+  type TrainingState,
+  type TrainSummary,
+} from "./src/training/callbacks.ts";
+export {
+  CHECKPOINT_FILES,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_FORMAT_VERSION,
+  type CheckpointContents,
+  type CheckpointManifest,
+  checkpointName,
+  type GeneratorState,
+  latestCheckpoint,
+  listCheckpoints,
+  readCheckpoint,
+  restoreCheckpoint,
+  type RestoredCheckpoint,
+  saveCheckpoint,
+  type TrainerCheckpointState,
+} from "./src/training/checkpoint.ts";
+export {
+  type BatchSource,
+  train,
+  Trainer,
+  type TrainerOptions,
+  type TrainFunctionOptions,
+  type TrainOptions,
+  type TrainResult,
+} from "./src/training/trainer.ts";
+export {
+  type ActInfo,
+  type ActOutput,
+  type ActResult,
+  type Controller,
+  type ControllerHost,
+  type ControllerOptions,
+  type EpisodeRecord,
+  type EvalRecord,
+  type OnlineOptions,
+  type OnlineResult,
+  randomController,
+  trainOnline,
+} from "./src/training/online.ts";
+
 // Environments
 export * from "./src/envs/mod.ts";
 
