@@ -19,7 +19,13 @@ import { assertClose, Rng } from "../util.ts";
 import { arange, tensor } from "../../src/tensor/creation.ts";
 import { rand, randn, randomBits } from "../../src/tensor/random.ts";
 import type { Tensor } from "../../src/tensor/tensor.ts";
-import { conv2d, convTranspose2d, layerNorm, rmsNorm } from "../../src/tensor/functional.ts";
+import {
+  conv2d,
+  convTranspose2d,
+  layerNorm,
+  rmsNorm,
+  scatterAdd,
+} from "../../src/tensor/functional.ts";
 import { ELEMENTWISE } from "../../src/tensor/ops_table.ts";
 import { setCpuBackend } from "../../src/backend/device.ts";
 import { JsBackend } from "../../src/backend/cpu/js_backend.ts";
@@ -31,7 +37,17 @@ const ref = new JsBackend();
 const wasm = new WasmBackend();
 
 /** Kernel kinds the wasm backend implements (no fallback allowed). */
-const WASM_KINDS = ["ew", "reduce", "matmul", "softmax", "norm", "optim", "conv", "rng"];
+const WASM_KINDS = [
+  "ew",
+  "reduce",
+  "matmul",
+  "softmax",
+  "norm",
+  "optim",
+  "conv",
+  "rng",
+  "gather",
+];
 
 function test(name: string, fn: () => Promise<void> | void): void {
   Deno.test({ name: `wasm: ${name}`, sanitizeOps: false, sanitizeResources: false, fn });
@@ -868,6 +884,39 @@ test("random numbers: threefry bits and uniforms bit-identical, normals within 1
     return [t.mul(2).add(rand([7, 5], { seed: 10 })), randn([33], { seed: 11 }).exp()];
   });
   noFallbacks("rng");
+});
+
+// ---------------------------------------------------------------------------------------------
+// Gather / scatter-add
+// ---------------------------------------------------------------------------------------------
+
+test("gather and scatter-add along each axis (exact)", async () => {
+  for (const shape of [[7], [5, 6], [3, 4, 5], [2, 300, 129]]) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = rng.normal(n);
+    for (let ax = 0; ax < shape.length; ax++) {
+      const k = 2 * shape[ax] + 1;
+      const iShape = shape.map((s, d) => (d === ax ? k : s));
+      const ni = iShape.reduce((a, b) => a * b, 1);
+      // in range, negative (from the end) and out of range (reads 0 / skipped)
+      const idx = rng.ints(ni, -shape[ax] - 2, shape[ax] + 1);
+      const sel = rng.ints(k, -shape[ax], shape[ax] - 1);
+      const g = new Float32Array(ni).map((_, i) => ((i * 37) % 11) - 5);
+      const fn = () => {
+        const xt = tensor(x, shape), it = tensor(idx, iShape);
+        return [
+          xt.gather(it, ax),
+          xt.gather(tensor(sel), ax),
+          scatterAdd(tensor(g, iShape), it, ax, shape),
+        ];
+      };
+      const [r, w] = [await on(ref, fn), await on(wasm, fn)];
+      r.forEach((v, i) =>
+        assertClose(w[i], v, { rtol: 0, atol: 0, floor: 0, label: `${shape} axis ${ax} #${i}` })
+      );
+    }
+  }
+  noFallbacks("gather");
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@
  * softmax, norms and the fused optimizer update run from the same core module (rows / element
  * ranges split over the threads when large); fused elementwise chains and reductions run as
  * wasm generated per kernel structure on the calling thread (see kernels.ts). Kernels without a
- * wasm version (pooling, gather, sort) run the reference TypeScript code on the same memory;
- * random numbers (threefry, the same bits as the reference) run in wasm too.
+ * wasm version (pooling, sort) run the reference TypeScript code on the same memory; random
+ * numbers (threefry, the same bits as the reference) and gather/scatter-add run in wasm too.
  * @module
  */
 
@@ -23,6 +23,7 @@ import { addConv } from "./conv.ts";
 import { addRows } from "./rows.ts";
 import { addOptim } from "./optim.ts";
 import { addRandom } from "./random.ts";
+import { addGather } from "./gather.ts";
 
 /** Work (flops) below which a matmul stays on the calling thread. */
 const PARALLEL_FLOPS = 1 << 21;
@@ -51,6 +52,7 @@ export class WasmBackend extends JsBackend {
     addRows(mb);
     addOptim(mb);
     addRandom(mb);
+    addGather(mb);
     const module = new WebAssembly.Module(mb.bytes() as BufferSource);
     const inst = new WebAssembly.Instance(module, { env: { memory: heap.memory } });
     this.core = inst.exports as unknown as CoreExports;

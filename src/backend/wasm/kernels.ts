@@ -13,6 +13,7 @@ import type {
   BufView,
   ConvKernel,
   EwKernel,
+  GatherKernel,
   Kernel,
   NormKernel,
   OptimKernel,
@@ -39,6 +40,7 @@ export const CORE_EXPORTS = [
   "norm_rows",
   "optim_range",
   "rng_fill",
+  "gather_run",
 ] as const;
 
 type CoreFn = (...args: number[]) => void;
@@ -97,7 +99,16 @@ function plan(k: EwKernel | ReduceKernel): Prepared | null | undefined {
 }
 
 /** Kernel kinds with a wasm implementation. */
-const HANDLED = new Set<string>(["ew", "reduce", "softmax", "norm", "optim", "conv", "rng"]);
+const HANDLED = new Set<string>([
+  "ew",
+  "reduce",
+  "softmax",
+  "norm",
+  "optim",
+  "conv",
+  "rng",
+  "gather",
+]);
 
 const ptrOf = (b: BufView) => (b.buf as WasmBuffer).ptr + b.view.offset * 4;
 
@@ -138,6 +149,8 @@ class Runner implements WasmKernels {
         return this.conv(k);
       case "rng":
         return this.rng(k);
+      case "gather":
+        return this.gather(k);
       default:
         void backend;
         return false;
@@ -313,6 +326,23 @@ class Runner implements WasmKernels {
     const [k0, k1] = k.key;
     this.split("rng_fill", k.n, k.n >= PARALLEL_ELEMENTS / 4, 4, (a, b) => {
       return [out, a, b, dist, k0 | 0, k1 | 0, k.counter | 0];
+    });
+    return true;
+  }
+
+  private gather(k: GatherKernel): boolean {
+    const { outer, axisSize, nIdx, inner } = k;
+    if (outer === 0 || inner === 0) return true;
+    const scatter = k.mode === "scatterAdd" ? 1 : 0;
+    if (scatter && nIdx === 0) {
+      const o = k.out.view.offset;
+      (k.out.buf as WasmBuffer).f.fill(0, o, o + outer * axisSize * inner);
+      return true;
+    }
+    const src = ptrOf(k.src), idx = ptrOf(k.indices), out = ptrOf(k.out);
+    const work = outer * Math.max(nIdx, scatter ? axisSize : 0) * inner;
+    this.split("gather_run", outer, work >= PARALLEL_ELEMENTS && outer > 1, 1, (a, b) => {
+      return [src, idx, out, a, b, axisSize, nIdx, inner, scatter];
     });
     return true;
   }
