@@ -531,6 +531,7 @@ export {
   binCenters,
   type BinSpec,
   countTDMPC2Parameters,
+  fastMish,
   type PolicySample,
   qForward,
   type QWeights,

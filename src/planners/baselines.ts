@@ -63,7 +63,7 @@ export class RandomShootingPlanner {
         const actions = P > 0
           ? concat([im.policyRollout(repeatState(state, P), H).reshape([H, B, P, A]), sampled], 2)
           : sampled;
-        const value = im.returns(repeatState(state, N), actions.reshape([H, B * N, A]))
+        const value = im.returns(state, actions.reshape([H, B * N, A]), N)
           .reshape([B, N]);
         const top = topk(value.ne(value).ifElse(-3e38, value), 1, 1);
         const idx = top.indices.reshape([1, B, 1, 1]).expand([H, B, 1, A]);

@@ -110,7 +110,6 @@ export class CEMPlanner {
         const piActs = P > 0
           ? im.policyRollout(repeatState(state, P), H).reshape([H, B, P, A])
           : null;
-        const z = repeatState(state, N);
         let mean = warm ? shiftSequence(warm, 0) : zeroSequence(H, B, A, device);
         let std = full([H, B, A], o.maxStd, { device });
         let best: Tensor | null = null;
@@ -118,7 +117,7 @@ export class CEMPlanner {
           const r = randn([H, B, N - P, A], { ...g, device });
           const sampled = mean.unsqueeze(2).add(std.unsqueeze(2).mul(r)).clamp(lo, hi);
           const actions = piActs ? concat([piActs, sampled], 2) : sampled;
-          const value = im.returns(z, actions.reshape([H, B * N, A])).reshape([B, N]);
+          const value = im.returns(state, actions.reshape([H, B * N, A]), N).reshape([B, N]);
           const elite = selectElites(actions, value.ne(value).ifElse(-3e38, value), E);
           const eMean = elite.actions.mean(2);
           const eStd = elite.actions.sub(eMean.unsqueeze(2)).square().mean(2).sqrt();
@@ -213,14 +212,13 @@ export class CategoricalCEMPlanner {
         const piActs = P > 0
           ? im.policyRollout(repeatState(state, P), H).reshape([H, B, P, K])
           : null;
-        const z = repeatState(state, N);
         let probs = warm ? shiftSequence(warm, 1 / K) : full([H, B, K], 1 / K, { device });
         let best: Tensor | null = null;
         for (let it = 0; it < iterations; it++) {
           const logits = probs.log().unsqueeze(2).expand([H, B, N - P, K]);
           const sampled = oneHot(categorical(logits, { ...g }), K); // [H, B, N - P, K]
           const actions = piActs ? concat([piActs, sampled], 2) : sampled;
-          const value = im.returns(z, actions.reshape([H, B * N, K])).reshape([B, N]);
+          const value = im.returns(state, actions.reshape([H, B * N, K]), N).reshape([B, N]);
           const elite = selectElites(actions, value.ne(value).ifElse(-3e38, value), E);
           const freq = elite.actions.mean(2); // [H, B, K]
           probs = freq.mul(1 - alpha).add(probs.mul(alpha)).maximum(minProb);

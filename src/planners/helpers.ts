@@ -28,6 +28,15 @@ export interface PlanningHooks {
     state: State,
     action: ActionPayload,
   ): { state: State; reward: Tensor; continue: Tensor | null };
+  /**
+   * The first step from each of `B` states under `n` actions each (`action` rows `b * n ..`
+   * belong to state `b`): the same as `imagineStep` on the repeated states, cheaper.
+   */
+  imagineStepShared?(
+    state: State,
+    n: number,
+    action: ActionPayload,
+  ): { state: State; reward: Tensor; continue: Tensor | null };
   /** Value `[N]` of the states at the end of the horizon (e.g. a Q of the policy's action). */
   terminalValue?(state: State, opts: { generator?: Generator }): Tensor | null;
   /** A policy-prior action `[N, A]` (one-hot when discrete), sampled unless deterministic. */
@@ -199,18 +208,25 @@ export class Imaginer {
   }
 
   /**
-   * Discounted returns `[N]` of action sequences `[H, N, A]` from states `[N]` (official
-   * `_estimate_value`): `sum_t discount^t * alive_t * r_t + discount^H * alive_H * V(s_H)`,
-   * `alive` the product of the continue predictions so far.
+   * Discounted returns `[N]` of action sequences `[H, N, A]` (official `_estimate_value`):
+   * `sum_t discount^t * alive_t * r_t + discount^H * alive_H * V(s_H)`, `alive` the product of
+   * the continue predictions so far. The sequences start from `state` (`[N]`), or with
+   * `repeat = n` from `state` `[N / n]`, each state starting `n` consecutive sequences.
    */
-  returns(state: State, actions: Tensor): Tensor {
+  returns(state: State, actions: Tensor, repeat = 1): Tensor {
     const H = actions.shape[0];
+    const m = this.#model;
     let s = state;
     let G: Tensor | null = null;
     let alive: Tensor | null = null;
     let disc = 1;
     for (let t = 0; t < H; t++) {
-      const out = this.step(s, actions.narrow(0, t, 1).squeeze(0));
+      const a = actions.narrow(0, t, 1).squeeze(0);
+      const out = t === 0 && repeat > 1
+        ? (m.imagineStepShared
+          ? m.imagineStepShared(s, repeat, this.payload(a))
+          : this.step(repeatState(s, repeat), a))
+        : this.step(s, a);
       let r = out.reward.mul(disc);
       if (alive) r = r.mul(alive);
       G = G ? G.add(r) : r;

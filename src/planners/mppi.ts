@@ -135,7 +135,6 @@ export class MPPIPlanner {
         const piActs = P > 0
           ? im.policyRollout(repeatState(state, P), H).reshape([H, B, P, A])
           : null;
-        const z = repeatState(state, N);
         let mean = warm ? shiftSequence(warm, 0) : zeroSequence(H, B, A, device);
         let std = full([H, B, A], s.maxStd, { device });
         let elite: { values: Tensor; actions: Tensor } | null = null;
@@ -144,7 +143,7 @@ export class MPPIPlanner {
           const r = randn([H, B, N - P, A], { ...g, device });
           const sampled = mean.unsqueeze(2).add(std.unsqueeze(2).mul(r)).clamp(lo, hi);
           const actions = piActs ? concat([piActs, sampled], 2) : sampled; // [H, B, N, A]
-          const value = im.returns(z, actions.reshape([H, B * N, A])).reshape([B, N]);
+          const value = im.returns(state, actions.reshape([H, B * N, A]), N).reshape([B, N]);
           const v = value.ne(value).ifElse(0, value); // nan_to_num
           elite = selectElites(actions, v, E);
           const maxV = elite.values.max(1, true);

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import {
   binCenters,
+  fastMish,
+  layerNorm,
+  randn,
   RunningScale,
+  simnorm,
   softCE,
   type TDMPC2Config,
   tdmpc2ConfigSchema,
@@ -10,7 +14,7 @@ import {
   twoHot,
   twoHotInv,
 } from "../../mod.ts";
-import { fx, loadFixture, values } from "../grad_util.ts";
+import { fixtureStateDict, fx, loadFixture, values } from "../grad_util.ts";
 
 const BINS = { numBins: 101, vmin: -10, vmax: 10 };
 
@@ -72,4 +76,29 @@ Deno.test("tdmpc2 math: discount heuristic from the episode length (official _ge
   assert.ok(Math.abs(tdmpc2Discount(c({ episodeLength: 500 })) - 0.99) < 1e-12);
   assert.equal(tdmpc2Discount(c({ episodeLength: 10 })), 0.95); // floor
   assert.equal(tdmpc2Discount(c({ discount: 0.9 })), 0.9);
+});
+
+Deno.test("tdmpc2 math: one-exponential mish matches PyTorch (Linear -> LayerNorm -> Mish -> SimNorm fixture, values and gradients)", async () => {
+  const f = loadFixture("ln_mish_simnorm");
+  const p = fixtureStateDict(f.params);
+  const t = (k: string) => tensor(p[k].data, p[k].shape).setRequiresGrad();
+  const [w, b, lw, lb] = ["0.weight", "0.bias", "1.weight", "1.bias"].map(t);
+  const x = fx(f.inputs.x, "cpu").setRequiresGrad();
+  const y = simnorm(fastMish(layerNorm(x.matmul(w.mT).add(b), lw, lb, 1e-5)), 8);
+  close(await values(y), f.outputs.y.data, 1e-5, "y");
+  y.mul(fx(f.inputs.grad_output, "cpu")).sum().backward();
+  close(await values(x.grad!), f.grads.x.data, 1e-4, "dx");
+  close(await values(w.grad!), f.grads["0.weight"].data, 1e-4, "dW");
+  close(await values(lw.grad!), f.grads["1.weight"].data, 1e-4, "dLN.weight");
+});
+
+Deno.test("tdmpc2 math: mish agrees with the op table's mish over a wide range (values and gradients)", async () => {
+  const x = randn([4096], { seed: 3 }).mul(8);
+  const a = x.detach().setRequiresGrad();
+  const b = x.detach().setRequiresGrad();
+  const ya = fastMish(a), yb = b.mish();
+  close(await values(ya), await values(yb), 1e-5, "mish");
+  ya.sum().backward();
+  yb.sum().backward();
+  close(await values(a.grad!), await values(b.grad!), 1e-5, "mish'");
 });

@@ -10,6 +10,7 @@ import {
   TDMPC2_PRESETS,
   tdmpc2ConfigSchema,
   type TDMPC2WorldModel,
+  type Tensor,
   WorldModelRegistry,
 } from "../../mod.ts";
 
@@ -184,4 +185,42 @@ Deno.test("tdmpc2 contract: state latent (SimNorm), predictions reward/continue/
     ]
   ) assert.ok(names.includes(n), n);
   model.dispose();
+});
+
+Deno.test("tdmpc2 planning hooks: the shared first step equals the step on repeated latents (official and legacy)", async () => {
+  for (const variant of ["official", "legacy"] as const) {
+    const model = await createWorldModel("tdmpc2:ci", {
+      obsShape: [7],
+      actionDim: 3,
+      variant,
+      episodic: true,
+      seed: 2,
+    }) as TDMPC2WorldModel;
+    // non-zero heads so that rewards differ
+    for (const p of model.reward.parameters()) p.assign(randn(p.shape, { seed: 7 }).mul(0.3));
+    const s = model.encode(randn([2, 7], { seed: 1 }));
+    const a = randn([2 * 5, 3], { seed: 2 }).tanh();
+    const shared = model.imagineStepShared(s, 5, a);
+    const z = s.get("latent");
+    const rep = model.imagineStep(
+      s.with({ latent: z.unsqueeze(1).expand([2, 5, 32]).reshape([10, 32]) }),
+      a,
+    );
+    const close = async (x: Tensor, y: Tensor, what: string) => {
+      const [u, v] = [await x.data(), await y.data()];
+      for (let i = 0; i < u.length; i++) {
+        assert.ok(Math.abs(u[i] - v[i]) < 1e-5, `${variant} ${what}`);
+      }
+    };
+    await close(shared.state.get("latent"), rep.state.get("latent"), "latent");
+    await close(shared.reward, rep.reward, "reward");
+    await close(shared.continue!, rep.continue!, "continue");
+    assert.deepEqual(shared.reward.shape, [10]);
+    // the step's reward is the reward head of (z, a), as decode() reports after transition()
+    const viaContract = model.decode(
+      model.transition(s.with({ latent: z.unsqueeze(1).expand([2, 5, 32]).reshape([10, 32]) }), a),
+    );
+    await close(viaContract.predictions.reward.reshape([10]), rep.reward, "decode(transition)");
+    model.dispose();
+  }
 });

@@ -26,7 +26,7 @@ export {
   tdmpc2Discount,
 } from "./config.ts";
 export { binCenters, type BinSpec, RunningScale, softCE, twoHot, twoHotInv } from "./math.ts";
-export { qForward, type QWeights, TDMLP, tdmpc2Init } from "./networks.ts";
+export { fastMish, qForward, type QWeights, TDMLP, tdmpc2Init } from "./networks.ts";
 export {
   type PolicySample,
   type RandomOpts,

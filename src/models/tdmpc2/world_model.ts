@@ -181,6 +181,20 @@ export class TDMPC2Dynamics extends Module implements DynamicsModel {
     );
   }
 
+  /**
+   * Next latents `[B * n, L]` of each latent `z` `[B, L]` under `n` actions `a` `[B, n, A]`,
+   * without repeating `z` in the first layer (see `TDMLP.forwardShared`).
+   */
+  nextShared(z: Tensor, a: Tensor): Tensor {
+    const y = this.net.forwardShared(z, a);
+    if (!this.#legacy) return y;
+    const [B, n] = a.shape;
+    const L = z.shape[1];
+    const g = this.#simnormDim;
+    return z.unsqueeze(1).add(y.reshape([B, n, L])).reshape([B * n, L / g, g]).softmax(-1)
+      .reshape([B * n, L]);
+  }
+
   /** The next state `{ latent }`. */
   transition(state: State, conditioned: Readonly<Record<string, Tensor>>): State {
     const z = state.get("latent");
@@ -535,6 +549,37 @@ export class TDMPC2WorldModel extends WorldModel<TDMPC2Config> {
     };
   }
 
+  /**
+   * {@link TDMPC2WorldModel.imagineStep} from each state `[B]` under `n` actions each (rows
+   * `b * n ..` of `action` belong to state `b`), sharing each latent's part of the first layer
+   * of the dynamics and reward heads (planning: every candidate starts from the same latent).
+   */
+  imagineStepShared(
+    state: State,
+    n: number,
+    action: ActionPayload | Tensor,
+  ): { state: State; reward: Tensor; continue: Tensor | null } {
+    const z = state.get("latent");
+    const [B, L] = z.shape;
+    const a = this.actionFeatures(action, B * n, z.device);
+    const dyn = this.dynamicsModel;
+    if (!(dyn instanceof TDMPC2Dynamics)) {
+      const zr = z.unsqueeze(1).expand([B, n, L]).reshape([B * n, L]);
+      return this.imagineStep(new State({ latent: zr }), a);
+    }
+    const a3 = a.reshape([B, n, this.dims.actionFeatures]);
+    const next = dyn.nextShared(z, a3);
+    const r = this.headValue(this.reward.forwardShared(z, a3));
+    const cont = this.termination
+      ? this.terminationLogit(next).reshape([-1]).le(0).cast("float32")
+      : null;
+    return {
+      state: new State({ latent: next, reward: r.unsqueeze(-1) }),
+      reward: r,
+      continue: cont,
+    };
+  }
+
   /** Terminal value `[B]`: Q (average of two random heads) of a policy sample (official). */
   terminalValue(state: State, opts: RandomOpts = {}): Tensor {
     const z = state.get("latent");
@@ -680,7 +725,8 @@ export class TDMPC2WorldModel extends WorldModel<TDMPC2Config> {
       .reshape([H, B]).mean(1).mul(w).sum().div(H);
     const qs = this.qAll(zPrev, aFlat, opts); // [numQ, H * B, K]
     const N = qs.shape[0];
-    const valueLoss = this.headLoss(qs, td.reshape([1, H * B]).expand([N, H * B]))
+    // (one two-hot target per row, broadcast over the heads)
+    const valueLoss = this.headLoss(qs, td.reshape([H * B]))
       .reshape([N, H, B]).mean(2).mul(w).sum().div(H * N);
     let termination: Tensor;
     if (this.termination && tb.terminations) {

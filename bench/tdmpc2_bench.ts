@@ -1,0 +1,308 @@
+/**
+ * TD-MPC2 benchmarks, as the issue states them: one full agent update (world model + policy +
+ * target soft update, compiled) of `tdmpc2:ci` and of `tdmpc2:5m` (obs 39, action 6, batch 256,
+ * horizon 3), and one MPPI plan of `tdmpc2:5m` (512 samples x 6 iterations, 64 elites, 24
+ * policy trajectories, horizon 3), on every backend that comes up: `cpu` (the reference
+ * TypeScript backend), `wasm` (the WebAssembly SIMD cpu backend) and `webgpu`. PyTorch CPU
+ * (OpenBLAS, 2 threads) on these machines: 27 ms, 552 ms and 577 ms.
+ *
+ * Also measured (the "profile" group): the update's forward pass alone and forward + backward
+ * (compiled the same way), so that backward = (fwd+bwd) - fwd and optimizer/soft updates =
+ * update - (fwd+bwd); and the kernels per compiled step. A table with medians, PyTorch's times,
+ * the targets and the split is printed at the end.
+ *
+ *   XDG_RUNTIME_DIR=/tmp/xdg deno bench -A --no-check bench/tdmpc2_bench.ts
+ *
+ * Environment: `TDMPC2_BENCH_BACKENDS=cpu,wasm,webgpu` (default: all that initialise);
+ * `TDMPC2_BENCH_PROFILE=0` skips the split. On webgpu a step only submits work: each timed
+ * iteration reads one scalar back (Deno polls the device every ~10 ms, see
+ * notes/performance-facts.md), so webgpu times include one read.
+ * @module
+ */
+
+import type { Backend, DeviceName } from "../src/backend/types.ts";
+import { cpuBackend, setCpuBackend, setDefaultDevice } from "../src/backend/device.ts";
+import { JsBackend } from "../src/backend/cpu/js_backend.ts";
+import { WasmBackend } from "../src/backend/wasm/backend.ts";
+import "../src/backend/webgpu/backend.ts";
+import { createWorldModel } from "../src/core/factory.ts";
+import "../src/models/registry_setup.ts";
+import { TDMPC2Agent } from "../src/models/tdmpc2/agent.ts";
+import type { TDMPC2WorldModel } from "../src/models/tdmpc2/world_model.ts";
+import { MPPIPlanner } from "../src/planners/mppi.ts";
+import { compile, type CompiledStep } from "../src/tensor/compile.ts";
+import { full } from "../src/tensor/creation.ts";
+import { Generator, rand, randn } from "../src/tensor/random.ts";
+import { keep, noGrad, realize, type Tensor } from "../src/tensor/tensor.ts";
+
+const OBS = 39, ACT = 6, BATCH = 256, HORIZON = 3;
+const PYTORCH_MS: Record<string, number> = { "update ci": 27, "update 5m": 552, "plan 5m": 577 };
+const TARGET_MS: Record<string, number> = { "update ci": 13.5, "update 5m": 552, "plan 5m": 577 };
+
+interface Target {
+  readonly name: string;
+  readonly device: DeviceName;
+  readonly backend: () => Backend | null;
+}
+
+const wanted = (Deno.env.get("TDMPC2_BENCH_BACKENDS") ?? "cpu,wasm,webgpu").split(",");
+const profile = Deno.env.get("TDMPC2_BENCH_PROFILE") !== "0";
+const reference = cpuBackend() instanceof JsBackend ? cpuBackend() : new JsBackend();
+let wasm: Backend | null = null;
+let wasmError = "";
+if (wanted.includes("wasm")) {
+  try {
+    wasm = new WasmBackend();
+  } catch (e) {
+    wasmError = (e as Error).message;
+  }
+}
+let gpuOk = false;
+let gpuError = "";
+if (wanted.includes("webgpu")) {
+  try {
+    await setDefaultDevice("webgpu");
+    await setDefaultDevice("cpu");
+    gpuOk = true;
+  } catch (e) {
+    gpuError = (e as Error).message;
+  }
+}
+const TARGETS: Target[] = [
+  ...(wanted.includes("cpu")
+    ? [{ name: "cpu", device: "cpu" as const, backend: () => reference }]
+    : []),
+  ...(wasm ? [{ name: "wasm", device: "cpu" as const, backend: () => wasm }] : []),
+  ...(gpuOk ? [{ name: "webgpu", device: "webgpu" as const, backend: () => null }] : []),
+];
+
+interface Row {
+  readonly workload: string;
+  readonly target: string;
+  readonly ms: number[];
+  kernels: number;
+}
+const rows: Row[] = [];
+
+/** Runs `fn` with the target's backend serving "cpu" and its device as the default. */
+async function within<T>(t: Target, fn: () => Promise<T>): Promise<T> {
+  const be = t.backend();
+  const prev = be ? setCpuBackend(be) : null;
+  if (t.device === "webgpu") await setDefaultDevice("webgpu");
+  try {
+    return await fn();
+  } finally {
+    if (t.device === "webgpu") await setDefaultDevice("cpu");
+    if (prev) setCpuBackend(prev);
+  }
+}
+
+/** Model, batch and agent of a preset on a target (built once per target). */
+interface Setup {
+  readonly model: TDMPC2WorldModel;
+  readonly agent: TDMPC2Agent;
+  readonly batch: [Tensor, Tensor, Tensor, Tensor];
+}
+const setups = new Map<string, Setup>();
+
+async function setup(preset: string, t: Target): Promise<Setup> {
+  const key = `${preset}|${t.name}`;
+  let s = setups.get(key);
+  if (!s) {
+    const model = await createWorldModel(`tdmpc2:${preset}`, {
+      obsShape: [OBS],
+      actionDim: ACT,
+      device: t.device,
+      seed: 1,
+    }) as TDMPC2WorldModel;
+    const g = new Generator(2);
+    const T = HORIZON + 1;
+    const dev = { generator: g, device: t.device };
+    const batch: [Tensor, Tensor, Tensor, Tensor] = [
+      keep(randn([BATCH, T, OBS], dev).realize()),
+      keep(rand([BATCH, T, ACT], dev).mul(2).sub(1).realize()),
+      keep(randn([BATCH, T], dev).realize()),
+      keep(full([BATCH, T], 0, { device: t.device }).contiguous().realize()),
+    ];
+    s = { model, agent: new TDMPC2Agent(model, { seed: 3 }), batch };
+    setups.set(key, s);
+  }
+  return s;
+}
+
+function timed(
+  workload: string,
+  group: string,
+  t: Target,
+  slow: boolean,
+  make: () => Promise<{ run: () => Promise<void>; kernels: () => number }>,
+): void {
+  const row: Row = { workload, target: t.name, ms: [], kernels: 0 };
+  rows.push(row);
+  let work: { run: () => Promise<void>; kernels: () => number } | null = null;
+  Deno.bench({
+    name: `${workload} [${t.name}]`,
+    group,
+    baseline: t.name === "wasm",
+    n: slow ? 2 : undefined,
+    warmup: slow ? 1 : undefined,
+    fn: async (b) => {
+      await within(t, async () => {
+        work ??= await make();
+        b.start();
+        const t0 = performance.now();
+        await work.run();
+        row.ms.push(performance.now() - t0);
+        b.end();
+        row.kernels = work.kernels();
+      });
+    },
+  });
+}
+
+/** The compiled full update. */
+function updateBench(preset: string, t: Target): void {
+  const slow = t.name !== "wasm" && preset !== "ci";
+  timed(`update ${preset}`, `update ${preset}`, t, slow, async () => {
+    const s = await setup(preset, t);
+    const step = s.agent.compiled();
+    return {
+      run: async () => {
+        const info = step(...s.batch);
+        await info.total_loss.item();
+        for (const x of Object.values(info)) x.dispose();
+      },
+      kernels: () => step.kernelCount,
+    };
+  });
+}
+
+/** Forward only / forward + backward of the update (same code path, compiled). */
+function splitBench(preset: string, t: Target, backward: boolean): void {
+  const slow = t.name !== "wasm" && preset !== "ci";
+  const what = backward ? "fwd+bwd" : "fwd";
+  timed(`update ${preset} ${what}`, `profile ${preset}`, t, slow, async () => {
+    const s = await setup(preset, t);
+    const m = s.model;
+    const g = { generator: new Generator(4) };
+    const params = [...m.parameters()];
+    const step: CompiledStep<[Tensor, Tensor, Tensor, Tensor], Tensor[]> = compile(
+      (obs, actions, rewards, terminations) => {
+        m.train();
+        try {
+          const wm = m.worldModelLoss(m.timeMajor({ obs, actions, rewards, terminations }), g);
+          const zs = wm.zs.detach();
+          const pl = m.policyLoss(zs, g);
+          if (!backward) return [wm.total, pl.loss];
+          wm.total.backward();
+          pl.loss.backward();
+          const grads = params.map((p) => p.grad).filter((x): x is Tensor => !!x);
+          realize(...grads);
+          const out = noGrad(() => [wm.total.detach(), pl.loss.detach()]);
+          for (const p of params) p.zeroGrad();
+          return out;
+        } finally {
+          m.eval();
+        }
+      },
+    );
+    return {
+      run: async () => {
+        const out = step(...s.batch);
+        await out[0].item();
+        for (const x of out) x.dispose();
+      },
+      kernels: () => step.kernelCount,
+    };
+  });
+}
+
+/** One MPPI plan from one observation (official settings). */
+function planBench(preset: string, t: Target): void {
+  const slow = t.name !== "wasm";
+  timed(`plan ${preset}`, `plan ${preset}`, t, slow, async () => {
+    const s = await setup(preset, t);
+    const planner = new MPPIPlanner(s.model, {
+      ...s.model.plannerDefaults(),
+      generator: new Generator(5),
+    });
+    const obs = keep(randn([1, OBS], { seed: 6, device: t.device }).realize());
+    let kernels = 0;
+    return {
+      run: async () => {
+        const be = t.backend() ?? null;
+        const before = be?.dispatchCount ?? 0;
+        const p = planner.plan(s.model.encode(obs));
+        await (p.tensor as Tensor).data();
+        kernels = be ? be.dispatchCount - before : 0;
+      },
+      kernels: () => kernels,
+    };
+  });
+}
+
+for (const t of TARGETS) {
+  updateBench("ci", t);
+  updateBench("5m", t);
+  planBench("5m", t);
+  if (profile && t.device === "cpu") {
+    for (const preset of t.name === "wasm" ? ["ci", "5m"] : ["ci"]) {
+      splitBench(preset, t, false);
+      splitBench(preset, t, true);
+    }
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[s.length >> 1] : NaN;
+}
+
+addEventListener("unload", () => {
+  const get = (w: string, t: string) => rows.find((r) => r.workload === w && r.target === t);
+  const lines = [
+    "",
+    "TD-MPC2 (obs 39, action 6, batch 256, horizon 3), median ms per call:",
+    `  ${"workload".padEnd(12)} ${"backend".padEnd(8)} ${"median".padStart(9)} ${
+      "min".padStart(9)
+    } ${"PyTorch".padStart(8)} ${"target".padStart(7)}  kernels`,
+  ];
+  for (const w of ["update ci", "update 5m", "plan 5m"]) {
+    for (const t of TARGETS) {
+      const r = get(w, t.name);
+      if (!r || !r.ms.length) continue;
+      const ms = median(r.ms);
+      const best = Math.min(...r.ms);
+      const ok = ms <= TARGET_MS[w] ? "meets" : best <= TARGET_MS[w] ? "min meets" : "misses";
+      lines.push(
+        `  ${w.padEnd(12)} ${t.name.padEnd(8)} ${ms.toFixed(1).padStart(9)} ${
+          best.toFixed(1).padStart(9)
+        } ${String(PYTORCH_MS[w]).padStart(8)} ${String(TARGET_MS[w]).padStart(7)}  ${
+          String(r.kernels).padStart(7)
+        }  ${ok}`,
+      );
+    }
+  }
+  const split: string[] = [];
+  for (const t of TARGETS) {
+    for (const preset of ["ci", "5m"]) {
+      const f = get(`update ${preset} fwd`, t.name), fb = get(`update ${preset} fwd+bwd`, t.name);
+      const u = get(`update ${preset}`, t.name);
+      if (!f?.ms.length || !fb?.ms.length || !u?.ms.length) continue;
+      // minimums: the least disturbed runs on a shared machine
+      const [mf, mfb, mu] = [Math.min(...f.ms), Math.min(...fb.ms), Math.min(...u.ms)];
+      split.push(
+        `  update ${preset} [${t.name}]: forward ${mf.toFixed(1)} ms (${f.kernels} kernels), ` +
+          `backward ${(mfb - mf).toFixed(1)} ms (${fb.kernels - f.kernels}), optimizer + ` +
+          `target/scale updates ${(mu - mfb).toFixed(1)} ms (${u.kernels - fb.kernels})`,
+      );
+    }
+  }
+  if (split.length) {
+    lines.push("", "where the time goes (minimum times of compiled replays):", ...split);
+  }
+  if (wasmError) lines.push(`  (wasm backend unavailable: ${wasmError})`);
+  if (gpuError) lines.push(`  (webgpu unavailable: ${gpuError})`);
+  console.log(lines.join("\n"));
+  if (wasm instanceof WasmBackend) wasm.threads.close();
+});
