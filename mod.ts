@@ -226,12 +226,15 @@ export {
   disposeBatch,
   learningRateSchedule,
   makeTrainStep,
+  registerTrainStepFactory,
   type TrainStep,
+  type TrainStepFactory,
   type TrainStepHost,
   type TrainStepOptions,
   type TrainStepSpec,
   type TrainStepState,
 } from "./src/training/train_step.ts";
+export { tdmpc2Controller, tdmpc2TrainStep } from "./src/training/families.ts";
 export {
   type Callback,
   type CallbackResult,
@@ -278,13 +281,18 @@ export {
   type ActOutput,
   type ActResult,
   type Controller,
+  type ControllerFactory,
   type ControllerHost,
   type ControllerOptions,
+  randomController,
+  registerControllerFactory,
+  resolveController,
+} from "./src/training/controller.ts";
+export {
   type EpisodeRecord,
   type EvalRecord,
   type OnlineOptions,
   type OnlineResult,
-  randomController,
   trainOnline,
 } from "./src/training/online.ts";
 
