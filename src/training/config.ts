@@ -63,7 +63,7 @@ export interface TrainingConfig {
   readonly warmupSteps: number;
   /** `"adamw"` (default), `"adam"` or `"laprop"`. */
   readonly optimizer: (typeof TRAINING_OPTIMIZERS)[number];
-  /** `"none"`/`"constant"` (default: constant after warmup), `"linear"` or `"cosine"` decay to 0. */
+  /** `"none"`/`"constant"` (default: constant after warmup), `"linear"` or `"cosine"` to 0. */
   readonly scheduler: (typeof TRAINING_SCHEDULERS)[number];
   /** Read the loss back and log every this many steps (default 100). */
   readonly logInterval: number;

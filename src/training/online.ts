@@ -7,123 +7,38 @@
  * A step here is an environment step: `totalSteps`, `logInterval`, `evalInterval` and
  * `saveInterval` count environment steps; `state.updates` counts gradient updates.
  *
- * ## The controller protocol
- *
- * A {@link Controller} chooses actions from observations, carrying its own state between steps
- * of an episode (DreamerV3: the RSSM state and previous action; TD-MPC2: MPPI's warm-start
- * mean):
- *
- * ```text
- * interface Controller<S> {
- *   reset?(info: { explore: boolean }): S | undefined;          // at each episode start
- *   act(obs, state: S | undefined, info: ActInfo):               // every step
- *     Action | Tensor | { action: Action | Tensor; state?: S }   // or a Promise of one
- * }
- * ```
- *
- * `info.explore` is true while training (sample, add exploration noise) and false in evaluation
- * (act greedily: the actor's mode, MPPI's mean). Actions are what the environment takes: an
- * index or per-action scores for discrete spaces, a vector for boxes (clipped to the bounds
- * before it is executed and stored). A tensor action is read back (one device read per step).
- * Random draws should come from the global generator (which `config.seed` seeds), so runs
- * repeat. Families expose theirs with `model.createController(options)` ({@link ControllerHost});
- * without one and without a `controller` option, the loop acts randomly (and says so).
+ * Actions come from a {@link Controller} (see `controller.ts` for the protocol): the `controller`
+ * option, else the model's `createController`, else the factory registered for its family
+ * (TD-MPC2's MPPI is built in), else random actions (with a note).
  * @module
  */
 
 import type { WorldModel } from "../core/world_model.ts";
 import { WorldFluxError } from "../errors.ts";
-import { defaultGenerator } from "../tensor/random.ts";
 import { Tensor } from "../tensor/tensor.ts";
-import { Rng } from "../envs/rng.ts";
 import {
   type Action,
   actionDim,
-  type Box,
   discreteIndex,
   type Env,
   type Observation,
-  sample as sampleSpace,
   type Space,
 } from "../envs/types.ts";
+import {
+  type ActInfo,
+  type ActOutput,
+  type ActResult,
+  type Controller,
+  nextSeed,
+  randomController,
+  resolveController,
+} from "./controller.ts";
+import "./families.ts";
 import type { Callback, Metrics, TrainingState, TrainSummary } from "./callbacks.ts";
 import { parseTrainingConfig, type TrainingConfig, type TrainingConfigInput } from "./config.ts";
 import { ReplayBuffer } from "./replay_buffer.ts";
 import { disposeBatch, type TrainStep } from "./train_step.ts";
-import { assembleCallbacks, deriveSeed, nextSeed, RunCore } from "./trainer.ts";
-
-/** What a controller is told besides the observation. */
-export interface ActInfo {
-  /** True while training (explore), false in evaluation (act greedily). */
-  readonly explore: boolean;
-  /** Environment steps done so far in the run (0 during evaluation). */
-  readonly envStep: number;
-  /** Step within the current episode (0 right after a reset). */
-  readonly episodeStep: number;
-  /** The environment's action space. */
-  readonly actionSpace: Space;
-}
-
-/** An action with the controller's next state. */
-export interface ActOutput<S> {
-  /** The action (host values, or a tensor to read back). */
-  readonly action: Action | Tensor;
-  /** The state for the next step of the episode. */
-  readonly state?: S;
-}
-
-/** What `act` returns: an action, or an action with the next state. */
-export type ActResult<S> = Action | Tensor | ActOutput<S>;
-
-/** Chooses actions; see the module docs for the protocol. */
-export interface Controller<S = unknown> {
-  /** Starts an episode; returns the initial controller state. */
-  reset?(info: { readonly explore: boolean }): S | undefined;
-  /** Chooses the action for `obs`. */
-  act(obs: Observation, state: S | undefined, info: ActInfo): ActResult<S> | Promise<ActResult<S>>;
-}
-
-/** What a family's `createController` receives. */
-export interface ControllerOptions {
-  /** The environment's action space. */
-  readonly actionSpace: Space;
-  /** The environment's observation space. */
-  readonly observationSpace: Box;
-  /** The run's config. */
-  readonly config: TrainingConfig;
-}
-
-/** A model that provides its own controller (TD-MPC2: MPPI with the policy prior; DreamerV3: its actor). */
-export interface ControllerHost {
-  /** Builds the family's controller for an environment. */
-  createController?(options: ControllerOptions): Controller;
-}
-
-/**
- * Uniform random actions from `space`. With a `seed` it draws from a stream of its own (the
- * prefill policy); without one, from the global generator, so runs repeat with `config.seed` and
- * evaluations (which switch the global generator to their own stream) leave training untouched.
- *
- * @example
- * ```ts
- * import { randomController } from "@worldflux/worldflux";
- * const c = randomController({ kind: "discrete", n: 3 }, 0);
- * const a = c.act(new Float32Array(4), undefined, {
- *   explore: true,
- *   envStep: 0,
- *   episodeStep: 0,
- *   actionSpace: { kind: "discrete", n: 3 },
- * });
- * console.log(typeof a); // "number"
- * ```
- */
-export function randomController(space: Space, seed?: number): Controller<undefined> {
-  if (seed !== undefined) {
-    const rng = new Rng(seed);
-    return { act: () => sampleSpace(space, rng) };
-  }
-  return { act: () => sampleSpace(space, new Rng(nextSeed(defaultGenerator()))) };
-}
+import { assembleCallbacks, deriveSeed, RunCore } from "./trainer.ts";
 
 /** Options of {@link trainOnline}. */
 export interface OnlineOptions {
@@ -298,13 +213,12 @@ export async function trainOnline(
     device: model.device,
   });
   await core.setup(undefined, options.trainStep);
-  const host = model as unknown as ControllerHost;
   const controller: Controller = options.controller ??
-    host.createController?.({ actionSpace: space, observationSpace: obsSpace, config: cfg }) ??
+    resolveController(model, { actionSpace: space, observationSpace: obsSpace, config: cfg }) ??
     (() => {
       core.log(
-        `${model.modelType} has no createController() and no controller was given: acting ` +
-          `randomly after the prefill too`,
+        `${model.modelType} has no createController() or registered controller, and no ` +
+          `controller was given: acting randomly after the prefill too`,
       );
       return randomController(space);
     })();

@@ -10,7 +10,8 @@
  * - {@link defaultTrainStep}: `model.loss(batch)` -> backward -> one optimizer (AdamW/Adam/LaProp
  *   from the config) for any {@link WorldModel};
  * - {@link createTrainStep}: the model's own `createTrainStep(config, options)` when the family
- *   provides one (see {@link TrainStepHost}), else the default.
+ *   provides one (see {@link TrainStepHost}), else a factory registered for its family with
+ *   {@link registerTrainStepFactory} (TD-MPC2's is built in: `family_steps.ts`), else the default.
  *
  * ## Writing a family's step (the `createTrainStep` hook)
  *
@@ -429,9 +430,58 @@ function isTrainStep(x: unknown): x is TrainStep {
     typeof s.loadStateDict === "function" && typeof s.optimizers === "object";
 }
 
+/** Builds a family's {@link TrainStep} (see {@link registerTrainStepFactory}). */
+export type TrainStepFactory = (
+  model: WorldModel,
+  config: TrainingConfig,
+  options: TrainStepOptions,
+) => TrainStep;
+
+const factories = new Map<string, TrainStepFactory>();
+
 /**
- * The model's own step (`model.createTrainStep(config, options)`, see {@link TrainStepHost}) when
- * its family provides one, else {@link defaultTrainStep}.
+ * Registers the training step of a family (by `model.modelType`), for families that cannot add
+ * a `createTrainStep` method to their model class (plugins, adapters). Returns a function that
+ * removes the registration (restoring the one it replaced).
+ *
+ * @example
+ * ```ts
+ * import { createOptimizer, makeTrainStep, registerTrainStepFactory } from "@worldflux/worldflux";
+ * const unregister = registerTrainStepFactory("myfamily", (model, config) => {
+ *   const opt = createOptimizer(model.parameters(), config);
+ *   return makeTrainStep({
+ *     name: "myfamily",
+ *     optimizers: { model: opt },
+ *     compile: config.compile,
+ *     update: (batch) => {
+ *       const out = model.loss(batch);
+ *       out.loss.backward();
+ *       opt.step();
+ *       opt.zeroGrad();
+ *       return { loss: out.loss, ...out.components };
+ *     },
+ *   });
+ * });
+ * unregister();
+ * ```
+ */
+export function registerTrainStepFactory(modelType: string, factory: TrainStepFactory): () => void {
+  if (typeof factory !== "function") {
+    throw new ConfigError(`registerTrainStepFactory("${modelType}"): factory must be a function`);
+  }
+  const previous = factories.get(modelType);
+  factories.set(modelType, factory);
+  return () => {
+    if (factories.get(modelType) !== factory) return;
+    if (previous) factories.set(modelType, previous);
+    else factories.delete(modelType);
+  };
+}
+
+/**
+ * The model's own step (`model.createTrainStep(config, options)`, see {@link TrainStepHost})
+ * when its family provides one, else the factory registered for its `modelType`, else
+ * {@link defaultTrainStep}.
  */
 export function createTrainStep(
   model: WorldModel,
@@ -439,15 +489,18 @@ export function createTrainStep(
   options: TrainStepOptions = {},
 ): TrainStep {
   const host = model as unknown as TrainStepHost;
-  if (typeof host.createTrainStep === "function") {
-    const s = host.createTrainStep(config, options);
-    if (!isTrainStep(s)) {
-      throw new ConfigError(
-        `${model.modelType}.createTrainStep() must return a TrainStep ({ step, stateDict, ` +
-          `loadStateDict, optimizers, dispose })`,
-      );
-    }
-    return s;
+  const make = typeof host.createTrainStep === "function"
+    ? () => host.createTrainStep!(config, options)
+    : factories.has(model.modelType)
+    ? () => factories.get(model.modelType)!(model, config, options)
+    : null;
+  if (!make) return defaultTrainStep(model, config, options);
+  const s = make();
+  if (!isTrainStep(s)) {
+    throw new ConfigError(
+      `the ${model.modelType} training step factory must return a TrainStep ({ step, ` +
+        `stateDict, loadStateDict, optimizers, dispose })`,
+    );
   }
-  return defaultTrainStep(model, config, options);
+  return s;
 }

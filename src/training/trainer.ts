@@ -50,6 +50,8 @@ import {
 } from "./config.ts";
 import { TrainingError } from "./errors.ts";
 import { createTrainStep, disposeBatch, type TrainStep } from "./train_step.ts";
+import "./families.ts";
+import { nextSeed } from "./controller.ts";
 
 /** Anything that samples batches like a ReplayBuffer. */
 export interface BatchSource {
@@ -113,12 +115,6 @@ export function deriveSeed(seed: number, stream: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
-}
-
-/** A 53-bit seed from a generator's next key. */
-export function nextSeed(g: Generator): number {
-  const [a, b] = g.nextKey();
-  return (a >>> 0) + (b & 0x1fffff) * 2 ** 32;
 }
 
 /**

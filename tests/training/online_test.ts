@@ -5,7 +5,11 @@ import {
   LoggingCallback,
   makeEnvSync,
   type Metrics,
+  parseTrainingConfig,
   randomController,
+  resolveController,
+  tdmpc2Controller,
+  type TDMPC2WorldModel,
   tensor,
   trainOnline,
 } from "../../mod.ts";
@@ -164,7 +168,7 @@ Deno.test("online: without a controller and no hook, it acts randomly and says s
     outputDir: await tempDir(),
   }, { defaultCallbacks: false, log: (m) => notes.push(m) });
   assert.equal(summary.updates, 21);
-  assert.ok(notes.some((n) => /no createController\(\) and no controller was given/.test(n)));
+  assert.ok(notes.some((n) => /no createController\(\) or registered controller/.test(n)));
 });
 
 Deno.test("online: evaluations on the training env do not change the training episodes", async () => {
@@ -188,4 +192,37 @@ Deno.test("online: evaluations on the training env do not change the training ep
   assert.equal(withEval.evals, 3);
   assert.deepEqual(withEval.episodes, without.episodes);
   assert.equal(withEval.loss, without.loss);
+});
+
+Deno.test("online: TD-MPC2 acts with MPPI and its policy prior (built-in controller), Pendulum", async () => {
+  const env = makeEnvSync("Pendulum-v1", { normalizeActions: true, maxEpisodeSteps: 30 });
+  const model = await createWorldModel("tdmpc2:ci", { obsShape: [3], actionDim: 1 });
+  const opts = { actionSpace: env.actionSpace, observationSpace: env.observationSpace } as const;
+  const builtIn = resolveController(model, { ...opts, config: parseTrainingConfig() });
+  assert.ok(builtIn && typeof builtIn.reset === "function"); // registered for "tdmpc2"
+  const notes: string[] = [];
+  const controller = tdmpc2Controller(model as TDMPC2WorldModel, {
+    iterations: 2,
+    numSamples: 32,
+    numElites: 8,
+    numPiTrajs: 4,
+  });
+  const { summary, evaluations, buffer } = await trainOnline(model, env, {
+    totalSteps: 60,
+    prefillSteps: 30,
+    batchSize: 16,
+    sequenceLength: 4,
+    logInterval: 30,
+    evalInterval: 60,
+    evalEpisodes: 1,
+    outputDir: await tempDir(),
+  }, { defaultCallbacks: false, log: (m) => notes.push(m), controller });
+  assert.equal(summary.updates, 31);
+  assert.match(summary.trainStep, /^tdmpc2 \(model: Adam, pi: Adam; compiled\)/);
+  assert.equal(evaluations.length, 1);
+  assert.equal(evaluations[0].lengths[0], 30);
+  assert.ok(Number.isFinite(summary.lastMetrics!.pi_loss));
+  const acts = (buffer.toArrays().actions.data as Float32Array[]).flatMap((x) => Array.from(x));
+  assert.ok(acts.every((a) => a >= -1 && a <= 1));
+  assert.deepEqual(notes, []);
 });

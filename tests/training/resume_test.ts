@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import {
   CheckpointCallback,
+  createWorldModel,
   EarlyStoppingCallback,
   LoggingCallback,
   manualSeed,
@@ -130,6 +131,15 @@ Deno.test("resume: a family's own step (two optimizers, EMA tensor, JS counter) 
   // straight run, interrupted run, resumed run: the resumed early-stopping state continues the
   // interrupted one and ends where the straight one ended.
   assert.deepEqual(stops[2].stateDict(), stops[0].stateDict());
+});
+
+Deno.test("resume: TD-MPC2 (agent update: two optimizers, its own random stream, target heads)", async () => {
+  const { straight, resumed } = await interruptedAndResumed(
+    (seed) => createWorldModel("tdmpc2:ci", { obsShape: [4], actionDim: 2, seed }),
+    { batchSize: 16, sequenceLength: 4, logInterval: 1, compile: true },
+  );
+  assertSameSeries(straight, resumed);
+  assert.ok("pi_loss" in straight[0] && "value_loss" in straight[0]);
 });
 
 Deno.test("resume: a killed process resumes from its last checkpoint; metrics.jsonl reads as one run", async () => {

@@ -3,8 +3,12 @@ import {
   type Batch,
   compile,
   createOptimizer,
+  createWorldModel,
   makeTrainStep,
+  mlpConfigSchema,
+  MLPWorldModel,
   parseTrainingConfig,
+  registerTrainStepFactory,
   type Tensor,
   tensor,
   train,
@@ -219,4 +223,63 @@ Deno.test("trainer: refuses a non-model, a non-buffer and unknown config fields"
   );
   assert.throws(() => new Trainer({} as never, {}), /needs a world model/);
   assert.throws(() => new Trainer(model, { totalStep: 1 }), /unknown field "totalStep"/);
+});
+
+Deno.test("trainer: TD-MPC2 trains through its agent update (built-in factory)", async () => {
+  const model = await createWorldModel("tdmpc2:ci", { obsShape: [4], actionDim: 2 });
+  const rec = recorder();
+  const notes: string[] = [];
+  const trainer = new Trainer(model, {
+    batchSize: 16,
+    sequenceLength: 8,
+    totalSteps: 20,
+    logInterval: 10,
+    outputDir: await tempDir(),
+  }, { defaultCallbacks: false, log: (m) => notes.push(m), callbacks: [rec] });
+  const { summary } = await trainer.train(pointMassBuffer());
+  assert.deepEqual(Object.keys(trainer.trainStep.optimizers), ["model", "pi"]);
+  assert.match(summary.trainStep, /^tdmpc2 \(model: Adam, pi: Adam; compiled\)$/);
+  const m = rec.logs.get(20)!;
+  for (const k of ["consistency_loss", "reward_loss", "value_loss", "pi_loss", "pi_scale"]) {
+    assert.ok(Number.isFinite(m[k]), k);
+  }
+  assert.equal(m.loss, m.total_loss);
+  assert.ok(rec.logs.get(20)!.loss < rec.logs.get(10)!.loss * 1.5);
+  assert.ok(notes.some((n) => /first horizon \+ 1 = 4 steps .* sequenceLength is 8/.test(n)));
+  trainer.dispose();
+});
+
+Deno.test("trainer: registerTrainStepFactory supplies a family's step by model type", async () => {
+  let built = 0;
+  const unregister = registerTrainStepFactory("regfam", (model, config) => {
+    built++;
+    const opt = createOptimizer(model.parameters(), config);
+    return makeTrainStep({
+      name: "regfam",
+      optimizers: { only: opt },
+      update: (b) => {
+        const out = model.loss(b);
+        out.loss.backward();
+        opt.step();
+        opt.zeroGrad();
+        return { loss: out.loss };
+      },
+    });
+  });
+  const make = () =>
+    new MLPWorldModel(mlpConfigSchema.parse({ obsShape: [4], actionDim: 2, hiddenDim: 16 }), {
+      modelType: "regfam",
+    });
+  try {
+    const t = new Trainer(make(), { ...FAST, totalSteps: 3, outputDir: await tempDir() }, quiet);
+    await t.train(pointMassBuffer());
+    assert.equal(built, 1);
+    assert.deepEqual(Object.keys(t.trainStep.optimizers), ["only"]);
+  } finally {
+    unregister();
+  }
+  const t2 = new Trainer(make(), { ...FAST, totalSteps: 1, outputDir: await tempDir() }, quiet);
+  await t2.setup();
+  assert.deepEqual(Object.keys(t2.trainStep.optimizers), ["model"]);
+  assert.equal(built, 1);
 });
