@@ -42,11 +42,12 @@ export class Generator {
   }
 }
 
-let globalGenerator = new Generator(0);
+const globalGenerator = new Generator(0);
 
 /** Seeds the global generator (like `torch.manual_seed`). */
 export function manualSeed(seed: number): void {
-  globalGenerator = new Generator(seed);
+  // In place: compiled steps hold a reference to the generator they draw keys from.
+  globalGenerator.setState({ seed, counter: 0 });
 }
 
 /** The global generator. */
