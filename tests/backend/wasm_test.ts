@@ -396,6 +396,38 @@ test("random chains of views, broadcasts and ops (fresh reference per case)", as
   noFallbacks("random chains");
 });
 
+/** Waits (up to 2 s) for the kernel worker threads to be up. */
+async function workersUp(): Promise<void> {
+  for (let i = 0; i < 100 && wasm.threads.ready < wasm.threads.size - 1; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test("large generated kernels split over the worker threads", async () => {
+  await workersUp();
+  const before = wasm.threads.dispatched;
+  const a = rng.uniform(1001 * 257, -2, 2), b = rng.uniform(1001 * 257, -2, 2);
+  const c = rng.uniform(5 * 301 * 203, -2, 2);
+  await same("split", () => {
+    const x = tensor(a, [1001, 257]), y = tensor(b, [1001, 257]);
+    const z = tensor(c, [5, 301, 203]);
+    return [
+      x.mul(y).exp().tanh().mul(x.sin().add(3)),
+      x.reshape([1001 * 257]).exp().add(1),
+      x.transpose().mul(2).exp(),
+      z.permute([0, 2, 1]).exp().mul(0.5),
+      x.exp().sum(1),
+      x.exp().sum(0),
+      x.exp().argmax(1),
+      z.sin().max(2),
+      z.exp().permute([1, 0, 2]).sum(1),
+    ];
+  });
+  if (wasm.threads.size > 1 && wasm.threads.dispatched === before) {
+    throw new Error("no generated kernel ran on a worker thread");
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // Elementary functions: accuracy
 // ---------------------------------------------------------------------------------------------
@@ -752,9 +784,7 @@ async function checkConv(c: ConvCase, transposed: boolean, seed: number): Promis
 
 test("conv2d forward and gradients (im2col + gemm)", async () => {
   // wait for the worker threads so the large cases run split
-  for (let i = 0; i < 100 && wasm.threads.ready < wasm.threads.size - 1; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await workersUp();
   const before = wasm.threads.dispatched;
   let seed = 1;
   for (const c of CONV_CASES) await checkConv(c, false, seed++);

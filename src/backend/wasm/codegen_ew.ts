@@ -26,6 +26,16 @@ export interface Prepared {
   readonly key: string;
   readonly words: number[];
   readonly build: () => FnBuilder;
+  /** Size of the outermost loop's axis (the range [0, outer) threads split). */
+  readonly outer: number;
+  /** Split points of the outer range must be multiples of this (vector width, tile). */
+  readonly unit: number;
+  /** Estimated cost: frame elements x (1 + 8 per transcendental/division in the expression). */
+  readonly work: number;
+  /** Output elements per step of the outer range (reductions), 0: no output offset needed. */
+  readonly outStride: number;
+  /** Whether the outer range may be split over threads. */
+  readonly splittable: boolean;
 }
 
 function specOf(
@@ -45,6 +55,33 @@ function specOf(
     spec: { rank, virtual, cursors, classes, inputs, words: words.length },
     classKey: classes.map((c) => c.join("")).join("."),
   };
+}
+
+/** Per-element weight of an expression: 1 + 8 per transcendental function or division. */
+function weight(expr: Expr): number {
+  let w = 1;
+  const seen = new Set<Expr>();
+  const go = (e: Expr) => {
+    if (seen.has(e)) return;
+    seen.add(e);
+    switch (e.k) {
+      case "un":
+      case "cast":
+        return go(e.a);
+      case "bin":
+        if (e.op === "/") w += 8;
+        go(e.a);
+        return go(e.b);
+      case "call":
+        if (["exp", "log", "tanh", "sin", "cos", "pow", "sqrt"].includes(e.fn)) w += 8;
+        return e.args.forEach(go);
+      case "frame":
+        w += 4; // per-lane index arithmetic
+        return go(e.body);
+    }
+  };
+  go(expr);
+  return w;
 }
 
 /**
@@ -115,7 +152,13 @@ export function prepareEw(k: EwKernel): Prepared | null {
   // Gathers along the vector axis (transposed operands or output): tile the last two axes.
   const gathers = R >= 2 && spec.classes.some((c) => c[R - 1] === 2 && c[R - 2] !== 0);
   const full: NestSpec = { ...spec, vec: R - 1, tile: gathers ? EW_TILE : undefined };
+  const unit = R === 1 ? 4 : gathers && R === 2 ? EW_TILE : 1;
   return {
+    outer: spec.virtual ? 1 : c.shape[0],
+    unit,
+    work: numel(c.shape) * weight(c.expr),
+    outStride: 0,
+    splittable: true,
     key: `ew|${plan.key}|${sharingKey(c.expr)}|${classKey}|${k.inputs.length}|` +
       `${plan.words.length}|${gathers}`,
     words: plan.words,
@@ -164,7 +207,7 @@ class ReduceGen extends NestGen {
   }
 
   protected override prologue(): void {
-    this.f.get(this.bufPtr(-1)).set(this.outPtr);
+    this.f.get(this.bufPtr(-1)).get(3).op("i32.add").set(this.outPtr);
   }
 
   /** Identity of the reduction as a v128 const (f32x4 or i32x4 lanes). */
@@ -399,7 +442,14 @@ export function prepareReduce(k: ReduceKernel): Prepared | null {
     else modeA = gA < gB || (gA === gB && nA >= nB);
   }
   const full: NestSpec = { ...spec, vec: modeA ? rank - 1 : kept - 1 };
+  let outStride = 1;
+  for (let d = 1; d < kept; d++) outStride *= shape[d];
   return {
+    outer: spec.virtual ? 1 : shape[0],
+    unit: full.vec === 0 ? 4 : 1,
+    work: k.outSize * k.reduceSize * weight(c.expr),
+    outStride,
+    splittable: kept >= 1,
     key: `red|${k.op}|${plan.key}|${sharingKey(c.expr)}|${classKey}|${k.inputs.length}|` +
       `${plan.words.length}|` +
       `${kept}|${modeA ? "A" : "B"}`,

@@ -13,7 +13,9 @@
  *
  * Values in registers: f32 -> f32x4, i32 -> i32x4, bool -> lane masks (all ones / zero), stored as
  * 0/1 int32. Words (shapes, strides, offsets, constants), then input and output pointers, are
- * read from a parameter block whose address is the function's only argument.
+ * read from a parameter block. The function is `k(params, a0, a1, outOff)`: the outermost loop
+ * runs over [a0, a1) of its axis (threads split it), `outOff` is a byte offset kernels may add to
+ * their output pointer.
  * @module
  */
 
@@ -124,7 +126,7 @@ export interface NestSpec {
 }
 
 /** One loop level: an axis, run whole, vectorised, in blocks, or within the current block. */
-interface Level {
+export interface Level {
   readonly axis: number;
   readonly kind: "full" | "vec" | "block" | "inner";
 }
@@ -173,8 +175,8 @@ export abstract class NestGen {
   private readonly blockStart = new Map<number, number>();
 
   constructor(readonly plan: ExprPlan, readonly spec: NestSpec, readonly root: Expr | null) {
-    this.f = new FnBuilder([I32], []);
-    this.pro = new FnBuilder([I32], []);
+    this.f = new FnBuilder([I32, I32, I32, I32], []);
+    this.pro = new FnBuilder([I32, I32, I32, I32], []);
     this.rem = this.f.local(I32);
     this.validMask = this.f.local(V128);
     spec.cursors.forEach((c, i) => {
@@ -190,6 +192,11 @@ export abstract class NestGen {
       this.lv.push({ axis: R - 1, kind: "vec" });
       this.lv.push({ axis: R - 2, kind: "inner" });
     }
+  }
+
+  /** The outermost loop level: its axis and kind (the range threads split). */
+  get outerLevel(): Level {
+    return this.lv[0];
   }
 
   /** Number of loop levels (hooks get level indices; `levelCount` is the innermost point). */
@@ -386,8 +393,17 @@ export abstract class NestGen {
     });
     const i = f.local(I32);
     const n = f.local(I32);
-    this.size(axis);
+    // The outermost level runs over [a0, a1) (params 1, 2); its axis ends at a1 for inner loops.
+    const outerAxis = this.lv[0].axis;
+    if (level === 0 || (kind === "inner" && axis === outerAxis)) f.get(2);
+    else this.size(axis);
     f.set(n);
+    if (level === 0) {
+      for (const ci of moving) {
+        const p = this.cur[ci][1];
+        f.get(p).get(1).get(this.strideLocal[ci][axis]!).op("i32.mul").op("i32.add").set(p);
+      }
+    }
     if (kind === "inner") {
       // n = min(tile, n - blockStart)
       const b = this.blockStart.get(axis)!;
@@ -395,7 +411,8 @@ export abstract class NestGen {
       f.get(n).i32(tile).op("i32.gt_s").if(() => f.i32(tile).set(n));
     }
     if (kind === "block") this.blockStart.set(axis, i);
-    f.i32(0).set(i);
+    if (level === 0) f.get(1).set(i);
+    else f.i32(0).set(i);
     const advance = (shift: number) => {
       for (const ci of moving) {
         const p = this.cur[ci][level + 1];

@@ -81,7 +81,23 @@ export interface WasmKernels {
 /** Bytes of the parameter block of generated kernels. */
 const PARAM_BYTES = 1 << 16;
 
-type Fn = (params: number) => void;
+type Fn = (params: number, a0: number, a1: number, outOff: number) => void;
+
+/** A compiled generated kernel and where its module bytes live (workers compile them). */
+interface Compiled {
+  readonly fn: Fn;
+  readonly id: number;
+  readonly ptr: number;
+  readonly len: number;
+}
+
+/**
+ * Estimated work (elements x per-element weight, see codegen_ew.ts) from which a generated
+ * kernel splits over the threads: a plain 256K-element add, a 32K-element chain with exp.
+ */
+const PARALLEL_GENERATED = 1 << 18;
+/** Bytes of one chunk of the module-bytes store in the heap. */
+const MODULE_STORE = 1 << 22;
 
 /** Creates the kernel runner for a heap. */
 export function wasmKernels(heap: WasmHeap, ctx: CoreContext): WasmKernels {
@@ -113,7 +129,8 @@ const HANDLED = new Set<string>([
 const ptrOf = (b: BufView) => (b.buf as WasmBuffer).ptr + b.view.offset * 4;
 
 class Runner implements WasmKernels {
-  private readonly cache = new Map<string, Fn | null>();
+  private readonly cache = new Map<string, Compiled | null>();
+  private store = { ptr: 0, used: 0, size: 0 };
   private readonly params: number;
   private readonly P: Int32Array;
   private readonly convParams: number;
@@ -166,13 +183,13 @@ class Runner implements WasmKernels {
       const p = plan(k);
       if (p === undefined) return null;
       if (!p) return () => this.run(backend, k);
-      const fn = this.compile(p);
-      if (!fn) return null;
+      const c = this.compile(p);
+      if (!c) return null;
       const ptrs = this.pointers(k);
       const words = p.words;
       if (words.length + ptrs.length > this.P.length) return null;
       return () => {
-        this.call(fn, words, ptrs);
+        this.call(c, p, ptrs);
       };
     }
     if (!this.handles(k)) return null;
@@ -189,31 +206,63 @@ class Runner implements WasmKernels {
     return ptrs;
   }
 
-  private compile(p: Prepared): Fn | null {
-    let fn = this.cache.get(p.key);
-    if (fn !== undefined) return fn;
+  private compile(p: Prepared): Compiled | null {
+    let c = this.cache.get(p.key);
+    if (c !== undefined) return c;
     try {
       const f = p.build();
       const mb = new ModuleBuilder().importMemory(1, this.heap.maxPages, true);
       mb.add("k", f);
-      const mod = new WebAssembly.Module(mb.bytes() as BufferSource);
+      const bytes = mb.bytes();
+      const mod = new WebAssembly.Module(bytes as BufferSource);
       const inst = new WebAssembly.Instance(mod, { env: { memory: this.heap.memory } });
-      fn = inst.exports.k as Fn;
+      const [ptr, len] = this.keep(bytes);
+      c = { fn: inst.exports.k as Fn, id: this.cache.size + 1, ptr, len };
     } catch (e) {
       if (!(e instanceof Unsupported)) throw e;
-      fn = null;
+      c = null;
     }
-    this.cache.set(p.key, fn);
-    return fn;
+    this.cache.set(p.key, c);
+    return c;
   }
 
-  /** Writes words, input pointers and the output pointer; calls the kernel. */
-  private call(fn: Fn, words: readonly number[], ptrs: readonly number[]): boolean {
+  /** Copies module bytes into the heap (for the workers); [0, 0] if they do not fit. */
+  private keep(bytes: Uint8Array): [number, number] {
+    if (this.ctx.threads.size < 2 || bytes.length > MODULE_STORE) return [0, 0];
+    const s = this.store;
+    if (s.used + bytes.length > s.size) {
+      this.store = { ptr: this.heap.reserve(MODULE_STORE), used: 0, size: MODULE_STORE };
+    }
+    const ptr = this.store.ptr + this.store.used;
+    new Uint8Array(this.heap.memory.buffer, ptr, bytes.length).set(bytes);
+    this.store.used += bytes.length;
+    return [ptr, bytes.length];
+  }
+
+  /**
+   * Writes words, input pointers and the output pointer; runs the kernel over its outer range,
+   * split over the threads when the kernel is large.
+   */
+  private call(c: Compiled, p: Prepared, ptrs: readonly number[]): boolean {
     const P = this.P;
+    const words = p.words;
     if (words.length + ptrs.length > P.length) return false;
     for (let i = 0; i < words.length; i++) P[i] = words[i];
     for (let i = 0; i < ptrs.length; i++) P[words.length + i] = ptrs[i];
-    fn(this.params);
+    const T = this.ctx.threads.size;
+    const parts = c.len && p.splittable && p.work >= PARALLEL_GENERATED
+      ? Math.min(T, Math.floor(p.outer / p.unit))
+      : 1;
+    if (parts <= 1) {
+      c.fn(this.params, 0, p.outer, 0);
+      return true;
+    }
+    const per = Math.ceil(p.outer / parts / p.unit) * p.unit;
+    const lists: number[][] = [];
+    for (let a = 0; a < p.outer; a += per) {
+      lists.push([this.params, a, Math.min(p.outer, a + per), a * p.outStride * 4]);
+    }
+    this.ctx.threads.runGenerated(c.id, c.ptr, c.len, lists, c.fn);
     return true;
   }
 
@@ -221,9 +270,9 @@ class Runner implements WasmKernels {
     const p = plan(k);
     if (p === undefined) return false;
     if (!p) return true;
-    const fn = this.compile(p);
-    if (!fn) return false;
-    return this.call(fn, p.words, this.pointers(k));
+    const c = this.compile(p);
+    if (!c) return false;
+    return this.call(c, p, this.pointers(k));
   }
 
   private reduce(k: ReduceKernel): boolean {
@@ -240,9 +289,9 @@ class Runner implements WasmKernels {
       else out.i.fill(k.op === "prod" ? 1 : 0, o, o + k.outSize);
       return true;
     }
-    const fn = this.compile(p);
-    if (!fn) return false;
-    return this.call(fn, p.words, this.pointers(k));
+    const c = this.compile(p);
+    if (!c) return false;
+    return this.call(c, p, this.pointers(k));
   }
 
   /**

@@ -76,14 +76,38 @@ export class WorkerPool {
   run(fn: string, argLists: number[][], local: (...args: number[]) => void): void {
     const idx = this.fnIndex.get(fn);
     if (idx === undefined) throw new Error(`worker pool: unknown kernel ${fn}`);
+    this.dispatch(idx, fn, argLists, local, []);
+  }
+
+  /**
+   * Runs a generated kernel (module `id`, whose bytes are at `ptr`/`len` in the shared memory)
+   * once per argument list, like {@link run}; workers compile the module on first use.
+   */
+  runGenerated(
+    id: number,
+    ptr: number,
+    len: number,
+    argLists: number[][],
+    local: (...args: number[]) => void,
+  ): void {
+    this.dispatch(CTL.GENERATED, `generated kernel ${id}`, argLists, local, [id, ptr, len]);
+  }
+
+  private dispatch(
+    idx: number,
+    fn: string,
+    argLists: number[][],
+    local: (...args: number[]) => void,
+    prefix: number[],
+  ): void {
     const waiting: { slot: Slot; seq: number }[] = [];
     const mine: number[][] = [argLists[0]];
     let restart = false;
     for (let t = 1; t < argLists.length; t++) {
       const slot = this.slots[t - 1];
-      const args = argLists[t];
+      const args = prefix.length ? [...prefix, ...argLists[t]] : argLists[t];
       if (!slot || !slot.worker) {
-        mine.push(args);
+        mine.push(argLists[t]);
         restart = true;
         continue;
       }
@@ -98,7 +122,7 @@ export class WorkerPool {
         this.dispatched++;
       } else {
         if (Atomics.load(ctl, CTL.STATE) === CTL.EXITED) restart = true;
-        mine.push(args);
+        mine.push(argLists[t]);
       }
     }
     for (const a of mine) local(...a);

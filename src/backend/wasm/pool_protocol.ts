@@ -17,4 +17,9 @@ export const CTL = {
   IDLE: 1,
   TASK: 2,
   EXITED: 3,
+  /**
+   * FN value of a generated kernel: ARGS = [module id, bytes pointer, bytes length, args...];
+   * the worker compiles the module from the heap bytes on first use and caches it by id.
+   */
+  GENERATED: -1,
 } as const;

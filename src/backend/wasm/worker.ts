@@ -23,6 +23,18 @@ self.onmessage = (e: MessageEvent<Init>) => {
   const ctl = new Int32Array(e.data.ctl);
   const inst = new WebAssembly.Instance(module, { env: { memory } });
   const fns = names.map((n) => inst.exports[n] as (...a: number[]) => void);
+  /** Generated kernels by module id (compiled from their bytes in the heap on first use). */
+  const generated = new Map<number, (...a: number[]) => void>();
+  const kernel = (id: number, ptr: number, len: number) => {
+    let k = generated.get(id);
+    if (!k) {
+      const bytes = new Uint8Array(memory.buffer, ptr >>> 0, len).slice();
+      const gi = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+      k = gi.exports.k as (...a: number[]) => void;
+      generated.set(id, k);
+    }
+    return k;
+  };
   Atomics.store(ctl, CTL.STATE, CTL.IDLE);
   Atomics.notify(ctl, CTL.STATE);
   for (;;) {
@@ -51,7 +63,8 @@ self.onmessage = (e: MessageEvent<Init>) => {
     const args: number[] = [];
     for (let i = 0; i < n; i++) args.push(ctl[CTL.ARGS + i]);
     try {
-      fns[fn](...args);
+      if (fn === CTL.GENERATED) kernel(args[0], args[1], args[2])(...args.slice(3));
+      else fns[fn](...args);
       ctl[CTL.ERROR] = 0;
     } catch (err) {
       ctl[CTL.ERROR] = 1;
