@@ -130,6 +130,8 @@ async function setup(preset: string, t: Target): Promise<Setup> {
   return s;
 }
 
+const preset5m = (w: string) => w.includes("5m");
+
 function timed(
   workload: string,
   group: string,
@@ -144,7 +146,7 @@ function timed(
     name: `${workload} [${t.name}]`,
     group,
     baseline: t.name === "wasm",
-    n: slow ? 2 : undefined,
+    n: slow ? (preset5m(workload) ? 1 : 2) : undefined,
     warmup: slow ? 1 : undefined,
     fn: async (b) => {
       await within(t, async () => {

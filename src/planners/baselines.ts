@@ -13,13 +13,13 @@ import { rand, randint } from "../tensor/random.ts";
 import { noGrad, realize, type Tensor } from "../tensor/tensor.ts";
 import {
   Imaginer,
+  planInput,
   plannedPayload,
   type PlannerBaseOptions,
   type PlanningModel,
   type PlanOptions,
   repeatState,
-  State,
-  stateInfo,
+  type State,
 } from "./helpers.ts";
 
 /** Options of {@link RandomShootingPlanner}. */
@@ -53,10 +53,11 @@ export class RandomShootingPlanner {
     const P = im.hasPolicy ? Math.min(this.#opts.numPiTrajs ?? 0, N - 1) : 0;
     const [lo, hi] = this.#opts.actionBounds ?? [-1, 1];
     const g = { generator: this.#opts.generator };
-    const state = from instanceof State ? from : im.model.encode(from, { deterministic: true });
-    const { batch: B, device } = stateInfo(state);
+    const input = planInput(im.model, from);
+    const { batch: B, device } = input;
     const out = noGrad(() =>
       tidy(() => {
+        const state = input.state();
         const sampled = im.space.discrete
           ? oneHot(randint(0, A, [H, B, N - P], { ...g, device }), A)
           : rand([H, B, N - P, A], { ...g, device }).mul(hi - lo).add(lo);
@@ -100,9 +101,10 @@ export class PolicyPlanner {
   plan(from: State | Tensor, opts: PlanOptions = {}): ActionPayload {
     const im = this.#im;
     const det = opts.evalMode ?? this.#opts.deterministicPolicy ?? true;
-    const state = from instanceof State ? from : im.model.encode(from, { deterministic: true });
+    const input = planInput(im.model, from);
     const actions = noGrad(() =>
       tidy(() => {
+        const state = input.state();
         const acts: Tensor[] = [];
         let s = state;
         for (let t = 0; t < this.horizon; t++) {

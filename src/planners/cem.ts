@@ -15,6 +15,7 @@ import { categorical, randn } from "../tensor/random.ts";
 import { noGrad, realize, type Tensor } from "../tensor/tensor.ts";
 import {
   Imaginer,
+  planInput,
   plannedPayload,
   type PlannerBaseOptions,
   type PlanningModel,
@@ -22,8 +23,7 @@ import {
   repeatState,
   replaceKept,
   shiftSequence,
-  State,
-  stateInfo,
+  type State,
   zeroSequence,
 } from "./helpers.ts";
 import { selectElites } from "./mppi.ts";
@@ -44,10 +44,6 @@ export interface CEMOptions extends PlannerBaseOptions {
   readonly maxStd?: number;
   /** Weight of the previous mean/std in each update (default 0: plain CEM). */
   readonly momentum?: number;
-}
-
-function candidateState(im: Imaginer, from: State | Tensor): State {
-  return from instanceof State ? from : im.model.encode(from, { deterministic: true });
 }
 
 /** Gaussian CEM over continuous action sequences. */
@@ -100,13 +96,14 @@ export class CEMPlanner {
     const A = im.space.dim;
     const [lo, hi] = this.#opts.actionBounds ?? [-1, 1];
     const g = { generator: this.#opts.generator };
-    const state = candidateState(im, from);
-    const { batch: B, device } = stateInfo(state);
+    const input = planInput(im.model, from);
+    const { batch: B, device } = input;
     const N = o.numSamples, P = o.numPiTrajs, E = o.numElites, mom = o.momentum;
     const prev = this.#prevMean;
     const warm = !opts.t0 && prev && prev.shape[1] === B && prev.shape[0] === H ? prev : null;
     const out = noGrad(() =>
       tidy(() => {
+        const state = input.state();
         const piActs = P > 0
           ? im.policyRollout(repeatState(state, P), H).reshape([H, B, P, A])
           : null;
@@ -203,12 +200,13 @@ export class CategoricalCEMPlanner {
     const alpha = this.#opts.smoothing ?? 0.1;
     const minProb = this.#opts.minProb ?? 1e-3;
     const g = { generator: this.#opts.generator };
-    const state = candidateState(im, from);
-    const { batch: B, device } = stateInfo(state);
+    const input = planInput(im.model, from);
+    const { batch: B, device } = input;
     const prev = this.#prevProbs;
     const warm = !opts.t0 && prev && prev.shape[1] === B && prev.shape[0] === H ? prev : null;
     const out = noGrad(() =>
       tidy(() => {
+        const state = input.state();
         const piActs = P > 0
           ? im.policyRollout(repeatState(state, P), H).reshape([H, B, P, K])
           : null;

@@ -257,9 +257,23 @@ export function plannedPayload(
   };
 }
 
-/** The batch size and device of a state to plan from. */
-export function stateInfo(state: State): { batch: number; device: "cpu" | "webgpu" } {
-  return { batch: state.batchSize, device: state.device ?? "cpu" };
+/**
+ * What a planner plans from: the batch size and device of encoded states `[B]` or observations
+ * `[B, ...]`, and a function giving the state (observations are encoded when it is called, so
+ * that a planner can call it inside its memory scope).
+ */
+export function planInput(
+  model: WorldModelProtocol,
+  from: State | Tensor,
+): { batch: number; device: "cpu" | "webgpu"; state: () => State } {
+  if (from instanceof State) {
+    return { batch: from.batchSize, device: from.device ?? "cpu", state: () => from };
+  }
+  return {
+    batch: from.shape[0],
+    device: from.device,
+    state: () => model.encode(from, { deterministic: true }),
+  };
 }
 
 /** Zeros `[H, B, A]` (a fresh mean). */

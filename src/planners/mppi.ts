@@ -18,6 +18,7 @@ import { noGrad, realize, type Tensor } from "../tensor/tensor.ts";
 import { concat } from "../tensor/creation.ts";
 import {
   Imaginer,
+  planInput,
   plannedPayload,
   type PlannerBaseOptions,
   type PlanningModel,
@@ -25,8 +26,7 @@ import {
   repeatState,
   replaceKept,
   shiftSequence,
-  State,
-  stateInfo,
+  type State,
   zeroSequence,
 } from "./helpers.ts";
 
@@ -124,13 +124,14 @@ export class MPPIPlanner {
     const A = im.space.dim;
     const [lo, hi] = this.#opts.actionBounds ?? [-1, 1];
     const g = { generator: this.#opts.generator };
-    const state = from instanceof State ? from : im.model.encode(from, { deterministic: true });
-    const { batch: B, device } = stateInfo(state);
+    const input = planInput(im.model, from);
+    const { batch: B, device } = input;
     const N = s.numSamples, P = s.numPiTrajs, E = s.numElites;
     const prev = this.#prevMean;
     const warm = !opts.t0 && prev && prev.shape[1] === B && prev.shape[0] === H ? prev : null;
     const out = noGrad(() =>
       tidy(() => {
+        const state = input.state();
         // Policy-prior trajectories [H, B, P, A] (official: pi rollouts with next()).
         const piActs = P > 0
           ? im.policyRollout(repeatState(state, P), H).reshape([H, B, P, A])

@@ -80,7 +80,8 @@ const pendingTargets = new Set<LazyNode>();
 
 /** Adds a node to the next schedule of its backend. @internal */
 export function addPendingTarget(n: LazyNode): void {
-  if (!n.realized && !n.freed) {
+  // Once per node: the set holds one reference, released when the node is scheduled.
+  if (!n.realized && !n.freed && !pendingTargets.has(n)) {
     n.refs++;
     pendingTargets.add(n);
   }

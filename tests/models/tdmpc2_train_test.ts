@@ -5,8 +5,11 @@ import {
   fromPretrained,
   keep,
   manualSeed,
+  memoryInfo,
   MPPIPlanner,
   normalizePlannedAction,
+  randn,
+  realize,
   TDMPC2Agent,
   type TDMPC2WorldModel,
   type Tensor,
@@ -15,6 +18,8 @@ import {
   zeros,
 } from "../../mod.ts";
 import { cpuBackend } from "../../src/backend/device.ts";
+import { Parameter } from "../../src/nn/module.ts";
+import { addPendingTarget } from "../../src/tensor/schedule.ts";
 import { rng } from "./synthetic.ts";
 
 /**
@@ -174,6 +179,41 @@ Deno.test("tdmpc2 save/load: bit-identical round trip, target Q heads and the Q 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+  agent.dispose();
+  model.dispose();
+});
+
+Deno.test("tdmpc2 agent: statistics scheduled with the optimizer step release their graph; compiled updates keep memory flat", async () => {
+  // The agent schedules the (already pending) loss again with its statistics: a node added
+  // twice must still be released once scheduled (it leaked one reference per update before).
+  const p = new Parameter(randn([4], { seed: 1 }));
+  const baseline = memoryInfo().nodes;
+  for (let i = 0; i < 3; i++) {
+    tidy(() => {
+      const loss = p.square().sum();
+      loss.backward();
+      addPendingTarget(loss._node);
+      realize(p.grad!);
+      p.zeroGrad();
+    });
+  }
+  assert.equal(memoryInfo().nodes, baseline, "no node outlives its tensors");
+  p.dispose();
+  // compiled updates: the same buffers, nodes and tensors after every step
+  const model = await ciModel(5);
+  const agent = new TDMPC2Agent(model);
+  const b = controlBatch(8, 4, 3);
+  const terms = keep(zeros([8, 4]).contiguous().realize());
+  const step = agent.compiled();
+  const seen: number[][] = [];
+  for (let i = 0; i < 4; i++) {
+    const info = step(b.obs, b.actions, b.rewards, terms);
+    await info.total_loss.item();
+    for (const t of Object.values(info)) t.dispose();
+    const m = memoryInfo();
+    seen.push([m.buffers, m.nodes, m.tensors]);
+  }
+  assert.deepEqual(seen[3], seen[1], JSON.stringify(seen));
   agent.dispose();
   model.dispose();
 });

@@ -14,6 +14,7 @@ import { Adam } from "../../optim/optimizer.ts";
 import { compile, type CompiledStep } from "../../tensor/compile.ts";
 import { zeros } from "../../tensor/creation.ts";
 import { Generator } from "../../tensor/random.ts";
+import { tidy } from "../../tensor/memory.ts";
 import { addPendingTarget } from "../../tensor/schedule.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
 import type { TDMPC2WorldModel } from "./world_model.ts";
@@ -105,16 +106,23 @@ export class TDMPC2Agent {
   /** One update from a `[B, T, ...]` batch (validated against the model's contract). */
   update(batch: Batch): UpdateInfo {
     this.model.validateBatch(batch);
-    const obs = batchObservations(batch).obs;
-    const terms = batch.terminations ?? zeros(batch.rewards!.shape, { device: obs.device });
-    return this.updateTensors(obs, batch.actions!, batch.rewards!, terms);
+    return tidy(() => {
+      const obs = batchObservations(batch).obs;
+      const terms = batch.terminations ?? zeros(batch.rewards!.shape, { device: obs.device });
+      return this.updateTensors(obs, batch.actions!, batch.rewards!, terms);
+    });
   }
 
   /**
    * One update from tensors: `obs [B, T, D]`, `actions [B, T, A]` (int32 `[B, T]` when
-   * discrete), `rewards [B, T]`, `terminations [B, T]`. Returns lazy statistics.
+   * discrete), `rewards [B, T]`, `terminations [B, T]`. Returns lazy statistics (every other
+   * tensor of the update is released when it returns).
    */
   updateTensors(obs: Tensor, actions: Tensor, rewards: Tensor, terminations: Tensor): UpdateInfo {
+    return tidy(() => this.#update(obs, actions, rewards, terminations));
+  }
+
+  #update(obs: Tensor, actions: Tensor, rewards: Tensor, terminations: Tensor): UpdateInfo {
     const m = this.model;
     const g = { generator: this.generator };
     m.train();
