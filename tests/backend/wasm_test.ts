@@ -30,6 +30,7 @@ import { ELEMENTWISE } from "../../src/tensor/ops_table.ts";
 import { setCpuBackend } from "../../src/backend/device.ts";
 import { JsBackend } from "../../src/backend/cpu/js_backend.ts";
 import { WasmBackend } from "../../src/backend/wasm/backend.ts";
+import { WasmHeap } from "../../src/backend/wasm/heap.ts";
 import type { Backend, Kernel, OptimKernel } from "../../src/backend/types.ts";
 import { contiguousView } from "../../src/tensor/view.ts";
 
@@ -980,6 +981,34 @@ test("prepared kernels replay with the same results", async () => {
     setCpuBackend(prev);
   }
   noFallbacks("prepared");
+});
+
+test("kernels keep working while the heap grows (small initial heap, threads)", async () => {
+  const small = new WasmBackend(2, new WasmHeap(1 << 16, 512 << 20));
+  try {
+    const x = rng.uniform(1 << 20, -2, 2), w = rng.normal(8 * 3 * 3 * 3);
+    const img = rng.normal(2 * 3 * 40 * 40);
+    for (const n of [1000, 100_000, 1 << 20]) {
+      const fn = () => {
+        const t = tensor(x.subarray(0, n));
+        const c = conv2d(tensor(img, [2, 3, 40, 40]), tensor(w, [8, 3, 3, 3]), { padding: 1 });
+        return [
+          t.exp().mul(2),
+          t.sum(),
+          t.reshape([n / 8, 8]).softmax(1),
+          c,
+          randn([n], { seed: n }),
+        ];
+      };
+      const want = await on(ref, fn);
+      const got = await on(small, fn);
+      want.forEach((v, i) => assertClose(got[i], v, { rtol: 1e-4, label: `n${n} #${i}` }));
+    }
+    if (small.heap.sizeBytes <= 1 << 16) throw new Error("the heap did not grow");
+    equal([...small.fallbacks].length, 0, "fallbacks");
+  } finally {
+    small.threads.close();
+  }
 });
 
 test("no kernel kind fell back to the reference", () => {

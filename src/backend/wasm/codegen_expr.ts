@@ -535,6 +535,18 @@ export abstract class NestGen {
       }
       case "call": {
         const xs = e.args.map((x) => this.value(x, ctx));
+        if ((e.fn === "min" || e.fn === "max") && e.t === "f32") {
+          // Against a literal, pmin/pmax (one instruction) give Math.min/max's result:
+          // NaN stays NaN (it is the first operand) and only a zero literal needs care.
+          const li = e.args.findIndex((x) => x.k === "lit");
+          const lit = li >= 0 ? (e.args[li] as { v: number }).v : NaN;
+          if (li >= 0 && !Number.isNaN(lit) && !Object.is(lit, -0)) {
+            f.get(xs[1 - li]).get(xs[li]).op(e.fn === "min" ? "f32x4.pmin" : "f32x4.pmax");
+            // max(-0, 0) is +0: adding +0 turns the -0 that pmax keeps into +0
+            if (lit === 0 && e.fn === "max") f.v128i(0).op("f32x4.add");
+            return;
+          }
+        }
         callOp(f, e.fn, e.t, xs);
         return;
       }

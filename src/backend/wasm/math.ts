@@ -41,8 +41,11 @@ export function exp(f: FnBuilder, x: number): void {
   const t = vtmp(f), fx = vtmp(f), n = vtmp(f), z = vtmp(f);
   // Clamp (pmax/pmin keep NaN: they return their first operand when a comparison fails).
   f.get(x).v128f(-104).op("f32x4.pmax").v128f(89).op("f32x4.pmin").set(t);
-  f.get(t).v128f(1.44269504088896341).op("f32x4.mul").op("f32x4.nearest").set(fx);
-  f.get(fx).op("i32x4.trunc_sat_f32x4_s").set(n);
+  // fx = round(t log2 e) with the 1.5 * 2^23 trick (|fx| <= 150): the integer sits in the low
+  // mantissa bits of fx + 1.5 * 2^23 (rounded to nearest even, as f32x4.nearest would)
+  f.get(t).v128f(1.44269504088896341).op("f32x4.mul").v128f(12582912).op("f32x4.add").set(fx);
+  f.get(fx).v128i(0x4b400000).op("i32x4.sub").set(n);
+  f.get(fx).v128f(12582912).op("f32x4.sub").set(fx);
   // r = t - fx * ln2 (Cody-Waite: fx * C1 is exact)
   f.get(t).get(fx).v128f(0.693359375).op("f32x4.mul").op("f32x4.sub");
   f.get(fx).v128f(-2.12194440e-4).op("f32x4.mul").op("f32x4.sub").set(t);
