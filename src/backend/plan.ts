@@ -105,13 +105,16 @@ export function planExpr(
   for (let i = 0; i < consts.length; i += 2) {
     words.push(consts[i + 1] === 0 ? f32Bits(consts[i]) : consts[i] | 0);
   }
-  const seen = new Set<Expr>();
+  // Shared subexpressions are keyed by the visit number of their first occurrence, so that
+  // min(a, c) * c and min(a, c) * a get different keys.
+  const seen = new Map<Expr, number>();
   const walk = (e: Expr, frame: Shape) => {
-    if (seen.has(e)) {
-      key.push("^");
+    const id = seen.get(e);
+    if (id !== undefined) {
+      key.push(`^${id}`);
       return;
     }
-    seen.add(e);
+    seen.set(e, seen.size);
     switch (e.k) {
       case "load": {
         const p = pushView(e.view, frame);
