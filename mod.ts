@@ -511,9 +511,14 @@ export {
 } from "./src/models/mlp/mod.ts";
 // DreamerV3
 export {
+  Actor,
   ActorCritic,
   type ActorCriticLoss,
+  BinaryHead,
+  BlockLinear,
+  type CoreWeights,
   countDreamerV3Parameters,
+  DenseStack,
   type DreamerLossResult,
   DreamerTrainer,
   type DreamerTrainerOptions,
@@ -525,9 +530,20 @@ export {
   type DreamerV3WorldModelOptions,
   type Imagined,
   type ImagineOptions,
+  MultiDecoder,
+  MultiEncoder,
+  type NetOptions,
+  Norm,
+  type NormAffine,
+  NormLinear,
+  type ObserveResult,
+  type ObsLayout,
+  type PolicyDist,
+  type PreparedLinear,
   registerDreamerV3Family,
   RSSM,
   type RSSMState,
+  TwoHotHead,
 } from "./src/models/dreamerv3/mod.ts";
 export { registerBuiltinFamilies } from "./src/models/registry_setup.ts";
 // ============================================================================================

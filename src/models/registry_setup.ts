@@ -5,11 +5,13 @@
  */
 
 import { registerMLPFamily } from "./mlp/mod.ts";
+import { registerDreamerV3Family } from "./dreamerv3/mod.ts";
 import { registerTDMPC2Family } from "./tdmpc2/mod.ts";
 
 /** Registers every built-in family that is not registered yet. */
 export function registerBuiltinFamilies(): void {
   registerMLPFamily();
+  registerDreamerV3Family();
   registerTDMPC2Family();
 }
 

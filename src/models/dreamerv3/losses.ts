@@ -1,0 +1,164 @@
+/**
+ * Loss helpers of the `dreamerv3` family, in tensor ops (nothing is read back): two-hot
+ * encoding over symlog-spaced bins and its cross-entropy and expected value (official
+ * `embodied/jax/outs.py` TwoHot, the paper's `symlog`/`symexp` discrete regression), the
+ * Bernoulli loss of the continue head (`outs.Binary`), lambda-returns (`dreamerv3/agent.py`
+ * `lambda_return`), percentiles for return normalisation, and adaptive gradient clipping per
+ * parameter tensor (`embodied/jax/opt.py` `clip_by_agc`).
+ * @module
+ */
+
+import type { DeviceName } from "../../backend/types.ts";
+import { arange, stack, tensor } from "../../tensor/creation.ts";
+import { sort } from "../../tensor/functional.ts";
+import { keep, noGrad, type Tensor } from "../../tensor/tensor.ts";
+
+/**
+ * `bins` values `linspace(-range, range, bins)` in symlog space, exactly symmetric (bin
+ * `K-1-i` is minus bin `i`; the middle bin of an odd count is 0), as a float32 tensor `[K]`.
+ */
+export function symlogBins(bins: number, range: number, device: DeviceName): Tensor {
+  const v = new Float32Array(bins);
+  for (let i = 0; i < bins; i++) v[i] = -range + (2 * range * i) / (bins - 1);
+  for (let i = 0; i < bins >> 1; i++) v[bins - 1 - i] = -v[i];
+  if (bins % 2) v[bins >> 1] = 0;
+  return tensor(v, [bins], { device });
+}
+
+/**
+ * DreamerV3's two-hot encoding of `y` (`[N]`, already in the bins' space, i.e. symlog'ed) over
+ * ascending `bins` `[K]`: `[N, K]`, weight `|bins[above] - y| / (|bins[below] - y| +
+ * |bins[above] - y|)` on the bin below and the complement on the bin above; all weight on one
+ * bin outside the range or exactly on a bin (outs.py `TwoHot.loss`). No gradient flows to `y`.
+ */
+export function twohot(y: Tensor, bins: Tensor): Tensor {
+  const k = bins.shape[0];
+  const yv = y.detach();
+  const yc = yv.unsqueeze(-1); // [N, 1]
+  const below = bins.le(yc).sum(-1).sub(1).clamp(0, k - 1); // int32 [N]
+  const above = bins.gt(yc).sum(-1).neg().add(k).clamp(0, k - 1);
+  const equal = below.eq(above);
+  const distBelow = equal.ifElse(1, bins.gather(below).sub(yv).abs());
+  const distAbove = equal.ifElse(1, bins.gather(above).sub(yv).abs());
+  const total = distBelow.add(distAbove);
+  const wBelow = distAbove.div(total).unsqueeze(-1);
+  const wAbove = distBelow.div(total).unsqueeze(-1);
+  const classes = arange(k, { dtype: "int32", device: y.device });
+  const oh = (i: Tensor) => i.unsqueeze(-1).eq(classes).cast("float32");
+  return wBelow.mul(oh(below)).add(wAbove.mul(oh(above)));
+}
+
+/** Two-hot cross-entropy per row: `-sum(twohot(symlog(target)) * logSoftmax(logits))`, `[N]`. */
+export function twohotLoss(logits: Tensor, target: Tensor, bins: Tensor): Tensor {
+  const t = twohot(target.detach().symlog(), bins);
+  return t.mul(logits.logSoftmax(-1)).sum(-1).neg();
+}
+
+/**
+ * Expected value `symexp(sum(softmax(logits) * bins))`, `[N]`, summed pairwise over the
+ * symmetric bins (`(p[i] - p[K-1-i]) * bins[i]`, as outs.py's symmetric sum) so that equal
+ * logits (a zero-initialised head) give exactly 0.
+ */
+export function twohotPred(logits: Tensor, bins: Tensor): Tensor {
+  const k = bins.shape[0];
+  const m = k >> 1; // lower half [0, m), upper half [k - m, k)
+  const p = logits.softmax(-1);
+  const upper = p.narrow(-1, k - m, m);
+  const rev = Int32Array.from({ length: m }, (_, i) => m - 1 - i);
+  const lowerRev = p.gather(tensor(rev, [m], { dtype: "int32", device: p.device }), -1);
+  return upper.sub(lowerRev).mul(bins.narrow(0, k - m, m)).sum(-1).symexp();
+}
+
+/**
+ * KL balancing with free bits (official rssm.py `loss`) for categoricals `[..., S, K]` with
+ * `unimix` mixed in: `dyn = max(free, KL(sg(post) || prior))`, `rep = max(free, KL(post ||
+ * sg(prior)))`, summed over the S latents, shape `[...]`; `kl` is the raw KL (no gradient).
+ */
+export function balancedKL(
+  postLogits: Tensor,
+  priorLogits: Tensor,
+  unimix: number,
+  freeNats: number,
+): { dyn: Tensor; rep: Tensor; kl: Tensor } {
+  const k = postLogits.shape[postLogits.rank - 1];
+  const logp = (l: Tensor) => {
+    const p = l.softmax(-1);
+    return (unimix > 0 ? p.mul(1 - unimix).add(unimix / k) : p).log();
+  };
+  const lp = logp(postLogits), lq = logp(priorLogits);
+  const lpS = lp.detach(), lqS = lq.detach();
+  const dynRaw = lpS.exp().mul(lpS.sub(lq)).sum([-2, -1]);
+  const repRaw = lp.exp().mul(lp.sub(lqS)).sum([-2, -1]);
+  const free = (x: Tensor) => (freeNats > 0 ? x.maximum(freeNats) : x);
+  return { dyn: free(dynRaw), rep: free(repRaw), kl: repRaw.detach() };
+}
+
+/** Binary cross-entropy with logits, `[N]`: `-(y log sigmoid(l) + (1 - y) log sigmoid(-l))`. */
+export function binaryLoss(logit: Tensor, target: Tensor): Tensor {
+  // log sigmoid(l) = -softplus(-l); log sigmoid(-l) = -softplus(l)
+  const y = target.detach();
+  return y.mul(logit.neg().softplus()).add(y.neg().add(1).mul(logit.softplus()));
+}
+
+/**
+ * Lambda-returns over a `[H + 1, N]` imagined trajectory (agent.py `lambda_return` with
+ * `last = 0`): `ret_t = rew_{t+1} + disc * con_{t+1} * ((1 - lam) * val_{t+1} + lam * ret_{t+1})`,
+ * bootstrapped with `ret_H = val_H`. Returns `[H, N]` (`ret_0 .. ret_{H-1}`).
+ */
+export function lambdaReturns(
+  rew: Tensor,
+  con: Tensor,
+  val: Tensor,
+  disc: number,
+  lam: number,
+): Tensor {
+  const H = rew.shape[0] - 1;
+  const at = (x: Tensor, t: number) => x.narrow(0, t, 1).squeeze(0);
+  let ret = at(val, H);
+  const out: Tensor[] = new Array(H);
+  for (let t = H - 1; t >= 0; t--) {
+    const live = at(con, t + 1).mul(disc);
+    const interm = at(rew, t + 1).add(live.mul(1 - lam).mul(at(val, t + 1)));
+    ret = interm.add(live.mul(lam).mul(ret));
+    out[t] = ret;
+  }
+  return stack(out, 0);
+}
+
+/**
+ * Percentiles of all values of `x` (linear interpolation between order statistics, as
+ * `jnp.percentile`), one scalar tensor per `q` in [0, 100].
+ */
+export function percentiles(x: Tensor, qs: readonly number[]): Tensor[] {
+  const flat = x.reshape([x.size]);
+  const sorted = sort(flat, 0).values;
+  const n = x.size;
+  return qs.map((q) => {
+    const pos = (q / 100) * (n - 1);
+    const lo = Math.floor(pos), hi = Math.min(lo + 1, n - 1), f = pos - lo;
+    const a = sorted.narrow(0, lo, 1).reshape([]);
+    if (f === 0 || hi === lo) return a;
+    const b = sorted.narrow(0, hi, 1).reshape([]);
+    return a.mul(1 - f).add(b.mul(f));
+  });
+}
+
+/**
+ * Adaptive gradient clipping as the official optimizer (`clip_by_agc`): each parameter
+ * tensor's gradient is scaled by `1 / max(1, |g| / (clip * max(pmin, |p|)))` (whole-tensor
+ * norms). Lazy: replaces `.grad` with the scaled gradient.
+ */
+export function agcClip(params: readonly Tensor[], clip: number, pmin = 1e-3): void {
+  if (!(clip > 0)) return;
+  noGrad(() => {
+    for (const p of params) {
+      const g = p.grad;
+      if (!g || g.isDisposed) continue;
+      const gn = g.square().sum().sqrt();
+      const pn = p.square().sum().sqrt().maximum(pmin).mul(clip);
+      const factor = gn.div(pn).maximum(1).reciprocal();
+      p.grad = keep(g.mul(factor));
+      g.dispose();
+    }
+  });
+}

@@ -1,0 +1,97 @@
+/**
+ * The `dreamerv3` family: DreamerV3's RSSM world model (block-diagonal normed GRU core,
+ * categorical latents with unimix and straight-through samples, symlog MLP and CNN
+ * encoders/decoders, two-hot reward head, Bernoulli continue head, KL balancing with free bits)
+ * and its actor-critic trained in imagination, with the presets of the reference catalog
+ * (`dreamer:ci`, `dreamerv3:size12m` ... `size200m`, `official_xl`) and its aliases.
+ * @module
+ */
+
+import { type FamilySpec, WorldModelRegistry } from "../../core/registry.ts";
+import {
+  countDreamerV3Parameters,
+  DREAMERV3_PRESETS,
+  type DreamerV3Config,
+  dreamerV3ConfigSchema,
+} from "./config.ts";
+import { DreamerV3WorldModel } from "./world_model.ts";
+
+export {
+  countDreamerV3Parameters,
+  DREAMERV3_PRESETS,
+  type DreamerV3Config,
+  dreamerV3ConfigSchema,
+  type ObsLayout,
+  obsLayout,
+} from "./config.ts";
+export {
+  BlockLinear,
+  DenseStack,
+  MultiDecoder,
+  MultiEncoder,
+  type NetOptions,
+  Norm,
+  NormLinear,
+} from "./networks.ts";
+export {
+  blockDiag,
+  type CoreWeights,
+  type NormAffine,
+  type ObserveResult,
+  type PreparedLinear,
+  RSSM,
+  rssmOptions,
+  type RSSMState,
+} from "./rssm.ts";
+export { Actor, BinaryHead, type PolicyDist, TwoHotHead } from "./heads.ts";
+export { gruUpdate, normAffine, straightThroughSample } from "./ops.ts";
+export {
+  agcClip,
+  balancedKL,
+  binaryLoss,
+  lambdaReturns,
+  percentiles,
+  symlogBins,
+  twohot,
+  twohotLoss,
+  twohotPred,
+} from "./losses.ts";
+export {
+  ActorCritic,
+  type ActorCriticLoss,
+  type Imagined,
+  type ImagineOptions,
+} from "./actor_critic.ts";
+export {
+  type DreamerLossResult,
+  DreamerV3WorldModel,
+  type DreamerV3WorldModelOptions,
+} from "./world_model.ts";
+export { DreamerTrainer, type DreamerTrainerOptions } from "./trainer.ts";
+
+/** Everything the registry needs to know about the `dreamerv3` family. */
+export const dreamerV3FamilySpec: FamilySpec<DreamerV3Config> = {
+  configSchema: dreamerV3ConfigSchema,
+  factory: (config, ctx) =>
+    new DreamerV3WorldModel(config, {
+      device: ctx.device,
+      apiVersion: ctx.apiVersion,
+      generator: ctx.generator,
+      modelType: ctx.modelType,
+    }),
+  presets: DREAMERV3_PRESETS,
+  defaultPreset: "size12m",
+  familyAliases: ["dreamer"],
+  maturity: "reference",
+  tier: "reference",
+  description: "DreamerV3 (RSSM world model with actor-critic in imagination)",
+  defaultObs: "image",
+  countParameters: countDreamerV3Parameters,
+};
+
+/** Registers the `dreamerv3` family (a no-op when it is already registered). */
+export function registerDreamerV3Family(): void {
+  if (!WorldModelRegistry.has("dreamerv3")) {
+    WorldModelRegistry.register("dreamerv3", dreamerV3FamilySpec);
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * {@link DreamerTrainer}: the full DreamerV3 update as one function of tensors — world-model
+ * loss, backward, adaptive gradient clipping, optimizer step; then (with an actor-critic)
+ * imagination from every posterior state, actor and critic losses, their step, and the slow
+ * critic's EMA. Nothing is read back, so the update can be `compile()`d (`compiledStep`).
+ * @module
+ */
+
+import { type Batch, batchObservations } from "../../core/batch.ts";
+import { compile, type CompiledStep } from "../../tensor/compile.ts";
+import { addPendingTarget } from "../../tensor/schedule.ts";
+import type { Generator } from "../../tensor/random.ts";
+import type { Tensor } from "../../tensor/tensor.ts";
+import { Adam, LaProp, type Optimizer } from "../../optim/optimizer.ts";
+import { agcClip } from "./losses.ts";
+import type { DreamerV3WorldModel } from "./world_model.ts";
+
+/** Options of {@link DreamerTrainer} (defaults from the model's config). */
+export interface DreamerTrainerOptions {
+  /** `laprop` (official) or `adam`. */
+  readonly optimizer?: "laprop" | "adam";
+  /** World-model learning rate. */
+  readonly lr?: number;
+  /** Actor and critic learning rate. */
+  readonly acLr?: number;
+  /** Optimizer epsilon. */
+  readonly eps?: number;
+  /** Adaptive gradient clipping (0 disables). */
+  readonly agc?: number;
+  /** Global-norm clip inside the fused optimizer step (null: none). */
+  readonly gradClip?: number | null;
+  /** Train the actor-critic too (default: when the model has one). */
+  readonly actorCritic?: boolean;
+  /** Random stream of the latent and action samples (default: the model's / global). */
+  readonly generator?: Generator;
+}
+
+/** Computes `t` together with the next schedule (before parameters change) and returns it. */
+function pend(t: Tensor): Tensor {
+  const c = t.contiguous();
+  addPendingTarget(c._node);
+  return c;
+}
+
+/**
+ * Trains a {@link DreamerV3WorldModel}: `step(batch)` runs one update and returns lazy scalar
+ * metrics (`wm/...`, `ac/...`); `compiledStep(batch)` does the same through `compile()` (one
+ * trace per batch layout, then replays).
+ *
+ * @example
+ * ```ts
+ * import { createWorldModel, DreamerTrainer, randn, zeros } from "@worldflux/worldflux";
+ * import type { DreamerV3WorldModel } from "@worldflux/worldflux";
+ * const model = await createWorldModel("dreamer:ci", { obsShape: [8], actionDim: 2 });
+ * const trainer = new DreamerTrainer(model as DreamerV3WorldModel, { lr: 1e-3 });
+ * const m = trainer.step({
+ *   obs: randn([2, 6, 8]),
+ *   actions: randn([2, 6, 2]),
+ *   rewards: zeros([2, 6]),
+ *   terminations: zeros([2, 6]),
+ * });
+ * console.log(await m["wm/total"].item());
+ * ```
+ */
+export class DreamerTrainer {
+  /** World-model optimizer. */
+  readonly wmOpt: Optimizer;
+  /** Actor-critic optimizer (null when the actor-critic is not trained). */
+  readonly acOpt: Optimizer | null;
+  /** AGC threshold. */
+  readonly agc: number;
+  readonly #wmParams: Tensor[];
+  readonly #acParams: Tensor[];
+  readonly #compiled = new Map<string, CompiledStep<Tensor[], Record<string, Tensor>>>();
+  readonly #generator: Generator | undefined;
+
+  /** Creates the optimizers for `model`. */
+  constructor(readonly model: DreamerV3WorldModel, opts: DreamerTrainerOptions = {}) {
+    const c = model.config;
+    const kind = opts.optimizer ?? c.optimizer;
+    const make = (params: Tensor[], lr: number) => {
+      const o = { lr, eps: opts.eps ?? c.eps, gradClip: opts.gradClip ?? c.gradClip };
+      return kind === "adam" ? new Adam(params, o) : new LaProp(params, o);
+    };
+    this.agc = opts.agc ?? c.agc;
+    this.#wmParams = model.worldModelParameters();
+    this.wmOpt = make(this.#wmParams, opts.lr ?? c.lr);
+    const ac = (opts.actorCritic ?? true) ? model.actorCritic : null;
+    this.#acParams = ac ? ac.trainableParameters() : [];
+    this.acOpt = ac ? make(this.#acParams, opts.acLr ?? c.acLr) : null;
+    this.#generator = opts.generator;
+  }
+
+  /** One update (uncompiled); returns lazy scalar metrics. The batch is validated. */
+  step(batch: Batch): Record<string, Tensor> {
+    this.model.checkBatch(batch);
+    return this.#update(batch);
+  }
+
+  /**
+   * One update through `compile()`: the first call per batch layout traces, later calls replay
+   * the kernel list (same results as `step`). Returns the metrics (copies).
+   */
+  compiledStep(batch: Batch): Record<string, Tensor> {
+    const model = this.model;
+    const obs = batchObservations(batch);
+    const keys = model.layout.keys.map((k) => k.key);
+    const isFirst = model.isFirstOf(batch);
+    const mask = batch.mask ?? null;
+    const args: Tensor[] = [
+      ...keys.map((k) => obs[k]),
+      batch.actions!,
+      batch.rewards!,
+      batch.terminations!,
+      ...(mask ? [mask] : []),
+      ...(isFirst ? [isFirst] : []),
+    ];
+    const sig = `${mask ? "m" : ""}${isFirst ? "f" : ""}`;
+    let fn = this.#compiled.get(sig);
+    if (!fn) {
+      model.checkBatch(batch);
+      fn = compile((...ts: Tensor[]) => {
+        let i = 0;
+        const o: Record<string, Tensor> = {};
+        for (const k of keys) o[k] = ts[i++];
+        const b: Batch = {
+          obs: model.config.observations ? o : o[keys[0]],
+          actions: ts[i++],
+          rewards: ts[i++],
+          terminations: ts[i++],
+          mask: mask ? ts[i++] : null,
+          extras: isFirst ? { isFirst: ts[i++] } : undefined,
+        };
+        return this.#update(b);
+      });
+      this.#compiled.set(sig, fn);
+    }
+    return fn(...args);
+  }
+
+  /** Kernels replayed per compiled call (of the latest trace), 0 before the first. */
+  get compiledKernelCount(): number {
+    let n = 0;
+    for (const f of this.#compiled.values()) n = f.kernelCount;
+    return n;
+  }
+
+  #update(batch: Batch): Record<string, Tensor> {
+    const model = this.model;
+    const gen = this.#generator;
+    const prevGen = model.sampleGenerator;
+    if (gen) model.sampleGenerator = gen;
+    try {
+      const metrics: Record<string, Tensor> = {};
+      const { out, post } = model.lossWithStates(batch);
+      out.loss.backward();
+      agcClip(this.#wmParams, this.agc);
+      for (const [k, v] of Object.entries(out.metrics)) metrics[`wm/${k}`] = pend(v);
+      const ac = this.acOpt ? model.actorCritic : null;
+      // Imagination starts must be computed before the world model's parameters change.
+      const starts = ac
+        ? { deter: pend(post.deter.detach()), stoch: pend(post.stoch.detach()) }
+        : null;
+      this.wmOpt.step();
+      this.wmOpt.zeroGrad();
+      if (ac && starts && this.acOpt) {
+        const l = ac.loss(starts, { generator: gen });
+        l.loss.backward();
+        agcClip(this.#acParams, this.agc);
+        for (const [k, v] of Object.entries(l.metrics)) metrics[`ac/${k}`] = pend(v);
+        this.acOpt.step();
+        this.acOpt.zeroGrad();
+        ac.updateSlowCritic();
+      }
+      return metrics;
+    } finally {
+      model.sampleGenerator = prevGen;
+    }
+  }
+
+  /** Frees the optimizers' state and the compiled steps. */
+  dispose(): void {
+    for (const f of this.#compiled.values()) f.dispose();
+    this.#compiled.clear();
+    this.wmOpt.dispose();
+    this.acOpt?.dispose();
+  }
+}
