@@ -583,6 +583,7 @@ export {
   twoHotInv,
   type UpdateInfo,
   type UpdateInputs,
+  type UpdatePhase,
   type WorldModelLossParts,
 } from "./src/models/tdmpc2/mod.ts";
 

@@ -2,18 +2,20 @@
  * TD-MPC2 benchmarks, as the issue states them: one full agent update (world model + policy +
  * target soft update, compiled) of `tdmpc2:ci` and of `tdmpc2:5m` (obs 39, action 6, batch 256,
  * horizon 3), and one MPPI plan of `tdmpc2:5m` (512 samples x 6 iterations, 64 elites, 24
- * policy trajectories, horizon 3), on every backend that comes up: `cpu` (the reference
- * TypeScript backend), `wasm` (the WebAssembly SIMD cpu backend) and `webgpu`. PyTorch CPU
- * (OpenBLAS, 2 threads) on these machines: 27 ms, 552 ms and 577 ms.
+ * policy trajectories, horizon 3), on every backend that comes up: `wasm` (the WebAssembly SIMD
+ * cpu backend, the default "cpu"), `cpu-ref` (the reference TypeScript cpu backend) and
+ * `webgpu`. PyTorch CPU (OpenBLAS, 2 threads) on these machines: 27 ms, 552 ms and 577 ms.
  *
- * Also measured (the "profile" group): the update's forward pass alone and forward + backward
- * (compiled the same way), so that backward = (fwd+bwd) - fwd and optimizer/soft updates =
- * update - (fwd+bwd); and the kernels per compiled step. A table with medians, PyTorch's times,
- * the targets and the split is printed at the end.
+ * Where the time goes (cpu backends): the compiled update reports the end of each phase through
+ * the agent's `onPhase` hook at the same points of every replay (world-model forward, its
+ * backward and Adam step, policy forward, its backward and Adam step, running Q scale and
+ * target heads), with the kernels of each phase, and the fused Adam kernels are timed inside. A
+ * table with medians, minimums, PyTorch's times, the targets, kernels per call and this split is
+ * printed at the end.
  *
  *   XDG_RUNTIME_DIR=/tmp/xdg deno bench -A --no-check bench/tdmpc2_bench.ts
  *
- * Environment: `TDMPC2_BENCH_BACKENDS=cpu,wasm,webgpu` (default: all that initialise);
+ * Environment: `TDMPC2_BENCH_BACKENDS=wasm,reference,webgpu` (default: all that initialise);
  * `TDMPC2_BENCH_PROFILE=0` skips the split. On webgpu a step only submits work: each timed
  * iteration reads one scalar back (Deno polls the device every ~10 ms, see
  * notes/performance-facts.md), so webgpu times include one read.
@@ -21,7 +23,12 @@
  */
 
 import type { Backend, DeviceName } from "../src/backend/types.ts";
-import { cpuBackend, setCpuBackend, setDefaultDevice } from "../src/backend/device.ts";
+import {
+  cpuBackend,
+  setCpuBackend,
+  setDefaultDevice,
+  webgpuIfReady,
+} from "../src/backend/device.ts";
 import { JsBackend } from "../src/backend/cpu/js_backend.ts";
 import { WasmBackend } from "../src/backend/wasm/backend.ts";
 import "../src/backend/webgpu/backend.ts";
@@ -30,10 +37,9 @@ import "../src/models/registry_setup.ts";
 import { TDMPC2Agent } from "../src/models/tdmpc2/agent.ts";
 import type { TDMPC2WorldModel } from "../src/models/tdmpc2/world_model.ts";
 import { MPPIPlanner } from "../src/planners/mppi.ts";
-import { compile, type CompiledStep } from "../src/tensor/compile.ts";
 import { full } from "../src/tensor/creation.ts";
 import { Generator, rand, randn } from "../src/tensor/random.ts";
-import { keep, noGrad, realize, type Tensor } from "../src/tensor/tensor.ts";
+import { keep, type Tensor } from "../src/tensor/tensor.ts";
 
 const OBS = 39, ACT = 6, BATCH = 256, HORIZON = 3;
 const PYTORCH_MS: Record<string, number> = { "update ci": 27, "update 5m": 552, "plan 5m": 577 };
@@ -45,18 +51,21 @@ interface Target {
   readonly backend: () => Backend | null;
 }
 
-const wanted = (Deno.env.get("TDMPC2_BENCH_BACKENDS") ?? "cpu,wasm,webgpu").split(",");
+const wanted = (Deno.env.get("TDMPC2_BENCH_BACKENDS") ?? "wasm,reference,webgpu").split(",");
 const profile = Deno.env.get("TDMPC2_BENCH_PROFILE") !== "0";
-const reference = cpuBackend() instanceof JsBackend ? cpuBackend() : new JsBackend();
-let wasm: Backend | null = null;
+// The default cpu backend (WebAssembly SIMD unless WORLDFLUX_CPU_BACKEND=reference), and the
+// TypeScript reference backend.
+const defaultCpu = cpuBackend();
+let wasm: Backend | null = defaultCpu instanceof WasmBackend ? defaultCpu : null;
 let wasmError = "";
-if (wanted.includes("wasm")) {
+if (!wasm && wanted.includes("wasm")) {
   try {
     wasm = new WasmBackend();
   } catch (e) {
     wasmError = (e as Error).message;
   }
 }
+const reference = defaultCpu instanceof WasmBackend ? new JsBackend() : defaultCpu;
 let gpuOk = false;
 let gpuError = "";
 if (wanted.includes("webgpu")) {
@@ -69,10 +78,12 @@ if (wanted.includes("webgpu")) {
   }
 }
 const TARGETS: Target[] = [
-  ...(wanted.includes("cpu")
-    ? [{ name: "cpu", device: "cpu" as const, backend: () => reference }]
+  ...(wasm && wanted.includes("wasm")
+    ? [{ name: "wasm", device: "cpu" as const, backend: () => wasm }]
     : []),
-  ...(wasm ? [{ name: "wasm", device: "cpu" as const, backend: () => wasm }] : []),
+  ...(wanted.includes("reference")
+    ? [{ name: "cpu-ref", device: "cpu" as const, backend: () => reference }]
+    : []),
   ...(gpuOk ? [{ name: "webgpu", device: "webgpu" as const, backend: () => null }] : []),
 ];
 
@@ -97,11 +108,23 @@ async function within<T>(t: Target, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Per-phase times and kernel counts of the compiled update (cpu backends), per replay. */
+interface PhaseProfile {
+  /** While true, phase marks are recorded. */
+  on: boolean;
+  last: { t: number; kernels: number } | null;
+  readonly ms: Record<string, number[]>;
+  readonly kernels: Record<string, number>;
+  /** Time in the fused optimizer (Adam) kernels per update. */
+  readonly optimMs: number[];
+}
+
 /** Model, batch and agent of a preset on a target (built once per target). */
 interface Setup {
   readonly model: TDMPC2WorldModel;
   readonly agent: TDMPC2Agent;
   readonly batch: [Tensor, Tensor, Tensor, Tensor];
+  readonly profile: PhaseProfile;
 }
 const setups = new Map<string, Setup>();
 
@@ -124,7 +147,18 @@ async function setup(preset: string, t: Target): Promise<Setup> {
       keep(randn([BATCH, T], dev).realize()),
       keep(full([BATCH, T], 0, { device: t.device }).contiguous().realize()),
     ];
-    s = { model, agent: new TDMPC2Agent(model, { seed: 3 }), batch };
+    const profile: PhaseProfile = { on: false, last: null, ms: {}, kernels: {}, optimMs: [] };
+    const be = t.backend();
+    const onPhase = (phase: string) => {
+      if (!profile.on || !be) return;
+      const now = { t: performance.now(), kernels: be.dispatchCount };
+      if (phase !== "start" && profile.last) {
+        (profile.ms[phase] ??= []).push(now.t - profile.last.t);
+        profile.kernels[phase] = now.kernels - profile.last.kernels;
+      }
+      profile.last = now;
+    };
+    s = { model, agent: new TDMPC2Agent(model, { seed: 3, onPhase }), batch, profile };
     setups.set(key, s);
   }
   return s;
@@ -168,51 +202,28 @@ function updateBench(preset: string, t: Target): void {
   timed(`update ${preset}`, `update ${preset}`, t, slow, async () => {
     const s = await setup(preset, t);
     const step = s.agent.compiled();
+    const be = t.backend();
+    let optim = 0;
+    if (be && profile) {
+      // time the fused optimizer kernels (they run through run() on every cpu backend)
+      const run = be.run.bind(be);
+      be.run = (k) => {
+        if (k.kind !== "optim" || !s.profile.on) return run(k);
+        const t0 = performance.now();
+        run(k);
+        optim += performance.now() - t0;
+      };
+    }
+    let calls = 0;
     return {
       run: async () => {
+        s.profile.on = profile && calls++ > 0; // not while tracing
+        optim = 0;
         const info = step(...s.batch);
         await info.total_loss.item();
+        if (s.profile.on) s.profile.optimMs.push(optim);
+        s.profile.on = false;
         for (const x of Object.values(info)) x.dispose();
-      },
-      kernels: () => step.kernelCount,
-    };
-  });
-}
-
-/** Forward only / forward + backward of the update (same code path, compiled). */
-function splitBench(preset: string, t: Target, backward: boolean): void {
-  const slow = t.name !== "wasm" && preset !== "ci";
-  const what = backward ? "fwd+bwd" : "fwd";
-  timed(`update ${preset} ${what}`, `profile ${preset}`, t, slow, async () => {
-    const s = await setup(preset, t);
-    const m = s.model;
-    const g = { generator: new Generator(4) };
-    const params = [...m.parameters()];
-    const step: CompiledStep<[Tensor, Tensor, Tensor, Tensor], Tensor[]> = compile(
-      (obs, actions, rewards, terminations) => {
-        m.train();
-        try {
-          const wm = m.worldModelLoss(m.timeMajor({ obs, actions, rewards, terminations }), g);
-          const zs = wm.zs.detach();
-          const pl = m.policyLoss(zs, g);
-          if (!backward) return [wm.total, pl.loss];
-          wm.total.backward();
-          pl.loss.backward();
-          const grads = params.map((p) => p.grad).filter((x): x is Tensor => !!x);
-          realize(...grads);
-          const out = noGrad(() => [wm.total.detach(), pl.loss.detach()]);
-          for (const p of params) p.zeroGrad();
-          return out;
-        } finally {
-          m.eval();
-        }
-      },
-    );
-    return {
-      run: async () => {
-        const out = step(...s.batch);
-        await out[0].item();
-        for (const x of out) x.dispose();
       },
       kernels: () => step.kernelCount,
     };
@@ -232,7 +243,7 @@ function planBench(preset: string, t: Target): void {
     let kernels = 0;
     return {
       run: async () => {
-        const be = t.backend() ?? null;
+        const be = t.backend() ?? webgpuIfReady();
         const before = be?.dispatchCount ?? 0;
         const p = planner.plan(s.model.encode(obs));
         await (p.tensor as Tensor).data();
@@ -247,12 +258,6 @@ for (const t of TARGETS) {
   updateBench("ci", t);
   updateBench("5m", t);
   planBench("5m", t);
-  if (profile && t.device === "cpu") {
-    for (const preset of t.name === "wasm" ? ["ci", "5m"] : ["ci"]) {
-      splitBench(preset, t, false);
-      splitBench(preset, t, true);
-    }
-  }
 }
 
 function median(xs: number[]): number {
@@ -288,23 +293,29 @@ addEventListener("unload", () => {
   const split: string[] = [];
   for (const t of TARGETS) {
     for (const preset of ["ci", "5m"]) {
-      const f = get(`update ${preset} fwd`, t.name), fb = get(`update ${preset} fwd+bwd`, t.name);
-      const u = get(`update ${preset}`, t.name);
-      if (!f?.ms.length || !fb?.ms.length || !u?.ms.length) continue;
-      // minimums: the least disturbed runs on a shared machine
-      const [mf, mfb, mu] = [Math.min(...f.ms), Math.min(...fb.ms), Math.min(...u.ms)];
+      const su = setups.get(`${preset}|${t.name}`);
+      if (!su || !Object.keys(su.profile.ms).length) continue;
+      const p = su.profile;
+      const part = (k: string, label: string) =>
+        `${label} ${median(p.ms[k] ?? []).toFixed(1)} ms (${p.kernels[k] ?? 0})`;
+      const total = Object.values(p.ms).reduce((a, ms) => a + median(ms), 0);
       split.push(
-        `  update ${preset} [${t.name}]: forward ${mf.toFixed(1)} ms (${f.kernels} kernels), ` +
-          `backward ${(mfb - mf).toFixed(1)} ms (${fb.kernels - f.kernels}), optimizer + ` +
-          `target/scale updates ${(mu - mfb).toFixed(1)} ms (${u.kernels - fb.kernels})`,
+        `  update ${preset} [${t.name}], ${total.toFixed(1)} ms: ` +
+          [
+            part("world_model_forward", "world-model forward"),
+            part("world_model", "its backward + Adam"),
+            part("policy_forward", "policy forward"),
+            part("policy", "its backward + Adam"),
+            part("targets", "Q scale + target heads"),
+          ].join(", ") + `; Adam kernels ${median(p.optimMs).toFixed(1)} ms`,
       );
     }
   }
   if (split.length) {
-    lines.push("", "where the time goes (minimum times of compiled replays):", ...split);
+    lines.push("", "where the time goes (medians of the same replays; kernels):", ...split);
   }
   if (wasmError) lines.push(`  (wasm backend unavailable: ${wasmError})`);
   if (gpuError) lines.push(`  (webgpu unavailable: ${gpuError})`);
   console.log(lines.join("\n"));
-  if (wasm instanceof WasmBackend) wasm.threads.close();
+  if (wasm instanceof WasmBackend && wasm !== defaultCpu) wasm.threads.close();
 });

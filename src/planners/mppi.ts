@@ -1,11 +1,12 @@
 /**
- * {@link MPPIPlanner}: TD-MPC2's planner (official `TDMPC2._plan`): Gaussian action sequences
- * plus policy-prior trajectories, scored by imagined returns with a terminal value; the top
- * elites re-weighted by `exp(temperature * (value - max))` give the next mean and standard
- * deviation (clamped to `[minStd, maxStd]`); the plan warm-starts from the previous mean
- * shifted by one step. All candidates of an iteration go through the model as one batch; elite
- * selection runs on the device and nothing is read back: the payload holds the plan as a
- * (lazy) tensor.
+ * {@link MPPIPlanner}: TD-MPC2's planner (official `tdmpc2/tdmpc2.py`, `TDMPC2._plan` and
+ * `_estimate_value`): Gaussian action sequences plus policy-prior trajectories, scored by
+ * imagined returns with a terminal value; the top elites re-weighted by
+ * `exp(temperature * (value - max))` give the next mean and standard deviation (clamped to
+ * `[minStd, maxStd]`); the plan warm-starts from the previous mean shifted by one step. All
+ * candidates of an iteration go through the model as one batch; elite selection runs on the
+ * device and nothing is read back: `plan()` submits the work and returns the plan as a tensor
+ * in the payload (read it when the action is needed).
  * @module
  */
 

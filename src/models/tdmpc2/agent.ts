@@ -1,5 +1,6 @@
 /**
- * {@link TDMPC2Agent}: the full TD-MPC2 update (official `TDMPC2._update`): the world-model
+ * {@link TDMPC2Agent}: the full TD-MPC2 update (official `tdmpc2/tdmpc2.py`, `TDMPC2._update`,
+ * `update_pi` and `_td_target`): the world-model
  * loss with one Adam step (encoder at `encLrScale` of the learning rate, global-norm clip), the
  * policy update on detached latents with its own Adam (eps 1e-5) and the running Q scale, then
  * the soft update of the target Q heads. Nothing is read back: the update can be wrapped in
@@ -11,12 +12,12 @@ import type { Batch } from "../../core/batch.ts";
 import { batchObservations } from "../../core/batch.ts";
 import { Module } from "../../nn/module.ts";
 import { Adam } from "../../optim/optimizer.ts";
-import { compile, type CompiledStep } from "../../tensor/compile.ts";
+import { compile, type CompiledStep, onReplay } from "../../tensor/compile.ts";
 import { zeros } from "../../tensor/creation.ts";
 import { Generator } from "../../tensor/random.ts";
 import { tidy } from "../../tensor/memory.ts";
 import { addPendingTarget } from "../../tensor/schedule.ts";
-import type { Tensor } from "../../tensor/tensor.ts";
+import { realize, type Tensor } from "../../tensor/tensor.ts";
 import type { TDMPC2WorldModel } from "./world_model.ts";
 
 /** Options of {@link TDMPC2Agent} (defaults from the model's config). */
@@ -31,7 +32,26 @@ export interface TDMPC2AgentOptions {
   readonly generator?: Generator;
   /** Seed of the default generator (default 0). */
   readonly seed?: number;
+  /**
+   * Profiling hook, called when the update reaches the end of a phase: `"start"`,
+   * `"world_model_forward"`, `"world_model"` (its backward and Adam step), `"policy_forward"`,
+   * `"policy"` (backward and Adam), `"targets"` (running Q scale and target soft update). With a
+   * hook the forward passes are computed before their backward passes (one schedule each
+   * instead of one per optimizer step). In a compiled update the hook runs at the same points of
+   * every replay (on cpu backends kernels run during the replay, so the time between calls is
+   * the phase's time).
+   */
+  readonly onPhase?: (phase: UpdatePhase) => void;
 }
+
+/** Phases of an update, as reported to {@link TDMPC2AgentOptions.onPhase}. */
+export type UpdatePhase =
+  | "start"
+  | "world_model_forward"
+  | "world_model"
+  | "policy_forward"
+  | "policy"
+  | "targets";
 
 /** The tensors of one update (what a compiled update takes). */
 export type UpdateInputs = [obs: Tensor, actions: Tensor, rewards: Tensor, terminations: Tensor];
@@ -77,6 +97,7 @@ export class TDMPC2Agent {
   /** Random stream of the updates. */
   readonly generator: Generator;
   #compiled: CompiledStep<UpdateInputs, UpdateInfo> | null = null;
+  readonly #onPhase: TDMPC2AgentOptions["onPhase"];
 
   /** Creates the optimizers over the model's parameters. */
   constructor(readonly model: TDMPC2WorldModel, opts: TDMPC2AgentOptions = {}) {
@@ -84,6 +105,7 @@ export class TDMPC2Agent {
     const lr = opts.lr ?? c.lr;
     const gradClip = opts.gradClip ?? c.gradClip;
     this.generator = opts.generator ?? new Generator(opts.seed ?? 0);
+    this.#onPhase = opts.onPhase;
     // Official param groups: encoder at lr * enc_lr_scale, then dynamics, reward, (termination)
     // and the Q heads at lr.
     this.optim = new Adam(
@@ -125,12 +147,18 @@ export class TDMPC2Agent {
   #update(obs: Tensor, actions: Tensor, rewards: Tensor, terminations: Tensor): UpdateInfo {
     const m = this.model;
     const g = { generator: this.generator };
+    const phase = (p: UpdatePhase) => {
+      const hook = this.#onPhase;
+      if (!hook) return;
+      hook(p);
+      onReplay(() => hook(p));
+    };
+    phase("start");
     m.train();
     try {
       // 1. World model (official: total_loss.backward(); clip; optim.step()).
       const tb = m.timeMajor({ obs, actions, rewards, terminations });
       const wm = m.worldModelLoss(tb, g);
-      wm.total.backward();
       const zs = wm.zs.detach();
       const stats = {
         consistency_loss: wm.consistency.detach(),
@@ -139,27 +167,39 @@ export class TDMPC2Agent {
         termination_loss: wm.termination.detach(),
         total_loss: wm.total.detach(),
       };
+      if (this.#onPhase) {
+        realize(zs, ...Object.values(stats));
+        phase("world_model_forward");
+      }
+      wm.total.backward();
       // Computed with the gradients, in the optimizer's schedule (before parameters change).
       for (const t of [zs, ...Object.values(stats)]) addPendingTarget(t._node);
       this.optim.step();
       this.optim.zeroGrad();
       const gradNorm = this.optim.lastGradNorm!.clone();
+      phase("world_model");
 
       // 2. Policy on the detached latents, Q heads detached (official update_pi).
       const pl = m.policyLoss(zs, g);
-      pl.loss.backward();
       const piStats = {
         pi_loss: pl.loss.detach(),
         pi_entropy: pl.entropy.detach(),
         pi_scaled_entropy: pl.scaledEntropy.detach(),
       };
+      if (this.#onPhase) {
+        realize(pl.scale, ...Object.values(piStats));
+        phase("policy_forward");
+      }
+      pl.loss.backward();
       for (const t of [pl.scale, ...Object.values(piStats)]) addPendingTarget(t._node);
       this.piOptim.step();
       this.piOptim.zeroGrad();
+      phase("policy");
       m.runningScale.commit(pl.scale);
 
       // 3. Target Q heads (official soft_update_target_Q).
       m.softUpdateTargetQ();
+      phase("targets");
       return {
         ...stats,
         grad_norm: gradNorm,

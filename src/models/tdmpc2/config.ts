@@ -168,7 +168,7 @@ export const tdmpc2ConfigSchema:
 const SIZE_5M = { encDim: 256, hiddenDim: 512, latentDim: 512, numEncLayers: 2, numQNetworks: 5 };
 
 /**
- * Presets: the official TD-MPC2 model sizes (tdmpc2/common/parser.py `model_size` table:
+ * Presets: the official TD-MPC2 model sizes (`tdmpc2/common/__init__.py` `MODEL_SIZE`:
  * 1, 5, 19, 48, 317 M) plus `ci` (tests) and the proof / legacy variants of 5m.
  */
 export const TDMPC2_PRESETS: Readonly<Record<string, PresetSpec<TDMPC2Config>>> = {

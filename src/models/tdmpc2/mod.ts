@@ -42,6 +42,7 @@ export {
   type TDMPC2AgentOptions,
   type UpdateInfo,
   type UpdateInputs,
+  type UpdatePhase,
 } from "./agent.ts";
 
 /** Everything the registry needs to know about the `tdmpc2` family. */
