@@ -26,7 +26,6 @@ import {
   LaProp,
   Linear,
   type Optimizer,
-  ParamArena,
   Parameter,
   softUpdate,
   type Tensor,
@@ -35,6 +34,7 @@ import {
   warmupLinearLR,
   warmupLR,
 } from "../../mod.ts";
+import { ParamArena } from "../../src/nn/arena.ts";
 import { assertClose, Rng, webgpu } from "../util.ts";
 import { type Dev, values } from "../grad_util.ts";
 
