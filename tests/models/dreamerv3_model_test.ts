@@ -14,10 +14,13 @@ import {
   fromPretrained,
   manualSeed,
   ones,
+  parseTrainingConfig,
   randn,
   readSafetensors,
+  ReplayBuffer,
   type Tensor,
   tensor,
+  train,
   zeros,
 } from "../../mod.ts";
 
@@ -240,5 +243,40 @@ Deno.test("dreamerv3 trainer: the compiled update equals the uncompiled one", as
       Math.abs(runs[0][i] - runs[1][i]) <= 1e-5 * (1 + Math.abs(runs[0][i])),
       `${i}: ${runs[0][i]} vs ${runs[1][i]}`,
     );
+  }
+});
+
+Deno.test("dreamerv3 trainer: the Trainer runs the family's full update (createTrainStep)", async () => {
+  const m = await model();
+  const buf = new ReplayBuffer({ capacity: 1000, obsShape: [6], actionDim: 2, seed: 0 });
+  for (let e = 0; e < 4; e++) {
+    buf.addEpisode({
+      obs: Float32Array.from({ length: 20 * 6 }, (_, i) => Math.sin(i * 0.1 + e)),
+      actions: Float32Array.from({ length: 20 * 2 }, (_, i) => Math.cos(i * 0.3 + e)),
+      rewards: Float32Array.from({ length: 20 }, (_, i) => Math.sin(i * 0.2)),
+      dones: Array.from({ length: 20 }, (_, t) => t === 19),
+    });
+  }
+  const step = m.createTrainStep(parseTrainingConfig({ batchSize: 4, sequenceLength: 8 }));
+  assert.deepEqual(Object.keys(step.optimizers), ["model", "actorCritic"]);
+  step.dispose();
+  const before = await arr(m.rssm.dyngru.hweight);
+  const critic0 = await arr(m.actorCritic!.critic.out.weight);
+  const dir = await Deno.makeTempDir({ prefix: "wf-dreamer-train-" });
+  try {
+    await train(m, buf, {
+      totalSteps: 3,
+      batchSize: 4,
+      sequenceLength: 8,
+      outputDir: dir,
+      defaultCallbacks: false,
+    });
+    const after = await arr(m.rssm.dyngru.hweight);
+    assert.ok(after.some((v, i) => v !== before[i]), "the world model was updated");
+    const critic1 = await arr(m.actorCritic!.critic.out.weight);
+    assert.ok(critic1.some((v, i) => v !== critic0[i]), "the critic was updated");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    m.dispose();
   }
 });

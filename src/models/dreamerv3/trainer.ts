@@ -94,7 +94,7 @@ export class DreamerTrainer {
   /** One update (uncompiled); returns lazy scalar metrics. The batch is validated. */
   step(batch: Batch): Record<string, Tensor> {
     this.model.checkBatch(batch);
-    return this.#update(batch);
+    return this.update(batch);
   }
 
   /**
@@ -131,7 +131,7 @@ export class DreamerTrainer {
           mask: mask ? ts[i++] : null,
           extras: isFirst ? { isFirst: ts[i++] } : undefined,
         };
-        return this.#update(b);
+        return this.update(b);
       });
       this.#compiled.set(sig, fn);
     }
@@ -145,7 +145,11 @@ export class DreamerTrainer {
     return n;
   }
 
-  #update(batch: Batch): Record<string, Tensor> {
+  /**
+   * The update itself (no validation, no compile): what `step` runs and `compiledStep` traces.
+   * Synchronous, in place, tensors only; returns lazy scalar metrics.
+   */
+  update(batch: Batch): Record<string, Tensor> {
     const model = this.model;
     const gen = this.#generator;
     const prevGen = model.sampleGenerator;

@@ -42,6 +42,15 @@ import { BinaryHead, TwoHotHead } from "./heads.ts";
 import { binaryLoss, symlogBins } from "./losses.ts";
 import { MultiDecoder, MultiEncoder, netOptions } from "./networks.ts";
 import { RSSM, type RSSMState } from "./rssm.ts";
+import { DreamerTrainer } from "./trainer.ts";
+import type { TrainingConfig } from "../../training/config.ts";
+import {
+  makeTrainStep,
+  type TrainStep,
+  type TrainStepHost,
+  type TrainStepOptions,
+} from "../../training/train_step.ts";
+import { Generator as RandomStream } from "../../tensor/random.ts";
 
 /** Options of {@link DreamerV3WorldModel} (what the registry's factory passes). */
 export interface DreamerV3WorldModelOptions extends WorldModelOptions {
@@ -80,7 +89,7 @@ function weightedMean(x: Tensor, w: Tensor | null): Tensor {
  * console.log(Object.keys(out.components)); // reconstruction, reward, continue, dyn, rep
  * ```
  */
-export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> {
+export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> implements TrainStepHost {
   /** Observation encoder (symlog MLP and/or CNN). */
   encoder: MultiEncoder;
   /** The RSSM (core, prior, posterior). */
@@ -499,6 +508,37 @@ export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> {
       out: { loss, components, metrics },
       post: { deter: r.deter.reshape([N, c.deter]), stoch: r.stoch.reshape([N, SK]) },
     };
+  }
+
+  /**
+   * The full DreamerV3 update for the {@link Trainer}: world model, then (with an actor-critic)
+   * the actor and critic in imagination, with the family's own optimizer settings (`optimizer`,
+   * `lr`, `acLr`, `eps`, `agc`, `gradClip` of the model config; the TrainingConfig drives the
+   * loop, the seed of the latent/action samples and `compile`). Returns `loss` (the world-model
+   * total) and the `wm/...`, `ac/...` metrics; the random stream is checkpointed.
+   */
+  createTrainStep(config: TrainingConfig, options: TrainStepOptions = {}): TrainStep {
+    const generator = new RandomStream(config.seed);
+    const trainer = new DreamerTrainer(this, { generator });
+    return makeTrainStep({
+      name: "dreamerv3",
+      optimizers: trainer.acOpt
+        ? { model: trainer.wmOpt, actorCritic: trainer.acOpt }
+        : { model: trainer.wmOpt },
+      compile: config.compile,
+      log: options.log,
+      update: (batch) => {
+        const m = trainer.update(batch);
+        return { loss: m["wm/total"], ...m };
+      },
+      state: () => ({ values: { generator: generator.state() } }),
+      loadState: (s) => {
+        const g = s.values.generator as { seed?: unknown; counter?: unknown } | undefined;
+        if (g && typeof g.seed === "number" && typeof g.counter === "number") {
+          generator.setState({ seed: g.seed, counter: g.counter });
+        }
+      },
+    });
   }
 
   /** Releases the parameters, buffers and the bins. */
