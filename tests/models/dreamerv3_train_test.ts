@@ -12,7 +12,7 @@
  *   mean observation) and the rewards with < 0.8x the error of the constant (mean) reward.
  * - 16x16 images (a blob at the pendulum's tip, CNN encoder/decoder): 200 updates of 8 x 16
  *   steps. Reconstruction falls >= 10x, reward cross-entropy >= 2x; imagination over 15 steps
- *   predicts rewards with < 0.7x the constant predictor's error and frames better than the
+ *   predicts rewards with < 0.8x the constant predictor's error and frames better than the
  *   last frame repeated. The cpu reference backend runs the convolutions slowly, so the images
  *   are 16x16 and 1 channel.
  */

@@ -16,6 +16,7 @@ import { layerNorm, rmsNorm } from "../../tensor/functional.ts";
 import { defaultGenerator, type Generator } from "../../tensor/random.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
 import { cnnDepths, type DreamerV3Config, embedDim, featDim, type ObsLayout } from "./config.ts";
+import { normAffine } from "./ops.ts";
 
 /** Device, random stream and norm settings shared by the family's layers. */
 export interface NetOptions {
@@ -118,9 +119,10 @@ export class NormLinear extends Module {
     this.norm = new Norm(outF, o.norm, o.eps, o.device);
   }
 
-  /** Applies the layer. */
+  /** Applies the layer (norm and SiLU as one fused op with a hand-written gradient). */
   forward(x: Tensor): Tensor {
-    return activate(this.norm.forward(this.linear.forward(x)), "silu");
+    const n = this.norm;
+    return normAffine(this.linear.forward(x), n.weight, n.bias, n.kind, n.eps, "silu");
   }
 }
 

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { arange, oneHot } from "../../tensor/creation.ts";
+import { concat, oneHot } from "../../tensor/creation.ts";
 import { recordGrad, type Tensor, withGradMode } from "../../tensor/tensor.ts";
 
 /**
@@ -104,27 +104,20 @@ export function gruUpdate(gates: Tensor, h: Tensor): Tensor {
   });
   return recordGrad(out!, "gruUpdate", [gates, h], [gates, h], (gy, [gt, hs]) => {
     const dh = gy.mul(uOf(gt).neg().add(1));
-    // The gates' gradient in one kernel over the frame [N, G, 3, p]: every input is read
-    // through a broadcasting view of a buffer (never of a computed node), and the part is
-    // selected by the gate index computed from the element index.
-    const frame = [n, g, 3, p];
+    // The gates' gradient as a concat over the gate axis of [N, G, 3, p]: one kernel per part,
+    // each evaluating only its own formula from views of the saved buffers.
     const g4 = gt.reshape([n, g, 3, p]);
-    const part = (j: number) => g4.narrow(2, j, 1).expand(frame);
-    const gyE = () => gy.reshape([n, g, 1, p]).expand(frame);
-    const hE = hs.reshape([n, g, 1, p]).expand(frame);
+    const part = (j: number) => g4.narrow(2, j, 1);
+    const gy4 = () => gy.reshape([n, g, 1, p]);
+    const h4 = hs.reshape([n, g, 1, p]);
     const r = () => part(0).sigmoid();
     const u = () => part(2).sub(1).sigmoid();
     const c = () => part(1).mul(r()).tanh();
-    const dcPre = () => gyE().mul(u()).mul(c().square().neg().add(1)); // through tanh
+    const dcPre = () => gy4().mul(u()).mul(c().square().neg().add(1)); // through tanh
     const dr = dcPre().mul(part(1)).mul(r()).mul(r().neg().add(1));
     const dc = dcPre().mul(r());
-    const du = gyE().mul(c().sub(hE)).mul(u()).mul(u().neg().add(1));
-    const gate = () => {
-      const i = arange(n * g * 3 * p, { dtype: "float32", device: gt.device }).reshape(frame);
-      return i.div(p).floor().sub(i.div(3 * p).floor().mul(3));
-    };
-    const dg = gate().eq(0).ifElse(dr, gate().eq(1).ifElse(dc, du)).reshape([n, g, p3]);
-    return [dg, dh];
+    const du = gy4().mul(c().sub(h4)).mul(u()).mul(u().neg().add(1));
+    return [concat([dr, dc, du], 2).reshape([n, g, p3]), dh];
   });
 }
 
