@@ -23,6 +23,7 @@ import {
   train,
   zeros,
 } from "../../mod.ts";
+import { webgpu } from "../util.ts";
 
 async function arr(t: Tensor): Promise<number[]> {
   return Array.from(await t.data() as Float32Array, Number);
@@ -279,4 +280,41 @@ Deno.test("dreamerv3 trainer: the Trainer runs the family's full update (createT
     await Deno.remove(dir, { recursive: true });
     m.dispose();
   }
+});
+
+const GPU = await webgpu();
+
+Deno.test({
+  name: "dreamerv3 webgpu: two full updates (world model + actor-critic) match the cpu",
+  ignore: !GPU,
+  async fn() {
+    const vals: number[][] = [];
+    for (const device of ["cpu", "webgpu"] as const) {
+      const m = await model({ seed: 3, device });
+      const b: Batch = {
+        obs: randn([4, 8, 6], { seed: 1, device }),
+        actions: randn([4, 8, 2], { seed: 2, device }),
+        rewards: randn([4, 8], { seed: 3, device }),
+        terminations: zeros([4, 8], { device }),
+      };
+      manualSeed(5);
+      const trainer = new DreamerTrainer(m, { lr: 1e-3, acLr: 1e-3 });
+      const out: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const met = trainer.step(b);
+        for (const k of ["wm/total", "wm/rec", "wm/kl", "ac/value", "ac/entropy"]) {
+          out.push(await met[k].item());
+        }
+      }
+      vals.push(out);
+      trainer.dispose();
+      m.dispose();
+    }
+    for (let i = 0; i < vals[0].length; i++) {
+      assert.ok(
+        Math.abs(vals[0][i] - vals[1][i]) <= 1e-4 * (1 + Math.abs(vals[0][i])),
+        `${i}: cpu ${vals[0][i]} vs webgpu ${vals[1][i]}`,
+      );
+    }
+  },
 });
