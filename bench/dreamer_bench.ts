@@ -23,6 +23,8 @@ import type { Backend } from "../src/backend/types.ts";
 import { JsBackend } from "../src/backend/cpu/js_backend.ts";
 import {
   type Batch,
+  compile,
+  type CompiledStep,
   createWorldModel,
   DreamerTrainer,
   type DreamerV3WorldModel,
@@ -214,9 +216,36 @@ for (const t of targets) {
       },
     });
   }
+  let imc: Awaited<ReturnType<typeof imagSetup>> | null = null;
+  let imagine: CompiledStep<Tensor[], Tensor[]> | null = null;
+  Deno.bench({
+    name: `dreamerv3:size12m imagination 15 steps B16, compiled [${t.name}]${suffix}`,
+    group: "imagine-12m",
+    async fn(b) {
+      imc ??= await imagSetup(t);
+      use(t);
+      const m = imc;
+      imagine ??= compile((d: Tensor, z: Tensor, a: Tensor) =>
+        noGrad(() => {
+          const traj = m.model.rollout(new State({ deter: d, stoch: z }), a);
+          return [traj.rewards!, traj.continues!, traj.finalState.get("deter")];
+        })
+      );
+      const args = [m.start.get("deter"), m.start.get("stoch"), m.actions];
+      if (imagine.traceCount === 0) await finish(imagine(...args));
+      b.start();
+      let last: Tensor[] = [];
+      for (let i = 0; i < n; i++) {
+        for (const x of last) x.dispose();
+        last = imagine(...args);
+      }
+      await finish(last);
+      b.end();
+    },
+  });
   let im: Awaited<ReturnType<typeof imagSetup>> | null = null;
   Deno.bench({
-    name: `dreamerv3:size12m imagination 15 steps B16 [${t.name}]${suffix}`,
+    name: `dreamerv3:size12m imagination 15 steps B16, uncompiled [${t.name}]${suffix}`,
     group: "imagine-12m",
     async fn(b) {
       im ??= await imagSetup(t);
