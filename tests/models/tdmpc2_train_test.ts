@@ -91,6 +91,7 @@ Deno.test("tdmpc2:ci trains on a synthetic control task (compiled agent update):
   const after = await heldOutLosses(model, held);
   const f = (k: string) => before[k] / after[k];
   const msg = `before ${JSON.stringify(before)} after ${JSON.stringify(after)}`;
+  if (Deno.env.get("TDMPC2_TEST_VERBOSE")) console.log(msg);
   assert.ok(f("consistency_loss") >= 5, `consistency x${f("consistency_loss")}: ${msg}`);
   assert.ok(f("reward_loss") >= 3, `reward x${f("reward_loss")}: ${msg}`);
   assert.ok(f("value_loss") >= 3, `value x${f("value_loss")}: ${msg}`);
@@ -102,6 +103,7 @@ Deno.test("tdmpc2:ci trains on a synthetic control task (compiled agent update):
   const mse = await traj.rewards!.sub(trueR).square().mean().item();
   const varR = await trueR.sub(trueR.mean()).square().mean().item();
   assert.ok(mse < 0.5 * varR, `reward mse ${mse} vs variance ${varR}`);
+  if (Deno.env.get("TDMPC2_TEST_VERBOSE")) console.log(`reward mse ${mse} vs variance ${varR}`);
   // MPPI plans with the trained model (policy-prior trajectories, terminal Q)
   const planner = new MPPIPlanner(model, { ...model.plannerDefaults(), numSamples: 32 });
   const plan = planner.plan(model.encode(obs0.narrow(0, 0, 2)));
