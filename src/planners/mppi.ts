@@ -61,7 +61,20 @@ export function selectElites(
   return { values: top.values, actions: actions.gather(idx, 2) };
 }
 
-/** Model predictive path integral planning, as TD-MPC2. */
+/**
+ * Model predictive path integral planning, as TD-MPC2.
+ *
+ * @example
+ * ```ts
+ * import { createWorldModel, firstAction, MPPIPlanner, randn } from "@worldflux/worldflux";
+ * import type { TDMPC2WorldModel } from "@worldflux/worldflux";
+ * const model = await createWorldModel("tdmpc2:ci", { obsShape: [4], actionDim: 2 });
+ * const tdmpc2 = model as TDMPC2WorldModel;
+ * const planner = new MPPIPlanner(tdmpc2, { ...tdmpc2.plannerDefaults(), numSamples: 64 });
+ * const plan = planner.plan(randn([1, 4]), { t0: true }); // observations, encoded first
+ * console.log(firstAction(plan).tensor!.shape); // [1, 2]
+ * ```
+ */
 export class MPPIPlanner {
   /** Horizon. */
   readonly horizon: number;
