@@ -44,6 +44,8 @@ import reduceTpl from "../../../kernels/reduce.wgsl" with { type: "text" };
 import matmulTpl from "../../../kernels/matmul.wgsl" with { type: "text" };
 import matmulInnerGeneric from "../../../kernels/matmul_inner_generic.wgsl" with { type: "text" };
 import matmulInnerVec4 from "../../../kernels/matmul_inner_vec4.wgsl" with { type: "text" };
+import matmulInnerVec4NT from "../../../kernels/matmul_inner_vec4_nt.wgsl" with { type: "text" };
+import matmulInnerVec4TN from "../../../kernels/matmul_inner_vec4_tn.wgsl" with { type: "text" };
 import softmaxSrc from "../../../kernels/softmax.wgsl" with { type: "text" };
 import normSrc from "../../../kernels/norm.wgsl" with { type: "text" };
 import rngSrc from "../../../kernels/rng.wgsl" with { type: "text" };
@@ -662,13 +664,19 @@ export class WebGPUBackend implements Backend {
         NW: String(Math.ceil(nw / 4)),
         OUTT: storageType(outT),
         OUTV: storageType(outT),
-        AT: variant === "vec4" ? "vec4<f32>" : "f32",
-        BT: variant === "vec4" ? "vec4<f32>" : "f32",
+        AT: variant === "generic" ? "f32" : "vec4<f32>",
+        BT: variant === "generic" ? "f32" : "vec4<f32>",
         BINDINGS: this.inputBindings(types, 4),
         HOIST: hoist,
         BODY: body,
         VALUE: value,
-        INNER: variant === "vec4" ? matmulInnerVec4 : matmulInnerGeneric,
+        INNER: variant === "vec4"
+          ? matmulInnerVec4
+          : variant === "vec4nt"
+          ? matmulInnerVec4NT
+          : variant === "vec4tn"
+          ? matmulInnerVec4TN
+          : matmulInnerGeneric,
       });
     });
     const words = new Array<number>(nw).fill(0);
@@ -688,16 +696,12 @@ export class WebGPUBackend implements Backend {
     words[20] = sbn;
     words[21] = k.b.view.offset;
     words[22] = k.out.view.offset;
-    if (variant === "vec4") {
-      // vec4 arrays index in units of 4 floats
-      words[12] = sam / 4;
-      words[14] = k.a.view.offset / 4;
-      words[19] = sbk / 4;
-      words[21] = k.b.view.offset / 4;
-      for (let d = 0; d < 4; d++) {
-        words[8 + d] = sa[d] / 4;
-        words[15 + d] = sb[d] / 4;
-      }
+    if (variant !== "generic") {
+      // vec4 arrays index in units of 4 floats (the alignment checks made these exact)
+      for (const i of [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]) words[i] /= 4;
+      // the unit stride of each operand stays implicit in its inner loop
+      if (variant === "vec4") words[13] = sak;
+      if (variant === "vec4") words[20] = sbn;
     }
     if (plan) plan.words.forEach((w, i) => (words[24 + i] = w));
     const gx = Math.ceil(n / 32);
@@ -709,7 +713,12 @@ export class WebGPUBackend implements Backend {
     this.dispatch3(ck, [k.out.buf, k.a.buf, k.b.buf, ...k.inputs], words, gx, gy, gz);
   }
 
-  /** Picks the matmul inner loop: vec4 when both operands are row-major and 4-aligned. */
+  /**
+   * Picks the matmul inner loop. vec4 variants read operands as vec4 along their contiguous
+   * axis with no bounds checks in the k loop: `vec4` (A k-contiguous, B n-contiguous), `vec4nt`
+   * (B^T: both k-contiguous), `vec4tn` (A^T: A m-contiguous, B n-contiguous). Every other stride
+   * and offset must be a multiple of 4 (and the dimensions the loop steps over).
+   */
   private matmulVariant(
     k: MatmulKernel,
     sam: number,
@@ -718,14 +727,17 @@ export class WebGPUBackend implements Backend {
     sbn: number,
     sa: number[],
     sb: number[],
-  ): "vec4" | "generic" {
+  ): "vec4" | "vec4nt" | "vec4tn" | "generic" {
     const al = (x: number) => x % 4 === 0;
-    if (
-      (sak === 1 || k.k === 1) && (sbn === 1 || k.n === 1) && al(k.k) && al(k.n) &&
-      al(sam) && al(sbk) && al(k.a.view.offset) && al(k.b.view.offset) &&
-      sa.every(al) && sb.every(al) && k.m > 0
-    ) return "vec4";
-    void sak;
+    const common = al(k.a.view.offset) && al(k.b.view.offset) && sa.every(al) && sb.every(al);
+    if (!common || k.m === 0) return "generic";
+    if (sak === 1 && sbn === 1 && al(k.k) && al(k.n) && al(sam) && al(sbk)) return "vec4";
+    if (sak === 1 && sbk === 1 && k.k > 1 && k.n > 1 && al(k.k) && al(sam) && al(sbn)) {
+      return "vec4nt";
+    }
+    if (sam === 1 && sbn === 1 && k.m > 1 && al(k.m) && al(k.n) && al(sak) && al(sbk)) {
+      return "vec4tn";
+    }
     return "generic";
   }
 
