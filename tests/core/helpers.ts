@@ -4,6 +4,7 @@
  * @module
  */
 
+import { registerBuiltinFamilies } from "../../src/models/registry_setup.ts";
 import assert from "node:assert/strict";
 import {
   ContractError,
@@ -60,6 +61,7 @@ export const REFERENCE_PRESETS: Readonly<Record<string, readonly string[]>> = {
  * the reference presets and tiers; returns a function that unregisters them.
  */
 export function registerStandInFamilies(): () => void {
+  const restore = unregisterReferenceFamilies();
   for (const [family, presets] of Object.entries(REFERENCE_PRESETS)) {
     WorldModelRegistry.register(family, {
       configSchema: mlpConfigSchema,
@@ -82,7 +84,23 @@ export function registerStandInFamilies(): () => void {
   }
   return () => {
     for (const family of Object.keys(REFERENCE_PRESETS)) WorldModelRegistry.unregister(family);
+    restore();
   };
+}
+
+/**
+ * Unregisters the built-in `dreamerv3` and `tdmpc2` families (the tests of the registry
+ * mechanism need those names free); returns a function that registers them again.
+ */
+export function unregisterReferenceFamilies(): () => void {
+  for (const family of Object.keys(REFERENCE_PRESETS)) {
+    try {
+      WorldModelRegistry.unregister(family);
+    } catch {
+      // not registered
+    }
+  }
+  return () => registerBuiltinFamilies();
 }
 
 const tempDirs: string[] = [];

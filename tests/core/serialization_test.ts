@@ -11,7 +11,7 @@ import {
   tensor,
   type WorldModel,
 } from "../../mod.ts";
-import { tempDir } from "./helpers.ts";
+import { tempDir, unregisterReferenceFamilies } from "./helpers.ts";
 
 const opts = { obsShape: [4], actionDim: 2, seed: 3 };
 
@@ -178,7 +178,12 @@ Deno.test("save/load: another model type", async () => {
   );
   // consistent files naming a family that is not registered
   await editJson(`${dir}/config.json`, (o) => (o.model_type = "tdmpc2"));
-  await assert.rejects(fromPretrained(dir), FamilyUnavailableError);
+  const restore = unregisterReferenceFamilies();
+  try {
+    await assert.rejects(fromPretrained(dir), FamilyUnavailableError);
+  } finally {
+    restore();
+  }
   model.dispose();
 });
 
