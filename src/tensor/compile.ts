@@ -44,6 +44,13 @@ interface CaptureState {
 
 let capture: CaptureState | null = null;
 
+let replayProfiler: ((k: Kernel, ms: number) => void) | null = null;
+
+/** Times every prepared kernel of compiled replays (profiling; null turns it off). @internal */
+export function setReplayProfiler(f: ((k: Kernel, ms: number) => void) | null): void {
+  replayProfiler = f;
+}
+
 /** True while a compiled step is being traced. */
 export function isTracing(): boolean {
   return capture !== null;
@@ -316,7 +323,11 @@ function replay(prog: Program, args: Tensor[]): StepOutput {
     }
     used.add(r.backend);
     if (r.prepared) {
-      r.prepared();
+      if (replayProfiler) {
+        const t0 = performance.now();
+        r.prepared();
+        replayProfiler(r.kernel, performance.now() - t0);
+      } else r.prepared();
       continue;
     }
     let k = r.producer ? r.producer() : r.kernel;

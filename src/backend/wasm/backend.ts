@@ -15,7 +15,7 @@ import { numel } from "../../tensor/view.ts";
 import { JsBackend } from "../cpu/js_backend.ts";
 import type { BackendMemory, DeviceBuffer, Kernel, MatmulKernel, ReadRequest } from "../types.ts";
 import { ModuleBuilder } from "./emit.ts";
-import { addGemm, gemmScratchBytes, MR } from "./gemm.ts";
+import { addGemm, addSmallGemm, gemmScratchBytes, MR } from "./gemm.ts";
 import { type WasmBuffer, WasmHeap } from "./heap.ts";
 import { WorkerPool } from "./pool.ts";
 import { CORE_EXPORTS, type CoreExports, type WasmKernels, wasmKernels } from "./kernels.ts";
@@ -24,6 +24,9 @@ import { addRows } from "./rows.ts";
 import { addOptim } from "./optim.ts";
 import { addRandom } from "./random.ts";
 import { addGather } from "./gather.ts";
+
+/** m * n * k at or below which a matmul runs unpacked (gemm_small). */
+const SMALL_MNK = 96 * 96 * 96;
 
 /** Work (flops) below which a matmul stays on the calling thread. */
 const PARALLEL_FLOPS = 1 << 21;
@@ -35,6 +38,7 @@ export class WasmBackend extends JsBackend {
   /** Kernel threads (size 1: no workers). */
   readonly threads: WorkerPool;
   private readonly core: CoreExports;
+  private readonly gemmSmall: (...a: number[]) => void;
   private readonly scratch: number[];
   private readonly kernels: WasmKernels;
   /** Kernel kinds run by the TypeScript reference instead of wasm (counted, for reports). */
@@ -48,6 +52,7 @@ export class WasmBackend extends JsBackend {
     this.maxBufferElements = Math.floor(heap.limitBytes / 4);
     const mb = new ModuleBuilder().importMemory(1, heap.maxPages, true);
     addGemm(mb);
+    addSmallGemm(mb);
     addConv(mb);
     addRows(mb);
     addOptim(mb);
@@ -56,6 +61,7 @@ export class WasmBackend extends JsBackend {
     const module = new WebAssembly.Module(mb.bytes() as BufferSource);
     const inst = new WebAssembly.Instance(module, { env: { memory: heap.memory } });
     this.core = inst.exports as unknown as CoreExports;
+    this.gemmSmall = inst.exports.gemm_small as (...a: number[]) => void;
     this.threads = new WorkerPool(heap.memory, module, [...CORE_EXPORTS], Math.max(1, threads));
     this.scratch = Array.from({ length: this.threads.size }, () => heap.reserve(gemmScratchBytes));
     this.kernels = wasmKernels(heap, {
@@ -94,7 +100,7 @@ export class WasmBackend extends JsBackend {
   override run(k: Kernel): void {
     if (k.kind === "matmul") {
       this.dispatchCount++;
-      return this.runMatmulWasm(k);
+      return this.planMatmul(k)();
     }
     if (this.kernels.run(this, k)) {
       this.dispatchCount++;
@@ -106,7 +112,13 @@ export class WasmBackend extends JsBackend {
 
   /** Plans a kernel once (wasm kernels are cached by the runner; matmul tasks are cheap). */
   override prepare(k: Kernel): () => void {
-    if (k.kind === "matmul") return () => this.run(k);
+    if (k.kind === "matmul") {
+      const run = this.planMatmul(k, true);
+      return () => {
+        this.dispatchCount++;
+        run();
+      };
+    }
     const p = this.kernels.prepare(this, k);
     if (p) {
       return () => {
@@ -117,70 +129,110 @@ export class WasmBackend extends JsBackend {
     return super.prepare(k);
   }
 
-  /** Runs a matmul (+ epilogue as an in-place elementwise pass). */
-  private runMatmulWasm(k: MatmulKernel): void {
+  /**
+   * Plans a matmul (+ its epilogue as an in-place elementwise pass): the per-batch pointer
+   * arithmetic, the thread split and the kernel choice happen once; the returned function only
+   * calls wasm. Small products with a row-major or k-contiguous B use the unpacked
+   * `gemm_small`; the rest the packed gemm, split over threads when large. `prepared` also
+   * plans the epilogue once (compiled replay).
+   */
+  private planMatmul(k: MatmulKernel, prepared = false): () => void {
     const { m, n } = k;
     const K = k.k;
-    if (m === 0 || n === 0) return;
-    const outBuf = k.out.buf as WasmBuffer;
-    const out0 = outBuf.ptr + k.out.view.offset * 4;
-    if (K === 0) {
-      outBuf.f.fill(0, k.out.view.offset, k.out.view.offset + numel([...k.batch, m, n]));
-    } else {
-      const a = k.a, b = k.b;
-      const r = a.view.strides.length;
-      const [sam, sak] = [a.view.strides[r - 2], a.view.strides[r - 1]];
-      const [sbk, sbn] = [b.view.strides[r - 2], b.view.strides[r - 1]];
-      const aPtr = (a.buf as WasmBuffer).ptr, bPtr = (b.buf as WasmBuffer).ptr;
-      const nb = numel(k.batch);
-      const tasks: number[][] = [];
-      const threads = this.threads.size;
-      const flops = 2 * m * n * K * nb;
-      // Split rows (MR-aligned) of each batch over the threads when the work is large.
-      const parts = threads > 1 && flops >= PARALLEL_FLOPS && m >= 2 * MR ? threads : 1;
-      for (let bi = 0; bi < nb; bi++) {
-        let rem = bi, ao = a.view.offset, bo = b.view.offset;
-        for (let d = k.batch.length - 1; d >= 0; d--) {
-          const c = rem % k.batch[d];
-          rem = Math.floor(rem / k.batch[d]);
-          ao += c * a.view.strides[d];
-          bo += c * b.view.strides[d];
-        }
-        const cPtr = out0 + bi * m * n * 4;
-        const rowsPer = Math.ceil(m / parts / MR) * MR;
-        for (let p = 0; p < parts; p++) {
-          const m0 = p * rowsPer, m1 = Math.min(m, m0 + rowsPer);
-          if (m0 >= m1) continue;
-          tasks.push([aPtr + ao * 4, sam, sak, bPtr + bo * 4, sbk, sbn, cPtr, n, m0, m1, n, K]);
-        }
-      }
-      if (parts > 1) {
-        // Group tasks per thread (batch-major), one pool round per batch of `threads` tasks.
-        for (let i = 0; i < tasks.length; i += threads) {
-          const group = tasks.slice(i, i + threads).map((t, j) => [...t, this.scratch[j]]);
-          this.threads.run("gemm", group, this.core.gemm);
-        }
+    const steps: (() => void)[] = [];
+    if (m > 0 && n > 0) {
+      const outBuf = k.out.buf as WasmBuffer;
+      const out0 = outBuf.ptr + k.out.view.offset * 4;
+      if (K === 0) {
+        const from = k.out.view.offset, to = from + numel([...k.batch, m, n]);
+        steps.push(() => outBuf.f.fill(0, from, to));
       } else {
-        for (const t of tasks) this.core.gemm(...t, this.scratch[0]);
+        const a = k.a, b = k.b;
+        const r = a.view.strides.length;
+        const [sam, sak] = [a.view.strides[r - 2], a.view.strides[r - 1]];
+        const [sbk, sbn] = [b.view.strides[r - 2], b.view.strides[r - 1]];
+        const aPtr = (a.buf as WasmBuffer).ptr, bPtr = (b.buf as WasmBuffer).ptr;
+        const nb = numel(k.batch);
+        const threads = this.threads.size;
+        const flops = 2 * m * n * K * nb;
+        const small = m * n * K <= SMALL_MNK && (sbn === 1 || (sak === 1 && sbk === 1));
+        // Split rows (MR-aligned) of each batch over the threads when the work is large.
+        const parts = !small && threads > 1 && flops >= PARALLEL_FLOPS && m >= 2 * MR ? threads : 1;
+        const tasks: number[][] = [];
+        for (let bi = 0; bi < nb; bi++) {
+          let rem = bi, ao = a.view.offset, bo = b.view.offset;
+          for (let d = k.batch.length - 1; d >= 0; d--) {
+            const c = rem % k.batch[d];
+            rem = Math.floor(rem / k.batch[d]);
+            ao += c * a.view.strides[d];
+            bo += c * b.view.strides[d];
+          }
+          const cPtr = out0 + bi * m * n * 4;
+          if (small) {
+            tasks.push([aPtr + ao * 4, sam, sak, bPtr + bo * 4, sbk, sbn, cPtr, n, m, n, K]);
+            continue;
+          }
+          const rowsPer = Math.ceil(m / parts / MR) * MR;
+          for (let p = 0; p < parts; p++) {
+            const m0 = p * rowsPer, m1 = Math.min(m, m0 + rowsPer);
+            if (m0 >= m1) continue;
+            tasks.push([aPtr + ao * 4, sam, sak, bPtr + bo * 4, sbk, sbn, cPtr, n, m0, m1, n, K]);
+          }
+        }
+        if (small) {
+          const g = this.gemmSmall;
+          if (tasks.length === 1) {
+            const [t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10] = tasks[0];
+            steps.push(() => g(t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10));
+          } else {steps.push(() => {
+              for (const t of tasks) g(...t);
+            });}
+        } else if (parts > 1) {
+          // One pool round per group of `threads` tasks (batch-major).
+          const groups: number[][][] = [];
+          for (let i = 0; i < tasks.length; i += threads) {
+            groups.push(tasks.slice(i, i + threads).map((t, j) => [...t, this.scratch[j]]));
+          }
+          steps.push(() => {
+            for (const g of groups) this.threads.run("gemm", g, this.core.gemm);
+          });
+        } else {
+          const withScratch = tasks.map((t) => [...t, this.scratch[0]]);
+          steps.push(() => {
+            for (const t of withScratch) this.core.gemm(...t);
+          });
+        }
+      }
+      if (k.epilogue) {
+        // out = epilogue(out): the accumulator becomes a load of the output at the same index.
+        const idx = k.inputs.length;
+        const outView = {
+          shape: [...k.batch, m, n],
+          strides: k.out.view.strides,
+          offset: k.out.view.offset,
+        };
+        const expr = replaceAcc(k.epilogue, { k: "load", input: idx, view: outView, t: "f32" });
+        const ew: Kernel = {
+          kind: "ew",
+          out: k.out,
+          expr,
+          inputs: [...k.inputs, k.out.buf],
+          consts: k.consts,
+        };
+        const p = prepared ? this.kernels.prepare(this, ew) : null;
+        steps.push(p ?? (() => this.runUncounted(ew)));
       }
     }
-    if (k.epilogue) {
-      // out = epilogue(out): the accumulator becomes a load of the output at the same index.
-      const idx = k.inputs.length;
-      const outView = {
-        shape: [...k.batch, m, n],
-        strides: k.out.view.strides,
-        offset: k.out.view.offset,
-      };
-      const expr = replaceAcc(k.epilogue, { k: "load", input: idx, view: outView, t: "f32" });
-      this.run({
-        kind: "ew",
-        out: k.out,
-        expr,
-        inputs: [...k.inputs, k.out.buf],
-        consts: k.consts,
-      });
-    }
+    if (steps.length === 1) return steps[0];
+    return () => {
+      for (const s of steps) s();
+    };
+  }
+
+  /** Runs a kernel without counting a dispatch (parts of a planned kernel). */
+  private runUncounted(k: Kernel): void {
+    if (!this.kernels.run(this, k)) super.run(k);
+    else return;
   }
 }
 

@@ -240,3 +240,165 @@ function micro(f: FnBuilder): void {
   void i;
   void j;
 }
+
+/**
+ * Adds `gemm_small(a, sam, sak, b, sbk, sbn, c, ldc, m, n, k)`: an unpacked SIMD matmul for
+ * small products (the per-step matmuls of a recurrent cell, heads on a few rows), where packing
+ * would cost more than the product. Two layouts are handled:
+ * - B contiguous along n (`sbn == 1`): each row of C is built 8 columns at a time from a
+ *   broadcast of A[i, k] times two vectors of B's row k;
+ * - A and B contiguous along k (`sak == sbk == 1`, e.g. x @ W^T of a Linear layer): four
+ *   columns at a time as dot products along k, with the 4 partial sums transposed together.
+ * Vector loads may read up to 28 bytes past a row (inside the heap; the values are unused).
+ */
+export function addSmallGemm(m: ModuleBuilder): void {
+  m.func("gemm_small", [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [], (f) => {
+    const [a, sam, sak, b, sbk, sbn, c, ldc, M, N, K] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const i = f.local(I32), j = f.local(I32), kk = f.local(I32), pa = f.local(I32);
+    const pb = f.local(I32), pc = f.local(I32), rem = f.local(I32), lane = f.local(I32);
+    const acc0 = f.local(V128), acc1 = f.local(V128), av = f.local(V128);
+    const acc2 = f.local(V128), acc3 = f.local(V128), t = f.local(V128);
+    const sak4 = f.local(I32), sbk4 = f.local(I32), sam4 = f.local(I32), sbn4 = f.local(I32);
+    const ldc4 = f.local(I32), s = f.local(F32), pb1 = f.local(I32), pb2 = f.local(I32);
+    const pb3 = f.local(I32);
+    f.get(sak).i32(2).op("i32.shl").set(sak4);
+    f.get(sbk).i32(2).op("i32.shl").set(sbk4);
+    f.get(sam).i32(2).op("i32.shl").set(sam4);
+    f.get(sbn).i32(2).op("i32.shl").set(sbn4);
+    f.get(ldc).i32(2).op("i32.shl").set(ldc4);
+    const sv = f.local(F32);
+    // Stores the low `rem` lanes (1..4) of `vec` at `addr`.
+    const storeLanes = (addr: () => void, vec: number) => {
+      f.get(rem).i32(4).op("i32.ge_s").if(() => {
+        addr();
+        f.get(vec).op("v128.store", 0, 2);
+      }, () => {
+        f.for(lane, 0, () => f.get(rem), 1, () => {
+          // lane `lane` (dynamic, < 3): select(a, b, c) is c ? a : b
+          f.get(vec).op("f32x4.extract_lane", 1).get(vec).op("f32x4.extract_lane", 0);
+          f.get(lane).i32(1).op("i32.eq").op("select").set(sv);
+          f.get(vec).op("f32x4.extract_lane", 2).get(sv);
+          f.get(lane).i32(2).op("i32.eq").op("select").set(sv);
+          addr();
+          f.get(lane).i32(2).op("i32.shl").op("i32.add").get(sv).op("f32.store");
+        });
+      });
+    };
+    f.get(sbn).i32(1).op("i32.eq").if(() => {
+      // Register-blocked form on unpacked operands: 4 rows x 8 columns per step (8
+      // accumulators), rows past M re-read the last row (their results are not stored).
+      const accs = [
+        acc0,
+        acc1,
+        acc2,
+        acc3,
+        f.local(V128),
+        f.local(V128),
+        f.local(V128),
+        f.local(V128),
+      ];
+      const b0 = f.local(V128), b1 = f.local(V128);
+      const pr = [pa, f.local(I32), f.local(I32), f.local(I32)];
+      f.for(i, 0, () => f.get(M), 4, () => {
+        f.for(j, 0, () => f.get(N), 8, () => {
+          for (const x of accs) f.v128f(0).set(x);
+          for (let r = 0; r < 4; r++) {
+            // row min(i + r, M - 1)
+            f.get(a);
+            f.get(i).i32(r).op("i32.add").get(M).i32(1).op("i32.sub").get(i).i32(r).op("i32.add")
+              .get(M).op("i32.lt_s").op("select");
+            f.get(sam4).op("i32.mul").op("i32.add").set(pr[r]);
+          }
+          f.get(b).get(j).i32(2).op("i32.shl").op("i32.add").set(pb);
+          f.for(kk, 0, () => f.get(K), 1, () => {
+            f.get(pb).op("v128.load", 0, 2).set(b0);
+            f.get(pb).op("v128.load", 16, 2).set(b1);
+            for (let r = 0; r < 4; r++) {
+              f.get(pr[r]).op("v128.load32_splat", 0, 2).set(av);
+              f.get(av).get(b0).get(accs[2 * r]).op("f32x4.relaxed_madd").set(accs[2 * r]);
+              f.get(av).get(b1).get(accs[2 * r + 1]).op("f32x4.relaxed_madd").set(accs[2 * r + 1]);
+              f.get(pr[r]).get(sak4).op("i32.add").set(pr[r]);
+            }
+            f.get(pb).get(sbk4).op("i32.add").set(pb);
+          });
+          for (let r = 0; r < 4; r++) {
+            f.get(i).i32(r).op("i32.add").get(M).op("i32.lt_s").if(() => {
+              f.get(c).get(i).i32(r).op("i32.add").get(ldc4).op("i32.mul").op("i32.add").get(j).i32(
+                2,
+              )
+                .op("i32.shl").op("i32.add").set(pc);
+              f.get(N).get(j).op("i32.sub").set(rem);
+              storeLanes(() => f.get(pc), accs[2 * r]);
+              f.get(rem).i32(4).op("i32.sub").set(rem);
+              f.get(rem).i32(0).op("i32.gt_s").if(() => {
+                storeLanes(() => f.get(pc).i32(16).op("i32.add"), accs[2 * r + 1]);
+              });
+            });
+          }
+        });
+      });
+    }, () => {
+      // Dot-product form (A and B contiguous along k), 4 columns per step.
+      f.for(i, 0, () => f.get(M), 1, () => {
+        f.for(j, 0, () => f.get(N), 4, () => {
+          f.get(N).get(j).op("i32.sub").set(rem);
+          f.get(b).get(j).get(sbn4).op("i32.mul").op("i32.add").set(pb);
+          // columns past N re-read the last column (results unused)
+          const col = (x: number, dst: number) => {
+            f.get(b).get(j).i32(x).op("i32.add").get(N).i32(1).op("i32.sub").get(j).i32(x)
+              .op("i32.add").get(N).op("i32.lt_s").op("select").get(sbn4).op("i32.mul")
+              .op("i32.add").set(dst);
+          };
+          col(1, pb1);
+          col(2, pb2);
+          col(3, pb3);
+          f.get(a).get(i).get(sam4).op("i32.mul").op("i32.add").set(pa);
+          for (const x of [acc0, acc1, acc2, acc3]) f.v128f(0).set(x);
+          f.for(kk, 0, () => f.get(K).i32(-4).op("i32.and"), 4, () => {
+            f.get(pa).op("v128.load", 0, 2).set(av);
+            f.get(av).get(pb).op("v128.load", 0, 2).get(acc0).op("f32x4.relaxed_madd").set(acc0);
+            f.get(av).get(pb1).op("v128.load", 0, 2).get(acc1).op("f32x4.relaxed_madd").set(acc1);
+            f.get(av).get(pb2).op("v128.load", 0, 2).get(acc2).op("f32x4.relaxed_madd").set(acc2);
+            f.get(av).get(pb3).op("v128.load", 0, 2).get(acc3).op("f32x4.relaxed_madd").set(acc3);
+            f.get(pa).i32(16).op("i32.add").set(pa);
+            for (const p of [pb, pb1, pb2, pb3]) f.get(p).i32(16).op("i32.add").set(p);
+          });
+          // Horizontal sums of the 4 accumulators into one vector (4x4 transpose + adds).
+          // t = [a0.x+a0.y, a1.x+a1.y, a0.z+a0.w, a1.z+a1.w] style pairwise reduction:
+          const hadd = (x: number, y: number) => {
+            // [x0+x1, x2+x3, y0+y1, y2+y3]
+            f.get(x).get(y).shuffle([0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27]);
+            f.get(x).get(y).shuffle([4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31]);
+            f.op("f32x4.add");
+          };
+          hadd(acc0, acc1);
+          f.set(t); // [a0(02), a0(13), a1(02), a1(13)] pairwise sums
+          hadd(acc2, acc3);
+          f.set(av);
+          hadd(t, av);
+          f.set(acc0); // [sum0, sum1, sum2, sum3]
+          // Tail along k (K % 4 elements): scalar, per column.
+          f.get(K).i32(3).op("i32.and").if(() => {
+            for (let x = 0; x < 4; x++) {
+              const p = [pb, pb1, pb2, pb3][x];
+              f.f32(0).set(s);
+              f.for(kk, () => f.get(K).i32(-4).op("i32.and"), () => f.get(K), 1, () => {
+                f.get(s);
+                f.get(pa).get(kk).get(K).i32(-4).op("i32.and").op("i32.sub").i32(2).op("i32.shl")
+                  .op("i32.add").op("f32.load");
+                f.get(p).get(kk).get(K).i32(-4).op("i32.and").op("i32.sub").i32(2).op("i32.shl")
+                  .op("i32.add").op("f32.load");
+                f.op("f32.mul").op("f32.add").set(s);
+              });
+              f.get(acc0).get(acc0).op("f32x4.extract_lane", x).get(s).op("f32.add")
+                .op("f32x4.replace_lane", x).set(acc0);
+            }
+          });
+          f.get(c).get(i).get(ldc4).op("i32.mul").op("i32.add").get(j).i32(2).op("i32.shl")
+            .op("i32.add").set(pc);
+          storeLanes(() => f.get(pc), acc0);
+        });
+      });
+    });
+  });
+}
