@@ -15,7 +15,7 @@ import { numel } from "../../tensor/view.ts";
 import { JsBackend } from "../cpu/js_backend.ts";
 import type { BackendMemory, DeviceBuffer, Kernel, MatmulKernel, ReadRequest } from "../types.ts";
 import { ModuleBuilder } from "./emit.ts";
-import { addGemm, addSmallGemm, gemmScratchBytes, MR } from "./gemm.ts";
+import { addGemm, addSmallGemm, addTranspose, gemmScratchBytes, MR } from "./gemm.ts";
 import { type WasmBuffer, WasmHeap } from "./heap.ts";
 import { WorkerPool } from "./pool.ts";
 import { CORE_EXPORTS, type CoreExports, type WasmKernels, wasmKernels } from "./kernels.ts";
@@ -25,8 +25,18 @@ import { addOptim } from "./optim.ts";
 import { addRandom } from "./random.ts";
 import { addGather } from "./gather.ts";
 
-/** m * n * k at or below which a matmul runs unpacked (gemm_small). */
+/** Tuning switches (benchmarks compare variants in one process). @internal */
+export const wasmOptions: { smallGemm: boolean } = { smallGemm: true };
+
+/** m * n * k at or below which a matmul with k-contiguous operands runs as dot products. */
 const SMALL_MNK = 96 * 96 * 96;
+
+/**
+ * Largest B (k * n elements) the unpacked register-blocked gemm_small takes: B then stays in
+ * cache while every row block of A streams past it, and packing would only cost time (measured
+ * 1.4-2x faster than the packed gemm for tall products with k, n <= ~128).
+ */
+const SMALL_B = 65536;
 
 /** Work (flops) below which a matmul stays on the calling thread. */
 const PARALLEL_FLOPS = 1 << 21;
@@ -39,6 +49,9 @@ export class WasmBackend extends JsBackend {
   readonly threads: WorkerPool;
   private readonly core: CoreExports;
   private readonly gemmSmall: (...a: number[]) => void;
+  private readonly transpose: (...a: number[]) => void;
+  /** Scratch for a small transposed B laid out row-major (see planMatmul). */
+  private readonly bT: number;
   private readonly scratch: number[];
   private readonly kernels: WasmKernels;
   /** Kernel kinds run by the TypeScript reference instead of wasm (counted, for reports). */
@@ -53,6 +66,7 @@ export class WasmBackend extends JsBackend {
     const mb = new ModuleBuilder().importMemory(1, heap.maxPages, true);
     addGemm(mb);
     addSmallGemm(mb);
+    addTranspose(mb);
     addConv(mb);
     addRows(mb);
     addOptim(mb);
@@ -62,6 +76,8 @@ export class WasmBackend extends JsBackend {
     const inst = new WebAssembly.Instance(module, { env: { memory: heap.memory } });
     this.core = inst.exports as unknown as CoreExports;
     this.gemmSmall = inst.exports.gemm_small as (...a: number[]) => void;
+    this.transpose = inst.exports.transpose_into as (...a: number[]) => void;
+    this.bT = heap.reserve(SMALL_B * 4 + 64);
     this.threads = new WorkerPool(heap.memory, module, [...CORE_EXPORTS], Math.max(1, threads));
     this.scratch = Array.from({ length: this.threads.size }, () => heap.reserve(gemmScratchBytes));
     this.kernels = wasmKernels(heap, {
@@ -155,10 +171,17 @@ export class WasmBackend extends JsBackend {
         const nb = numel(k.batch);
         const threads = this.threads.size;
         const flops = 2 * m * n * K * nb;
-        const small = m * n * K <= SMALL_MNK && (sbn === 1 || (sak === 1 && sbk === 1));
+        // Kernel choice: unpacked when B is small (row-major B as is; a transposed B is first
+        // laid out row-major in scratch, once per batch), dot products for small k-contiguous
+        // products, else the packed gemm.
+        const smallB = wasmOptions.smallGemm && K * n <= SMALL_B;
+        const transposeB = smallB && sbn !== 1 && m >= 32;
+        const small = (smallB && (sbn === 1 || transposeB)) ||
+          (m * n * K <= SMALL_MNK && sak === 1 && sbk === 1);
         // Split rows (MR-aligned) of each batch over the threads when the work is large.
-        const parts = !small && threads > 1 && flops >= PARALLEL_FLOPS && m >= 2 * MR ? threads : 1;
+        const parts = threads > 1 && flops >= PARALLEL_FLOPS && m >= 2 * MR ? threads : 1;
         const tasks: number[][] = [];
+        const pre: number[][] = [];
         for (let bi = 0; bi < nb; bi++) {
           let rem = bi, ao = a.view.offset, bo = b.view.offset;
           for (let d = k.batch.length - 1; d >= 0; d--) {
@@ -168,18 +191,35 @@ export class WasmBackend extends JsBackend {
             bo += c * b.view.strides[d];
           }
           const cPtr = out0 + bi * m * n * 4;
-          if (small) {
-            tasks.push([aPtr + ao * 4, sam, sak, bPtr + bo * 4, sbk, sbn, cPtr, n, m, n, K]);
-            continue;
-          }
           const rowsPer = Math.ceil(m / parts / MR) * MR;
           for (let p = 0; p < parts; p++) {
             const m0 = p * rowsPer, m1 = Math.min(m, m0 + rowsPer);
             if (m0 >= m1) continue;
-            tasks.push([aPtr + ao * 4, sam, sak, bPtr + bo * 4, sbk, sbn, cPtr, n, m0, m1, n, K]);
+            if (small) {
+              const aRow = aPtr + (ao + m0 * sam) * 4;
+              const cRow = cPtr + m0 * n * 4;
+              if (transposeB) {
+                if (p === 0) pre.push([bPtr + bo * 4, sbk, sbn, K, n, this.bT]);
+                tasks.push([aRow, sam, sak, this.bT, n, 1, cRow, n, m1 - m0, n, K]);
+              } else tasks.push([aRow, sam, sak, bPtr + bo * 4, sbk, sbn, cRow, n, m1 - m0, n, K]);
+            } else {
+              tasks.push([aPtr + ao * 4, sam, sak, bPtr + bo * 4, sbk, sbn, cPtr, n, m0, m1, n, K]);
+            }
           }
         }
-        if (small) {
+        if (small && (parts > 1 || transposeB)) {
+          // Per batch: transpose B (when needed), then one pool round over the row slices.
+          const g = this.gemmSmall;
+          const perBatch = tasks.length / nb;
+          steps.push(() => {
+            for (let bi = 0; bi < nb; bi++) {
+              if (transposeB) this.transpose(...pre[bi]);
+              const group = tasks.slice(bi * perBatch, (bi + 1) * perBatch);
+              if (group.length > 1) this.threads.run("gemm_small", group, g);
+              else g(...group[0]);
+            }
+          });
+        } else if (small) {
           const g = this.gemmSmall;
           if (tasks.length === 1) {
             const [t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10] = tasks[0];

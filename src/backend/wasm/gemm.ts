@@ -402,3 +402,26 @@ export function addSmallGemm(m: ModuleBuilder): void {
     });
   });
 }
+
+/**
+ * Adds `transpose_into(src, s0, s1, rows, cols, dst)`: dst[r * cols + c] = src[r * s0 + c * s1]
+ * (element strides): lays a transposed operand out row-major for `gemm_small`.
+ */
+export function addTranspose(m: ModuleBuilder): void {
+  m.func("transpose_into", [I32, I32, I32, I32, I32, I32], [], (f) => {
+    const [src, s0, s1, rows, cols, dst] = [0, 1, 2, 3, 4, 5];
+    const r = f.local(I32), c = f.local(I32), ps = f.local(I32), pd = f.local(I32);
+    const s04 = f.local(I32), s14 = f.local(I32);
+    f.get(s0).i32(2).op("i32.shl").set(s04);
+    f.get(s1).i32(2).op("i32.shl").set(s14);
+    f.get(dst).set(pd);
+    f.for(r, 0, () => f.get(rows), 1, () => {
+      f.get(src).get(r).get(s04).op("i32.mul").op("i32.add").set(ps);
+      f.for(c, 0, () => f.get(cols), 1, () => {
+        f.get(pd).get(ps).op("f32.load").op("f32.store");
+        f.get(ps).get(s14).op("i32.add").set(ps);
+        f.get(pd).i32(4).op("i32.add").set(pd);
+      });
+    });
+  });
+}

@@ -35,6 +35,7 @@ import { OPTIM_HYPER } from "./optim.ts";
 /** Exports of the core module that worker threads can run. */
 export const CORE_EXPORTS = [
   "gemm",
+  "gemm_small",
   "conv_task",
   "softmax_rows",
   "norm_rows",
