@@ -1,10 +1,13 @@
 #!/usr/bin/env -S deno run -A
 /**
- * The `worldflux` command line.
+ * The `worldflux` command line, and the pieces of it that scripts use: {@link runProject} (what
+ * `worldflux train` does with a `worldflux.toml`), {@link quickVerify} (what `worldflux verify
+ * --mode quick` does), and the project-file parser.
  *
  * ```sh
  * deno run -A cli.ts --help
- * deno run -A cli.ts doctor
+ * deno run -A cli.ts init my-world-model && cd my-world-model
+ * deno run -A ../cli.ts train && deno run -A ../cli.ts verify --target ./outputs --mode quick
  * ```
  *
  * `deno task compile` turns it into a standalone binary.
@@ -12,6 +15,34 @@
  */
 
 export { main } from "./src/cli/main.ts";
+export {
+  type DataConfig,
+  type DataSource,
+  loadProjectConfig,
+  type ModelConfig,
+  parseProjectConfig,
+  type ProjectConfig,
+  VERIFY_DEFAULTS,
+  type VerifyConfig,
+} from "./src/cli/project.ts";
+export {
+  randomReplayBuffer,
+  type RunClassification,
+  type RunManifest,
+  runProject,
+  type RunProjectOptions,
+  type RunProjectResult,
+} from "./src/cli/run.ts";
+export {
+  actGreedy,
+  evaluateController,
+  formatVerifyReport,
+  quickVerify,
+  type QuickVerifyOptions,
+  type QuickVerifyReport,
+  type VerifyCheck,
+  type VerifyStatus,
+} from "./src/cli/verify.ts";
 import { main } from "./src/cli/main.ts";
 
 if (import.meta.main) {

@@ -7,10 +7,22 @@
  */
 
 import { type Command, EXIT, parseCommandArgs, UsageError, VERSION } from "./command.ts";
+import { benchCommand } from "./bench.ts";
 import { doctorCommand } from "./doctor.ts";
+import { initCommand } from "./init.ts";
+import { modelsCommand } from "./models.ts";
+import { trainCommand } from "./train.ts";
+import { verifyCommand } from "./verify.ts";
 
 /** The commands, in the order `--help` lists them. */
-export const COMMANDS: readonly Command[] = [doctorCommand];
+export const COMMANDS: readonly Command[] = [
+  initCommand,
+  trainCommand,
+  verifyCommand,
+  modelsCommand,
+  doctorCommand,
+  benchCommand,
+];
 
 function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);
@@ -35,7 +47,13 @@ Options:
   -h, --help     Show this help
   -V, --version  Print the version
 
-Run "worldflux <command> --help" for the options of a command.`;
+Getting started:
+  worldflux init my-world-model && cd my-world-model
+  worldflux train
+  worldflux verify --target ./outputs --mode quick
+
+Run "worldflux <command> --help" for the options of a command.
+Exit codes: 0 success, 1 the command failed, 2 wrong command line.`;
 }
 
 function usageError(e: UsageError): number {

@@ -1,0 +1,340 @@
+/**
+ * `worldflux init DIR`: scaffolds a project — `worldflux.toml` (the chosen family and data, every
+ * other setting commented with its default), a README with the next commands, a `data/` folder
+ * and a `.gitignore` for `outputs/`.
+ * @module
+ */
+
+import { join, relative, resolve } from "node:path";
+import { camelToSnake } from "../core/naming.ts";
+import { resolveModelName } from "../core/factory.ts";
+import "../models/registry_setup.ts";
+import { listEnvs } from "../envs/registry.ts";
+import {
+  TRAINING_CONFIG_DEFAULTS,
+  TRAINING_CONFIG_FIELDS,
+  type TrainingConfig,
+} from "../training/config.ts";
+import { type Command, EXIT, oneOf, parseCommandArgs, UsageError } from "./command.ts";
+import { DATA_SOURCES, type DataSource, parseProjectConfig, VERIFY_DEFAULTS } from "./project.ts";
+import { parse as parseToml } from "smol-toml";
+
+/** Families `init` scaffolds. */
+export const INIT_FAMILIES = ["dreamerv3", "tdmpc2", "mlp"] as const;
+/** One of {@link INIT_FAMILIES}. */
+export type InitFamily = (typeof INIT_FAMILIES)[number];
+
+/** Options of {@link projectToml}. */
+export interface ProjectTemplateOptions {
+  readonly name: string;
+  readonly family: InitFamily;
+  readonly preset: string;
+  readonly data: DataSource;
+  readonly env: string;
+  readonly pixels: boolean;
+}
+
+const COMMENTS: Record<keyof TrainingConfig, string> = {
+  totalSteps: "updates (offline) or environment steps (env)",
+  batchSize: "sequences per batch",
+  sequenceLength: "steps per sampled sequence",
+  learningRate: "generic step only (dreamerv3/tdmpc2 use their own optimizer settings)",
+  gradClip: "global-norm clip, 0 = off (generic step)",
+  weightDecay: "generic step",
+  warmupSteps: "linear learning-rate warmup (generic step)",
+  optimizer: "adamw | adam | laprop (generic step)",
+  scheduler: "none | constant | linear | cosine (generic step)",
+  logInterval: "read the losses back and log every N steps",
+  evalInterval: "evaluate every N steps",
+  saveInterval: "checkpoint every N steps",
+  outputDir: "relative to this file",
+  device: "auto | cpu | webgpu (auto says what it picked and why)",
+  seed: "seeds the model, the sampling and the environments",
+  compile: "trace the update once and replay it",
+  trainRatio: "env: gradient updates per environment step",
+  prefillSteps: "env: random-action steps before the first update",
+  evalEpisodes: "env: episodes per evaluation",
+  bufferCapacity: "env: replay capacity (capped at total_steps)",
+};
+
+/** The `[training]` values a scaffolded project sets (the rest is commented with defaults). */
+export function templateTraining(
+  family: InitFamily,
+  data: DataSource,
+  pixels = false,
+): Partial<TrainingConfig> {
+  const seqLen = family === "tdmpc2" ? 4 : 16; // TD-MPC2: horizon + 1
+  if (data !== "env") {
+    return {
+      totalSteps: data === "random" ? 200 : 5000,
+      batchSize: family === "tdmpc2" ? 32 : 16,
+      sequenceLength: seqLen,
+      logInterval: data === "random" ? 20 : 100,
+      saveInterval: data === "random" ? 100 : 1000,
+    };
+  }
+  if (family === "tdmpc2") {
+    return {
+      totalSteps: 3000,
+      batchSize: 64,
+      sequenceLength: 4,
+      prefillSteps: 500,
+      logInterval: 250,
+      evalInterval: 500,
+      evalEpisodes: 3,
+      saveInterval: 1000,
+    };
+  }
+  return {
+    totalSteps: pixels ? 5000 : 4000,
+    batchSize: 16,
+    sequenceLength: 32,
+    prefillSteps: 1000,
+    trainRatio: 0.5,
+    logInterval: 250,
+    evalInterval: 1000,
+    evalEpisodes: 3,
+    saveInterval: 1000,
+  };
+}
+
+function tomlValue(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(tomlValue).join(", ")}]`;
+  if (typeof v === "number" && !Number.isInteger(v)) return String(v);
+  return String(v);
+}
+
+/** The text of a scaffolded `worldflux.toml`. */
+export function projectToml(o: ProjectTemplateOptions): string {
+  const set = templateTraining(o.family, o.data, o.pixels);
+  const training = TRAINING_CONFIG_FIELDS.map((f) => {
+    const key = camelToSnake(f);
+    const value = f in set ? set[f] : TRAINING_CONFIG_DEFAULTS[f];
+    const line = `${key} = ${tomlValue(value)}`;
+    return `${f in set ? "" : "# "}${line.padEnd(30)} # ${COMMENTS[f]}`;
+  });
+  const dataLines: Record<DataSource, string[]> = {
+    random: [
+      `source = "random"             # random episodes: the contract smoke (learns nothing real)`,
+      `obs_shape = [8]`,
+      `action_dim = 2`,
+      `# action_type = "continuous"  # or "discrete"`,
+      `episodes = 16`,
+      `episode_length = 64`,
+      "",
+      `# Train on a saved ReplayBuffer (.npz, e.g. written by ReplayBuffer.save or NumPy):`,
+      `# source = "npz"`,
+      `# path = "data/trajectories.npz"`,
+      `# holdout_episodes = 1       # kept out of training for verify (default: 10%)`,
+      "",
+      `# Train online in a built-in environment with the family's controller:`,
+      `# source = "env"`,
+      `# env = "Pendulum-v1"         # ${listEnvs().join(", ")}`,
+    ],
+    npz: [
+      `source = "npz"                # a saved ReplayBuffer (ReplayBuffer.save, or NumPy)`,
+      `path = "data/trajectories.npz"`,
+      `# holdout_episodes = 1        # kept out of training for verify (default: 10%)`,
+    ],
+    env: [
+      `source = "env"                # online training in a built-in environment`,
+      `env = "${o.env}"${" ".repeat(Math.max(1, 24 - o.env.length))}# ${listEnvs().join(", ")}`,
+      `pixels = ${o.pixels}                ${
+        o.pixels ? " " : ""
+      }# 64x64 RGB observations (dreamerv3)`,
+      `${o.env === "Pendulum-v1" ? "" : "# "}frame_skip = 2                # action repeat`,
+      `# max_episode_steps = 200     # time limit in base steps (default: the environment's)`,
+    ],
+  };
+  const verify = [
+    `# episodes = ${VERIFY_DEFAULTS.episodes}                 # env: evaluation episodes per policy`,
+    `# batches = ${VERIFY_DEFAULTS.batches}                  # held-out batches the loss is averaged over`,
+    `# min_return_gain = ${VERIFY_DEFAULTS.minReturnGain}          # env: policy must beat random by this x max(|random|, 1)`,
+    `# max_loss_ratio = ${VERIFY_DEFAULTS.maxLossRatio}          # held-out loss <= this x the untrained model's`,
+  ];
+  return `# worldflux.toml: read by "worldflux train" and "worldflux verify".
+# Keys are snake_case and an unknown key is an error. Relative paths are relative to this file.
+
+name = ${JSON.stringify(o.name)}
+# plugins = ["./my_plugin.ts"]  # plugin modules loaded before the model is built
+
+[model]
+family = "${o.family}"${
+    " ".repeat(Math.max(1, 20 - o.family.length))
+  }# dreamerv3 | tdmpc2 | mlp ("worldflux models list --surface all")
+preset = "${o.preset}"${
+    " ".repeat(Math.max(1, 20 - o.preset.length))
+  }# "worldflux models info ${o.family}:${o.preset}" shows its size
+# obs_shape, action_dim and action_type come from [data].
+
+# Config fields of the family (snake_case), checked against its schema, e.g.:
+# [model.overrides]
+# ${
+    o.family === "dreamerv3"
+      ? "units = 64"
+      : o.family === "tdmpc2"
+      ? "latent_dim = 64"
+      : "hidden_dim = 64"
+  }
+
+[data]
+${dataLines[o.data].join("\n")}
+
+[training]
+${training.join("\n")}
+
+[verify]
+${verify.join("\n")}
+`;
+}
+
+function projectReadme(o: ProjectTemplateOptions, dir: string): string {
+  const what = o.data === "random"
+    ? "random episodes (the contract smoke: it checks the installation and the contracts and " +
+      "learns nothing real)"
+    : o.data === "npz"
+    ? "the replay buffer in `data/trajectories.npz` (put it there first)"
+    : `online experience from \`${o.env}\`${o.pixels ? " (pixels)" : ""}`;
+  return `# ${o.name}
+
+A worldflux project: a \`${o.family}:${o.preset}\` world model trained on ${what}.
+
+\`\`\`sh
+cd ${dir}
+worldflux train                                # reads worldflux.toml, writes outputs/
+worldflux verify --target ./outputs --mode quick
+\`\`\`
+
+(Inside a worldflux checkout, \`worldflux\` is \`deno run -A cli.ts\`.)
+
+- \`worldflux.toml\`: the model, the data, the training config and the verify thresholds; every
+  setting is listed there with its default.
+- \`data/\`: datasets (\`.npz\` replay buffers with the keys \`obs\`, \`actions\`, \`rewards\`,
+  \`dones\`, \`obs_shape\`, \`action_dim\`, \`capacity\`; see \`ReplayBuffer.save\`).
+- \`outputs/\`: written by \`worldflux train\`: \`run_manifest.json\` (what ran, where, how long,
+  final metrics, \`run_classification\` and \`degraded_modes\`), \`metrics.jsonl\`, checkpoints,
+  and the trained model in \`outputs/model\` (load it with \`fromPretrained\`).
+
+To move from the contract smoke to meaningful local training, set \`[data] source = "env"\` and
+\`env = "Pendulum-v1"\` (or train on your own \`.npz\`), rerun \`worldflux train\`, and check that
+\`outputs/run_manifest.json\` says \`"run_classification": "meaningful_local_training"\` with no
+\`degraded_modes\`.
+`;
+}
+
+const HELP = `Usage: worldflux init DIR [--family dreamerv3|tdmpc2|mlp] [--preset NAME]
+                      [--data random|npz|env] [--env ID] [--pixels] [--name NAME]
+                      [--force]
+
+Scaffolds a worldflux project in DIR: worldflux.toml (the chosen family and
+data; every other setting commented with its default), README.md, data/ and a
+.gitignore for outputs/. DIR is created if needed; a non-empty DIR is refused
+unless --force (then the scaffold's files are overwritten, others kept).
+
+Options:
+  --family <name>    Model family (default: dreamerv3)
+  --preset <name>    Preset of the family (default: ci)
+  --data <source>    random (default: the contract smoke), npz or env
+  --env <id>         Environment for --data env (default: Pendulum-v1); one of
+                     ${listEnvs().join(", ")}
+  --pixels           Pixel observations for --data env (dreamerv3)
+  --name <name>      Project name (default: the directory's name)
+  --force            Write into a non-empty directory
+  -h, --help         Show this help
+
+Then:
+  cd DIR && worldflux train && worldflux verify --target ./outputs --mode quick
+
+Exit codes: 0 created, 1 refused (non-empty DIR) or failed, 2 wrong command line.`;
+
+/** The `init` command. */
+export const initCommand: Command = {
+  name: "init",
+  summary: "Scaffold a project: worldflux.toml, README, data/",
+  help: HELP,
+  async run(args: string[]): Promise<number> {
+    const { values, positionals } = parseCommandArgs("init", args, {
+      family: { type: "string", default: "dreamerv3" },
+      preset: { type: "string", default: "ci" },
+      data: { type: "string", default: "random" },
+      env: { type: "string", default: "Pendulum-v1" },
+      pixels: { type: "boolean", default: false },
+      name: { type: "string" },
+      force: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    }, true);
+    if (values.help) {
+      console.log(HELP);
+      return EXIT.OK;
+    }
+    if (positionals.length !== 1) {
+      throw new UsageError(
+        positionals.length
+          ? `expected one directory, got ${positionals.length}`
+          : "DIR is required",
+        "init",
+      );
+    }
+    const family = oneOf("init", "--family", values.family as string, INIT_FAMILIES);
+    const data = oneOf("init", "--data", values.data as string, DATA_SOURCES);
+    const env = oneOf("init", "--env", values.env as string, listEnvs());
+    const pixels = values.pixels as boolean;
+    if (pixels && data !== "env") throw new UsageError("--pixels needs --data env", "init");
+    const dir = positionals[0];
+    let entries: string[] = [];
+    try {
+      const st = await Deno.stat(dir);
+      if (!st.isDirectory) {
+        console.error(`error: ${dir} exists and is not a directory`);
+        return EXIT.FAILURE;
+      }
+      for await (const e of Deno.readDir(dir)) entries.push(e.name);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      entries = [];
+    }
+    if (entries.length && !values.force) {
+      console.error(
+        `error: ${dir} is not empty (${entries.length} entr${
+          entries.length === 1 ? "y" : "ies"
+        }); ` +
+          `use --force to write the scaffold into it`,
+      );
+      return EXIT.FAILURE;
+    }
+    const abs = resolve(dir);
+    const name = (values.name as string | undefined) ??
+      (abs.split(/[\\/]/).filter(Boolean).pop() ?? "worldflux-project");
+    const o: ProjectTemplateOptions = {
+      name,
+      family,
+      preset: values.preset as string,
+      data,
+      env,
+      pixels,
+    };
+    // Refuse an unknown preset before writing anything (the error lists the closest names).
+    resolveModelName(`${family}:${o.preset}`);
+    const toml = projectToml(o);
+    parseProjectConfig(parseToml(toml) as Record<string, unknown>, { baseDir: abs });
+    await Deno.mkdir(join(abs, "data"), { recursive: true });
+    const rel = relative(Deno.cwd(), abs) || ".";
+    await Deno.writeTextFile(join(abs, "worldflux.toml"), toml);
+    await Deno.writeTextFile(join(abs, "README.md"), projectReadme(o, rel));
+    await Deno.writeTextFile(join(abs, ".gitignore"), "outputs/\n");
+    await Deno.writeTextFile(join(abs, "data", ".gitkeep"), "");
+    console.log(
+      `created ${rel}/ (${family}:${o.preset}, data: ${data}${data === "env" ? ` ${env}` : ""})
+  worldflux.toml  model, data, training and verify settings
+  README.md       what to run next
+  data/           datasets (.npz replay buffers)
+
+next:
+  cd ${rel}
+  worldflux train
+  worldflux verify --target ./outputs --mode quick`,
+    );
+    return EXIT.OK;
+  },
+};
