@@ -14,7 +14,7 @@ import { emitKernel, realizeNodes } from "../tensor/schedule.ts";
 import { constant, keep, noGrad, type Tensor } from "../tensor/tensor.ts";
 import { full } from "../tensor/creation.ts";
 import { contiguousView } from "../tensor/view.ts";
-import { ParamArena, ShadowArena } from "../nn/arena.ts";
+import { ParamArena, type ShadowArena } from "../nn/arena.ts";
 import type { LRSchedule } from "./schedule.ts";
 
 /** A group of parameters with its own settings. */

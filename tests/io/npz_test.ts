@@ -447,11 +447,9 @@ Deno.test("npy: malformed and hostile headers give a FormatError", async () => {
     ],
   ];
   for (const [what, bytes, re] of cases) {
-    const t0 = performance.now();
     const msg = await formatErrorOf(() => decodeNpy(bytes, { name: "x.npy" }));
     assert.match(msg, re, `${what}: ${msg}`);
     assert.match(msg, /^x\.npy: /, `${what}: names the file`);
-    assert.ok(performance.now() - t0 < 1000, `${what}: fast`);
   }
 });
 
@@ -595,11 +593,9 @@ Deno.test("npz: malformed and hostile archives give a FormatError", async () => 
     ],
   ];
   for (const [what, bytes, re] of cases) {
-    const t0 = performance.now();
     const msg = await formatErrorOf(() => decodeNpz(bytes, {}, "f.npz"));
     assert.match(msg, re, `${what}: ${msg}`);
     assert.match(msg, /^f\.npz: /, `${what}: names the file`);
-    assert.ok(performance.now() - t0 < 2000, `${what}: fast`);
   }
   // The limit on total bytes.
   await formatErrorOf(() => decodeNpz(stored, { maxBytes: 100 }));
@@ -617,8 +613,8 @@ Deno.test("npz: a real zip bomb is bounded by its declared size", async () => {
   assert.ok(big.length < 200_000);
   const cd = new DataView(big.buffer).getUint32(big.length - 22 + 16, true);
   const b = patched(big, (dv) => dv.setUint32(cd + 24, 1 << 20, true));
-  const t0 = performance.now();
+  // Inflation stops at the declared size (no 64 MB allocation); the test's timeout guards
+  // against a hang (speed is measured in bench/, not asserted here).
   const msg = await formatErrorOf(() => decodeNpz(b));
   assert.match(msg, /more than its declared/);
-  assert.ok(performance.now() - t0 < 2000);
 });
