@@ -16,12 +16,16 @@
 
 export { main } from "./src/cli/main.ts";
 export {
+  DATA_SOURCES,
   type DataConfig,
   type DataSource,
+  type EnvDataConfig,
   loadProjectConfig,
   type ModelConfig,
+  type NpzDataConfig,
   parseProjectConfig,
   type ProjectConfig,
+  type RandomDataConfig,
   VERIFY_DEFAULTS,
   type VerifyConfig,
 } from "./src/cli/project.ts";

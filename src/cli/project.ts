@@ -42,6 +42,7 @@ export type DataSource = (typeof DATA_SOURCES)[number];
 
 /** `[data] source = "random"`: a replay buffer of random episodes (the contract smoke). */
 export interface RandomDataConfig {
+  /** The data source. */
   readonly source: "random";
   /** Observation shape of one step (default `[8]`). */
   readonly obsShape: readonly number[];
@@ -57,6 +58,7 @@ export interface RandomDataConfig {
 
 /** `[data] source = "npz"`: a replay buffer saved with `ReplayBuffer.save` (or NumPy). */
 export interface NpzDataConfig {
+  /** The data source. */
   readonly source: "npz";
   /** Absolute path of the `.npz` file. */
   readonly path: string;
@@ -71,6 +73,7 @@ export interface NpzDataConfig {
 
 /** `[data] source = "env"`: online training in a built-in environment. */
 export interface EnvDataConfig {
+  /** The data source. */
   readonly source: "env";
   /** Environment id (`worldflux` lists them in `init --help`). */
   readonly env: string;
@@ -122,10 +125,13 @@ export interface ProjectConfig {
   readonly name: string;
   /** Plugin modules to load before the model is built (resolved). */
   readonly plugins: readonly string[];
+  /** The `[model]` table. */
   readonly model: ModelConfig;
+  /** The `[data]` table. */
   readonly data: DataConfig;
   /** The training config; `outputDir` is resolved against `baseDir`. */
   readonly training: TrainingConfig;
+  /** The `[verify]` table. */
   readonly verify: VerifyConfig;
   /** The tables as read, for the run manifest. */
   readonly raw: Readonly<Record<string, unknown>>;

@@ -53,10 +53,15 @@ export type RunClassification = "contract_smoke" | "meaningful_local_training";
 
 /** `run_manifest.json` (snake_case, as on disk). */
 export interface RunManifest {
+  /** Version of this layout ({@link RUN_MANIFEST_VERSION}). */
   readonly schema_version: number;
+  /** Always `worldflux-run`. */
   readonly kind: "worldflux-run";
+  /** The worldflux version that trained. */
   readonly worldflux_version: string;
+  /** When the manifest was written (ISO 8601). */
   readonly created_at_utc: string;
+  /** The project's name and config file. */
   readonly project: { readonly name: string; readonly config_path: string | null };
   /** The command line, when the run came from the CLI. */
   readonly command: readonly string[] | null;
@@ -64,13 +69,17 @@ export interface RunManifest {
   readonly run_classification: RunClassification;
   /** What made this run weaker than it looks (empty for a clean run); see the README. */
   readonly degraded_modes: readonly string[];
+  /** Notes the run printed (fallbacks, warnings). */
   readonly notes: readonly string[];
+  /** Plugin modules loaded for the run. */
   readonly plugins: readonly string[];
+  /** The device asked for, the one used, and why (`auto`). */
   readonly device: {
     readonly requested: DeviceRequest;
     readonly selected: DeviceName;
     readonly reason: string;
   };
+  /** The model: preset, tier, counted parameters, shapes, how to rebuild it untrained. */
   readonly model: {
     readonly spec: string;
     readonly id: string;
@@ -89,7 +98,9 @@ export interface RunManifest {
     readonly contract_fingerprint: string;
     readonly dir: string;
   };
+  /** The data: source and its details. */
   readonly data: Readonly<Record<string, unknown>> & { readonly source: DataConfig["source"] };
+  /** The training config (snake_case) and how the run went. */
   readonly training: {
     readonly mode: "offline" | "online";
     readonly config: Readonly<Record<string, unknown>>;
@@ -106,6 +117,7 @@ export interface RunManifest {
     readonly stop_reason: string | null;
     readonly best_loss: number | null;
   };
+  /** Metrics of the last log (every loss component). */
   readonly final_metrics: Metrics | null;
   /** Online runs: the evaluations (returns of the family's policy, greedy). */
   readonly evaluation: {
@@ -120,6 +132,7 @@ export interface RunManifest {
   } | null;
   /** Thresholds `verify --mode quick` applies (from `[verify]`). */
   readonly verify: Readonly<Record<string, number>>;
+  /** Files of the run, relative to the output directory. */
   readonly artifacts: {
     readonly model: string;
     readonly metrics: string;
@@ -127,6 +140,7 @@ export interface RunManifest {
     readonly final_checkpoint: string | null;
     readonly holdout: string | null;
   };
+  /** The runtime that trained. */
   readonly runtime: {
     readonly deno: string;
     readonly os: string;

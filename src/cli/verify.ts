@@ -74,25 +74,39 @@ export interface VerifyCheck {
 
 /** `quick_verify.json` (snake_case, as on disk). */
 export interface QuickVerifyReport {
+  /** Version of this layout. */
   readonly schema_version: 1;
+  /** Always `worldflux-quick-verify`. */
   readonly kind: "worldflux-quick-verify";
+  /** `pass`, `warning` or `fail`. */
   readonly status: VerifyStatus;
   /** One sentence on what the status means for this run. */
   readonly summary: string;
+  /** Always `quick`. */
   readonly mode: "quick";
   /** `synthetic` (random data), `offline` (npz) or `real_env_smoke` (env). */
   readonly tier: "synthetic" | "offline" | "real_env_smoke" | null;
+  /** The verified output directory (absolute). */
   readonly target: string;
+  /** The worldflux version that verified. */
   readonly worldflux_version: string;
+  /** When (ISO 8601). */
   readonly checked_at_utc: string;
+  /** The run's classification (from its manifest). */
   readonly run_classification: string | null;
+  /** The run's degraded modes (from its manifest). */
   readonly degraded_modes: readonly string[];
+  /** The model verified. */
   readonly model: { readonly id: string; readonly family: string } | null;
+  /** Device the model was evaluated on. */
   readonly device: string | null;
+  /** Checks of the artifacts (any failure makes the status `fail`). */
   readonly artifacts: readonly VerifyCheck[];
+  /** Quality checks (a missed gating one makes the status `warning`). */
   readonly quality: readonly VerifyCheck[];
   /** Measured values (losses, returns) by name. */
   readonly metrics: Readonly<Record<string, number | number[] | null>>;
+  /** Seconds the verification took. */
   readonly wall_time_sec: number;
 }
 
