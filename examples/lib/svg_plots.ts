@@ -125,7 +125,7 @@ export function lineChart(o: ChartOptions): string {
       `<rect x="${a.toFixed(1)}" y="${m.t}" width="${
         Math.max(0, c - a).toFixed(1)
       }" height="${ph}" fill="${b.color}"/>`,
-      `<text x="${(a + 4).toFixed(1)}" y="${m.t + 12}" fill="#666">${esc(b.label)}</text>`,
+      `<text x="${(a + 4).toFixed(1)}" y="${m.t + ph - 5}" fill="#777">${esc(b.label)}</text>`,
     );
   }
   // Grid and ticks.
