@@ -689,7 +689,14 @@ model sees the first ${im.warmup} observations, then imagines along the real act
 ${png ? `<p><img class="strip" src="${png}" alt="real (top) vs imagined (bottom) frames"></p>` : ""}
 <div class="figure">${svg.replace(/^<svg /, '<svg class="fig" ')}</div>
 <h3>Quick verify: ${badge(v.status)}</h3>
-<p>${esc(v.summary)}</p>
+<p>${esc(v.summary)}. Run classification: <code>${esc(r.manifest.run_classification)}</code>;
+degraded modes: ${
+    r.manifest.degraded_modes.length
+      ? r.manifest.degraded_modes.map((d) => `<code>${esc(d)}</code>`).join(", ")
+      : "none"
+  }; the policy: ${esc(r.manifest.training.controller ?? "-")} (${
+    esc(r.manifest.training.train_step)
+  }).</p>
 <ul>${
     [...v.artifacts, ...v.quality].map((c) =>
       `<li><b>${c.ok ? "✓" : c.gating === false ? "ℹ" : "✗"} ${esc(c.name)}</b>: ${
@@ -761,7 +768,8 @@ for (const r of results) {
     } (best ${fmt(m.evaluation?.best_mean_return)}) vs random ${fmt(r.random.mean)} | ` +
       `${m.training.steps} env steps, ${
         fmt(m.training.wall_time_sec, 0)
-      } s | quick verify ${r.verify.status}`,
+      } s | quick verify ${r.verify.status}` +
+      (m.degraded_modes.length ? ` | degraded: ${m.degraded_modes.join(", ")}` : ""),
   );
 }
 console.log(`outputs: ${OUT}/summary.json, ${OUT}/report.html`);
