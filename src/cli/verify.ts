@@ -169,8 +169,11 @@ async function checkMetrics(path: string): Promise<{ ok: boolean; detail: string
     } else if (o.kind === "eval") evals++;
     else if (o.kind === "end") end++;
   }
-  if (withLoss === 0) return { ok: false, detail: `no logged loss in ${lines.length} lines` };
   if (end === 0) return { ok: false, detail: "no end line (the run did not finish)" };
+  if (withLoss === 0) {
+    // Valid for a run without updates (say, all prefill); the quality checks flag that.
+    return { ok: true, detail: `${lines.length} lines, no logged loss (no update ran?)` };
+  }
   return {
     ok: true,
     detail:
@@ -401,6 +404,7 @@ export async function quickVerify(
     : null;
   if (artifactsOk && manifest && model && device) {
     const th = { ...VERIFY_DEFAULTS, ...camelVerify(manifest.verify ?? {}) };
+
     const episodes = opts.episodes ?? th.episodes;
     const tc = parseTrainingConfig(manifest.training.config, { keys: "snake" });
     let fresh: WorldModel | null = null;
@@ -551,6 +555,17 @@ export async function quickVerify(
     } finally {
       (fresh as WorldModel | null)?.dispose();
     }
+    const updates = Number(manifest.training.updates ?? 0);
+    if (!(updates > 0)) {
+      quality.push({
+        name: "updates",
+        ok: false,
+        value: updates,
+        threshold: 1,
+        gating: true,
+        detail: "no gradient update ran (total_steps <= prefill_steps?): the model is untrained",
+      });
+    }
   }
   model?.dispose();
 
@@ -562,7 +577,7 @@ export async function quickVerify(
     : status === "warning"
     ? `the workflow completed and the artifacts are valid, but ${
       missed.map((q) => q.name).join(", ")
-    } missed its threshold: not a quality gate pass`
+    } missed ${missed.length > 1 ? "their thresholds" : "its threshold"}: not a quality gate pass`
     : "the workflow completed, the artifacts are valid and the quality thresholds were met";
   const report: QuickVerifyReport = {
     schema_version: 1,

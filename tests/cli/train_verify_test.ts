@@ -230,3 +230,30 @@ Deno.test("cli train + verify: online in an environment (tdmpc2 with MPPI, real_
   assert.match(again.err, /cannot be resumed/);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("cli train + verify: a family without a controller online, no update (warning, not fail)", async () => {
+  const dir = await tempDir();
+  const toml = await writeToml(
+    dir,
+    `[model]\nfamily = "mlp"\n[data]\nsource = "env"\nenv = "CartPole-v1"\n` +
+      `[training]\ntotal_steps = 50\nprefill_steps = 100\nbatch_size = 4\n` +
+      `sequence_length = 8\nlog_interval = 25\neval_interval = 50\neval_episodes = 1\n` +
+      `[verify]\nepisodes = 1\n`,
+  );
+  const r = await run(["train", "-c", toml]);
+  assert.equal(r.code, 0, r.err);
+  const m = await readJson<RunManifest>(`${dir}/outputs/run_manifest.json`);
+  assert.deepEqual(m.degraded_modes, ["random_policy"]);
+  assert.equal(m.training.controller, "random");
+  assert.equal(m.training.updates, 0);
+  const v = await run(["verify", "--target", `${dir}/outputs`, "--format", "json"]);
+  assert.equal(v.code, 0, v.out);
+  const report = JSON.parse(v.out) as QuickVerifyReport;
+  assert.equal(report.status, "warning");
+  assert.ok(report.artifacts.every((a) => a.ok));
+  assert.deepEqual(report.quality.filter((q) => !q.ok).map((q) => q.name), [
+    "return_gain",
+    "updates",
+  ]);
+  await Deno.remove(dir, { recursive: true });
+});
