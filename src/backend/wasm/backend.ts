@@ -18,7 +18,13 @@ import { ModuleBuilder } from "./emit.ts";
 import { addGemm, addSmallGemm, addTranspose, gemmScratchBytes, MR } from "./gemm.ts";
 import { type WasmBuffer, WasmHeap } from "./heap.ts";
 import { WorkerPool } from "./pool.ts";
-import { CORE_EXPORTS, type CoreExports, type WasmKernels, wasmKernels } from "./kernels.ts";
+import {
+  CORE_EXPORTS,
+  type CoreExports,
+  SLICES_PER_THREAD,
+  type WasmKernels,
+  wasmKernels,
+} from "./kernels.ts";
 import { addConv } from "./conv.ts";
 import { addRows } from "./rows.ts";
 import { addOptim } from "./optim.ts";
@@ -79,7 +85,10 @@ export class WasmBackend extends JsBackend {
     this.transpose = inst.exports.transpose_into as (...a: number[]) => void;
     this.bT = heap.reserve(SMALL_B * 4 + 64);
     this.threads = new WorkerPool(heap.memory, module, [...CORE_EXPORTS], Math.max(1, threads));
-    this.scratch = Array.from({ length: this.threads.size }, () => heap.reserve(gemmScratchBytes));
+    this.scratch = Array.from(
+      { length: this.threads.size > 1 ? this.threads.size * SLICES_PER_THREAD : 1 },
+      () => heap.reserve(gemmScratchBytes),
+    );
     this.kernels = wasmKernels(heap, {
       core: this.core,
       threads: this.threads,
@@ -179,7 +188,10 @@ export class WasmBackend extends JsBackend {
         const small = (smallB && (sbn === 1 || transposeB)) ||
           (m * n * K <= SMALL_MNK && sak === 1 && sbk === 1);
         // Split rows (MR-aligned) of each batch over the threads when the work is large.
-        const parts = threads > 1 && flops >= PARALLEL_FLOPS && m >= 2 * MR ? threads : 1;
+        // (several slices per thread: they are claimed dynamically, see WorkerPool)
+        const parts = threads > 1 && flops >= PARALLEL_FLOPS && m >= 2 * MR
+          ? Math.min(threads * SLICES_PER_THREAD, Math.floor(m / (2 * MR)))
+          : 1;
         const tasks: number[][] = [];
         const pre: number[][] = [];
         for (let bi = 0; bi < nb; bi++) {
@@ -230,8 +242,10 @@ export class WasmBackend extends JsBackend {
         } else if (parts > 1) {
           // One pool round per group of `threads` tasks (batch-major).
           const groups: number[][][] = [];
-          for (let i = 0; i < tasks.length; i += threads) {
-            groups.push(tasks.slice(i, i + threads).map((t, j) => [...t, this.scratch[j]]));
+          // (each slice of a round has its own packing scratch: slices are claimed dynamically)
+          const round = this.scratch.length;
+          for (let i = 0; i < tasks.length; i += round) {
+            groups.push(tasks.slice(i, i + round).map((t, j) => [...t, this.scratch[j]]));
           }
           steps.push(() => {
             for (const g of groups) this.threads.run("gemm", g, this.core.gemm);

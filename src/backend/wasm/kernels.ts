@@ -57,6 +57,12 @@ export interface CoreContext {
   readonly gemmScratch: readonly number[];
 }
 
+/**
+ * Slices per thread of a parallel kernel: threads claim slices until none are left, so smaller
+ * slices balance the work when one core is slower (busy with other processes).
+ */
+export const SLICES_PER_THREAD = 4;
+
 /** Elements below which row/optimizer kernels stay on the calling thread. */
 const PARALLEL_ELEMENTS = 1 << 16;
 /** Flops below which a convolution stays on the calling thread. */
@@ -252,7 +258,7 @@ class Runner implements WasmKernels {
     for (let i = 0; i < ptrs.length; i++) P[words.length + i] = ptrs[i];
     const T = this.ctx.threads.size;
     const parts = c.len && p.splittable && p.work >= PARALLEL_GENERATED
-      ? Math.min(T, Math.floor(p.outer / p.unit))
+      ? Math.min(T * SLICES_PER_THREAD, Math.floor(p.outer / p.unit))
       : 1;
     if (parts <= 1) {
       c.fn(this.params, 0, p.outer, 0);
@@ -307,7 +313,9 @@ class Runner implements WasmKernels {
     args: (a: number, b: number, thread: number) => number[],
   ): void {
     const { core, threads } = this.ctx;
-    const parts = parallel ? Math.min(threads.size, Math.ceil(total / align)) : 1;
+    const parts = parallel
+      ? Math.min(threads.size * SLICES_PER_THREAD, Math.ceil(total / align))
+      : 1;
     if (parts <= 1) {
       core[name](...args(0, total, 0));
       return;

@@ -1,12 +1,14 @@
 /**
  * Kernel threads: workers sharing the heap's memory, sized to `navigator.hardwareConcurrency`.
- * `run()` hands one slice of a kernel to each available worker and runs one slice on the
- * calling thread; slices of workers that are not up (starting, or exited after idling) run on
- * the calling thread too, so results never depend on thread availability.
+ * `run()` publishes the slices of a kernel in a shared job table, wakes the idle workers, and
+ * claims slices on the calling thread too until none are left; it then waits only for slices a
+ * worker has actually started. A worker that is slow to wake (or busy with other processes'
+ * work on a loaded machine) therefore costs nothing, and results never depend on which thread
+ * ran which slice.
  * @module
  */
 
-import { CTL } from "./pool_protocol.ts";
+import { CTL, JOB, JOB_WORDS } from "./pool_protocol.ts";
 
 interface Slot {
   worker: Worker | null;
@@ -17,6 +19,8 @@ interface Slot {
 export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly fnIndex: Map<string, number>;
+  private readonly job = new Int32Array(new SharedArrayBuffer(JOB_WORDS * 4));
+  private gen = 0;
   /** Tasks handed to workers (for tests and profiling). */
   dispatched = 0;
 
@@ -62,6 +66,7 @@ export class WorkerPool {
         memory: this.memory,
         module: this.module,
         ctl: s.ctl.buffer,
+        job: this.job.buffer,
         names: this.names,
         idleMs: this.idleMs,
       });
@@ -70,13 +75,13 @@ export class WorkerPool {
   }
 
   /**
-   * Runs `fn` once per argument list: the first on the calling thread via `local`, the others
-   * on workers (or locally when a worker is not up). Returns when all are done.
+   * Runs `fn` once per argument list (a slice each), on the calling thread via `local` and on
+   * the workers, and returns when all slices are done.
    */
   run(fn: string, argLists: number[][], local: (...args: number[]) => void): void {
     const idx = this.fnIndex.get(fn);
     if (idx === undefined) throw new Error(`worker pool: unknown kernel ${fn}`);
-    this.dispatch(idx, fn, argLists, local, []);
+    this.dispatch(idx, fn, argLists, local, null);
   }
 
   /**
@@ -90,7 +95,7 @@ export class WorkerPool {
     argLists: number[][],
     local: (...args: number[]) => void,
   ): void {
-    this.dispatch(CTL.GENERATED, `generated kernel ${id}`, argLists, local, [id, ptr, len]);
+    this.dispatch(JOB.GENERATED, `generated kernel ${id}`, argLists, local, [id, ptr, len]);
   }
 
   private dispatch(
@@ -98,42 +103,64 @@ export class WorkerPool {
     fn: string,
     argLists: number[][],
     local: (...args: number[]) => void,
-    prefix: number[],
+    generated: number[] | null,
   ): void {
-    const waiting: { slot: Slot; seq: number }[] = [];
-    const mine: number[][] = [argLists[0]];
+    const count = argLists.length;
+    const nargs = argLists[0]?.length ?? 0;
+    if (count <= 1 || this.slots.length === 0 || count > JOB.MAX_SLICES || nargs > JOB.MAX_ARGS) {
+      for (const a of argLists) local(...a);
+      return;
+    }
+    // Publish the job: the table, then the header; resetting CLAIM last opens it.
+    const job = this.job;
+    for (let i = 0; i < count; i++) {
+      const base = JOB.TABLE + i * JOB.MAX_ARGS;
+      const a = argLists[i];
+      for (let j = 0; j < nargs; j++) job[base + j] = a[j];
+    }
+    job[JOB.FN] = idx;
+    job[JOB.NARGS] = nargs;
+    job[JOB.ERROR] = 0;
+    if (generated) {
+      job[JOB.GEN_ID] = generated[0];
+      job[JOB.GEN_PTR] = generated[1];
+      job[JOB.GEN_LEN] = generated[2];
+    }
+    const gen = this.gen = (this.gen + 1) & 0x7fff;
+    Atomics.store(job, JOB.DONE, 0);
+    Atomics.store(job, JOB.COUNT, count);
+    Atomics.store(job, JOB.GEN, gen);
+    Atomics.store(job, JOB.CLAIM, gen << 16);
     let restart = false;
-    for (let t = 1; t < argLists.length; t++) {
-      const slot = this.slots[t - 1];
-      const args = prefix.length ? [...prefix, ...argLists[t]] : argLists[t];
-      if (!slot || !slot.worker) {
-        mine.push(argLists[t]);
+    for (const slot of this.slots) {
+      if (!slot.worker) {
         restart = true;
         continue;
       }
-      const ctl = slot.ctl;
-      ctl[CTL.FN] = idx;
-      ctl[CTL.NARGS] = args.length;
-      for (let i = 0; i < args.length; i++) ctl[CTL.ARGS + i] = args[i];
-      const seq = Atomics.load(ctl, CTL.DONE);
-      if (Atomics.compareExchange(ctl, CTL.STATE, CTL.IDLE, CTL.TASK) === CTL.IDLE) {
-        Atomics.notify(ctl, CTL.STATE);
-        waiting.push({ slot, seq });
+      const st = Atomics.compareExchange(slot.ctl, CTL.STATE, CTL.IDLE, CTL.TASK);
+      if (st === CTL.IDLE) {
+        Atomics.notify(slot.ctl, CTL.STATE);
         this.dispatched++;
-      } else {
-        if (Atomics.load(ctl, CTL.STATE) === CTL.EXITED) restart = true;
-        mine.push(argLists[t]);
-      }
+      } else if (st === CTL.EXITED) restart = true;
     }
-    for (const a of mine) local(...a);
-    for (const { slot, seq } of waiting) {
-      const ctl = slot.ctl;
-      let spins = 0;
-      while (Atomics.load(ctl, CTL.DONE) === seq) {
-        if (++spins > 20000) Atomics.wait(ctl, CTL.DONE, seq, 50);
-      }
-      if (ctl[CTL.ERROR]) throw new Error(`a kernel worker failed running ${fn}`);
+    // Claim slices here too.
+    let mine = 0;
+    for (;;) {
+      const i = Atomics.add(job, JOB.CLAIM, 1) & 0xffff;
+      if (i >= count) break;
+      local(...argLists[i]);
+      mine++;
+      Atomics.add(job, JOB.DONE, 1);
     }
+    // Wait for the slices workers claimed.
+    let spins = 0;
+    for (;;) {
+      const done = Atomics.load(job, JOB.DONE);
+      if (done >= count) break;
+      if (++spins > 2000) Atomics.wait(job, JOB.DONE, done, 20);
+    }
+    void mine;
+    if (job[JOB.ERROR]) throw new Error(`a kernel worker failed running ${fn}`);
     if (restart) this.warm();
   }
 

@@ -7,12 +7,13 @@
 
 /// <reference lib="deno.worker" />
 
-import { CTL } from "./pool_protocol.ts";
+import { CTL, JOB } from "./pool_protocol.ts";
 
 interface Init {
   readonly memory: WebAssembly.Memory;
   readonly module: WebAssembly.Module;
   readonly ctl: SharedArrayBuffer;
+  readonly job: SharedArrayBuffer;
   readonly names: string[];
   readonly idleMs: number;
 }
@@ -21,6 +22,7 @@ self.onmessage = (e: MessageEvent<Init>) => {
   self.onmessage = null;
   const { memory, module, names, idleMs } = e.data;
   const ctl = new Int32Array(e.data.ctl);
+  const job = new Int32Array(e.data.job);
   const inst = new WebAssembly.Instance(module, { env: { memory } });
   const fns = names.map((n) => inst.exports[n] as (...a: number[]) => void);
   /** Generated kernels by module id (compiled from their bytes in the heap on first use). */
@@ -58,17 +60,26 @@ self.onmessage = (e: MessageEvent<Init>) => {
       return;
     }
     if (s !== CTL.TASK) continue;
-    const fn = ctl[CTL.FN];
-    const n = ctl[CTL.NARGS];
-    const args: number[] = [];
-    for (let i = 0; i < n; i++) args.push(ctl[CTL.ARGS + i]);
-    try {
-      if (fn === CTL.GENERATED) kernel(args[0], args[1], args[2])(...args.slice(3));
-      else fns[fn](...args);
-      ctl[CTL.ERROR] = 0;
-    } catch (err) {
-      ctl[CTL.ERROR] = 1;
-      console.error("worldflux kernel worker:", err);
+    // Claim slices of the current job until none are left (the caller claims them too).
+    for (;;) {
+      const v = Atomics.add(job, JOB.CLAIM, 1);
+      const i = v & 0xffff;
+      if ((v >>> 16) !== Atomics.load(job, JOB.GEN) || i >= Atomics.load(job, JOB.COUNT)) break;
+      const fn = job[JOB.FN];
+      const n = job[JOB.NARGS];
+      const base = JOB.TABLE + i * JOB.MAX_ARGS;
+      const args: number[] = [];
+      for (let a = 0; a < n; a++) args.push(job[base + a]);
+      try {
+        if (fn === JOB.GENERATED) {
+          kernel(job[JOB.GEN_ID], job[JOB.GEN_PTR], job[JOB.GEN_LEN])(...args);
+        } else fns[fn](...args);
+      } catch (err) {
+        job[JOB.ERROR] = 1;
+        console.error("worldflux kernel worker:", err);
+      }
+      Atomics.add(job, JOB.DONE, 1);
+      Atomics.notify(job, JOB.DONE);
     }
     Atomics.store(ctl, CTL.STATE, CTL.IDLE);
     Atomics.add(ctl, CTL.DONE, 1);
