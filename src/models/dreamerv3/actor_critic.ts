@@ -178,7 +178,10 @@ export class ActorCritic extends Module {
    * The actor-critic loss on an imagination from `start` (`[N, ...]` posterior states). Updates
    * the return percentiles (EMA, in place) as part of the computation.
    */
-  loss(start: RSSMState, opts: { generator?: Generator } = {}): ActorCriticLoss {
+  loss(
+    start: RSSMState,
+    opts: { generator?: Generator; mask?: Tensor | null } = {},
+  ): ActorCriticLoss {
     const c = this.config;
     const wm = this.#wm;
     const bins = wm.bins;
@@ -197,10 +200,17 @@ export class ActorCritic extends Module {
       // weight_t = prod_{i <= t} (disc * con_i) / disc (agent.py imag_loss).
       const ws: Tensor[] = [con.narrow(0, 0, 1).squeeze(0)];
       for (let i = 1; i < H1; i++) ws.push(ws[i - 1].mul(con.narrow(0, i, 1).squeeze(0)).mul(disc));
-      const weight = stack(ws.slice(0, H), 0); // [H, N]
+      // Starts that are padding (mask 0) carry no weight and no percentile.
+      const m = opts.mask ? opts.mask.reshape([1, N]) : null;
+      let weight = stack(ws.slice(0, H), 0); // [H, N]
+      if (m) weight = weight.mul(m);
       const ret = lambdaReturns(rew, con, val, disc, lam); // [H, N]
       // Return normalisation: EMAs of the 5th / 95th percentiles, scale max(limit, hi - lo).
-      const [p5, p95] = percentiles(ret, [c.retNormLow, c.retNormHigh]);
+      const [p5, p95] = percentiles(
+        ret,
+        [c.retNormLow, c.retNormHigh],
+        m ? m.expand([H, N]) : null,
+      );
       const rate = c.retNormRate;
       const lo = this.#lo.mul(1 - rate).add(p5.mul(rate));
       const hi = this.#hi.mul(1 - rate).add(p95.mul(rate));
@@ -208,22 +218,26 @@ export class ActorCritic extends Module {
       this.#hi.assign(hi);
       const scale = this.#hi.sub(this.#lo).maximum(c.retNormLimit);
       const adv = ret.sub(val.narrow(0, 0, H)).div(scale);
-      return { traj, H, N, F, weight, ret, adv, slowVal, rew, con, val };
+      // Averages over the real starts: sum / (H * count).
+      const count = m ? m.sum().maximum(1).mul(H) : null;
+      return { traj, H, N, F, weight, ret, adv, slowVal, rew, con, val, m, count };
     });
-    const { traj, H, N, F, weight, ret, adv, slowVal } = t;
+    const { traj, H, N, F, weight, ret, adv, slowVal, m, count } = t;
+    const avg = (x: Tensor) => (count ? x.sum().div(count) : x.mean());
+    const avgH = (x: Tensor) => (m ? avg(x.mul(m)) : x.mean()); // x [H, N], unweighted
     const fIn = traj.feat.narrow(0, 0, H).reshape([H * N, F]);
     const dist = this.actor.dist(fIn);
     const A = traj.actions.shape[2];
     const logpi = dist.logp(traj.actions.narrow(0, 0, H).reshape([H * N, A]));
     const ent = dist.entropy();
     const w = weight.reshape([H * N]);
-    const policy = w.mul(logpi.mul(adv.reshape([H * N])).add(ent.mul(c.actorEntropy))).neg().mean();
+    const policy = avg(w.mul(logpi.mul(adv.reshape([H * N])).add(ent.mul(c.actorEntropy))).neg());
     const logits = this.critic.logits(fIn);
     const retN = ret.reshape([H * N]);
     const vloss = twohotLoss(logits, retN, bins).add(
       twohotLoss(logits, slowVal, bins).mul(c.slowReg),
     );
-    const value = w.mul(vloss).mean();
+    const value = avg(w.mul(vloss));
     const loss = policy.add(value);
     return {
       loss,
@@ -231,9 +245,9 @@ export class ActorCritic extends Module {
       metrics: {
         policy: policy.detach(),
         value: value.detach(),
-        entropy: ent.detach().mean(),
-        ret: ret.mean(),
-        imag_reward: t.rew.mean(),
+        entropy: avgH(ent.detach().reshape([H, N])),
+        ret: avgH(ret),
+        imag_reward: avgH(t.rew.narrow(0, 1, H)),
         ret_lo: this.#lo.reshape([]),
         ret_hi: this.#hi.reshape([]),
       },

@@ -127,9 +127,26 @@ export function lambdaReturns(
 
 /**
  * Percentiles of all values of `x` (linear interpolation between order statistics, as
- * `jnp.percentile`), one scalar tensor per `q` in [0, 100].
+ * `jnp.percentile`), one scalar tensor per `q` in [0, 100]. With `mask` (0/1, the shape of `x`)
+ * only the values where it is 1 count (their number is a tensor: nothing is read back).
  */
-export function percentiles(x: Tensor, qs: readonly number[]): Tensor[] {
+export function percentiles(x: Tensor, qs: readonly number[], mask?: Tensor | null): Tensor[] {
+  if (mask) {
+    const m = mask.reshape([x.size]);
+    // Masked-out values sort last; the kept ones are sorted[0 .. count - 1]. (Infinity, not a
+    // large integer literal: `ifElse` makes integer literals int32.)
+    const sorted = sort(m.gt(0).ifElse(x.reshape([x.size]), Infinity), 0).values;
+    const last = m.sum().maximum(1).sub(1);
+    const at = (i: Tensor) => sorted.gather(i.cast("int32").reshape([1]), 0).reshape([]);
+    return qs.map((q) => {
+      const pos = last.mul(q / 100);
+      const lo = pos.floor();
+      const f = pos.sub(lo);
+      const a = at(lo);
+      const b = at(lo.add(1).minimum(last));
+      return a.add(b.sub(a).mul(f));
+    });
+  }
   const flat = x.reshape([x.size]);
   const sorted = sort(flat, 0).values;
   const n = x.size;

@@ -68,6 +68,11 @@ export {
   type DreamerV3WorldModelOptions,
 } from "./world_model.ts";
 export { DreamerTrainer, type DreamerTrainerOptions } from "./trainer.ts";
+export {
+  dreamerV3Controller,
+  type DreamerV3ControllerOptions,
+  type DreamerV3ControllerState,
+} from "./controller.ts";
 
 /** Everything the registry needs to know about the `dreamerv3` family. */
 export const dreamerV3FamilySpec: FamilySpec<DreamerV3Config> = {

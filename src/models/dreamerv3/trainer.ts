@@ -168,7 +168,9 @@ export class DreamerTrainer {
       this.wmOpt.step();
       this.wmOpt.zeroGrad();
       if (ac && starts && this.acOpt) {
-        const l = ac.loss(starts, { generator: gen });
+        // Imagination starts from every real step (padding, mask 0, carries no weight).
+        const mask = batch.mask ? batch.mask.reshape([batch.mask.size]) : null;
+        const l = ac.loss(starts, { generator: gen, mask });
         l.loss.backward();
         agcClip(this.#acParams, this.agc);
         for (const [k, v] of Object.entries(l.metrics)) metrics[`ac/${k}`] = pend(v);

@@ -43,6 +43,12 @@ import { binaryLoss, symlogBins } from "./losses.ts";
 import { MultiDecoder, MultiEncoder, netOptions } from "./networks.ts";
 import { RSSM, type RSSMState } from "./rssm.ts";
 import { DreamerTrainer } from "./trainer.ts";
+import {
+  dreamerV3Controller,
+  type DreamerV3ControllerOptions,
+  type DreamerV3ControllerState,
+} from "./controller.ts";
+import type { Controller, ControllerOptions } from "../../training/controller.ts";
 import type { TrainingConfig } from "../../training/config.ts";
 import {
   makeTrainStep,
@@ -455,9 +461,24 @@ export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> implements 
       rec = rec ? rec.add(err) : err;
     }
 
-    // Reward and continue of action t, from the state it leads to.
+    // Reward and continue of action t, from the state it leads to: step t+1's posterior, or,
+    // where no observation follows (the last step, and the last real step of a zero-padded
+    // sequence), the prior: the core step with action t (step t+1's deter, which a padded step
+    // computes from the real h_t, z_t, a_t) and a prior sample, as in imagination.
+    const mask = batch.mask ? batch.mask.reshape([B, T]) : null;
     const nextFeat = this.features(r.next).unsqueeze(1); // [B, 1, F]
-    const succ = T > 1 ? concat([feat.narrow(1, 1, T - 1), nextFeat], 1) : nextFeat;
+    let succ = T > 1 ? concat([feat.narrow(1, 1, T - 1), nextFeat], 1) : nextFeat;
+    if (mask && T > 1) {
+      const later = (x: Tensor) => x.narrow(1, 1, T - 1);
+      const priorZ = this.rssm.sample(
+        later(r.priorLogits),
+        this.rssm.gumbel([B, T - 1], this.sampleGenerator),
+      );
+      const priorFeat = concat([concat([later(r.deter), priorZ], -1), nextFeat], 1);
+      const usePrior = concat([later(mask).neg().add(1), zeros([B, 1], { device: this.device })], 1)
+        .unsqueeze(-1); // [B, T, 1]: 1 where step t+1 is padding
+      succ = succ.add(priorFeat.sub(succ).mul(usePrior));
+    }
     const succN = succ.reshape([N, F]);
     const rew = this.reward.loss(succN, batch.rewards!.reshape([N]), this.#bins);
     const term = batch.terminations!.reshape([N]);
@@ -467,7 +488,6 @@ export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> implements 
     const kl = this.rssm.klLosses(r.postLogits.reshape([N, SK]), r.priorLogits.reshape([N, SK]));
 
     // Weights: valid steps; reward/continue also need the next step in the same episode.
-    const mask = batch.mask ? batch.mask.reshape([B, T]) : null;
     const w = mask ? mask.reshape([N]) : null;
     let wSucc = w;
     if (isFirst && T > 1) {
@@ -539,6 +559,18 @@ export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> implements 
         }
       },
     });
+  }
+
+  /**
+   * The family's controller for the online loop ({@link dreamerV3Controller}): the RSSM filters
+   * the observations with the previous action, the actor samples the next action while exploring
+   * and takes its mode in evaluation. Needs the actor-critic (`actorCritic: true`).
+   */
+  createController(
+    _options?: ControllerOptions,
+    controllerOptions: DreamerV3ControllerOptions = {},
+  ): Controller<DreamerV3ControllerState | null> {
+    return dreamerV3Controller(this, controllerOptions);
   }
 
   /** Releases the parameters, buffers and the bins. */
