@@ -35,9 +35,39 @@ function envCpuImplementation(): CpuImplementation {
   return v === "reference" || v === "js" ? "reference" : "wasm";
 }
 
+/**
+ * Threads of the wasm cpu backend: `WORLDFLUX_CPU_THREADS` (a positive integer, like
+ * `torch.set_num_threads`), else every logical core. Throws a RangeError on a value that is not
+ * a positive integer. `value` defaults to the environment variable.
+ */
+export function cpuThreads(value: string | undefined = envCpuThreads()): number {
+  const cores = navigator.hardwareConcurrency || 1;
+  if (value === undefined || value.trim() === "") return cores;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(
+      `WORLDFLUX_CPU_THREADS must be a positive integer (got "${value}"); unset it to use ` +
+        `every logical core (${cores} here)`,
+    );
+  }
+  return n;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function envCpuThreads(): string | undefined {
+  try {
+    return Deno.env.get("WORLDFLUX_CPU_THREADS");
+  } catch {
+    return undefined; // no --allow-env
+  }
+}
+
 /** Creates a cpu backend of the given implementation. */
 export function createCpuBackend(impl: CpuImplementation = envCpuImplementation()): Backend {
-  return impl === "reference" ? new JsBackend() : new WasmBackend();
+  return impl === "reference" ? new JsBackend() : new WasmBackend(cpuThreads());
 }
 let webgpu: Backend | null = null;
 let webgpuInit: Promise<Backend> | null = null;
@@ -69,7 +99,7 @@ let autoChooser: () => Promise<AutoDecision> = async () => {
       device: "cpu",
       reason: `the WebGPU adapter (${desc.replace(/, software fallback$/, "")}) is a software ` +
         `fallback running on the CPU; the ${cpuImpl} cpu kernels ` +
-        `(${navigator.hardwareConcurrency} threads) are faster`,
+        `(${plural((cpuBackend() as WasmBackend).threads.size, "thread")}) are faster`,
     };
   }
   return { device: "webgpu", reason: gpu.reason };

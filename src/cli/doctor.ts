@@ -20,10 +20,15 @@ export interface DoctorReport {
     readonly arch: string;
     readonly cpus: number;
   };
-  /** Environment variables that change how WebGPU starts (null when unset or unreadable). */
+  /**
+   * Environment variables that change how WebGPU starts and which cpu kernels run (null when
+   * unset or unreadable).
+   */
   readonly env: {
     readonly DENO_WEBGPU_BACKEND: string | null;
     readonly XDG_RUNTIME_DIR: string | null;
+    readonly WORLDFLUX_CPU_BACKEND: string | null;
+    readonly WORLDFLUX_CPU_THREADS: string | null;
   };
   readonly webgpu: AdapterReport & {
     /** Whether the webgpu backend module loaded (and why not, when it did not). */
@@ -69,6 +74,8 @@ export async function collectDoctorReport(): Promise<DoctorReport> {
     env: {
       DENO_WEBGPU_BACKEND: envVar("DENO_WEBGPU_BACKEND"),
       XDG_RUNTIME_DIR: envVar("XDG_RUNTIME_DIR"),
+      WORLDFLUX_CPU_BACKEND: envVar("WORLDFLUX_CPU_BACKEND"),
+      WORLDFLUX_CPU_THREADS: envVar("WORLDFLUX_CPU_THREADS"),
     },
     webgpu: { ...adapter, backendModule },
     auto: { device: auto.device, reason: auto.reason },
@@ -123,6 +130,8 @@ export function formatDoctorReport(r: DoctorReport): string {
     ["cpus", String(r.runtime.cpus)],
     ["DENO_WEBGPU_BACKEND", r.env.DENO_WEBGPU_BACKEND ?? "(unset: Deno's default)"],
     ["XDG_RUNTIME_DIR", r.env.XDG_RUNTIME_DIR ?? "(unset)"],
+    ["WORLDFLUX_CPU_BACKEND", r.env.WORLDFLUX_CPU_BACKEND ?? "(unset: wasm)"],
+    ["WORLDFLUX_CPU_THREADS", r.env.WORLDFLUX_CPU_THREADS ?? "(unset: every logical core)"],
   ]);
 
   const w = r.webgpu;
