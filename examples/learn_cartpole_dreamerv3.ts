@@ -22,7 +22,7 @@
  */
 
 import { createWorldModel, type DreamerV3WorldModel, makeEnvSync } from "../mod.ts";
-import { parseFlags, runLearning } from "./learn_lib.ts";
+import { onlineConfig, parseFlags, runLearning } from "./learn_lib.ts";
 
 const flags = parseFlags(Deno.args, {
   steps: 30_000,
@@ -63,18 +63,11 @@ await runLearning({
   env,
   evalEnv,
   controller,
-  config: {
-    totalSteps: flags.steps,
-    prefillSteps: flags.prefill,
+  config: onlineConfig(flags, {
     trainRatio,
     batchSize: flags.batchSize,
     sequenceLength: flags.seqLen,
-    evalInterval: flags.evalInterval,
-    evalEpisodes: flags.evalEpisodes,
-    logInterval: 250,
-    seed: flags.seed,
-    outputDir: flags.out,
-  },
+  }),
   baselineEpisodes: flags.baselineEpisodes,
   finalEpisodes: flags.finalEpisodes,
   settings: {

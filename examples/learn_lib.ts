@@ -52,6 +52,33 @@ export function parseFlags<T extends Record<string, number | string | boolean>>(
   return out as T;
 }
 
+/** The flags every learning script has. */
+export interface CommonFlags {
+  readonly steps: number;
+  readonly prefill: number;
+  readonly evalInterval: number;
+  readonly evalEpisodes: number;
+  readonly seed: number;
+  readonly out: string;
+}
+
+/** The online-loop config of a learning script: the common flags plus the family's batching. */
+export function onlineConfig(
+  flags: CommonFlags,
+  batching: { trainRatio: number; batchSize: number; sequenceLength: number },
+): TrainingConfigInput {
+  return {
+    totalSteps: flags.steps,
+    prefillSteps: flags.prefill,
+    ...batching,
+    evalInterval: flags.evalInterval,
+    evalEpisodes: flags.evalEpisodes,
+    logInterval: 250,
+    seed: flags.seed,
+    outputDir: flags.out,
+  };
+}
+
 /** Mean and (population) standard deviation. */
 export function meanStd(xs: readonly number[]): { mean: number; std: number } {
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -18,7 +18,7 @@
  */
 
 import { createWorldModel, makeEnvSync, tdmpc2Controller, type TDMPC2WorldModel } from "../mod.ts";
-import { parseFlags, runLearning } from "./learn_lib.ts";
+import { onlineConfig, parseFlags, runLearning } from "./learn_lib.ts";
 
 const flags = parseFlags(Deno.args, {
   steps: 6000,
@@ -67,18 +67,11 @@ await runLearning({
   env,
   evalEnv,
   controller,
-  config: {
-    totalSteps: flags.steps,
-    prefillSteps: flags.prefill,
+  config: onlineConfig(flags, {
     trainRatio: flags.trainRatio,
     batchSize: flags.batchSize,
     sequenceLength: 4, // horizon + 1
-    evalInterval: flags.evalInterval,
-    evalEpisodes: flags.evalEpisodes,
-    logInterval: 250,
-    seed: flags.seed,
-    outputDir: flags.out,
-  },
+  }),
   baselineEpisodes: flags.baselineEpisodes,
   finalEpisodes: flags.finalEpisodes,
   settings: {
