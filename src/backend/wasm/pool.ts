@@ -8,11 +8,13 @@
  * @module
  */
 
-import { CTL, JOB, JOB_WORDS } from "./pool_protocol.ts";
+import { CTL, JOB, JOB_WORDS, POOL_PROTOCOL } from "./pool_protocol.ts";
 
 interface Slot {
   worker: Worker | null;
   ctl: Int32Array;
+  /** The worker failed outside a kernel (e.g. at start): the slot is not used again. */
+  failed: string | null;
 }
 
 /** A pool of kernel workers. */
@@ -34,10 +36,15 @@ export class WorkerPool {
     readonly names: string[],
     readonly threads: number,
     readonly idleMs = 2000,
+    private readonly protocol: number = POOL_PROTOCOL,
   ) {
     this.fnIndex = new Map(names.map((n, i) => [n, i]));
     for (let i = 0; i < threads - 1; i++) {
-      this.slots.push({ worker: null, ctl: new Int32Array(new SharedArrayBuffer(CTL.WORDS * 4)) });
+      this.slots.push({
+        worker: null,
+        ctl: new Int32Array(new SharedArrayBuffer(CTL.WORDS * 4)),
+        failed: null,
+      });
     }
   }
 
@@ -54,9 +61,15 @@ export class WorkerPool {
     ).length;
   }
 
+  /** Why workers stopped for good (one entry per failed thread; kernels still run without them). */
+  get failures(): string[] {
+    return this.slots.flatMap((s) => (s.failed ? [s.failed] : []));
+  }
+
   /** Starts workers that are down (asynchronously; they join when ready). */
   warm(): void {
     for (const s of this.slots) {
+      if (s.failed) continue;
       const st = Atomics.load(s.ctl, CTL.STATE);
       if (s.worker && st !== CTL.EXITED) continue;
       if (s.worker) s.worker.terminate();
@@ -69,7 +82,25 @@ export class WorkerPool {
         job: this.job.buffer,
         names: this.names,
         idleMs: this.idleMs,
+        protocol: this.protocol,
       });
+      // A worker that cannot serve (it says why), or an error outside a kernel (kernel errors
+      // are caught and flagged per job), which would otherwise end the whole program: the thread
+      // is retired and the others (the caller at least) go on.
+      const retire = (why: string) => {
+        if (s.failed) return;
+        s.failed = why;
+        Atomics.store(s.ctl, CTL.STATE, CTL.EXITED);
+        w.terminate();
+        console.error(`worldflux: a kernel thread stopped and is not used again: ${why}`);
+      };
+      w.onmessage = (e: MessageEvent<{ failed?: string }>) => {
+        if (e.data?.failed) retire(e.data.failed);
+      };
+      w.onerror = (e) => {
+        e.preventDefault();
+        retire(e.message || String(e.error));
+      };
       s.worker = w;
     }
   }

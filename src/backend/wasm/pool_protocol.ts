@@ -10,6 +10,13 @@
  * @module
  */
 
+/**
+ * Version of these layouts. The pool sends it to each worker it starts; a worker whose own copy
+ * differs (its module was changed on disk while the program ran, and an idle worker restarted
+ * from the new file) refuses to start instead of misreading the shared blocks.
+ */
+export const POOL_PROTOCOL = 2;
+
 /** Word indices and states of a worker's control block. */
 export const CTL = {
   STATE: 0,

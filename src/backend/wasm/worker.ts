@@ -7,7 +7,7 @@
 
 /// <reference lib="deno.worker" />
 
-import { CTL, JOB } from "./pool_protocol.ts";
+import { CTL, JOB, POOL_PROTOCOL } from "./pool_protocol.ts";
 
 interface Init {
   readonly memory: WebAssembly.Memory;
@@ -16,11 +16,21 @@ interface Init {
   readonly job: SharedArrayBuffer;
   readonly names: string[];
   readonly idleMs: number;
+  readonly protocol: number;
 }
 
 self.onmessage = (e: MessageEvent<Init>) => {
   self.onmessage = null;
-  const { memory, module, names, idleMs } = e.data;
+  const { memory, module, names, idleMs, protocol } = e.data;
+  if (protocol !== POOL_PROTOCOL) {
+    // The pool retires this thread with the reason (its onmessage).
+    self.postMessage({
+      failed: `pool protocol ${protocol}, worker protocol ${POOL_PROTOCOL}: the worker module ` +
+        `changed on disk while this program ran; restart the program`,
+    });
+    self.close();
+    return;
+  }
   const ctl = new Int32Array(e.data.ctl);
   const job = new Int32Array(e.data.job);
   const inst = new WebAssembly.Instance(module, { env: { memory } });

@@ -1,0 +1,79 @@
+/**
+ * The kernel thread pool: slices run on every thread and the caller; a worker that fails outside
+ * a kernel (here: a pool protocol it does not speak, as when its module changed on disk while
+ * the program ran) is retired with its reason, and kernels still complete on the others.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { F32, I32, ModuleBuilder } from "../../src/backend/wasm/emit.ts";
+import { WorkerPool } from "../../src/backend/wasm/pool.ts";
+import { POOL_PROTOCOL } from "../../src/backend/wasm/pool_protocol.ts";
+
+/** A module with `fill(ptr, n, v)`: f32 memory[ptr .. ptr + 4n) = v. */
+function fillModule(memory: WebAssembly.Memory) {
+  const pages = memory.buffer.byteLength / 65536;
+  const m = new ModuleBuilder().importMemory(pages, pages, true);
+  m.func("fill", [I32, I32, F32], [], (f) => {
+    const i = f.local(I32);
+    f.for(i, 0, () => f.get(1), 1, () => {
+      f.get(0).get(i).i32(2).op("i32.shl").op("i32.add").get(2).op("f32.store");
+    });
+  });
+  const module = new WebAssembly.Module(m.bytes() as BufferSource);
+  const inst = new WebAssembly.Instance(module, { env: { memory } });
+  return { module, fill: inst.exports.fill as (...a: number[]) => void };
+}
+
+async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function runSlices(pool: WorkerPool, memory: WebAssembly.Memory, fill: (...a: number[]) => void) {
+  const n = 16, per = 1000;
+  const args = Array.from({ length: n }, (_, s) => [s * per * 4, per, s + 1]);
+  pool.run("fill", args, fill);
+  const out = new Float32Array(memory.buffer, 0, n * per);
+  for (let s = 0; s < n; s++) {
+    for (let j = 0; j < per; j++) assert.equal(out[s * per + j], s + 1, `slice ${s}`);
+  }
+}
+
+Deno.test("pool: slices run on the workers and the caller; every slice is written once", async () => {
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
+  const { module, fill } = fillModule(memory);
+  const pool = new WorkerPool(memory, module, ["fill"], 3, 500);
+  try {
+    pool.warm();
+    await waitFor(() => pool.ready === 2);
+    runSlices(pool, memory, fill);
+    assert.deepEqual(pool.failures, []);
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("pool: a worker of another protocol is retired with its reason; kernels still run", async () => {
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
+  const { module, fill } = fillModule(memory);
+  const pool = new WorkerPool(memory, module, ["fill"], 2, 500, POOL_PROTOCOL + 1);
+  const errors: unknown[] = [];
+  const orig = console.error;
+  console.error = (...a: unknown[]) => void errors.push(a.join(" "));
+  try {
+    pool.warm();
+    await waitFor(() => pool.failures.length === 1);
+    assert.match(pool.failures[0], /protocol/);
+    assert.match(String(errors[0]), /not used again/);
+    runSlices(pool, memory, fill); // the caller does all of it
+    assert.equal(pool.ready, 0);
+    assert.equal(pool.failures.length, 1); // not restarted
+  } finally {
+    console.error = orig;
+    pool.close();
+  }
+});
