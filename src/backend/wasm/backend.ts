@@ -46,6 +46,12 @@ const SMALL_B = 65536;
 
 /** Work (flops) below which a matmul stays on the calling thread. */
 const PARALLEL_FLOPS = 1 << 21;
+/**
+ * Rows below which a matmul is not cut into more slices than threads: every slice packs all of B
+ * (KC x NC panels), so thin slices repeat that work (measured: [256, 512] x [512, 512] on 2
+ * threads, 8 slices of 32 rows 62-77 GFLOP/s, 4 slices of 64 rows 83).
+ */
+const MIN_SLICE_ROWS = 64;
 
 /** The wasm cpu backend. */
 export class WasmBackend extends JsBackend {
@@ -189,8 +195,13 @@ export class WasmBackend extends JsBackend {
           (m * n * K <= SMALL_MNK && sak === 1 && sbk === 1);
         // Split rows (MR-aligned) of each batch over the threads when the work is large.
         // (several slices per thread: they are claimed dynamically, see WorkerPool)
+        // The packed gemm keeps slices of at least MIN_SLICE_ROWS rows beyond one per thread.
+        const maxParts = Math.min(threads * SLICES_PER_THREAD, Math.floor(m / (2 * MR)));
         const parts = threads > 1 && flops >= PARALLEL_FLOPS && m >= 2 * MR
-          ? Math.min(threads * SLICES_PER_THREAD, Math.floor(m / (2 * MR)))
+          ? (small ? maxParts : Math.max(
+            Math.min(threads, maxParts),
+            Math.min(maxParts, Math.floor(m / MIN_SLICE_ROWS)),
+          ))
           : 1;
         const tasks: number[][] = [];
         const pre: number[][] = [];
