@@ -200,7 +200,8 @@ export class WasmBackend extends JsBackend {
         const parts = threads > 1 && flops >= PARALLEL_FLOPS && m >= 2 * MR
           ? (small ? maxParts : Math.max(
             Math.min(threads, maxParts),
-            Math.min(maxParts, Math.floor(m / MIN_SLICE_ROWS)),
+            // (a multiple of the threads, so that no thread is left with one slice more)
+            Math.min(maxParts, Math.round(m / MIN_SLICE_ROWS / threads) * threads),
           ))
           : 1;
         const tasks: number[][] = [];
