@@ -828,7 +828,9 @@ test("conv kernels read operands at buffer offsets", async () => {
 // ---------------------------------------------------------------------------------------------
 
 test("matmul with transposed and broadcast operands, epilogues", async () => {
-  for (const [m, k, n] of [[1, 1, 1], [5, 7, 3], [37, 64, 13], [130, 257, 67]]) {
+  // (130 x 257 x 67 and up split over the threads with B packed once: several K blocks of 256,
+  // 300 x 600 x 530 also two N blocks of 512 and a padded last panel)
+  for (const [m, k, n] of [[1, 1, 1], [5, 7, 3], [37, 64, 13], [130, 257, 67], [300, 600, 530]]) {
     const a = rng.normal(m * k), b = rng.normal(k * n), bias = rng.normal(n);
     await sameSums(`${m}x${k}x${n}`, (abs) => {
       const f = (d: Float32Array) => (abs ? d.map(Math.abs) : d);
@@ -843,6 +845,17 @@ test("matmul with transposed and broadcast operands, epilogues", async () => {
       ];
     });
   }
+});
+
+test("batched matmul split over the threads (B packed once per batch), broadcast B", async () => {
+  const [nb, m, k, n] = [3, 70, 300, 260]; // k * n above the unpacked-gemm limit
+  const a = rng.normal(nb * m * k), b = rng.normal(nb * k * n);
+  await sameSums("batched", (abs) => {
+    const f = (d: Float32Array) => (abs ? d.map(Math.abs) : d);
+    const A = tensor(f(a), [nb, m, k]), B = tensor(f(b), [nb, k, n]);
+    const B0 = tensor(f(b).slice(0, k * n), [k, n]);
+    return [A.matmul(B), A.matmul(B0), A.matmul(tensor(f(b), [nb, n, k]).mT)];
+  });
 });
 
 // ---------------------------------------------------------------------------------------------

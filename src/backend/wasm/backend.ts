@@ -15,7 +15,7 @@ import { numel } from "../../tensor/view.ts";
 import { JsBackend } from "../cpu/js_backend.ts";
 import type { BackendMemory, DeviceBuffer, Kernel, MatmulKernel, ReadRequest } from "../types.ts";
 import { ModuleBuilder } from "./emit.ts";
-import { addGemm, addSmallGemm, addTranspose, gemmScratchBytes, MR } from "./gemm.ts";
+import { addGemm, addSmallGemm, addTranspose, gemmScratchBytes, MR, NR } from "./gemm.ts";
 import { type WasmBuffer, WasmHeap } from "./heap.ts";
 import { WorkerPool } from "./pool.ts";
 import {
@@ -52,6 +52,11 @@ const PARALLEL_FLOPS = 1 << 21;
  * threads, 8 slices of 32 rows 62-77 GFLOP/s, 4 slices of 64 rows 83).
  */
 const MIN_SLICE_ROWS = 64;
+/**
+ * Floats of B (k x n, n rounded up to 8) up to which a matmul split over threads packs B once on
+ * the calling thread and every slice reads it, instead of each slice packing all of B.
+ */
+const PREPACK_FLOATS = 1 << 20;
 
 /** The wasm cpu backend. */
 export class WasmBackend extends JsBackend {
@@ -64,6 +69,8 @@ export class WasmBackend extends JsBackend {
   private readonly transpose: (...a: number[]) => void;
   /** Scratch for a small transposed B laid out row-major (see planMatmul). */
   private readonly bT: number;
+  /** Scratch of a B packed once for all slices (see PREPACK_FLOATS). */
+  private readonly prepacked: number;
   private readonly scratch: number[];
   private readonly kernels: WasmKernels;
   /** Kernel kinds run by the TypeScript reference instead of wasm (counted, for reports). */
@@ -90,6 +97,7 @@ export class WasmBackend extends JsBackend {
     this.gemmSmall = inst.exports.gemm_small as (...a: number[]) => void;
     this.transpose = inst.exports.transpose_into as (...a: number[]) => void;
     this.bT = heap.reserve(SMALL_B * 4 + 64);
+    this.prepacked = heap.reserve(PREPACK_FLOATS * 4 + 64);
     this.threads = new WorkerPool(heap.memory, module, [...CORE_EXPORTS], Math.max(1, threads));
     this.scratch = Array.from(
       { length: this.threads.size > 1 ? this.threads.size * SLICES_PER_THREAD : 1 },
@@ -228,6 +236,7 @@ export class WasmBackend extends JsBackend {
               } else tasks.push([aRow, sam, sak, bPtr + bo * 4, sbk, sbn, cRow, n, m1 - m0, n, K]);
             } else {
               tasks.push([aPtr + ao * 4, sam, sak, bPtr + bo * 4, sbk, sbn, cPtr, n, m0, m1, n, K]);
+              if (p === 0) pre.push([bPtr + bo * 4, sbk, sbn, K, n, this.prepacked]);
             }
           }
         }
@@ -251,6 +260,24 @@ export class WasmBackend extends JsBackend {
           } else {steps.push(() => {
               for (const t of tasks) g(...t);
             });}
+        } else if (parts > 1 && K * Math.ceil(n / NR) * NR <= PREPACK_FLOATS) {
+          // Per batch: B packed once here, then one pool round of slices that read it (gemm_pp
+          // takes the packed B and its padded width in place of B and its strides).
+          const npad = Math.ceil(n / NR) * NR;
+          const perBatch = tasks.length / nb;
+          const rounds = pre.map((_, bi) =>
+            tasks.slice(bi * perBatch, (bi + 1) * perBatch).map((
+              t,
+              j,
+            ) => [t[0], t[1], t[2], this.prepacked, npad, 0, ...t.slice(6), this.scratch[j]])
+          );
+          const core = this.core;
+          steps.push(() => {
+            for (let bi = 0; bi < nb; bi++) {
+              core.gemm_packB_full(...pre[bi]);
+              this.threads.run("gemm_pp", rounds[bi], core.gemm_pp);
+            }
+          });
         } else if (parts > 1) {
           // One pool round per group of `threads` tasks (batch-major).
           const groups: number[][][] = [];

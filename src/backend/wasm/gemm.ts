@@ -119,63 +119,95 @@ export function addGemm(m: ModuleBuilder): void {
   const packA = m.indexOf("gemm_packA");
   const microIdx = m.indexOf("gemm_micro");
 
-  // gemm(a, sam, sak, b, sbk, sbn, c, ldc, m0, m1, n, k, scratch, beta)
-  const params = new Array<number>(14).fill(I32);
-  m.func("gemm", params, [], (f) => {
-    const [a, sam, sak, b, sbk, sbn, c, ldc, m0, m1, n, K, scratch, beta] = [
-      0,
-      1,
-      2,
-      3,
-      4,
-      5,
-      6,
-      7,
-      8,
-      9,
-      10,
-      11,
-      12,
-      13,
-    ];
+  // gemm_packB_full(b, sbk, sbn, k, n, dst): all of B packed once, block (kk, nn) (KC x NC) at
+  // dst + (kk * npad + nn * kc) floats, npad = n rounded up to NR: the layout gemm_pp reads.
+  m.func("gemm_packB_full", [I32, I32, I32, I32, I32, I32], [], (f) => {
+    const [b, sbk, sbn, K, n, dst] = [0, 1, 2, 3, 4, 5];
     const kk = f.local(I32), kc = f.local(I32), nn = f.local(I32), nc = f.local(I32);
-    const mm = f.local(I32), rows = f.local(I32), p = f.local(I32), cols = f.local(I32);
-    const bpack = f.local(I32), ldc4 = f.local(I32);
-    f.get(scratch).i32(MR * KC * 4).op("i32.add").set(bpack);
-    f.get(ldc).i32(2).op("i32.shl").set(ldc4);
+    const npad = f.local(I32);
+    f.get(n).i32(NR - 1).op("i32.add").i32(-NR).op("i32.and").set(npad);
     f.for(kk, 0, () => f.get(K), KC, () => {
       f.get(K).get(kk).op("i32.sub").set(kc);
       f.get(kc).i32(KC).op("i32.gt_s").if(() => f.i32(KC).set(kc));
       f.for(nn, 0, () => f.get(n), NC, () => {
         f.get(n).get(nn).op("i32.sub").set(nc);
         f.get(nc).i32(NC).op("i32.gt_s").if(() => f.i32(NC).set(nc));
-        // pack B[kk:kk+kc, nn:nn+nc]
         f.get(b).get(kk).get(sbk).op("i32.mul").get(nn).get(sbn).op("i32.mul").op("i32.add")
           .i32(2).op("i32.shl").op("i32.add");
-        f.get(sbk).get(sbn).get(kc).get(nc).get(bpack).op("call", packB);
-        f.for(mm, () => f.get(m0), () => f.get(m1), MR, () => {
-          f.get(m1).get(mm).op("i32.sub").set(rows);
-          f.get(rows).i32(MR).op("i32.gt_s").if(() => f.i32(MR).set(rows));
-          // pack A[mm:mm+rows, kk:kk+kc]
-          f.get(a).get(mm).get(sam).op("i32.mul").get(kk).get(sak).op("i32.mul").op("i32.add")
-            .i32(2).op("i32.shl").op("i32.add");
-          f.get(sam).get(sak).get(rows).get(kc).get(scratch).op("call", packA);
-          f.for(p, 0, () => f.get(nc), NR, () => {
-            f.get(nc).get(p).op("i32.sub").set(cols);
-            f.get(cols).i32(NR).op("i32.gt_s").if(() => f.i32(NR).set(cols));
-            f.get(scratch);
-            f.get(bpack).get(p).get(kc).op("i32.mul").i32(2).op("i32.shl").op("i32.add");
-            f.get(kc);
-            // c + (mm * ldc + nn + p) * 4
-            f.get(c).get(mm).get(ldc).op("i32.mul").get(nn).op("i32.add").get(p).op("i32.add")
+        f.get(sbk).get(sbn).get(kc).get(nc);
+        f.get(dst).get(kk).get(npad).op("i32.mul").get(nn).get(kc).op("i32.mul").op("i32.add")
+          .i32(2).op("i32.shl").op("i32.add");
+        f.op("call", packB);
+      });
+    });
+  });
+
+  // gemm(a, sam, sak, b, sbk, sbn, c, ldc, m0, m1, n, k, scratch, beta), and gemm_pp with the
+  // same arguments where b is B packed by gemm_packB_full and sbk its npad (sbn unused).
+  const params = new Array<number>(14).fill(I32);
+  for (const prepacked of [false, true]) {
+    m.func(prepacked ? "gemm_pp" : "gemm", params, [], (f) => {
+      const [a, sam, sak, b, sbk, sbn, c, ldc, m0, m1, n, K, scratch, beta] = [
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+        9,
+        10,
+        11,
+        12,
+        13,
+      ];
+      const kk = f.local(I32), kc = f.local(I32), nn = f.local(I32), nc = f.local(I32);
+      const mm = f.local(I32), rows = f.local(I32), p = f.local(I32), cols = f.local(I32);
+      const bpack = f.local(I32), ldc4 = f.local(I32);
+      f.get(scratch).i32(MR * KC * 4).op("i32.add").set(bpack);
+      f.get(ldc).i32(2).op("i32.shl").set(ldc4);
+      f.for(kk, 0, () => f.get(K), KC, () => {
+        f.get(K).get(kk).op("i32.sub").set(kc);
+        f.get(kc).i32(KC).op("i32.gt_s").if(() => f.i32(KC).set(kc));
+        f.for(nn, 0, () => f.get(n), NC, () => {
+          f.get(n).get(nn).op("i32.sub").set(nc);
+          f.get(nc).i32(NC).op("i32.gt_s").if(() => f.i32(NC).set(nc));
+          if (prepacked) {
+            // block (kk, nn) of the packed B
+            f.get(b).get(kk).get(sbk).op("i32.mul").get(nn).get(kc).op("i32.mul").op("i32.add")
+              .i32(2).op("i32.shl").op("i32.add").set(bpack);
+          } else {
+            // pack B[kk:kk+kc, nn:nn+nc]
+            f.get(b).get(kk).get(sbk).op("i32.mul").get(nn).get(sbn).op("i32.mul").op("i32.add")
               .i32(2).op("i32.shl").op("i32.add");
-            f.get(ldc4).get(rows).get(cols).get(kk).i32(0).op("i32.gt_s").get(beta).op("i32.or");
-            f.op("call", microIdx);
+            f.get(sbk).get(sbn).get(kc).get(nc).get(bpack).op("call", packB);
+          }
+          f.for(mm, () => f.get(m0), () => f.get(m1), MR, () => {
+            f.get(m1).get(mm).op("i32.sub").set(rows);
+            f.get(rows).i32(MR).op("i32.gt_s").if(() => f.i32(MR).set(rows));
+            // pack A[mm:mm+rows, kk:kk+kc]
+            f.get(a).get(mm).get(sam).op("i32.mul").get(kk).get(sak).op("i32.mul").op("i32.add")
+              .i32(2).op("i32.shl").op("i32.add");
+            f.get(sam).get(sak).get(rows).get(kc).get(scratch).op("call", packA);
+            f.for(p, 0, () => f.get(nc), NR, () => {
+              f.get(nc).get(p).op("i32.sub").set(cols);
+              f.get(cols).i32(NR).op("i32.gt_s").if(() => f.i32(NR).set(cols));
+              f.get(scratch);
+              f.get(bpack).get(p).get(kc).op("i32.mul").i32(2).op("i32.shl").op("i32.add");
+              f.get(kc);
+              // c + (mm * ldc + nn + p) * 4
+              f.get(c).get(mm).get(ldc).op("i32.mul").get(nn).op("i32.add").get(p).op("i32.add")
+                .i32(2).op("i32.shl").op("i32.add");
+              f.get(ldc4).get(rows).get(cols).get(kk).i32(0).op("i32.gt_s").get(beta).op("i32.or");
+              f.op("call", microIdx);
+            });
           });
         });
       });
     });
-  });
+  }
 }
 
 /** The 4x8 micro-kernel body. */

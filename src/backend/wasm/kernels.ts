@@ -35,6 +35,8 @@ import { OPTIM_HYPER } from "./optim.ts";
 /** Exports of the core module that worker threads can run. */
 export const CORE_EXPORTS = [
   "gemm",
+  "gemm_pp",
+  "gemm_packB_full",
   "gemm_small",
   "conv_task",
   "softmax_rows",
