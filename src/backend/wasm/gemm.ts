@@ -126,19 +126,13 @@ export function addGemm(m: ModuleBuilder): void {
     const kk = f.local(I32), kc = f.local(I32), nn = f.local(I32), nc = f.local(I32);
     const npad = f.local(I32);
     f.get(n).i32(NR - 1).op("i32.add").i32(-NR).op("i32.and").set(npad);
-    f.for(kk, 0, () => f.get(K), KC, () => {
-      f.get(K).get(kk).op("i32.sub").set(kc);
-      f.get(kc).i32(KC).op("i32.gt_s").if(() => f.i32(KC).set(kc));
-      f.for(nn, 0, () => f.get(n), NC, () => {
-        f.get(n).get(nn).op("i32.sub").set(nc);
-        f.get(nc).i32(NC).op("i32.gt_s").if(() => f.i32(NC).set(nc));
-        f.get(b).get(kk).get(sbk).op("i32.mul").get(nn).get(sbn).op("i32.mul").op("i32.add")
-          .i32(2).op("i32.shl").op("i32.add");
-        f.get(sbk).get(sbn).get(kc).get(nc);
-        f.get(dst).get(kk).get(npad).op("i32.mul").get(nn).get(kc).op("i32.mul").op("i32.add")
-          .i32(2).op("i32.shl").op("i32.add");
-        f.op("call", packB);
-      });
+    forBlocks(f, K, n, kk, kc, nn, nc, () => {
+      f.get(b).get(kk).get(sbk).op("i32.mul").get(nn).get(sbn).op("i32.mul").op("i32.add")
+        .i32(2).op("i32.shl").op("i32.add");
+      f.get(sbk).get(sbn).get(kc).get(nc);
+      f.get(dst).get(kk).get(npad).op("i32.mul").get(nn).get(kc).op("i32.mul").op("i32.add")
+        .i32(2).op("i32.shl").op("i32.add");
+      f.op("call", packB);
     });
   });
 
@@ -168,46 +162,65 @@ export function addGemm(m: ModuleBuilder): void {
       const bpack = f.local(I32), ldc4 = f.local(I32);
       f.get(scratch).i32(MR * KC * 4).op("i32.add").set(bpack);
       f.get(ldc).i32(2).op("i32.shl").set(ldc4);
-      f.for(kk, 0, () => f.get(K), KC, () => {
-        f.get(K).get(kk).op("i32.sub").set(kc);
-        f.get(kc).i32(KC).op("i32.gt_s").if(() => f.i32(KC).set(kc));
-        f.for(nn, 0, () => f.get(n), NC, () => {
-          f.get(n).get(nn).op("i32.sub").set(nc);
-          f.get(nc).i32(NC).op("i32.gt_s").if(() => f.i32(NC).set(nc));
-          if (prepacked) {
-            // block (kk, nn) of the packed B
-            f.get(b).get(kk).get(sbk).op("i32.mul").get(nn).get(kc).op("i32.mul").op("i32.add")
-              .i32(2).op("i32.shl").op("i32.add").set(bpack);
-          } else {
-            // pack B[kk:kk+kc, nn:nn+nc]
-            f.get(b).get(kk).get(sbk).op("i32.mul").get(nn).get(sbn).op("i32.mul").op("i32.add")
+      forBlocks(f, K, n, kk, kc, nn, nc, () => {
+        if (prepacked) {
+          // block (kk, nn) of the packed B
+          f.get(b).get(kk).get(sbk).op("i32.mul").get(nn).get(kc).op("i32.mul").op("i32.add")
+            .i32(2).op("i32.shl").op("i32.add").set(bpack);
+        } else {
+          // pack B[kk:kk+kc, nn:nn+nc]
+          f.get(b).get(kk).get(sbk).op("i32.mul").get(nn).get(sbn).op("i32.mul").op("i32.add")
+            .i32(2).op("i32.shl").op("i32.add");
+          f.get(sbk).get(sbn).get(kc).get(nc).get(bpack).op("call", packB);
+        }
+        f.for(mm, () => f.get(m0), () => f.get(m1), MR, () => {
+          f.get(m1).get(mm).op("i32.sub").set(rows);
+          f.get(rows).i32(MR).op("i32.gt_s").if(() => f.i32(MR).set(rows));
+          // pack A[mm:mm+rows, kk:kk+kc]
+          f.get(a).get(mm).get(sam).op("i32.mul").get(kk).get(sak).op("i32.mul").op("i32.add")
+            .i32(2).op("i32.shl").op("i32.add");
+          f.get(sam).get(sak).get(rows).get(kc).get(scratch).op("call", packA);
+          f.for(p, 0, () => f.get(nc), NR, () => {
+            f.get(nc).get(p).op("i32.sub").set(cols);
+            f.get(cols).i32(NR).op("i32.gt_s").if(() => f.i32(NR).set(cols));
+            f.get(scratch);
+            f.get(bpack).get(p).get(kc).op("i32.mul").i32(2).op("i32.shl").op("i32.add");
+            f.get(kc);
+            // c + (mm * ldc + nn + p) * 4
+            f.get(c).get(mm).get(ldc).op("i32.mul").get(nn).op("i32.add").get(p).op("i32.add")
               .i32(2).op("i32.shl").op("i32.add");
-            f.get(sbk).get(sbn).get(kc).get(nc).get(bpack).op("call", packB);
-          }
-          f.for(mm, () => f.get(m0), () => f.get(m1), MR, () => {
-            f.get(m1).get(mm).op("i32.sub").set(rows);
-            f.get(rows).i32(MR).op("i32.gt_s").if(() => f.i32(MR).set(rows));
-            // pack A[mm:mm+rows, kk:kk+kc]
-            f.get(a).get(mm).get(sam).op("i32.mul").get(kk).get(sak).op("i32.mul").op("i32.add")
-              .i32(2).op("i32.shl").op("i32.add");
-            f.get(sam).get(sak).get(rows).get(kc).get(scratch).op("call", packA);
-            f.for(p, 0, () => f.get(nc), NR, () => {
-              f.get(nc).get(p).op("i32.sub").set(cols);
-              f.get(cols).i32(NR).op("i32.gt_s").if(() => f.i32(NR).set(cols));
-              f.get(scratch);
-              f.get(bpack).get(p).get(kc).op("i32.mul").i32(2).op("i32.shl").op("i32.add");
-              f.get(kc);
-              // c + (mm * ldc + nn + p) * 4
-              f.get(c).get(mm).get(ldc).op("i32.mul").get(nn).op("i32.add").get(p).op("i32.add")
-                .i32(2).op("i32.shl").op("i32.add");
-              f.get(ldc4).get(rows).get(cols).get(kk).i32(0).op("i32.gt_s").get(beta).op("i32.or");
-              f.op("call", microIdx);
-            });
+            f.get(ldc4).get(rows).get(cols).get(kk).i32(0).op("i32.gt_s").get(beta).op("i32.or");
+            f.op("call", microIdx);
           });
         });
       });
     });
   }
+}
+
+/**
+ * Emits the loops over the KC x NC blocks of a k x n operand: `kk`/`nn` step over the block
+ * origins, `kc`/`nc` hold each block's size (the last ones may be smaller).
+ */
+function forBlocks(
+  f: FnBuilder,
+  K: number,
+  n: number,
+  kk: number,
+  kc: number,
+  nn: number,
+  nc: number,
+  body: () => void,
+): void {
+  f.for(kk, 0, () => f.get(K), KC, () => {
+    f.get(K).get(kk).op("i32.sub").set(kc);
+    f.get(kc).i32(KC).op("i32.gt_s").if(() => f.i32(KC).set(kc));
+    f.for(nn, 0, () => f.get(n), NC, () => {
+      f.get(n).get(nn).op("i32.sub").set(nc);
+      f.get(nc).i32(NC).op("i32.gt_s").if(() => f.i32(NC).set(nc));
+      body();
+    });
+  });
 }
 
 /** The 4x8 micro-kernel body. */
