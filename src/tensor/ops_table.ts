@@ -42,8 +42,16 @@ type Decl = [name: string, arity: 1 | 2 | 3, rule: TypeRule, expr: string];
 // Notes on the expressions:
 // - tanh clamps its input: tanh(±15) is ±1 in float32, and some GPU drivers return NaN for
 //   tanh of large arguments (they compute (e^2x - 1) / (e^2x + 1)).
-// - softplus follows PyTorch's threshold of 20, and is computed stably below it.
+// - softplus follows PyTorch's threshold of 20, and is computed stably below it (SOFTPLUS).
 // - pow handles negative bases with integer exponents like PyTorch (sign from the parity).
+/**
+ * softplus: `max(a, 0) + log1p(e^-|a|)`, with log1p(y) as its series `y - y^2/2 + y^3/3 - y^4/4`
+ * below y = 0.05 (relative error < 2e-6) so that e^a survives where `1 + e^a` rounds to 1 in
+ * float32 (a < -17), as PyTorch's log1p does.
+ */
+const SOFTPLUS =
+  "where(a > 20.0, a, max(a, 0.0) + where(exp(-abs(a)) < 0.05, exp(-abs(a)) * (1.0 - exp(-abs(a)) * (0.5 - exp(-abs(a)) * (0.33333334 - exp(-abs(a)) * 0.25))), log(1.0 + exp(-abs(a)))))";
+
 const DECLS: Decl[] = [
   // arithmetic
   ["add", 2, "same", "a + b"],
@@ -85,13 +93,13 @@ const DECLS: Decl[] = [
     "softplus",
     1,
     "float",
-    "where(a > 20.0, a, max(a, 0.0) + log(1.0 + exp(-abs(a))))",
+    SOFTPLUS,
   ],
   [
     "mish",
     1,
     "float",
-    "a * tanh(min(max(where(a > 20.0, a, max(a, 0.0) + log(1.0 + exp(-abs(a)))), -15.0), 15.0))",
+    `a * tanh(min(max(${SOFTPLUS}, -15.0), 15.0))`,
   ],
   [
     "gelu",

@@ -572,17 +572,13 @@ export class Tensor {
   elu(): Tensor {
     return this.ew("elu", []);
   }
-  /**
-   * `this * tanh(softplus(this))`. Below about -5 its relative error grows as softplus's does
-   * (the absolute error stays below 1e-7).
-   */
+  /** `this * tanh(softplus(this))` (full float32 relative precision far below 0, as PyTorch). */
   mish(): Tensor {
     return this.ew("mish", []);
   }
   /**
-   * `log(1 + e ** this)` (linear above 20, as PyTorch). Computed as `log(1 + e^-|x|)` in float32:
-   * below about -5 the relative error grows (4e-4 at -10) and below about -17 the result is 0
-   * (PyTorch returns e^x there); the absolute error stays below 1e-7.
+   * `log(1 + e ** this)` (linear above 20, as PyTorch; `e ** this` to full float32 relative
+   * precision far below 0, as PyTorch's log1p gives).
    */
   softplus(): Tensor {
     return this.ew("softplus", []);

@@ -122,6 +122,14 @@ export class WgslExprGen {
       case "call": {
         const xs = e.args.map((a) => this.gen(a, f));
         if (e.fn === "where") return `select(${xs[2]}, ${xs[1]}, ${xs[0]})`;
+        if (e.fn === "tanh") {
+          // WGSL's tanh may be (e^2x - 1) / (e^2x + 1) (llvmpipe: absolute error ~6e-8, so
+          // tanh(2e-9) came out 3e-8): its series below |x| = 0.05 (relative error < 1e-9).
+          const v = this.fresh("th");
+          this.lines.push(`let ${v}: f32 = ${xs[0]};`);
+          return `select(tanh(${v}), ${v} * (1.0 - ${v} * ${v} * (0.33333334 - ${v} * ${v} * ` +
+            `0.13333334)), abs(${v}) < 0.05)`;
+        }
         return `${e.fn}(${xs.join(", ")})`;
       }
       case "cast":
