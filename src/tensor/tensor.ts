@@ -474,9 +474,8 @@ export class Tensor {
     return this.ew("div", [other]);
   }
   /**
-   * `this ** other`. Negative bases with integer exponents give signed results, as in PyTorch.
-   * `0 ** negative` is `Infinity` on the cpu backends; on WebGPU it is what the adapter's `pow`
-   * gives (0 on llvmpipe): WGSL leaves it undefined.
+   * `this ** other`. Negative bases with integer exponents give signed results, and
+   * `0 ** negative` is `Infinity`, as in PyTorch, on every backend.
    */
   pow(other: TensorLike): Tensor {
     // Shortcuts keep pow's float32 result type, so they are for float32 inputs only.

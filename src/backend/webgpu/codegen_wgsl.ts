@@ -130,6 +130,12 @@ export class WgslExprGen {
           return `select(tanh(${v}), ${v} * (1.0 - ${v} * ${v} * (0.33333334 - ${v} * ${v} * ` +
             `0.13333334)), abs(${v}) < 0.05)`;
         }
+        if (e.fn === "pow") {
+          // WGSL leaves pow(0, y < 0) undefined (llvmpipe gives 0); IEEE and the cpu give inf.
+          const [x, y] = [this.fresh("px"), this.fresh("py")];
+          this.lines.push(`let ${x}: f32 = ${xs[0]};`, `let ${y}: f32 = ${xs[1]};`);
+          return `select(pow(${x}, ${y}), ${f32Lit(Infinity)}, ${x} == 0.0 && ${y} < 0.0)`;
+        }
         return `${e.fn}(${xs.join(", ")})`;
       }
       case "cast":
