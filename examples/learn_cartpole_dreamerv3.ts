@@ -39,6 +39,7 @@ const flags = parseFlags(Deno.args, {
   lr: 3e-4,
   acLr: 3e-4,
   preset: "dreamer:ci",
+  horizon: 333, // discount 1 - 1/horizon (official 333)
 });
 
 const envId = "CartPole-v1";
@@ -50,6 +51,7 @@ const modelConfig = {
   actionType: "discrete" as const,
   lr: flags.lr,
   acLr: flags.acLr,
+  horizon: flags.horizon,
   seed: flags.seed,
 };
 const model = await createWorldModel(flags.preset, modelConfig) as DreamerV3WorldModel;
