@@ -34,6 +34,7 @@ import { sample as sampleSpace } from "../envs/types.ts";
 import { defaultGenerator, type Generator } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { TrainingConfig } from "./config.ts";
+import { setRestorable } from "./family_slots.ts";
 
 /** A 53-bit seed from a generator's next key. */
 export function nextSeed(g: Generator): number {
@@ -136,13 +137,7 @@ export function registerControllerFactory(
   modelType: string,
   factory: ControllerFactory,
 ): () => void {
-  const previous = factories.get(modelType);
-  factories.set(modelType, factory);
-  return () => {
-    if (factories.get(modelType) !== factory) return;
-    if (previous) factories.set(modelType, previous);
-    else factories.delete(modelType);
-  };
+  return setRestorable(factories, modelType, factory);
 }
 
 /**

@@ -47,6 +47,7 @@ import {
 } from "../optim/optimizer.ts";
 import { type LRSchedule, warmupCosineLR, warmupLinearLR, warmupLR } from "../optim/schedule.ts";
 import type { TrainingConfig } from "./config.ts";
+import { setRestorable } from "./family_slots.ts";
 
 /** What a {@link TrainStep} saves besides the model's state dict. */
 export interface TrainStepState {
@@ -469,13 +470,7 @@ export function registerTrainStepFactory(modelType: string, factory: TrainStepFa
   if (typeof factory !== "function") {
     throw new ConfigError(`registerTrainStepFactory("${modelType}"): factory must be a function`);
   }
-  const previous = factories.get(modelType);
-  factories.set(modelType, factory);
-  return () => {
-    if (factories.get(modelType) !== factory) return;
-    if (previous) factories.set(modelType, previous);
-    else factories.delete(modelType);
-  };
+  return setRestorable(factories, modelType, factory);
 }
 
 /**
