@@ -1,7 +1,7 @@
 /**
  * Shared parts of the learning examples (`learn_pendulum_tdmpc2.ts`,
- * `learn_cartpole_dreamerv3.ts`): flags, the random-policy baseline, evaluation of a controller,
- * the result files (`returns.json`, `summary.json`) and the return-curve picture (a PNG drawn
+ * `learn_cartpole_dreamerv3.ts`): flags, the random-policy baseline, the final evaluation, the
+ * result files (`returns.json`, `summary.json`) and the return-curve picture (a PNG drawn
  * into an RGB buffer here, with a 5x7 bitmap font, encoded with `fast-png`).
  * @module
  */
@@ -17,10 +17,9 @@ import {
   trainOnline,
   type WorldModel,
 } from "../mod.ts";
-import { actionDim, discreteIndex, type Space } from "../src/envs/types.ts";
+import { evaluateController } from "../cli.ts";
 import { Rng } from "../src/envs/rng.ts";
 import { sample as sampleSpace } from "../src/envs/types.ts";
-import { Tensor } from "../src/tensor/tensor.ts";
 
 /** Command-line flags: `--name value` or `--name=value`; numbers where the default is one. */
 export function parseFlags<T extends Record<string, number | string | boolean>>(
@@ -104,59 +103,6 @@ export function randomBaseline(
     returns.push(ret);
   }
   return { returns, ...meanStd(returns) };
-}
-
-async function toEnvAction(a: unknown, space: Space): Promise<number | Float32Array> {
-  let v = a as number | ArrayLike<number>;
-  if (a instanceof Tensor) {
-    v = Array.from(await a.data() as ArrayLike<number>, Number);
-    a.dispose();
-  }
-  if (space.kind === "discrete") return discreteIndex(v, space.n);
-  const n = actionDim(space);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const x = typeof v === "number" ? v : v[i];
-    out[i] = Math.min(space.high[i], Math.max(space.low[i], x));
-  }
-  return out;
-}
-
-/**
- * Greedy evaluation of a controller (`explore: false`) for `episodes` episodes on env seeds
- * `seed + i` (the online loop's evaluations do the same during training).
- */
-export async function evaluateController(
-  env: Env,
-  controller: Controller,
-  episodes: number,
-  seed: number,
-): Promise<number[]> {
-  const returns: number[] = [];
-  for (let i = 0; i < episodes; i++) {
-    let { obs } = env.reset({ seed: seed + i });
-    let state = controller.reset?.({ explore: false });
-    let ret = 0;
-    for (let t = 0;; t++) {
-      const r = await controller.act(obs, state, {
-        explore: false,
-        envStep: 0,
-        episodeStep: t,
-        actionSpace: env.actionSpace,
-      });
-      let action: unknown = r;
-      if (r && typeof r === "object" && !(r instanceof Tensor) && "action" in r) {
-        action = r.action;
-        state = r.state;
-      }
-      const s = env.step(await toEnvAction(action, env.actionSpace));
-      ret += s.reward;
-      obs = s.obs;
-      if (s.terminated || s.truncated) break;
-    }
-    returns.push(ret);
-  }
-  return returns;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -545,12 +491,19 @@ export async function runLearning(run: LearningRun): Promise<Record<string, unkn
   let finalSec = 0;
   if (run.finalEpisodes > 0) {
     const t1 = performance.now();
-    const rs = await evaluateController(
-      run.evalEnv,
-      run.controller,
-      run.finalEpisodes,
-      20_000 + cfg.seed,
-    );
+    // Greedy, with the model in evaluation mode (TD-MPC2's Q-head dropout off), as the loop's
+    // own evaluations.
+    const wasTraining = run.model.training;
+    run.model.eval();
+    let rs: number[];
+    try {
+      rs = await evaluateController(run.evalEnv, run.controller, {
+        episodes: run.finalEpisodes,
+        seed: 20_000 + cfg.seed,
+      });
+    } finally {
+      run.model.train(wasTraining);
+    }
     finalSec = (performance.now() - t1) / 1000;
     final = {
       env_step: result.summary.steps,
