@@ -21,7 +21,7 @@ import { WorkerPool } from "./pool.ts";
 import {
   CORE_EXPORTS,
   type CoreExports,
-  SLICES_PER_THREAD,
+  maxSlices,
   type WasmKernels,
   wasmKernels,
 } from "./kernels.ts";
@@ -100,7 +100,7 @@ export class WasmBackend extends JsBackend {
     this.prepacked = heap.reserve(PREPACK_FLOATS * 4 + 64);
     this.threads = new WorkerPool(heap.memory, module, [...CORE_EXPORTS], Math.max(1, threads));
     this.scratch = Array.from(
-      { length: this.threads.size > 1 ? this.threads.size * SLICES_PER_THREAD : 1 },
+      { length: this.threads.size > 1 ? maxSlices(this.threads.size) : 1 },
       () => heap.reserve(gemmScratchBytes),
     );
     this.kernels = wasmKernels(heap, {
@@ -204,7 +204,7 @@ export class WasmBackend extends JsBackend {
         // Split rows (MR-aligned) of each batch over the threads when the work is large.
         // (several slices per thread: they are claimed dynamically, see WorkerPool)
         // The packed gemm keeps slices of at least MIN_SLICE_ROWS rows beyond one per thread.
-        const maxParts = Math.min(threads * SLICES_PER_THREAD, Math.floor(m / (2 * MR)));
+        const maxParts = Math.min(maxSlices(threads), Math.floor(m / (2 * MR)));
         const parts = threads > 1 && flops >= PARALLEL_FLOPS && m >= 2 * MR
           ? (small ? maxParts : Math.max(
             Math.min(threads, maxParts),

@@ -30,6 +30,7 @@ import { Unsupported } from "./codegen_expr.ts";
 import { type Prepared, prepareEw, prepareReduce } from "./codegen_ew.ts";
 import { CW } from "./conv.ts";
 import { NR } from "./gemm.ts";
+import { JOB } from "./pool_protocol.ts";
 import { OPTIM_HYPER } from "./optim.ts";
 
 /** Exports of the core module that worker threads can run. */
@@ -64,6 +65,14 @@ export interface CoreContext {
  * slices balance the work when one core is slower (busy with other processes).
  */
 export const SLICES_PER_THREAD = 4;
+
+/**
+ * Most slices a parallel kernel of `threads` threads is cut into: SLICES_PER_THREAD each, within
+ * the pool's job table (JOB.MAX_SLICES; more would run every slice on the calling thread).
+ */
+export function maxSlices(threads: number): number {
+  return Math.min(threads * SLICES_PER_THREAD, JOB.MAX_SLICES);
+}
 
 /** Elements below which row/optimizer kernels stay on the calling thread. */
 const PARALLEL_ELEMENTS = 1 << 16;
@@ -260,7 +269,7 @@ class Runner implements WasmKernels {
     for (let i = 0; i < ptrs.length; i++) P[words.length + i] = ptrs[i];
     const T = this.ctx.threads.size;
     const parts = c.len && p.splittable && p.work >= PARALLEL_GENERATED
-      ? Math.min(T * SLICES_PER_THREAD, Math.floor(p.outer / p.unit))
+      ? Math.min(maxSlices(T), Math.floor(p.outer / p.unit))
       : 1;
     if (parts <= 1) {
       c.fn(this.params, 0, p.outer, 0);
@@ -315,9 +324,7 @@ class Runner implements WasmKernels {
     args: (a: number, b: number, thread: number) => number[],
   ): void {
     const { core, threads } = this.ctx;
-    const parts = parallel
-      ? Math.min(threads.size * SLICES_PER_THREAD, Math.ceil(total / align))
-      : 1;
+    const parts = parallel ? Math.min(maxSlices(threads.size), Math.ceil(total / align)) : 1;
     if (parts <= 1) {
       core[name](...args(0, total, 0));
       return;

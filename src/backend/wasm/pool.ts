@@ -175,12 +175,10 @@ export class WorkerPool {
       } else if (st === CTL.EXITED) restart = true;
     }
     // Claim slices here too.
-    let mine = 0;
     for (;;) {
       const i = Atomics.add(job, JOB.CLAIM, 1) & 0xffff;
       if (i >= count) break;
       local(...argLists[i]);
-      mine++;
       Atomics.add(job, JOB.DONE, 1);
     }
     // Wait for the slices workers claimed.
@@ -190,7 +188,6 @@ export class WorkerPool {
       if (done >= count) break;
       if (++spins > 2000) Atomics.wait(job, JOB.DONE, done, 20);
     }
-    void mine;
     if (job[JOB.ERROR]) throw new Error(`a kernel worker failed running ${fn}`);
     if (restart) this.warm();
   }
