@@ -125,10 +125,11 @@ export class ActorCritic extends Module {
       const d = this.actor.dist(f.detach());
       return opts.deterministic ? d.mode() : d.sample(gen);
     };
+    const weights = wm.rssm.prepare(s.deter.shape[0]); // once for the H steps
     for (let t = 0; t < H; t++) {
       const a = actions ? actions.narrow(0, t, 1).squeeze(0) : policy(feats[t]);
       acts.push(a);
-      s = wm.rssm.imgStep(s, a, { deterministic: opts.deterministic, generator: gen });
+      s = wm.rssm.imgStep(s, a, { deterministic: opts.deterministic, generator: gen, weights });
       deters.push(s.deter);
       stochs.push(s.stoch);
       feats.push(wm.features(s));

@@ -388,10 +388,12 @@ export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> implements 
     const states: State[] = [initialState];
     let s = this.#rssmState(initialState);
     const feats: Tensor[] = [];
+    const weights = this.rssm.prepare(s.deter.shape[0]); // once for all steps
     for (let t = 0; t < steps; t++) {
       s = this.rssm.imgStep(s, actions.narrow(0, t, 1).squeeze(0), {
         deterministic,
         generator: this.sampleGenerator,
+        weights,
       });
       states.push(this.#state(s));
       feats.push(this.features(s));
