@@ -322,10 +322,11 @@ export class WasmBackend extends JsBackend {
     };
   }
 
-  /** Runs a kernel without counting a dispatch (parts of a planned kernel). */
+  /** Runs a kernel without counting a dispatch (parts of a planned kernel); fallbacks count. */
   private runUncounted(k: Kernel): void {
-    if (!this.kernels.run(this, k)) super.run(k);
-    else return;
+    if (this.kernels.run(this, k)) return;
+    this.fallbacks.set(k.kind, (this.fallbacks.get(k.kind) ?? 0) + 1);
+    super.run(k);
   }
 }
 
