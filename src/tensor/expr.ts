@@ -114,7 +114,47 @@ export function parseExpr(src: string): Ast {
   };
   const ast = binary(0);
   if (p !== toks.length) throw new Error(`op language: trailing tokens in "${src}"`);
-  return ast;
+  return shareSubtrees(ast);
+}
+
+/**
+ * The same tree with identical subtrees as one object (`exp(-abs(a))` written five times is one
+ * node): {@link instantiate} maps each object to one Expr, so every backend computes it once.
+ */
+function shareSubtrees(root: Ast): Ast {
+  const byKey = new Map<string, Ast>();
+  const go = (a: Ast): [Ast, string] => {
+    let node: Ast, key: string;
+    switch (a.t) {
+      case "num":
+        [node, key] = [a, `n${a.v}`];
+        break;
+      case "var":
+        [node, key] = [a, `v${a.name}`];
+        break;
+      case "un": {
+        const [x, kx] = go(a.a);
+        [node, key] = [{ ...a, a: x }, `u${a.op}(${kx})`];
+        break;
+      }
+      case "bin": {
+        const [x, kx] = go(a.a), [y, ky] = go(a.b);
+        [node, key] = [{ ...a, a: x, b: y }, `(${kx}${a.op}${ky})`];
+        break;
+      }
+      case "call": {
+        const xs = a.args.map(go);
+        node = { ...a, args: xs.map((x) => x[0]) };
+        key = `${a.fn}(${xs.map((x) => x[1]).join(",")})`;
+        break;
+      }
+    }
+    const hit = byKey.get(key);
+    if (hit) return [hit, key];
+    byKey.set(key, node);
+    return [node, key];
+  };
+  return go(root)[0];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -174,7 +214,13 @@ function isCmp(op: BinOp): boolean {
  */
 export function instantiate(ast: Ast, args: Record<string, Expr>, compute: VType): Expr {
   const num = compute === "bool" ? "i32" : compute;
+  const memo = new Map<Ast, Expr>(); // shared subtrees (see shareSubtrees) stay shared
   const go = (a: Ast): Expr => {
+    let e = memo.get(a);
+    if (!e) memo.set(a, e = build(a));
+    return e;
+  };
+  const build = (a: Ast): Expr => {
     switch (a.t) {
       case "num":
         return { k: "lit", v: a.v, t: num };
