@@ -84,38 +84,6 @@ function weight(expr: Expr): number {
   return w;
 }
 
-/**
- * Which earlier node each repeated reference of the expression DAG points to, in the walk order
- * of `planExpr`. The plan key marks a repeated node with "^" only, so `min(a, b) * a` and
- * `min(a, b) * b` share a plan key; the compiled kernel's key must tell them apart.
- */
-export function sharingKey(expr: Expr): string {
-  const ids = new Map<Expr, number>();
-  const refs: number[] = [];
-  const go = (e: Expr) => {
-    const id = ids.get(e);
-    if (id !== undefined) {
-      refs.push(id);
-      return;
-    }
-    ids.set(e, ids.size);
-    switch (e.k) {
-      case "un":
-      case "cast":
-        return go(e.a);
-      case "bin":
-        go(e.a);
-        return go(e.b);
-      case "call":
-        return e.args.forEach(go);
-      case "frame":
-        return go(e.body);
-    }
-  };
-  go(expr);
-  return refs.join(",");
-}
-
 // ---------------------------------------------------------------------------------------------
 // Elementwise
 // ---------------------------------------------------------------------------------------------
@@ -159,7 +127,7 @@ export function prepareEw(k: EwKernel): Prepared | null {
     work: numel(c.shape) * weight(c.expr),
     outStride: 0,
     splittable: true,
-    key: `ew|${plan.key}|${sharingKey(c.expr)}|${classKey}|${k.inputs.length}|` +
+    key: `ew|${plan.key}|${classKey}|${k.inputs.length}|` +
       `${plan.words.length}|${gathers}`,
     words: plan.words,
     build: () => new EwGen(plan, full, c.expr, full.cursors.length - 1).build(),
@@ -450,7 +418,7 @@ export function prepareReduce(k: ReduceKernel): Prepared | null {
     work: k.outSize * k.reduceSize * weight(c.expr),
     outStride,
     splittable: kept >= 1,
-    key: `red|${k.op}|${plan.key}|${sharingKey(c.expr)}|${classKey}|${k.inputs.length}|` +
+    key: `red|${k.op}|${plan.key}|${classKey}|${k.inputs.length}|` +
       `${plan.words.length}|` +
       `${kept}|${modeA ? "A" : "B"}`,
     words: plan.words,
