@@ -28,12 +28,8 @@
 import { parse as parseToml } from "smol-toml";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { ConfigError } from "../errors.ts";
-import { camelToSnake, closestNames } from "../core/naming.ts";
-import {
-  parseTrainingConfig,
-  TRAINING_CONFIG_FIELDS,
-  type TrainingConfig,
-} from "../training/config.ts";
+import { closestNames } from "../core/naming.ts";
+import { parseTrainingConfig, type TrainingConfig } from "../training/config.ts";
 
 /** Where the training data comes from. */
 export const DATA_SOURCES = ["random", "npz", "env"] as const;
@@ -422,6 +418,3 @@ export async function loadProjectConfig(path: string): Promise<ProjectConfig> {
   }
   return parseProjectConfig(doc, { path: abs });
 }
-
-/** Training-config keys in snake_case (for templates and messages). */
-export const TRAINING_KEYS: readonly string[] = TRAINING_CONFIG_FIELDS.map(camelToSnake);

@@ -21,7 +21,7 @@ import { type AutoDecision, type DeviceRequest, resolveAuto } from "../backend/d
 import type { DeviceName } from "../backend/types.ts";
 import "../backend/webgpu/backend.ts";
 import { ConfigError } from "../errors.ts";
-import { camelToSnake } from "../core/naming.ts";
+import { camelToSnake, mapKeys } from "../core/naming.ts";
 import { UnknownModelError } from "../core/errors.ts";
 import { loadPlugin } from "../core/plugins.ts";
 import { MODEL_CATALOG } from "../core/registry.ts";
@@ -202,7 +202,7 @@ function defaultLog(m: string): void {
 
 /** Snake-case keys of a config-override record. */
 function snakeKeys(o: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).map(([k, v]) => [camelToSnake(k), v]));
+  return mapKeys(o, camelToSnake);
 }
 
 /** Rewrites camelCase field names in a family's config error to the snake_case of the file. */

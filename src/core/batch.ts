@@ -112,20 +112,6 @@ export function resolveBatchKey(batch: Batch, key: string): unknown {
   return cur === null ? undefined : cur;
 }
 
-/** Every tensor of the batch with its dotted field name (`obs`, `inputs.obs`, `obs.rgb`). */
-export function batchTensors(batch: Batch): [string, Tensor][] {
-  const out: [string, Tensor][] = [];
-  const b = batch as Record<string, unknown>;
-  for (const f of [...BATCH_FIELDS, "inputs", "targets", "conditions"]) {
-    const v = b[f];
-    if (v instanceof Tensor) out.push([f, v]);
-    else if (v && typeof v === "object") {
-      for (const [k, t] of Object.entries(v)) if (t instanceof Tensor) out.push([`${f}.${k}`, t]);
-    }
-  }
-  return out;
-}
-
 /** Observations of a batch by modality: `obs` (a tensor becomes `{ obs }`), else `inputs`. */
 export function batchObservations(batch: Batch): Record<string, Tensor> {
   const o = batch.obs;

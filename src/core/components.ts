@@ -12,7 +12,12 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { tidy } from "../tensor/memory.ts";
 import { ComponentError } from "./errors.ts";
 import { closestNames } from "./naming.ts";
-import type { ActionPayload, ActionSequence, ConditionPayload } from "./payloads.ts";
+import {
+  type ActionPayload,
+  type ActionSequence,
+  type ConditionPayload,
+  sequenceLength,
+} from "./payloads.ts";
 import type { ActionSpec, ModelIOContract } from "./spec.ts";
 import { type ModelOutput, Trajectory } from "./outputs.ts";
 import type { State } from "./state.ts";
@@ -528,7 +533,7 @@ export class OpenLoopRolloutExecutor implements RolloutExecutor {
   ): Trajectory {
     const c = model.ioContract();
     const kind = actions.kind ?? c.actionSpec.kind;
-    const steps = actions.tensor ? actions.tensor.shape[0] : actions.payloads?.length ?? 0;
+    const steps = sequenceLength(actions);
     const decodes = model.capabilities.has("reward_pred") ||
       model.capabilities.has("continue_pred");
     const states: State[] = [initialState];

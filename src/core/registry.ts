@@ -12,7 +12,7 @@ import { ConfigError } from "../errors.ts";
 import { Module } from "../nn/module.ts";
 import { Generator } from "../tensor/random.ts";
 import { FamilyUnavailableError, UnknownModelError } from "./errors.ts";
-import { camelToSnake, closestNames, snakeToCamel } from "./naming.ts";
+import { camelToSnake, closestNames, mapKeys, snakeToCamel } from "./naming.ts";
 import type { ApiVersion, Maturity, Surface, Tier } from "./types.ts";
 import { MATURITIES, SURFACES, TIERS } from "./types.ts";
 import type { WorldModel } from "./world_model.ts";
@@ -670,7 +670,5 @@ export class WorldModelRegistry {
 
 /** `config` with snake_case keys (for `config.json`). */
 export function configToDisk(config: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) out[camelToSnake(k)] = v;
-  return out;
+  return mapKeys(config, camelToSnake);
 }

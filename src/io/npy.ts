@@ -131,11 +131,6 @@ const BY_CODE = new Map<string, NpyDType>(
 /** All dtypes, for validation. */
 export const NPY_DTYPES: readonly NpyDType[] = Object.keys(INFO) as NpyDType[];
 
-/** Bytes per element of a dtype in a file. */
-export function npyItemSize(dtype: NpyDType): number {
-  return INFO[dtype].size;
-}
-
 /** The NumPy descr string written for a dtype (`<f4`, `|b1`, ...). */
 export function npyDescr(dtype: NpyDType): string {
   const i = INFO[dtype];
@@ -489,15 +484,6 @@ function fortranToC<T extends NpyData>(src: T, shape: readonly number[]): T {
     }
   }
   return out;
-}
-
-/** Reads the dtype and shape of a `.npy` file from its first bytes (no data needed). */
-export function readNpyHeader(
-  bytes: Uint8Array,
-  opts: NpyReadOptions = {},
-): { dtype: NpyDType; shape: number[]; fortranOrder: boolean; dataOffset: number } {
-  const h = readHeader(bytes, opts);
-  return { dtype: h.dtype, shape: h.shape, fortranOrder: h.fortranOrder, dataOffset: h.dataOffset };
 }
 
 /**

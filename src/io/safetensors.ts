@@ -13,6 +13,7 @@ import { readTensors, realize, type Tensor } from "../tensor/tensor.ts";
 import { tensor as makeTensor } from "../tensor/creation.ts";
 import type { DeviceName } from "../backend/types.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { halfToFloat } from "./npy.ts";
 
 /** Largest header accepted (the reference implementation's limit). */
 const MAX_HEADER = 100 * 1024 * 1024;
@@ -125,15 +126,6 @@ export async function saveSafetensors(
   metadata: Record<string, string> = {},
 ): Promise<void> {
   await writeFileAtomic(path, await encodeSafetensors(tensors, metadata));
-}
-
-function f16ToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
 /** Parses safetensors bytes, validating every field before copying data. */
@@ -264,7 +256,7 @@ function decodeEntry(
       break;
     case "F16":
       data = new Float32Array(count);
-      for (let i = 0; i < count; i++) data[i] = f16ToF32(dv.getUint16(i * 2, true));
+      for (let i = 0; i < count; i++) data[i] = halfToFloat(dv.getUint16(i * 2, true));
       wf = "float32";
       break;
     case "BF16":
