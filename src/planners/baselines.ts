@@ -7,7 +7,7 @@
 
 import type { ActionPayload } from "../core/payloads.ts";
 import { concat, oneHot } from "../tensor/creation.ts";
-import { topk } from "../tensor/functional.ts";
+import { nanToNum, topk } from "../tensor/functional.ts";
 import { tidy } from "../tensor/memory.ts";
 import { rand, randint } from "../tensor/random.ts";
 import { noGrad, realize, type Tensor } from "../tensor/tensor.ts";
@@ -66,7 +66,7 @@ export class RandomShootingPlanner {
           : sampled;
         const value = im.returns(state, actions.reshape([H, B * N, A]), N)
           .reshape([B, N]);
-        const top = topk(value.ne(value).ifElse(-3e38, value), 1, 1);
+        const top = topk(nanToNum(value, -3e38), 1, 1);
         const idx = top.indices.reshape([1, B, 1, 1]).expand([H, B, 1, A]);
         return { actions: actions.gather(idx, 2).squeeze(2), value: top.values.reshape([B]) };
       })
@@ -102,19 +102,7 @@ export class PolicyPlanner {
     const im = this.#im;
     const det = opts.evalMode ?? this.#opts.deterministicPolicy ?? true;
     const input = planInput(im.model, from);
-    const actions = noGrad(() =>
-      tidy(() => {
-        const state = input.state();
-        const acts: Tensor[] = [];
-        let s = state;
-        for (let t = 0; t < this.horizon; t++) {
-          const a = im.policy(s, det);
-          acts.push(a.unsqueeze(0));
-          if (t < this.horizon - 1) s = im.step(s, a).state;
-        }
-        return concat(acts, 0);
-      })
-    );
+    const actions = noGrad(() => tidy(() => im.policyRollout(input.state(), this.horizon, det)));
     realize(actions);
     return plannedPayload(im.space, actions);
   }

@@ -10,6 +10,7 @@
 
 import type { ActionPayload } from "../core/payloads.ts";
 import { concat, full, oneHot } from "../tensor/creation.ts";
+import { nanToNum } from "../tensor/functional.ts";
 import { tidy } from "../tensor/memory.ts";
 import { categorical, randn } from "../tensor/random.ts";
 import { noGrad, realize, type Tensor } from "../tensor/tensor.ts";
@@ -115,7 +116,7 @@ export class CEMPlanner {
           const sampled = mean.unsqueeze(2).add(std.unsqueeze(2).mul(r)).clamp(lo, hi);
           const actions = piActs ? concat([piActs, sampled], 2) : sampled;
           const value = im.returns(state, actions.reshape([H, B * N, A]), N).reshape([B, N]);
-          const elite = selectElites(actions, value.ne(value).ifElse(-3e38, value), E);
+          const elite = selectElites(actions, nanToNum(value, -3e38), E);
           const eMean = elite.actions.mean(2);
           const eStd = elite.actions.sub(eMean.unsqueeze(2)).square().mean(2).sqrt();
           mean = mom > 0 ? mean.mul(mom).add(eMean.mul(1 - mom)) : eMean;
@@ -217,7 +218,7 @@ export class CategoricalCEMPlanner {
           const sampled = oneHot(categorical(logits, { ...g }), K); // [H, B, N - P, K]
           const actions = piActs ? concat([piActs, sampled], 2) : sampled;
           const value = im.returns(state, actions.reshape([H, B * N, K]), N).reshape([B, N]);
-          const elite = selectElites(actions, value.ne(value).ifElse(-3e38, value), E);
+          const elite = selectElites(actions, nanToNum(value, -3e38), E);
           const freq = elite.actions.mean(2); // [H, B, K]
           probs = freq.mul(1 - alpha).add(probs.mul(alpha)).maximum(minProb);
           probs = probs.div(probs.sum(-1, true));

@@ -196,11 +196,11 @@ export class Imaginer {
    * A rollout of the policy prior from each state: actions `[H, N, A]` (official MPPI's policy
    * trajectories: the last action is drawn at the last state, without stepping further).
    */
-  policyRollout(state: State, horizon: number): Tensor {
+  policyRollout(state: State, horizon: number, deterministic = false): Tensor {
     const acts: Tensor[] = [];
     let s = state;
     for (let t = 0; t < horizon; t++) {
-      const a = this.policy(s);
+      const a = this.policy(s, deterministic);
       acts.push(a.unsqueeze(0));
       if (t < horizon - 1) s = this.step(s, a).state;
     }

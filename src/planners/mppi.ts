@@ -12,7 +12,7 @@
 
 import type { ActionPayload } from "../core/payloads.ts";
 import { full } from "../tensor/creation.ts";
-import { topk } from "../tensor/functional.ts";
+import { nanToNum, topk } from "../tensor/functional.ts";
 import { categorical, randn } from "../tensor/random.ts";
 import { tidy } from "../tensor/memory.ts";
 import { noGrad, realize, type Tensor } from "../tensor/tensor.ts";
@@ -159,7 +159,7 @@ export class MPPIPlanner {
           const sampled = mean.unsqueeze(2).add(std.unsqueeze(2).mul(r)).clamp(lo, hi);
           const actions = piActs ? concat([piActs, sampled], 2) : sampled; // [H, B, N, A]
           const value = im.returns(state, actions.reshape([H, B * N, A]), N).reshape([B, N]);
-          const v = value.ne(value).ifElse(0, value); // nan_to_num
+          const v = nanToNum(value);
           elite = selectElites(actions, v, E);
           const maxV = elite.values.max(1, true);
           score = elite.values.sub(maxV).mul(s.temperature).exp();

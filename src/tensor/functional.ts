@@ -324,6 +324,11 @@ export function sort(
   return { values, indices };
 }
 
+/** `x` with NaN replaced by `value` (`torch.nan_to_num` for NaN). */
+export function nanToNum(x: Tensor, value = 0): Tensor {
+  return x.ne(x).ifElse(value, x);
+}
+
 /** The `k` largest (or smallest) values along `axis` and their indices. */
 export function topk(
   x: Tensor,

@@ -98,11 +98,6 @@ export function squash(
   return { mean, action, logProb: logPi.sub(correction) };
 }
 
-/** `x` with NaNs replaced by `value` (torch `nan_to_num` for NaNs). */
-export function nanToNum(x: Tensor, value = 0): Tensor {
-  return x.ne(x).ifElse(value, x);
-}
-
 /**
  * The running trimmed scale of Q values (official `common/scale.py` `RunningScale`): the
  * 5th-95th percentile range of a batch (at least 1), averaged with rate `tau`. The value lives
