@@ -64,8 +64,8 @@ export function twohotPred(logits: Tensor, bins: Tensor): Tensor {
   const m = k >> 1; // lower half [0, m), upper half [k - m, k)
   const p = logits.softmax(-1);
   const upper = p.narrow(-1, k - m, m);
-  const rev = Int32Array.from({ length: m }, (_, i) => m - 1 - i);
-  const lowerRev = p.gather(tensor(rev, [m], { dtype: "int32", device: p.device }), -1);
+  const rev = arange(m - 1, { end: -1, step: -1, device: p.device }); // m-1 .. 0, no upload
+  const lowerRev = p.gather(rev, -1);
   return upper.sub(lowerRev).mul(bins.narrow(0, k - m, m)).sum(-1).symexp();
 }
 
