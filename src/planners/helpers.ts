@@ -122,6 +122,8 @@ export class Imaginer {
   readonly #generator: Generator | undefined;
   readonly #useValue: boolean;
   readonly #deterministic: boolean;
+  /** What the model's contract predicts (read once: the contract is fixed per model). */
+  readonly #predicts: { readonly qValues: boolean; readonly action: boolean };
 
   /** Wraps `model` for planning. */
   constructor(model: PlanningModel, opts: PlannerBaseOptions = {}) {
@@ -137,6 +139,8 @@ export class Imaginer {
     this.#generator = opts.generator;
     this.#useValue = opts.useValue ?? true;
     this.#deterministic = opts.deterministic ?? false;
+    const predicted = model.ioContract().predictionSpec.tensors;
+    this.#predicts = { qValues: !!predicted.q_values, action: !!predicted.action };
   }
 
   /** The model. */
@@ -169,15 +173,14 @@ export class Imaginer {
     if (!this.#useValue) return null;
     const m = this.#model;
     if (m.terminalValue) return m.terminalValue(state, { generator: this.#generator });
-    if (!m.ioContract().predictionSpec.tensors.q_values) return null;
+    if (!this.#predicts.qValues) return null;
     const q = m.decode(state).predictions.q_values;
     return q ? q.mean(-1) : null;
   }
 
   /** True when the model has a policy prior. */
   get hasPolicy(): boolean {
-    const m = this.#model;
-    return !!m.policyAction || !!m.ioContract().predictionSpec.tensors.action;
+    return !!this.#model.policyAction || this.#predicts.action;
   }
 
   /** Policy-prior actions `[N, A]` at the states (one-hot when discrete). */
