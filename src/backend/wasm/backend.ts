@@ -244,10 +244,14 @@ export class WasmBackend extends JsBackend {
           // Per batch: transpose B (when needed), then one pool round over the row slices.
           const g = this.gemmSmall;
           const perBatch = tasks.length / nb;
+          const groups = Array.from(
+            { length: nb },
+            (_, bi) => tasks.slice(bi * perBatch, (bi + 1) * perBatch),
+          );
           steps.push(() => {
             for (let bi = 0; bi < nb; bi++) {
               if (transposeB) this.transpose(...pre[bi]);
-              const group = tasks.slice(bi * perBatch, (bi + 1) * perBatch);
+              const group = groups[bi];
               if (group.length > 1) this.threads.run("gemm_small", group, g);
               else g(...group[0]);
             }
