@@ -38,7 +38,10 @@ for (const id of listEnvs()) {
   }
   env.close();
   const strip = tileFrames(frames, env.renderSize, 8);
-  await Deno.writeFile(`${outDir}/${id}.png`, encodeRgbPng(strip.image, strip.width, strip.height));
+  await Deno.writeFile(
+    `${outDir}/${id.replaceAll("/", "_")}.png`,
+    encodeRgbPng(strip.image, strip.width, strip.height),
+  );
   console.log(
     `${id.padEnd(26)} random return ${res.mean.toFixed(2).padStart(9)} +- ${
       res.std.toFixed(2).padStart(7)

@@ -1,7 +1,8 @@
 /**
  * Environments for model-based RL, independent of the tensor layer: a Gym-like interface,
  * classic-control tasks (CartPole-v1, Pendulum-v1, MountainCarContinuous-v0, Acrobot-v1) written
- * from the published equations with Gymnasium's constants, a MuJoCo (wasm) cart-pole swing-up,
+ * from the published equations with Gymnasium's constants, MinAtar Breakout (a 10x10 grid game
+ * from its published rules), a MuJoCo (wasm) cart-pole swing-up,
  * a 64x64 software renderer for pixel observations, wrappers, and data-collection helpers.
  *
  * ```ts
@@ -42,6 +43,15 @@ export {
   drawAcrobot,
   wrap,
 } from "./classic/acrobot.ts";
+export {
+  BALL_MOVES,
+  BREAKOUT_STATE_SIZE,
+  drawBreakoutGrid,
+  MINATAR_BREAKOUT,
+  MINATAR_COLORS,
+  MinAtarBreakoutEnv,
+  type MinAtarBreakoutOptions,
+} from "./minatar/breakout.ts";
 export {
   CARTPOLE_MJCF,
   CartPoleSwingupMujocoEnv,

@@ -9,6 +9,7 @@
  * | `MountainCarContinuous-v0` | Box f32 [2]        | Box [-1, 1] [1]     | 999   | Moore 1990               |
  * | `Acrobot-v1`               | Box f32 [6]        | Discrete 3          | 500   | Sutton 1996, RK4         |
  * | `CartPoleSwingup-mujoco`   | Box f32 [5]        | Box [-1, 1] [1]     | 1000  | dm_control, MuJoCo wasm  |
+ * | `MinAtar/Breakout-v1`      | Box f32 [4, 10, 10] | Discrete 3         | none  | Young & Tian 2019        |
  *
  * With `pixels: true` observations are `Box` uint8 `[3, size, size]` (CHW).
  * @module
@@ -19,6 +20,7 @@ import { AcrobotEnv } from "./classic/acrobot.ts";
 import { CartPoleEnv } from "./classic/cartpole.ts";
 import { MountainCarContinuousEnv } from "./classic/mountain_car.ts";
 import { PendulumEnv } from "./classic/pendulum.ts";
+import { MinAtarBreakoutEnv } from "./minatar/breakout.ts";
 import { CartPoleSwingupMujocoEnv } from "./mujoco/cartpole_swingup.ts";
 import { loadedMujoco } from "./mujoco/loader.ts";
 import type { Env } from "./types.ts";
@@ -129,6 +131,15 @@ registerEnv({
     return mj ? new CartPoleSwingupMujocoEnv(mj, o) : null;
   },
   description: "dm_control cartpole-swingup on MuJoCo (wasm), force in [-1, 1], reward in [0, 1]",
+});
+
+registerEnv({
+  id: "MinAtar/Breakout-v1",
+  // MinAtar registers its games without a time limit.
+  maxEpisodeSteps: Infinity,
+  async: false,
+  create: (o) => new MinAtarBreakoutEnv(o),
+  description: "MinAtar Breakout (Young & Tian 2019), 10x10x4 grid, 3 actions, sticky 0.1",
 });
 
 function wrap(base: Env, spec: EnvSpec, options: MakeEnvOptions): Env {

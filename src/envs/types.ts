@@ -5,6 +5,10 @@
  * - Vector observations are `Float32Array`s of `observationSpace.shape` (float32 `Box`).
  * - Pixel observations (the `PixelObservation` wrapper, `makeEnv(id, { pixels: true })`) are
  *   `Uint8Array`s in CHW layout: `Box` uint8 `[3, size, size]` with bounds 0..255.
+ * - Grid observations (MinAtar games) are `Float32Array`s in CHW layout: `Box` float32
+ *   `[channels, rows, columns]` of 0/1 (float, not uint8: uint8 always means 0..255 pixels, which
+ *   the replay buffer and the controllers scale by 1/255). A rank-3 float32 box goes to
+ *   DreamerV3's conv encoder like pixels do.
  * - `render()` always returns RGB in **HWC** layout: `Uint8Array` of `size * size * 3`, row 0 at
  *   the top of the picture (ready for a PNG encoder).
  * - Continuous actions are `ArrayLike<number>` of the action space's shape; discrete actions are

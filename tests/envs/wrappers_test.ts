@@ -26,6 +26,7 @@ Deno.test("registry lists the environments with their limits", () => {
     "MountainCarContinuous-v0",
     "Acrobot-v1",
     "CartPoleSwingup-mujoco",
+    "MinAtar/Breakout-v1",
   ]);
   assert.equal(envSpec("CartPole-v1").rewardThreshold, 475);
   assert.throws(

@@ -23,6 +23,7 @@ import {
   train,
   zeros,
 } from "../../mod.ts";
+import { dreamerV3ConfigSchema, obsLayout } from "../../src/models/dreamerv3/config.ts";
 import { webgpu } from "../util.ts";
 
 async function arr(t: Tensor): Promise<number[]> {
@@ -129,6 +130,37 @@ Deno.test("dreamerv3 contract: discrete actions (indices or one-hot) and dict ob
     2,
     1,
   ]]);
+  m.dispose();
+});
+
+Deno.test("dreamerv3 image sizes: stride-2 stages down to minRes or an odd size <= 16, as the official bound", async () => {
+  const layout = (shape: number[], over: Record<string, unknown> = {}) =>
+    obsLayout(dreamerV3ConfigSchema.parse({ obsShape: shape, ...over }));
+  const dims = (l: ReturnType<typeof layout>) => [l.stages, l.minH, l.minW];
+  assert.deepEqual(dims(layout([3, 64, 64])), [4, 4, 4]);
+  assert.deepEqual(dims(layout([4, 10, 10])), [1, 5, 5]); // MinAtar: 10 -> 5
+  assert.deepEqual(dims(layout([3, 80, 80])), [4, 5, 5]);
+  assert.deepEqual(dims(layout([3, 96, 96])), [5, 3, 3]);
+  assert.deepEqual(dims(layout([3, 20, 20], { minRes: 10 })), [1, 10, 10]);
+  assert.throws(() => layout([3, 84, 84]), /84x84 halves only down to 21x21/);
+  assert.throws(() => layout([4, 5, 5]), /cannot go through a stride-2 conv stage \(odd size\)/);
+  assert.throws(() => layout([4, 4, 4]), /not larger than minRes 4/);
+  // A 10x10 grid encodes, decodes to its own size and gives a finite loss.
+  const m = await createWorldModel("dreamer:ci", {
+    obsShape: [4, 10, 10],
+    actionDim: 3,
+    actionType: "discrete",
+    seed: 1,
+  }) as DreamerV3WorldModel;
+  const p = m.decode(m.encode(randn([2, 4, 10, 10]).sigmoid())).predictions;
+  assert.deepEqual(p.obs.shape, [2, 4, 10, 10]);
+  const out = m.loss({
+    obs: randn([2, 3, 4, 10, 10]).sigmoid(),
+    actions: tensor(Int32Array.from([0, 1, 2, 2, 1, 0]), [2, 3], { dtype: "int32" }),
+    rewards: zeros([2, 3]),
+    terminations: zeros([2, 3]),
+  });
+  assert.ok(Number.isFinite(await out.loss.item()));
   m.dispose();
 });
 

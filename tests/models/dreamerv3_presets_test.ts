@@ -95,6 +95,7 @@ Deno.test("dreamerv3 presets: the count equals a real build (ci, size12m, varian
     ["ci", { actionType: "discrete", actionDim: 5, norm: "layer" }],
     ["ci", { observations: { image: [3, 16, 16], state: [5] }, actorCritic: false }],
     ["ci", { obsShape: [3, 32, 32], rewLayers: 2, conLayers: 0 }],
+    ["ci", { obsShape: [4, 10, 10], actionType: "discrete", actionDim: 3 }], // MinAtar grid
     ["size12m", {}],
   ];
   for (const [p, over] of cases) {

@@ -42,7 +42,10 @@ export interface DreamerV3Config {
   readonly units: number;
   /** Channels of the first conv stage; each stride-2 stage doubles it. */
   readonly cnnDepth: number;
-  /** Spatial size at which the conv stack stops (official minres 4). */
+  /**
+   * Spatial size at which the conv stack stops (official minres 4); it also stops at an odd size
+   * of at most 16 (10x10 grids: one stage to 5x5).
+   */
   readonly minRes: number;
   /** Dense layers of the vector encoder (official 3). */
   readonly encLayers: number;
@@ -255,6 +258,9 @@ export const DREAMERV3_PRESETS: Readonly<Record<string, PresetSpec<DreamerV3Conf
 // Observation layout
 // ---------------------------------------------------------------------------------------------
 
+/** Largest spatial size the conv stack may stop at (the official encoder asserts <= 16). */
+const MAX_LAST_RES = 16;
+
 /** How the observations of a config are split between the MLP and the CNN. */
 export interface ObsLayout {
   /** Every observation key with its shape (`obs` for a single observation). */
@@ -309,22 +315,29 @@ export function obsLayout(c: DreamerV3Config): ObsLayout {
   }
   let stages = 0, minH = 0, minW = 0;
   if (imgKeys.length) {
+    // Stride-2 stages halve the size down to minRes, or until it is odd (a 10x10 grid: one stage
+    // to 5x5). The last size must stay within the official encoder's bound (its flattened
+    // output asserts 3 <= size <= 16), so 84x84 (-> 21x21) is refused as it is there.
     minH = height;
     minW = width;
-    while (Math.min(minH, minW) > c.minRes) {
-      if (minH % 2 || minW % 2) {
-        throw new ConfigError(
-          `dreamerv3: image size ${height}x${width} does not halve down to ${c.minRes} ` +
-            `(use sizes like 16, 32, 64 or set minRes)`,
-        );
-      }
+    while (Math.min(minH, minW) > c.minRes && minH % 2 === 0 && minW % 2 === 0) {
       minH /= 2;
       minW /= 2;
       stages++;
     }
     if (stages === 0) {
       throw new ConfigError(
-        `dreamerv3: images of ${height}x${width} are not larger than minRes ${c.minRes}`,
+        `dreamerv3: images of ${height}x${width} cannot go through a stride-2 conv stage ` +
+          `(${
+            Math.min(height, width) <= c.minRes ? `not larger than minRes ${c.minRes}` : "odd size"
+          }); ` +
+          `use an even size larger than minRes, or give the observation as a vector`,
+      );
+    }
+    if (Math.max(minH, minW) > Math.max(MAX_LAST_RES, c.minRes)) {
+      throw new ConfigError(
+        `dreamerv3: image size ${height}x${width} halves only down to ${minH}x${minW} (larger ` +
+          `than ${MAX_LAST_RES}); use sizes like 16, 32, 64 or set minRes`,
       );
     }
   }
