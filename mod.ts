@@ -20,6 +20,7 @@ export {
   FormatError,
   KernelError,
   ShapeError,
+  SizeLimitError,
   WorldFluxError,
 } from "./src/errors.ts";
 
@@ -169,6 +170,7 @@ export {
   saveSafetensors,
 } from "./src/io/safetensors.ts";
 export { writeDirAtomic, writeFileAtomic } from "./src/io/atomic.ts";
+export { allocationLimit, checkAllocation, setAllocationLimit } from "./src/io/limits.ts";
 export {
   decodeNpy,
   encodeNpy,
@@ -196,6 +198,7 @@ export {
   type FlagInput,
   type NumericInput,
   type ObsDtype,
+  readReplayArrays,
   ReplayBuffer,
   type ReplayBufferOptions,
   type ReplayLoadOptions,

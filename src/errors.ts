@@ -83,6 +83,44 @@ export class ConfigError extends WorldFluxError {
   }
 }
 
+/**
+ * A size that came from a user or a file and would allocate more than the allocation limit
+ * (`src/io/limits.ts`): refused before anything of that size is allocated.
+ */
+export class SizeLimitError extends WorldFluxError {
+  /** What asked for the memory: the option, config key or file field (`"capacity"`). */
+  readonly key: string;
+  /** Bytes it would allocate. */
+  readonly bytes: number;
+  /** The limit it exceeds, in bytes. */
+  readonly limit: number;
+  /** Creates the error; `hint` says how to fix it. */
+  constructor(key: string, bytes: number, limit: number, hint: string) {
+    super(
+      "size_limit",
+      `${key}: needs ${fmtBytes(bytes)}, more than the allocation limit of ${fmtBytes(limit)}; ` +
+        hint,
+    );
+    this.key = key;
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
+/** Formats a byte count as `1.5 GiB` for messages. */
+export function fmtBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return `${bytes} bytes`;
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+  let v = bytes / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
 /** Formats a shape as `[2, 3]` for error messages. */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(", ")}]`;

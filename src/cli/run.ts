@@ -31,7 +31,7 @@ import type { WorldModel } from "../core/world_model.ts";
 import { WORLDFLUX_VERSION } from "../core/version.ts";
 import "../models/registry_setup.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { loadNpz } from "../io/npz.ts";
+import { checkAllocation } from "../io/limits.ts";
 import type { NpyArray } from "../io/npy.ts";
 import { makeEnv } from "../envs/registry.ts";
 import { Rng } from "../envs/rng.ts";
@@ -40,7 +40,7 @@ import type { Callback, Metrics, TrainSummary } from "../training/callbacks.ts";
 import { type TrainingConfig, trainingConfigToSnakeCase } from "../training/config.ts";
 import { type Controller, randomController, resolveController } from "../training/controller.ts";
 import { type OnlineResult, trainOnline } from "../training/online.ts";
-import { ReplayBuffer } from "../training/replay_buffer.ts";
+import { readReplayArrays, ReplayBuffer } from "../training/replay_buffer.ts";
 import { Trainer } from "../training/trainer.ts";
 import "../training/families.ts";
 import type { DataConfig, NpzDataConfig, ProjectConfig, RandomDataConfig } from "./project.ts";
@@ -219,6 +219,11 @@ export function randomReplayBuffer(d: RandomDataConfig, seed: number): ReplayBuf
   const image = d.obsShape.length === 3;
   const obsSize = d.obsShape.reduce((a, b) => a * b, 1);
   const T = d.episodeLength;
+  checkAllocation(
+    `[data] episodes (${d.episodes}) x episode_length (${T})`,
+    d.episodes * T * (obsSize * (image ? 1 : 4) + d.actionDim * 4 + 13) + T * obsSize * 4,
+    "the random episodes do not fit; lower episodes or episode_length",
+  );
   const buffer = new ReplayBuffer({
     capacity: d.episodes * T,
     obsShape: d.obsShape,
@@ -272,7 +277,7 @@ export async function loadNpzWithHoldout(
   d: NpzDataConfig,
   seed: number,
 ): Promise<{ train: ReplayBuffer; holdout: ReplayBuffer | null; episodes: number; k: number }> {
-  const arrays = await loadNpz(d.path);
+  const arrays = await readReplayArrays(d.path);
   const dones = arrays.dones;
   if (!dones || !arrays.obs) {
     // Let the buffer loader name what is missing.

@@ -9,6 +9,7 @@
 import { z } from "zod";
 import type { DeviceName } from "../backend/types.ts";
 import { ConfigError } from "../errors.ts";
+import { checkAllocation } from "../io/limits.ts";
 import { Module } from "../nn/module.ts";
 import { Generator } from "../tensor/random.ts";
 import { FamilyUnavailableError, UnknownModelError } from "./errors.ts";
@@ -619,6 +620,14 @@ export class WorldModelRegistry {
     ctx: Omit<BuildContext, "modelType">,
   ): Promise<WorldModel> {
     const f = WorldModelRegistry.#family(type);
+    const count = f.spec.countParameters?.(config as never);
+    if (count !== undefined) {
+      checkAllocation(
+        `${f.name} config`,
+        count * 4,
+        `its widths make ${count} parameters; lower them (or pick a smaller preset)`,
+      );
+    }
     const model = await f.spec.factory(config, { ...ctx, modelType: f.name });
     const m = model as unknown as { ioContract?: unknown; modelType?: unknown };
     if (!(model instanceof Module) || typeof m.ioContract !== "function") {

@@ -26,6 +26,7 @@
  */
 
 import { DTypeError, FormatError, ShapeError } from "../errors.ts";
+import { checkAllocation } from "./limits.ts";
 
 /** The typed array that holds each dtype in memory. */
 export interface NpyDataTypes {
@@ -519,6 +520,12 @@ export function decodeNpy(bytes: Uint8Array, opts: NpyReadOptions = {}): NpyArra
       } bytes but ${present} follow the header`,
     );
   }
+  const wide = h.dtype === "float16" ? 4 : size; // float16 is widened to float32
+  checkAllocation(
+    name ?? ".npy array",
+    n * wide,
+    `its shape (${h.shape.join(", ")}) of ${h.dtype} is more than this machine can load`,
+  );
   const at = bytes.byteOffset + h.dataOffset;
   let data: NpyData;
   if (h.dtype === "float16") {

@@ -23,6 +23,7 @@
 import { Deflate, Inflate } from "fflate";
 import { FormatError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { checkAllocation } from "./limits.ts";
 import { decodeNpy, type NpyArray, type NpyInput, npyParts } from "./npy.ts";
 
 export type { NpyArray, NpyDataTypes, NpyDType, NpyInput } from "./npy.ts";
@@ -42,7 +43,10 @@ export interface NpzWriteOptions {
 
 /** Options of {@link decodeNpz} and {@link loadNpz}. */
 export interface NpzReadOptions {
-  /** Largest total of uncompressed member bytes accepted (default 16 GiB). */
+  /**
+   * Largest total of uncompressed bytes of the members read (default: the allocation limit of
+   * `limits.ts`, the physical memory). Members not read (see `only`) are never inflated.
+   */
   readonly maxBytes?: number;
   /** Largest `.npy` header accepted (default 10000 bytes, as NumPy). */
   readonly maxHeaderBytes?: number;
@@ -505,13 +509,17 @@ export function decodeNpz(bytes: Uint8Array, opts: NpzReadOptions = {}, where = 
   const members = listZipMembers(bytes, where).filter((m) =>
     m.name.endsWith(".npy") && (!opts.only || opts.only.includes(m.name.slice(0, -4)))
   );
-  const maxBytes = opts.maxBytes ?? 16 * 2 ** 30;
   const total = members.reduce((s, m) => s + m.size, 0);
-  if (total > maxBytes) {
+  if (opts.maxBytes !== undefined && total > opts.maxBytes) {
     throw new FormatError(
-      `${where}: ${total} bytes of arrays exceed the limit of ${maxBytes} bytes`,
+      `${where}: ${total} bytes of arrays exceed the limit of ${opts.maxBytes} bytes`,
     );
   }
+  checkAllocation(
+    `${where}: arrays`,
+    total,
+    "the archive declares more data than this machine can load (read fewer arrays with `only`)",
+  );
   const out: NpzArrays = {};
   for (const m of members) {
     const key = m.name.slice(0, -4);

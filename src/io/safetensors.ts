@@ -13,6 +13,7 @@ import { readTensors, realize, type Tensor } from "../tensor/tensor.ts";
 import { tensor as makeTensor } from "../tensor/creation.ts";
 import type { DeviceName } from "../backend/types.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { checkAllocation } from "./limits.ts";
 import { halfToFloat } from "./npy.ts";
 
 /** Largest header accepted (the reference implementation's limit). */
@@ -221,6 +222,14 @@ export function decodeSafetensors(bytes: Uint8Array, path?: string): Safetensors
   if (at !== dataLen) {
     fail(`bytes [${at}, ${dataLen}) of the data section belong to no entry`);
   }
+  // Every entry becomes a 4-byte-per-element array (float32 or int32).
+  let decoded = 0;
+  for (const e of entries.values()) decoded += e.count * 4;
+  checkAllocation(
+    path ?? "safetensors",
+    decoded,
+    "its tensors are more than this machine can load",
+  );
   for (const [name, e] of entries) {
     tensors[name] = decodeEntry(
       bytes.subarray(dataStart + e.begin, dataStart + e.end),

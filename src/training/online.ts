@@ -212,6 +212,10 @@ export async function trainOnline(
     seed: deriveSeed(cfg.seed, 5),
     device: model.device,
   });
+  buffer.checkSampleSize(cfg.batchSize, cfg.sequenceLength, [
+    "batchSize (batch_size)",
+    "sequenceLength (sequence_length)",
+  ]);
   await core.setup(undefined, options.trainStep);
   const controller: Controller = options.controller ??
     resolveController(model, { actionSpace: space, observationSpace: obsSpace, config: cfg }) ??

@@ -57,8 +57,16 @@
 import type { DeviceName } from "../backend/types.ts";
 import { getDefaultDevice } from "../backend/device.ts";
 import type { Batch } from "../core/batch.ts";
-import { FormatError, ShapeError, WorldFluxError } from "../errors.ts";
-import { loadNpz, type NpyArray, type NpyInput, saveNpz } from "../io/npz.ts";
+import { ConfigError, FormatError, ShapeError, WorldFluxError } from "../errors.ts";
+import { checkAllocation } from "../io/limits.ts";
+import {
+  decodeNpz,
+  listZipMembers,
+  type NpyArray,
+  type NpyInput,
+  type NpzArrays,
+  saveNpz,
+} from "../io/npz.ts";
 import { npyToNumbers } from "../io/npy.ts";
 import { tensor } from "../tensor/creation.ts";
 
@@ -170,8 +178,35 @@ export interface ReplayLoadOptions {
   readonly seed?: number;
   /** Default device of sampled batches. */
   readonly device?: DeviceName;
-  /** Largest total of array bytes accepted from the file (default 16 GiB). */
+  /**
+   * Largest total of array bytes accepted from the file (default: what a buffer of the file's
+   * `capacity` (or `capacity` above, if larger) holds, in the widest dtypes the format allows,
+   * within the allocation limit of `src/io/limits.ts`).
+   */
   readonly maxBytes?: number;
+}
+
+/** Metadata arrays of a replay-buffer file (small; read first). */
+const META_KEYS = ["obs_shape", "action_dim", "capacity", "first_step"] as const;
+/** Per-step arrays of a replay-buffer file; any other member of the archive is never inflated. */
+const STEP_KEYS = ["obs", "actions", "rewards", "dones", "terminations"] as const;
+/** Bytes of metadata accepted (a few integers and their .npy headers). */
+const META_MAX_BYTES = 1 << 20;
+/** Widest element of a per-step array the loader accepts (float64 / int64). */
+const MAX_ITEM_BYTES = 8;
+/** Room for the `.npy` header of each per-step array (NumPy's header limit). */
+const NPY_HEADER_BYTES = 10000;
+
+/** Bytes of storage per transition of a buffer with these options. */
+function transitionBytes(
+  obsSize: number,
+  actionDim: number,
+  obsDtype: ObsDtype,
+  actionDtype: ActionDtype,
+): number {
+  const obs = obsSize * (obsDtype === "uint8" ? 1 : 4);
+  const act = actionDtype === "int32" ? 4 : actionDim * 4;
+  return obs + act + 4 + 1 + 4; // + reward, flags, step-in-episode
 }
 
 const LAST = 1;
@@ -189,7 +224,9 @@ class Xoshiro128 {
   readonly s = new Uint32Array(4);
 
   constructor(seed: number) {
-    if (!Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`);
+    if (!Number.isFinite(seed)) {
+      throw new ConfigError(`ReplayBuffer: seed must be a finite number, got ${seed}`);
+    }
     let z = (Math.trunc(seed) >>> 0) ^
       Math.imul(Math.floor(Math.trunc(seed) / 2 ** 32) | 0, 0x9e3779b9);
     for (let i = 0; i < 4; i++) {
@@ -247,7 +284,7 @@ function flatten(x: NumericInput): ArrayLike<number> {
 
 function checkPositiveInt(v: number, what: string): number {
   if (!Number.isSafeInteger(v) || v < 1) {
-    throw new RangeError(`ReplayBuffer: ${what} must be a positive integer, got ${v}`);
+    throw new ConfigError(`ReplayBuffer: ${what} must be a positive integer, got ${v}`);
   }
   return v;
 }
@@ -301,7 +338,7 @@ export class ReplayBuffer {
   constructor(opts: ReplayBufferOptions) {
     this.capacity = checkPositiveInt(opts.capacity, "capacity");
     if (!Array.isArray(opts.obsShape) || opts.obsShape.length === 0) {
-      throw new RangeError(
+      throw new ConfigError(
         `ReplayBuffer: obsShape must be a non-empty array, got ${opts.obsShape}`,
       );
     }
@@ -312,17 +349,24 @@ export class ReplayBuffer {
     this.obsDtype = opts.obsDtype ?? "float32";
     this.actionDtype = opts.actionDtype ?? "float32";
     if (this.obsDtype !== "float32" && this.obsDtype !== "uint8") {
-      throw new RangeError(
+      throw new ConfigError(
         `ReplayBuffer: obsDtype must be "float32" or "uint8", got "${this.obsDtype}"`,
       );
     }
     if (this.actionDtype !== "float32" && this.actionDtype !== "int32") {
-      throw new RangeError(
+      throw new ConfigError(
         `ReplayBuffer: actionDtype must be "float32" or "int32", got "${this.actionDtype}"`,
       );
     }
     this.device = opts.device;
     const n = this.capacity;
+    const perStep = transitionBytes(this.obsSize, this.actionDim, this.obsDtype, this.actionDtype);
+    checkAllocation(
+      "ReplayBuffer capacity",
+      n * perStep,
+      `${n} transitions of ${perStep} bytes each do not fit; lower the capacity (bufferCapacity ` +
+        `in a training config)`,
+    );
     this.#obs = this.obsDtype === "uint8"
       ? new Uint8Array(n * this.obsSize)
       : new Float32Array(n * this.obsSize);
@@ -375,7 +419,9 @@ export class ReplayBuffer {
   /** Restores the sampling stream from {@link getRngState}. */
   setRngState(state: readonly number[]): void {
     if (state.length !== 4 || state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
-      throw new RangeError("ReplayBuffer.setRngState: expected 4 unsigned 32-bit integers");
+      throw new ConfigError(
+        `ReplayBuffer.setRngState: expected 4 unsigned 32-bit integers, got ${state.length} values`,
+      );
     }
     this.#rng.s.set(state);
   }
@@ -684,12 +730,13 @@ export class ReplayBuffer {
     opts: SampleOptions,
     obsAs: "store" | "float" | "int32",
   ): ReplaySample & { obsOut: Float32Array | Uint8Array | Int32Array } {
-    if (!Number.isInteger(B) || B < 1) {
-      throw new RangeError(`sample: batchSize must be >= 1, got ${B}`);
+    if (!Number.isSafeInteger(B) || B < 1) {
+      throw new ConfigError(`sample: batchSize must be an integer >= 1, got ${B}`);
     }
-    if (!Number.isInteger(T) || T < 1) {
-      throw new RangeError(`sample: seqLen must be >= 1, got ${T}`);
+    if (!Number.isSafeInteger(T) || T < 1) {
+      throw new ConfigError(`sample: seqLen must be an integer >= 1, got ${T}`);
     }
+    this.checkSampleSize(B, T);
     const rng = opts.seed !== undefined ? new Xoshiro128(opts.seed) : this.#rng;
     const pad = opts.pad ?? false;
     const { starts, lens } = this.#draw(B, T, pad, rng);
@@ -749,6 +796,26 @@ export class ReplayBuffer {
       mask,
       starts,
     };
+  }
+
+  /**
+   * Throws a {@link SizeLimitError} when a sample of `batchSize` x `seqLen` steps would allocate
+   * more than the allocation limit (`src/io/limits.ts`); {@link sample} checks it before
+   * allocating. `names` are the names the caller knows the two sizes by (for the message).
+   */
+  checkSampleSize(
+    batchSize: number,
+    seqLen: number,
+    names: readonly [string, string] = ["batchSize", "seqLen"],
+  ): void {
+    // Host arrays plus the tensors made from them (float32 obs, flags as float32, starts).
+    const perStep = this.obsSize * 4 * 2 + this.#actWidth * 4 * 2 + 4 * 4 * 2;
+    checkAllocation(
+      `sample(${names[0]} = ${batchSize}, ${names[1]} = ${seqLen})`,
+      batchSize * seqLen * perStep,
+      `${batchSize * seqLen} steps of ${perStep} bytes each do not fit; lower ${names[0]} or ` +
+        names[1],
+    );
   }
 
   /**
@@ -873,7 +940,7 @@ export class ReplayBuffer {
    * `actions [N]` make an int32-index buffer.
    */
   static async load(path: string, opts: ReplayLoadOptions = {}): Promise<ReplayBuffer> {
-    const a = await loadNpz(path, { maxBytes: opts.maxBytes });
+    const a = await readReplayArrays(path, opts);
     return ReplayBuffer.fromArrays(a, { ...opts, path });
   }
 
@@ -883,47 +950,12 @@ export class ReplayBuffer {
     opts: ReplayLoadOptions & { path?: string } = {},
   ): ReplayBuffer {
     const path = opts.path;
-    const bad = (key: string, msg: string): never => {
-      throw new FormatError(`"${key}": ${msg}`, path);
-    };
-    const need = (key: string): NpyArray => {
-      const v = a[key];
-      if (!v) {
-        throw new FormatError(
-          `missing array "${key}" (a replay buffer file has obs, actions, rewards, dones, ` +
-            `obs_shape, action_dim, capacity; found: ${Object.keys(a).join(", ") || "none"})`,
-          path,
-        );
-      }
-      return v;
-    };
-    const isInt = (x: NpyArray) => /^u?int/.test(x.dtype);
-    const shp = (x: NpyArray) => `[${x.shape.join(", ")}]`;
-    const intScalar = (key: string, min: number): number => {
-      const x = need(key);
-      if (!isInt(x)) bad(key, `must be an integer, got ${x.dtype}`);
-      if (x.shape.length > 1 || x.data.length !== 1) {
-        bad(key, `must be a scalar, got shape ${shp(x)}`);
-      }
-      const v = npyToNumbers(x, `${path ? path + ": " : ""}"${key}"`)[0];
-      if (v < min) bad(key, `must be >= ${min}, got ${v}`);
-      return v;
-    };
+    const { bad, need, isInt, shp, intScalar } = fileChecks(a, path);
     const numeric = (key: string, x: NpyArray): Float64Array | Float32Array => {
       if (x.dtype === "bool") bad(key, "must be numeric, got bool");
       return x.data instanceof Float32Array ? x.data : npyToNumbers(x, `"${key}"`);
     };
-    // Metadata.
-    const os = need("obs_shape");
-    if (!isInt(os) || os.shape.length !== 1) {
-      bad("obs_shape", `must be a 1-d integer array, got ${os.dtype} ${shp(os)}`);
-    }
-    const obsShape = Array.from(npyToNumbers(os, '"obs_shape"'));
-    if (obsShape.length === 0 || obsShape.some((d) => !Number.isSafeInteger(d) || d < 1)) {
-      bad("obs_shape", `must hold positive dimensions, got (${obsShape.join(", ")})`);
-    }
-    const actionDim = intScalar("action_dim", 1);
-    const fileCapacity = intScalar("capacity", 1);
+    const { obsShape, actionDim, capacity: fileCapacity } = replayMeta(a, path);
     // Per-step arrays.
     const obs = need("obs");
     if (!["float16", "float32", "float64", "uint8"].includes(obs.dtype) && !isInt(obs)) {
@@ -977,11 +1009,21 @@ export class ReplayBuffer {
       }
       flags[i] = (dones[i] ? LAST : 0) | (terms[i] ? TERMINAL : 0);
     }
+    const capacity = opts.capacity ?? fileCapacity;
+    const obsDtype: ObsDtype = obs.dtype === "uint8" ? "uint8" : "float32";
+    const obsSize = obsShape.reduce((p, d) => p * d, 1);
+    const perStep = transitionBytes(obsSize, actionDim, obsDtype, actionDtype);
+    checkAllocation(
+      `${path ? `${path}: ` : ""}"capacity"`,
+      capacity * perStep,
+      `a buffer of capacity ${capacity} (${perStep} bytes per transition) does not fit; load ` +
+        `it with a smaller { capacity } (the most recent transitions are kept)`,
+    );
     const buf = new ReplayBuffer({
-      capacity: opts.capacity ?? fileCapacity,
+      capacity,
       obsShape,
       actionDim,
-      obsDtype: obs.dtype === "uint8" ? "uint8" : "float32",
+      obsDtype,
       actionDtype,
       seed: opts.seed,
       device: opts.device,
@@ -1000,6 +1042,110 @@ export class ReplayBuffer {
     buf.#append(obsRows, actRows, numeric("rewards", rewards), flags, N, firstStep);
     return buf;
   }
+}
+
+/** Checks of the arrays of a replay-buffer file; every error names the key (and the file). */
+function fileChecks(
+  a: Readonly<Record<string, NpyArray>>,
+  path: string | undefined,
+  found: readonly string[] = Object.keys(a),
+) {
+  const bad = (key: string, msg: string): never => {
+    throw new FormatError(`"${key}": ${msg}`, path);
+  };
+  const need = (key: string): NpyArray => {
+    const v = a[key];
+    if (!v) {
+      throw new FormatError(
+        `missing array "${key}" (a replay buffer file has obs, actions, rewards, dones, ` +
+          `obs_shape, action_dim, capacity; found: ${found.join(", ") || "none"})`,
+        path,
+      );
+    }
+    return v;
+  };
+  const isInt = (x: NpyArray) => /^u?int/.test(x.dtype);
+  const shp = (x: NpyArray) => `[${x.shape.join(", ")}]`;
+  const intScalar = (key: string, min: number): number => {
+    const x = need(key);
+    if (!isInt(x)) bad(key, `must be an integer, got ${x.dtype}`);
+    if (x.shape.length > 1 || x.data.length !== 1) {
+      bad(key, `must be a scalar, got shape ${shp(x)}`);
+    }
+    const v = npyToNumbers(x, `${path ? path + ": " : ""}"${key}"`)[0];
+    if (v < min) bad(key, `must be >= ${min}, got ${v}`);
+    return v;
+  };
+  return { bad, need, isInt, shp, intScalar };
+}
+
+/** The metadata of a replay-buffer file (`obs_shape`, `action_dim`, `capacity`), checked. */
+function replayMeta(
+  a: Readonly<Record<string, NpyArray>>,
+  path: string | undefined,
+  found?: readonly string[],
+): { obsShape: number[]; actionDim: number; capacity: number } {
+  const { bad, need, isInt, shp, intScalar } = fileChecks(a, path, found);
+  const os = need("obs_shape");
+  if (!isInt(os) || os.shape.length !== 1) {
+    bad("obs_shape", `must be a 1-d integer array, got ${os.dtype} ${shp(os)}`);
+  }
+  const obsShape = Array.from(npyToNumbers(os, '"obs_shape"'));
+  if (obsShape.length === 0 || obsShape.some((d) => !Number.isSafeInteger(d) || d < 1)) {
+    bad("obs_shape", `must hold positive dimensions, got (${obsShape.join(", ")})`);
+  }
+  return {
+    obsShape,
+    actionDim: intScalar("action_dim", 1),
+    capacity: intScalar("capacity", 1),
+  };
+}
+
+/**
+ * Reads the arrays of a replay-buffer `.npz` (the layout of {@link ReplayBuffer.save}): the small
+ * metadata first, then only the per-step arrays, whose declared sizes must fit what a buffer of
+ * the file's capacity holds (in the widest dtypes the format allows) before any is inflated.
+ * Other members of the archive are never inflated. {@link ReplayBuffer.load} builds a buffer
+ * from the result; `worldflux train` splits it for its held-out episodes first.
+ */
+export async function readReplayArrays(
+  path: string,
+  opts: Pick<ReplayLoadOptions, "capacity" | "maxBytes"> = {},
+): Promise<NpzArrays> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new FormatError("file not found", path);
+    throw e;
+  }
+  const meta = decodeNpz(bytes, { only: META_KEYS, maxBytes: META_MAX_BYTES }, path);
+  const arrays = listZipMembers(bytes, path).filter((m) => m.name.endsWith(".npy"));
+  const names = arrays.map((m) => m.name.slice(0, -4));
+  const { obsShape, actionDim, capacity } = replayMeta(meta, path, names);
+  const rows = Math.max(capacity, opts.capacity ?? 0);
+  const obsSize = obsShape.reduce((p, d) => p * d, 1);
+  const rowBytes = (obsSize + actionDim + 3) * MAX_ITEM_BYTES;
+  const held = rows * rowBytes + STEP_KEYS.length * NPY_HEADER_BYTES;
+  const limit = Math.min(opts.maxBytes ?? Infinity, held);
+  const declared = arrays
+    .filter((m) => (STEP_KEYS as readonly string[]).includes(m.name.slice(0, -4)))
+    .reduce((t, m) => t + m.size, 0);
+  if (declared > limit) {
+    throw new FormatError(
+      `the per-step arrays declare ${declared} bytes, more than a buffer of capacity ${rows} ` +
+        `holds (${limit} bytes at most); the file is corrupt or its "capacity" is wrong (pass ` +
+        `{ capacity } to load more rows)`,
+      path,
+    );
+  }
+  checkAllocation(
+    `${path}: per-step arrays`,
+    declared,
+    "the file is larger than this machine can load; load it on a larger machine or split it",
+  );
+  const steps = decodeNpz(bytes, { only: STEP_KEYS, maxBytes: limit }, path);
+  return { ...meta, ...steps };
 }
 
 /** Copies `len` values (typed-array `set` when possible). */

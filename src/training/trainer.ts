@@ -49,6 +49,7 @@ import {
   TRAJECTORY_FIELDS,
 } from "./config.ts";
 import { TrainingError } from "./errors.ts";
+import type { ReplayBuffer } from "./replay_buffer.ts";
 import { createTrainStep, disposeBatch, type TrainStep } from "./train_step.ts";
 import "./families.ts";
 import { nextSeed } from "./controller.ts";
@@ -532,6 +533,11 @@ export class Trainer {
     if (!(Number.isInteger(total) && total >= 1)) {
       throw new ConfigError(`totalSteps must be a positive integer, got ${total}`);
     }
+    const sized = buffer as BatchSource & { checkSampleSize?: ReplayBuffer["checkSampleSize"] };
+    sized.checkSampleSize?.(cfg.batchSize, cfg.sequenceLength, [
+      "batchSize (batch_size)",
+      "sequenceLength (sequence_length)",
+    ]);
     st.totalSteps = total;
     st.shouldStop = false;
     st.stopReason = null;

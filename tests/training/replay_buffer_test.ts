@@ -8,8 +8,9 @@
 
 import assert from "node:assert/strict";
 import { createWorldModel, type Tensor, tidy } from "../../mod.ts";
-import { FormatError, WorldFluxError } from "../../src/errors.ts";
-import { loadNpz, type NpyArray, type NpyInput, saveNpz } from "../../src/io/npz.ts";
+import { ConfigError, FormatError, SizeLimitError, WorldFluxError } from "../../src/errors.ts";
+import { setAllocationLimit } from "../../src/io/limits.ts";
+import { encodeNpz, loadNpz, type NpyArray, type NpyInput, saveNpz } from "../../src/io/npz.ts";
 import { ReplayBuffer, type ReplaySample } from "../../src/training/replay_buffer.ts";
 import { findPythonWithNumpy, formatErrorOf } from "../grad_util.ts";
 import { Rng, webgpu } from "../util.ts";
@@ -372,9 +373,12 @@ Deno.test("replay: input validation", () => {
     /dones has 2/,
   );
   assert.throws(() => buf.addStep([1], [0, 0, 0], 0), /obs has 1/);
-  assert.throws(() => new ReplayBuffer({ capacity: 0, obsShape: [2], actionDim: 1 }), RangeError);
-  assert.throws(() => new ReplayBuffer({ capacity: 5, obsShape: [], actionDim: 1 }), RangeError);
-  assert.throws(() => new ReplayBuffer({ capacity: 5, obsShape: [2], actionDim: 1.5 }), RangeError);
+  assert.throws(() => new ReplayBuffer({ capacity: 0, obsShape: [2], actionDim: 1 }), ConfigError);
+  assert.throws(() => new ReplayBuffer({ capacity: 5, obsShape: [], actionDim: 1 }), ConfigError);
+  assert.throws(
+    () => new ReplayBuffer({ capacity: 5, obsShape: [2], actionDim: 1.5 }),
+    ConfigError,
+  );
   assert.equal(buf.size, 0, "failed adds change nothing");
   // A discrete index is stored one-hot.
   buf.addStep([1, 2], 2, 0.5, true);
@@ -385,7 +389,7 @@ Deno.test("replay: input validation", () => {
   px.addStep(Uint8Array.from([255, 1]), [0], 0);
   px.addStep([3, 4], [0], 0, true);
   assert.deepEqual(Array.from(px.sampleArrays(1, 2).obs), [255, 1, 3, 4]);
-  assert.throws(() => px.sampleArrays(0, 1), RangeError);
+  assert.throws(() => px.sampleArrays(0, 1), ConfigError);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -704,6 +708,88 @@ Deno.test("replay: inconsistent files give a FormatError naming the key", async 
     assert.ok((await formatErrorOf(() => ReplayBuffer.load(`${dir}/garbage.npz`))).length > 0);
     assert.ok(new FormatError("x") instanceof WorldFluxError);
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Sizes from files and callers
+// ---------------------------------------------------------------------------------------------
+
+/** Offset of the central-directory record of member `name` in ZIP bytes. */
+function centralEntry(zip: Uint8Array, name: string): number {
+  const dv = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  let o = dv.getUint32(zip.length - 22 + 16, true);
+  for (;;) {
+    const len = dv.getUint16(o + 28, true);
+    if (new TextDecoder().decode(zip.subarray(o + 46, o + 46 + len)) === name) return o;
+    o += 46 + len + dv.getUint16(o + 30, true) + dv.getUint16(o + 32, true);
+  }
+}
+
+/** `zip` with the CRC-32 of member `name` flipped (inflating it would then fail). */
+function badCrc(zip: Uint8Array, name: string): Uint8Array {
+  const out = zip.slice();
+  const o = centralEntry(out, name);
+  out[o + 16] ^= 0xff;
+  return out;
+}
+
+Deno.test("replay: load inflates only the arrays it reads (an archive bomb beside them is never touched)", async () => {
+  await withDir(async (dir) => {
+    const buf = new ReplayBuffer({ capacity: 20, obsShape: [3], actionDim: 2 });
+    for (let t = 0; t < 12; t++) buf.addStep([t, 0, 0], [0, 1], 1, t % 4 === 3);
+    // 32 MiB of zeros deflate to ~32 KB; its CRC is wrong, so inflating it throws.
+    const zip = encodeNpz({
+      ...buf.toArrays(),
+      unused: { dtype: "uint8", data: new Uint8Array(32 << 20) },
+    }, { compressed: true });
+    assert.ok(zip.length < 100_000);
+    await Deno.writeFile(`${dir}/bomb.npz`, badCrc(zip, "unused.npy"));
+    const back = await ReplayBuffer.load(`${dir}/bomb.npz`);
+    assert.equal(back.size, 12);
+    // The per-step arrays must fit what the file's capacity holds before any is inflated: an
+    // `obs` that declares 10000 rows for capacity 20 is refused by its declared size (its data
+    // is never read: its CRC is wrong too).
+    const big = new ReplayBuffer({ capacity: 10000, obsShape: [3], actionDim: 2 });
+    for (let t = 0; t < 10000; t++) big.addStep([t, 0, 0], [0, 1], 1, t % 4 === 3);
+    const lying = encodeNpz({
+      ...big.toArrays(),
+      capacity: { dtype: "int64", shape: [], data: [20] },
+    }, { compressed: true });
+    await Deno.writeFile(`${dir}/lying.npz`, badCrc(lying, "obs.npy"));
+    const msg = await formatErrorOf(() => ReplayBuffer.load(`${dir}/lying.npz`));
+    assert.match(msg, /more than a buffer of capacity 20 holds/);
+  });
+});
+
+Deno.test("replay: sizes from callers and files are checked before allocating (SizeLimitError)", async () => {
+  setAllocationLimit(256 << 20);
+  try {
+    const huge = () => new ReplayBuffer({ capacity: 2 ** 31, obsShape: [4], actionDim: 2 });
+    assert.throws(huge, (e) => e instanceof SizeLimitError && /capacity/.test(e.message));
+    const buf = new ReplayBuffer({ capacity: 100, obsShape: [4], actionDim: 2 });
+    for (let t = 0; t < 50; t++) buf.addStep([t, 0, 0, 0], [0, 1], 0, t === 49);
+    for (const [B, T] of [[1e9, 8], [8, 1e9]]) {
+      assert.throws(
+        () => buf.sample(B, T, { device: "cpu" }),
+        (e) => e instanceof SizeLimitError && /batchSize = \d+, seqLen = \d+/.test(e.message),
+      );
+      assert.throws(() => buf.sampleArrays(B, T), SizeLimitError);
+    }
+    // A file declaring capacity 2^31 names the key and says how to load it.
+    await withDir(async (dir) => {
+      await saveNpz(`${dir}/b.npz`, {
+        ...buf.toArrays(),
+        capacity: { dtype: "int64", shape: [], data: [2 ** 31] },
+      });
+      await assert.rejects(
+        () => ReplayBuffer.load(`${dir}/b.npz`),
+        (e) => e instanceof SizeLimitError && /"capacity"/.test(e.message),
+      );
+      assert.equal((await ReplayBuffer.load(`${dir}/b.npz`, { capacity: 100 })).size, 50);
+    });
+  } finally {
+    setAllocationLimit(null);
+  }
 });
 
 // ---------------------------------------------------------------------------------------------
