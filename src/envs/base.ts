@@ -6,7 +6,16 @@
 
 import { Canvas } from "./render.ts";
 import { Rng } from "./rng.ts";
-import type { Action, Box, Env, ResetOptions, ResetResult, Space, StepResult } from "./types.ts";
+import type {
+  Action,
+  Box,
+  Env,
+  Info,
+  ResetOptions,
+  ResetResult,
+  Space,
+  StepResult,
+} from "./types.ts";
 
 /** Constructor options shared by the built-in environments. */
 export interface BaseEnvOptions {
@@ -22,6 +31,8 @@ export interface Transition {
   readonly reward: number;
   /** Whether a terminal state was reached. */
   readonly terminated: boolean;
+  /** Diagnostics of the step (default: an empty object). */
+  readonly info?: Info;
 }
 
 /**
@@ -70,15 +81,15 @@ export abstract class BaseEnv implements Env<Float32Array> {
     else this.initialState(this.rng);
     this.started = true;
     this.onReset();
-    return { obs: this.observe(), info: {} };
+    return { obs: this.observe(), info: this.resetInfo() };
   }
 
   /** Advances one step; base environments never truncate. */
   step(action: Action): StepResult<Float32Array> {
     if (!this.started) throw new Error(`${this.id}: step() before reset()`);
     if (this.closed) throw new Error(`${this.id}: step() after close()`);
-    const { reward, terminated } = this.transition(action);
-    return { obs: this.observe(), reward, terminated, truncated: false, info: {} };
+    const { reward, terminated, info } = this.transition(action);
+    return { obs: this.observe(), reward, terminated, truncated: false, info: info ?? {} };
   }
 
   /** RGB picture of the current state, HWC `[renderSize, renderSize, 3]`. */
@@ -106,6 +117,10 @@ export abstract class BaseEnv implements Env<Float32Array> {
   protected abstract draw(canvas: Canvas): void;
   /** Hook after every reset. */
   protected onReset(): void {}
+  /** Diagnostics returned by `reset` (default: an empty object). */
+  protected resetInfo(): Info {
+    return {};
+  }
 }
 
 /** Checks that `state` has `n` finite values and returns them as a Float64Array. */

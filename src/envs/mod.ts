@@ -2,7 +2,8 @@
  * Environments for model-based RL, independent of the tensor layer: a Gym-like interface,
  * classic-control tasks (CartPole-v1, Pendulum-v1, MountainCarContinuous-v0, Acrobot-v1) written
  * from the published equations with Gymnasium's constants, MinAtar Breakout (a 10x10 grid game
- * from its published rules), a MuJoCo (wasm) cart-pole swing-up,
+ * from its published rules), a MuJoCo (wasm) cart-pole swing-up, Gymnasium's MuJoCo locomotion
+ * tasks (HalfCheetah-v5, Hopper-v5),
  * a 64x64 software renderer for pixel observations, wrappers, and data-collection helpers.
  *
  * ```ts
@@ -60,6 +61,39 @@ export {
   tolerance,
 } from "./mujoco/cartpole_swingup.ts";
 export {
+  HALF_CHEETAH_MJCF,
+  HALF_CHEETAH_MODEL,
+  HalfCheetahEnv,
+  type HalfCheetahOptions,
+  halfCheetahOptionsFromKwargs,
+} from "./mujoco/half_cheetah.ts";
+export {
+  HOPPER_KWARGS,
+  HOPPER_MODEL,
+  HopperEnv,
+  hopperMjcf,
+  type HopperOptions,
+  hopperOptionsFromKwargs,
+} from "./mujoco/hopper.ts";
+export {
+  type KwargSpec,
+  LOCOMOTION_KWARGS,
+  LocomotionEnv,
+  type LocomotionOptions,
+  type LocomotionStep,
+} from "./mujoco/locomotion.ts";
+export {
+  type MjcfAttributes,
+  type PlanarCapsule,
+  type PlanarHinge,
+  planarHinges,
+  type PlanarLimb,
+  planarMjcf,
+  type PlanarModel,
+  type PlanarPoint,
+} from "./mujoco/planar_model.ts";
+export {
+  contactMarginRule,
   loadedMujoco,
   loadMujoco,
   type MjData,
@@ -77,6 +111,7 @@ export {
   Wrapper,
 } from "./wrappers.ts";
 export {
+  type EnvKwargs,
   type EnvSpec,
   envSpec,
   listEnvs,

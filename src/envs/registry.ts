@@ -9,12 +9,21 @@
  * | `MountainCarContinuous-v0` | Box f32 [2]        | Box [-1, 1] [1]     | 999   | Moore 1990               |
  * | `Acrobot-v1`               | Box f32 [6]        | Discrete 3          | 500   | Sutton 1996, RK4         |
  * | `CartPoleSwingup-mujoco`   | Box f32 [5]        | Box [-1, 1] [1]     | 1000  | dm_control, MuJoCo wasm  |
+ * | `HalfCheetah-v5`           | Box f32 [17]       | Box [-1, 1] [6]     | 1000  | Gymnasium v5, MuJoCo wasm |
+ * | `Hopper-v5`                | Box f32 [11]       | Box [-1, 1] [3]     | 1000  | Gymnasium v5, MuJoCo wasm |
  * | `MinAtar/Breakout-v1`      | Box f32 [4, 10, 10] | Discrete 3         | none  | Young & Tian 2019        |
  *
- * With `pixels: true` observations are `Box` uint8 `[3, size, size]` (CHW).
+ * With `pixels: true` observations are `Box` uint8 `[3, size, size]` (CHW). The MuJoCo
+ * locomotion tasks take Gymnasium's keyword arguments as `kwargs`:
+ *
+ * ```ts
+ * import { makeEnv } from "./registry.ts";
+ * const env = await makeEnv("HalfCheetah-v5", { kwargs: { reset_noise_scale: 0 } });
+ * ```
  * @module
  */
 
+import { ConfigError } from "../errors.ts";
 import type { BaseEnvOptions } from "./base.ts";
 import { AcrobotEnv } from "./classic/acrobot.ts";
 import { CartPoleEnv } from "./classic/cartpole.ts";
@@ -22,6 +31,9 @@ import { MountainCarContinuousEnv } from "./classic/mountain_car.ts";
 import { PendulumEnv } from "./classic/pendulum.ts";
 import { MinAtarBreakoutEnv } from "./minatar/breakout.ts";
 import { CartPoleSwingupMujocoEnv } from "./mujoco/cartpole_swingup.ts";
+import { HalfCheetahEnv, halfCheetahOptionsFromKwargs } from "./mujoco/half_cheetah.ts";
+import { HOPPER_KWARGS, HopperEnv, hopperOptionsFromKwargs } from "./mujoco/hopper.ts";
+import { LOCOMOTION_KWARGS } from "./mujoco/locomotion.ts";
 import { loadedMujoco } from "./mujoco/loader.ts";
 import type { Env } from "./types.ts";
 import {
@@ -51,7 +63,16 @@ export interface MakeEnvOptions {
   readonly continuousActions?: boolean;
   /** Renderer supersampling per axis (default 3). */
   readonly renderSupersample?: number;
+  /**
+   * The environment's own arguments, named as Gymnasium's keyword arguments of the same id
+   * (`{ reset_noise_scale: 0 }` for `HalfCheetah-v5`; ranges as `[lo, hi]`). Environments
+   * without arguments, and unknown names, throw a `ConfigError`.
+   */
+  readonly kwargs?: EnvKwargs;
 }
+
+/** Gymnasium-style keyword arguments of an environment (see {@link MakeEnvOptions.kwargs}). */
+export type EnvKwargs = Readonly<Record<string, unknown>>;
 
 /** A registered environment. */
 export interface EnvSpec {
@@ -64,9 +85,11 @@ export interface EnvSpec {
   /** Whether the constructor needs an asynchronously loaded module (MuJoCo). */
   readonly async: boolean;
   /** Builds the base (unwrapped) environment; may return a promise when `async`. */
-  readonly create: (options: BaseEnvOptions) => Env | Promise<Env>;
+  readonly create: (options: BaseEnvOptions, kwargs: EnvKwargs) => Env | Promise<Env>;
   /** Synchronous constructor, available once any asynchronous module has loaded. */
-  readonly createSync?: (options: BaseEnvOptions) => Env | null;
+  readonly createSync?: (options: BaseEnvOptions, kwargs: EnvKwargs) => Env | null;
+  /** Names of the keyword arguments `create` accepts (none when absent). */
+  readonly kwargs?: readonly string[];
   /** One-line description. */
   readonly description: string;
 }
@@ -132,6 +155,32 @@ registerEnv({
   },
   description: "dm_control cartpole-swingup on MuJoCo (wasm), force in [-1, 1], reward in [0, 1]",
 });
+registerEnv({
+  id: "HalfCheetah-v5",
+  maxEpisodeSteps: 1000,
+  rewardThreshold: 4800,
+  async: true,
+  kwargs: Object.keys(LOCOMOTION_KWARGS),
+  create: (o, k) => HalfCheetahEnv.create({ ...o, ...halfCheetahOptionsFromKwargs(k) }),
+  createSync: (o, k) => {
+    const mj = loadedMujoco();
+    return mj ? new HalfCheetahEnv(mj, { ...o, ...halfCheetahOptionsFromKwargs(k) }) : null;
+  },
+  description: "Gymnasium's HalfCheetah-v5 on MuJoCo (wasm): run forward, 6 torques in [-1, 1]",
+});
+registerEnv({
+  id: "Hopper-v5",
+  maxEpisodeSteps: 1000,
+  rewardThreshold: 3800,
+  async: true,
+  kwargs: Object.keys(HOPPER_KWARGS),
+  create: (o, k) => HopperEnv.create({ ...o, ...hopperOptionsFromKwargs(k) }),
+  createSync: (o, k) => {
+    const mj = loadedMujoco();
+    return mj ? new HopperEnv(mj, { ...o, ...hopperOptionsFromKwargs(k) }) : null;
+  },
+  description: "Gymnasium's Hopper-v5 on MuJoCo (wasm): hop forward without falling, 3 torques",
+});
 
 registerEnv({
   id: "MinAtar/Breakout-v1",
@@ -160,13 +209,25 @@ function baseOptions(options: MakeEnvOptions): BaseEnvOptions {
   return { renderSize: options.size ?? 64, renderSupersample: options.renderSupersample };
 }
 
+/** The spec's kwargs from `options`, after checking that the spec takes any. */
+function kwargsFor(spec: EnvSpec, options: MakeEnvOptions): EnvKwargs {
+  const kwargs = options.kwargs ?? {};
+  const names = Object.keys(kwargs);
+  if (names.length > 0 && !spec.kwargs?.length) {
+    throw new ConfigError(
+      `${spec.id} takes no keyword arguments, got ${names.join(", ")}`,
+    );
+  }
+  return kwargs;
+}
+
 /**
  * Builds a registered environment with its time limit and the requested wrappers. Works for
  * every id (MuJoCo tasks load the wasm module on first use).
  */
 export async function makeEnv(id: string, options: MakeEnvOptions = {}): Promise<Env> {
   const spec = envSpec(id);
-  const base = await spec.create(baseOptions(options));
+  const base = await spec.create(baseOptions(options), kwargsFor(spec, options));
   return wrap(base, spec, options);
 }
 
@@ -178,10 +239,10 @@ export function makeEnvSync(id: string, options: MakeEnvOptions = {}): Env {
   const spec = envSpec(id);
   let base: Env | null;
   if (spec.async) {
-    base = spec.createSync?.(baseOptions(options)) ?? null;
+    base = spec.createSync?.(baseOptions(options), kwargsFor(spec, options)) ?? null;
     if (!base) throw new Error(`${id} needs asynchronous loading: use await makeEnv("${id}")`);
   } else {
-    base = spec.create(baseOptions(options)) as Env;
+    base = spec.create(baseOptions(options), kwargsFor(spec, options)) as Env;
   }
   return wrap(base, spec, options);
 }

@@ -161,12 +161,52 @@ Deno.test("CartPoleSwingup-mujoco picture: the pole follows the hinge angle", as
   }
 });
 
+Deno.test("locomotion pictures: the camera follows the body, the floor moves, legs are below", async () => {
+  const pink = [230, 153, 153];
+  const tan = [204, 153, 102];
+  const cheetah = await makeEnv("HalfCheetah-v5");
+  const hopper = await makeEnv("Hopper-v5");
+  try {
+    const rest = new Array(18).fill(0);
+    const a = frame(cheetah, rest);
+    const body = centroid(a, 64, tan, 30);
+    const shins = centroid(a, 64, pink, 30);
+    assert.ok(body.n > 20 && shins.n > 10, "torso and shins visible");
+    assert.ok(Math.abs(body.x - 32) < 6, `torso centred (x ${body.x})`);
+    assert.ok(shins.y > body.y + 3, "shins below the torso");
+    // 3.1 m further on: the body is drawn at the same place, the floor tiles have moved
+    const moved = frame(cheetah, [3.1, ...rest.slice(1)]);
+    const floorDiff = (p: Uint8Array, q: Uint8Array, y0: number, y1: number) => {
+      let d = 0;
+      for (let i = y0 * 64 * 3; i < y1 * 64 * 3; i++) d += Math.abs(p[i] - q[i]);
+      return d;
+    };
+    assert.ok(floorDiff(a, moved, 0, 50) < 64 * 50, "body and sky unchanged");
+    assert.ok(floorDiff(a, moved, 56, 64) > 64 * 8 * 10, "floor tiles shifted");
+    // upside down (rooty = pi): shins above the torso
+    const flipped = frame(cheetah, [0, 0.6, Math.PI, ...rest.slice(3)]);
+    assert.ok(centroid(flipped, 64, pink, 30).y < centroid(flipped, 64, tan, 30).y);
+    // the hopper standing: tall and thin, the foot at the bottom; lying: wide
+    const up = frame(hopper, [0, 1.25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const foot = centroid(up, 64, pink, 30);
+    const leg = centroid(up, 64, tan, 30);
+    assert.ok(foot.n > 5 && leg.n > 20 && foot.y > leg.y + 8, "foot below the leg");
+    const down = frame(hopper, [0, 0.1, Math.PI / 2, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.ok(Math.abs(centroid(down, 64, pink, 30).y - centroid(down, 64, tan, 30).y) < 5);
+  } finally {
+    cheetah.close();
+    hopper.close();
+  }
+});
+
 const GOLDEN_STATES: Record<string, number[]> = {
   "CartPole-v1": [0.6, 0, 0.15, 0],
   "Pendulum-v1": [0.8, 0],
   "MountainCarContinuous-v0": [-0.9, 0],
   "Acrobot-v1": [1.2, 0.9, 0, 0],
   "CartPoleSwingup-mujoco": [0.5, 2.4, 0, 0],
+  "HalfCheetah-v5": [0.2, 0, 0.1, 0.5, -0.4, 0.2, -0.6, 0.5, -0.3, ...new Array(9).fill(0)],
+  "Hopper-v5": [0.1, 1.25, 0.1, -0.5, -0.6, 0.3, ...new Array(6).fill(0)],
 };
 
 Deno.test("renders match the golden frames; PNGs are written for inspection", async () => {
@@ -180,7 +220,9 @@ Deno.test("renders match the golden frames; PNGs are written for inspection", as
     const frames = [env.render()];
     for (let t = 0; t < 7; t++) {
       for (let k = 0; k < 4; k++) {
-        const act = env.actionSpace.kind === "discrete" ? (t + k) % env.actionSpace.n : [1];
+        const act = env.actionSpace.kind === "discrete"
+          ? (t + k) % env.actionSpace.n
+          : new Array(env.actionSpace.shape[0]).fill(1);
         const r = env.step(act);
         if (r.terminated || r.truncated) env.reset();
       }

@@ -109,6 +109,8 @@ const BASELINES: [string, number, number][] = [
   ["MountainCarContinuous-v0", -36, -31],
   ["Acrobot-v1", -500, -420],
   ["CartPoleSwingup-mujoco", 5, 80],
+  ["HalfCheetah-v5", -330, -230],
+  ["Hopper-v5", 10, 22],
 ];
 
 Deno.test("random-policy returns are the known baselines", async () => {

@@ -26,9 +26,13 @@ Deno.test("registry lists the environments with their limits", () => {
     "MountainCarContinuous-v0",
     "Acrobot-v1",
     "CartPoleSwingup-mujoco",
+    "HalfCheetah-v5",
+    "Hopper-v5",
     "MinAtar/Breakout-v1",
   ]);
   assert.equal(envSpec("CartPole-v1").rewardThreshold, 475);
+  assert.equal(envSpec("HalfCheetah-v5").rewardThreshold, 4800);
+  assert.equal(envSpec("Hopper-v5").rewardThreshold, 3800);
   assert.throws(
     () => makeEnvSync("Nope-v0"),
     /unknown environment "Nope-v0"; registered: CartPole-v1/,

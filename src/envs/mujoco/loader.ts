@@ -20,6 +20,26 @@ export interface MjModel {
   readonly nv: number;
   /** Number of actuators. */
   readonly nu: number;
+  /** Number of bodies (the world included). */
+  readonly nbody: number;
+  /** Number of geoms. */
+  readonly ngeom: number;
+  /** Simulation options (`timestep` in s). */
+  readonly opt: { readonly timestep: number };
+  /** Reference configuration `[nq]` (`qpos` after `mj_resetData`). */
+  readonly qpos0: Float64Array;
+  /** Body masses `[nbody]` (kg). */
+  readonly body_mass: Float64Array;
+  /** Joint limits `[njnt, 2]`. */
+  readonly jnt_range: Float64Array;
+  /** Geom types `[ngeom]` (`mjtGeom`: 0 plane, 3 capsule, ...). */
+  readonly geom_type: Int32Array;
+  /** Geom sizes `[ngeom, 3]` (capsule: radius, half length). */
+  readonly geom_size: Float64Array;
+  /** Actuator gears `[nu, 6]`. */
+  readonly actuator_gear: Float64Array;
+  /** Actuator control ranges `[nu, 2]`. */
+  readonly actuator_ctrlrange: Float64Array;
   /** Frees the model. */
   delete(): void;
 }
@@ -38,6 +58,16 @@ export interface MjData {
   readonly ctrl: Float64Array;
   /** Simulation time (s). */
   readonly time: number;
+  /** Geom positions in the world `[ngeom, 3]` (after a forward pass or step). */
+  readonly geom_xpos: Float64Array;
+  /** Geom orientations in the world, row-major 3x3 per geom `[ngeom, 9]`. */
+  readonly geom_xmat: Float64Array;
+  /** Centre of mass of each body's subtree `[nbody, 3]`. */
+  readonly subtree_com: Float64Array;
+  /** Number of active constraint rows. */
+  readonly nefc: number;
+  /** Margin of each constraint row `[nefc]` (contacts: the pair's combined margin). */
+  readonly efc_margin: Float64Array;
   /** Frees the data. */
   delete(): void;
 }
@@ -129,6 +159,40 @@ export function modelFromXml(mj: MujocoModule, xml: string): MjModel {
     captured = null;
     fs.unlink(path);
   }
+}
+
+const marginRules = new WeakMap<MujocoModule, "max" | "sum">();
+
+/**
+ * How this MuJoCo build combines the `margin`s of two geoms in contact: `"max"` (MuJoCo up to
+ * 3.3.x, as mujoco-js 0.0.7's 3.3.8) or `"sum"` (later releases, e.g. the Python bindings'
+ * 3.14). Probed once per module on a sphere hovering inside the margins of a plane (both
+ * margins 1: the contact's margin is 1 or 2). Models written for one rule (Gymnasium's
+ * `hopper.xml` gives every geom a 1 mm margin) use it to give their contacts the same margin
+ * under either.
+ */
+export function contactMarginRule(mj: MujocoModule): "max" | "sum" {
+  let rule = marginRules.get(mj);
+  if (rule) return rule;
+  const model = modelFromXml(
+    mj,
+    `<mujoco><worldbody><geom type="plane" size="1 1 0.1" margin="1"/>
+      <body pos="0 0 1.5"><freejoint/><geom type="sphere" size="1" margin="1"/></body>
+    </worldbody></mujoco>`,
+  );
+  const data = new mj.MjData(model);
+  try {
+    mj.mj_forward(model, data);
+    const margin = data.nefc > 0 ? data.efc_margin[0] : NaN;
+    if (margin === 1) rule = "max";
+    else if (margin === 2) rule = "sum";
+    else throw new Error(`MuJoCo margin probe: unexpected contact margin ${margin}`);
+  } finally {
+    data.delete();
+    model.delete();
+  }
+  marginRules.set(mj, rule);
+  return rule;
 }
 
 function verbose(): boolean {
