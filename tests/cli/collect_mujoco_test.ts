@@ -12,7 +12,7 @@ import {
   manifestPath,
 } from "../../examples/collect_mujoco.ts";
 import { ReplayBuffer } from "../../mod.ts";
-import { ConfigError } from "../../src/errors.ts";
+import { ConfigError, SizeLimitError } from "../../src/errors.ts";
 import { loadNpz } from "../../src/io/npz.ts";
 import type { RunManifest } from "../../src/cli/run.ts";
 import { readJson, run, tempDir, writeToml } from "./helpers.ts";
@@ -120,6 +120,17 @@ Deno.test("collect_mujoco: random datasets that ReplayBuffer.load and worldflux 
         ConfigError,
       );
     }
+    await assert.rejects(
+      () =>
+        collectDataset({
+          env: "HalfCheetah-v5",
+          episodes: 1e9,
+          seed: 0,
+          policy: "random",
+          out: `${dir}/bad.npz`,
+        }),
+      SizeLimitError,
+    );
     await assert.rejects(() => Deno.stat(`${dir}/bad.npz`), Deno.errors.NotFound);
   } finally {
     await Deno.remove(dir, { recursive: true });
