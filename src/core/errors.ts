@@ -15,6 +15,7 @@ export type ContractViolationKind =
   | "action_shape"
   | "action_dtype"
   | "action_payload"
+  | "action_value"
   | "extras_key_format"
   | "extras_key_undeclared"
   | "extras_schema"

@@ -7,7 +7,7 @@
  */
 
 import { fmtShape } from "../errors.ts";
-import { Tensor } from "../tensor/tensor.ts";
+import { knownIntRange, Tensor } from "../tensor/tensor.ts";
 import { type Batch, resolveBatchKey } from "./batch.ts";
 import { ContractError, type ContractViolationKind } from "./errors.ts";
 import { type ActionPayload, type ConditionPayload, primaryTensor } from "./payloads.ts";
@@ -268,6 +268,21 @@ export function checkActionVariant(
     if (!ok) {
       const kind = t.dtype === "bool" ? "action_dtype" : "action_shape";
       return new ContractError(op, kind, field, describeSpec(s, shownLead), fmtTensor(t));
+    }
+    // Indices outside [0, n) would one-hot to all zeros, silently. Checked when the values are
+    // known on the host (tensors made from data); indices computed on the device are in range
+    // by construction (argmax, sampling).
+    const range = t.dtype === "int32" ? knownIntRange(t) : null;
+    if (range && (range[0] < 0 || range[1] >= n)) {
+      const bad = range[0] < 0 ? range[0] : range[1];
+      return new ContractError(
+        op,
+        "action_value",
+        field,
+        `action indices in [0, ${n}) (${n} discrete actions)`,
+        `index ${bad} (indices from ${range[0]} to ${range[1]})`,
+        "an index outside the action set would encode as no action at all",
+      );
     }
     return null;
   }

@@ -78,6 +78,11 @@ export class LazyNode {
   version = 0;
   /** Version of each source when this node was recorded (to detect stale reads). */
   srcVersions: number[];
+  /**
+   * Smallest and largest element of an int32 buffer written from host data (known without a
+   * read-back, for checks such as action indices); null when unknown. Valid while `version` is 0.
+   */
+  hostRange: readonly [number, number] | null = null;
 
   constructor(
     readonly backend: Backend,

@@ -999,7 +999,32 @@ export function fromData(
   if (n > 0) be.write(buf, data.length === n ? data : data.subarray(0, n));
   const node = new LazyNode(be, [...shape], dtype, { kind: "buffer" });
   node.setBuffer(buf);
+  if (dtype === "int32" && n > 0) {
+    let lo = data[0], hi = data[0];
+    for (let i = 1; i < n; i++) {
+      const v = data[i];
+      if (v < lo) lo = v;
+      else if (v > hi) hi = v;
+    }
+    node.hostRange = [lo, hi];
+  }
   return new Tensor(node, contiguousView(shape));
+}
+
+/**
+ * The smallest and largest element of an int32 tensor when they are known without reading it
+ * back from its device: it was created from host data (`tensor(...)`) and not written since, and
+ * it shows every element of its storage (a reshape or permutation, not a slice). Null otherwise
+ * (computed on the device, e.g. an argmax). Lets the contract refuse out-of-range action indices
+ * without a device sync.
+ */
+export function knownIntRange(t: Tensor): readonly [number, number] | null {
+  const node = t._node;
+  if (node.op.kind !== "buffer" || node.version !== 0 || !node.hostRange) return null;
+  const v = t._view;
+  if (numel(v.shape) !== numel(node.shape)) return null;
+  if (v.shape.some((d, i) => d > 1 && v.strides[i] === 0)) return null;
+  return node.hostRange;
 }
 
 function sameBackend(ts: Tensor[], op: string): Backend {

@@ -57,6 +57,7 @@
 import type { DeviceName } from "../backend/types.ts";
 import { getDefaultDevice } from "../backend/device.ts";
 import type { Batch } from "../core/batch.ts";
+import { ContractError } from "../core/errors.ts";
 import { ConfigError, FormatError, ShapeError, WorldFluxError } from "../errors.ts";
 import { checkAllocation } from "../io/limits.ts";
 import {
@@ -530,9 +531,7 @@ export class ReplayBuffer {
       const out = new Int32Array(T);
       for (let t = 0; t < T; t++) {
         const v = a[t];
-        if (!Number.isInteger(v) || v < 0 || v >= A) {
-          throw new RangeError(`${op}: action ${v} at step ${t} is not an index in [0, ${A})`);
-        }
+        if (!Number.isInteger(v) || v < 0 || v >= A) throw badIndex(op, v, t, A);
         out[t] = v;
       }
       return out;
@@ -544,10 +543,7 @@ export class ReplayBuffer {
       for (let t = 0; t < T; t++) {
         const v = a[t];
         if (!Number.isInteger(v) || v < 0 || v >= A) {
-          throw new RangeError(
-            `${op}: actions has ${T} values for ${T} steps, read as discrete indices, but ${v} ` +
-              `at step ${t} is not an index in [0, ${A})`,
-          );
+          throw badIndex(op, v, t, A, `${T} values for ${T} steps are read as discrete indices`);
         }
         out[t * A + v] = 1;
       }
@@ -1167,10 +1163,26 @@ function checkPixels(o: ArrayLike<number>, op: string): void {
   for (let i = 0; i < o.length; i++) {
     const v = o[i];
     if (!(v >= 0 && v <= 255 && Number.isInteger(v))) {
-      throw new RangeError(
-        `${op}: uint8 observations must be integers in 0..255 (got ${v} at ${i}); pass pixels as ` +
-          `a Uint8Array, or use obsDtype "float32"`,
+      throw new ContractError(
+        op,
+        "observation_dtype",
+        `obs[${i}]`,
+        "uint8 pixels: integers in 0..255",
+        String(v),
+        `pass pixels as a Uint8Array, or use obsDtype "float32"`,
       );
     }
   }
+}
+
+/** A discrete action that is not an index of the action set. */
+function badIndex(op: string, v: number, t: number, n: number, hint?: string): ContractError {
+  return new ContractError(
+    op,
+    "action_value",
+    `actions[${t}]`,
+    `an action index in [0, ${n}) (actionDim ${n})`,
+    `index ${v}`,
+    hint ?? "an index outside the action set would be stored as no action at all",
+  );
 }

@@ -14,6 +14,7 @@ import {
   zeros,
 } from "../../mod.ts";
 import { checkAction, ContractValidator } from "../../src/core/validation.ts";
+import { ReplayBuffer } from "../../src/training/replay_buffer.ts";
 import { assertContractError, captureWarnings } from "./helpers.ts";
 
 /** The mlp model with a declared goal extra (schema) and a declared flag extra (key only). */
@@ -360,3 +361,56 @@ Deno.test("contract: the fingerprint is the sha256 of canonical JSON and is stab
   assert.ok(!(await model.contractFingerprint() !== fp));
   assert.ok(ContractError.prototype instanceof Error);
 });
+
+for (const family of ["mlp", "dreamerv3", "tdmpc2"]) {
+  Deno.test(`contract: ${family} refuses discrete indices outside [0, n) in transition, update, rollout, loss and the replay buffer`, async () => {
+    const m = await createWorldModel(`${family}:ci`, {
+      obsShape: [4],
+      actionDim: 3,
+      actionType: "discrete",
+    });
+    const buf = new ReplayBuffer({
+      capacity: 64,
+      obsShape: [4],
+      actionDim: 3,
+      actionDtype: "int32",
+    });
+    buf.addEpisode({
+      obs: new Float32Array(4 * 16).map((_, i) => Math.sin(i)),
+      actions: Int32Array.from({ length: 16 }, (_, t) => t % 3),
+      rewards: new Float32Array(16),
+    });
+    try {
+      const s = m.encode(randn([2, 4], { seed: 2 }));
+      const idx = (xs: number[], shape: number[]) =>
+        tensor(new Int32Array(xs), shape, { dtype: "int32" });
+      // In range: accepted.
+      m.transition(s, idx([0, 2], [2]));
+      for (const bad of [3, 7, -1, 1e6]) {
+        const want = { kind: "action_value" as const, includes: [`index ${bad}`, "[0, 3)"] };
+        assertContractError(() => m.transition(s, idx([0, bad], [2])), {
+          ...want,
+          field: "action.tensor",
+        });
+        assertContractError(() => m.update(s, idx([bad, 1], [2]), randn([2, 4])), {
+          ...want,
+          field: "action.tensor",
+        });
+        assertContractError(() => m.rollout(s, idx([0, 1, bad, 2], [2, 2])), {
+          ...want,
+          field: "actions",
+        });
+        const batch = buf.sample(2, 4, { seed: 1 });
+        batch.actions!.dispose();
+        const batchBad = { ...batch, actions: idx([0, 1, 2, 0, 1, bad, 0, 1], [2, 4]) };
+        assertContractError(() => m.loss(batchBad), { ...want, field: "batch.actions" });
+        assertContractError(() => buf.addStep([0, 0, 0, 0], bad, 0), {
+          ...want,
+          field: "actions[0]",
+        });
+      }
+    } finally {
+      m.dispose();
+    }
+  });
+}
