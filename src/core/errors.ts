@@ -16,6 +16,7 @@ export type ContractViolationKind =
   | "action_dtype"
   | "action_payload"
   | "action_value"
+  | "non_finite"
   | "extras_key_format"
   | "extras_key_undeclared"
   | "extras_schema"

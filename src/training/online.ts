@@ -334,6 +334,7 @@ export async function trainOnline(
       disposeBatch(batch);
     }
     st.updates++;
+    core.watchLoss(st.step, out);
     if (lastOut) { for (const t of Object.values(lastOut)) t.dispose(); }
     lastOut = out;
   };

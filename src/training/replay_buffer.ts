@@ -96,6 +96,12 @@ export interface ReplayBufferOptions {
   readonly seed?: number;
   /** Default device of sampled batches (default: the current default device). */
   readonly device?: DeviceName;
+  /**
+   * Store NaN and infinite observations, actions and rewards (default false: they are refused
+   * with a ContractError naming the field and step, as they would turn every loss that samples
+   * them into NaN, or, clamped somewhere, silently into something else).
+   */
+  readonly allowNonFinite?: boolean;
 }
 
 /** Numbers, flat or nested by rows (`number[][]` for `[T, D]`). */
@@ -179,6 +185,8 @@ export interface ReplayLoadOptions {
   readonly seed?: number;
   /** Default device of sampled batches. */
   readonly device?: DeviceName;
+  /** Accept NaN and infinite values in the file (default false: a FormatError names the key). */
+  readonly allowNonFinite?: boolean;
   /**
    * Largest total of array bytes accepted from the file (default: what a buffer of the file's
    * `capacity` (or `capacity` above, if larger) holds, in the widest dtypes the format allows,
@@ -313,6 +321,8 @@ export class ReplayBuffer {
   readonly actionDtype: ActionDtype;
   /** Default device of sampled batches (undefined: the default device at sampling time). */
   readonly device: DeviceName | undefined;
+  /** NaN and infinite values are stored (else refused). */
+  readonly allowNonFinite: boolean;
 
   readonly #obs: Float32Array | Uint8Array;
   readonly #actions: Float32Array | Int32Array;
@@ -360,6 +370,7 @@ export class ReplayBuffer {
       );
     }
     this.device = opts.device;
+    this.allowNonFinite = opts.allowNonFinite ?? false;
     const n = this.capacity;
     const perStep = transitionBytes(this.obsSize, this.actionDim, this.obsDtype, this.actionDtype);
     checkAllocation(
@@ -470,6 +481,11 @@ export class ReplayBuffer {
     }
     flags[T - 1] |= LAST;
     const obsRows = this.#obsRows(obs, T, op);
+    if (!this.allowNonFinite) {
+      if (this.obsDtype === "float32") checkFinite(obsRows, op, "obs", D);
+      if (this.actionDtype === "float32") checkFinite(actions, op, "actions", this.actionDim);
+      checkFinite(rewards, op, "rewards", 1);
+    }
     this.#closeOpen();
     this.#append(obsRows, actions, rewards, flags, T, 0);
   }
@@ -494,6 +510,11 @@ export class ReplayBuffer {
       throw new ShapeError(op, `obs has ${o.length} values; expected [${this.obsShape}] = ${D}`);
     }
     const a = this.#actionRows(typeof action === "number" ? [action] : action, 1, op);
+    if (!this.allowNonFinite) {
+      if (this.obsDtype === "float32") checkFinite(o, op, "obs", D);
+      if (this.actionDtype === "float32") checkFinite(a, op, "action", this.actionDim);
+      checkFinite([reward], op, "reward", 1);
+    }
     const N = this.capacity;
     const p = this.#total % N;
     const store = this.#obs;
@@ -1023,6 +1044,7 @@ export class ReplayBuffer {
       actionDtype,
       seed: opts.seed,
       device: opts.device,
+      allowNonFinite: opts.allowNonFinite,
     });
     let actRows: ArrayLike<number>;
     if (actionDtype === "int32") {
@@ -1035,7 +1057,25 @@ export class ReplayBuffer {
       actRows = v;
     } else actRows = numeric("actions", actions);
     const obsRows = obs.dtype === "uint8" ? obs.data as Uint8Array : numeric("obs", obs);
-    buf.#append(obsRows, actRows, numeric("rewards", rewards), flags, N, firstStep);
+    const rewardRows = numeric("rewards", rewards);
+    if (!buf.allowNonFinite) {
+      const rows: [string, ArrayLike<number>, number][] = [
+        ["obs", obsRows, obsSize],
+        ["actions", actRows, actionDtype === "int32" ? 1 : actionDim],
+        ["rewards", rewardRows, 1],
+      ];
+      for (const [key, values, width] of rows) {
+        const i = firstNonFinite(values);
+        if (i >= 0) {
+          bad(
+            key,
+            `${values[i]} at row ${Math.floor(i / width)}: non-finite data is refused (load ` +
+              `with { allowNonFinite: true } to accept it)`,
+          );
+        }
+      }
+    }
+    buf.#append(obsRows, actRows, rewardRows, flags, N, firstStep);
     return buf;
   }
 }
@@ -1173,6 +1213,30 @@ function checkPixels(o: ArrayLike<number>, op: string): void {
       );
     }
   }
+}
+
+/** Index of the first NaN or infinite value, or -1. */
+function firstNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v - v !== 0) return i; // NaN and ±Infinity give NaN
+  }
+  return -1;
+}
+
+/** Refuses NaN and infinite values (`width` values per step) with a ContractError. */
+function checkFinite(values: ArrayLike<number>, op: string, field: string, width: number): void {
+  const i = firstNonFinite(values);
+  if (i < 0) return;
+  const step = Math.floor(i / width);
+  throw new ContractError(
+    op,
+    "non_finite",
+    width === 1 ? `${field}[${step}]` : `${field}[${step}][${i - step * width}]`,
+    "finite numbers",
+    String(values[i]),
+    "create the buffer with { allowNonFinite: true } to store non-finite values",
+  );
 }
 
 /** A discrete action that is not an index of the action set. */

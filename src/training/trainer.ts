@@ -24,7 +24,8 @@ import type { Batch } from "../core/batch.ts";
 import type { WorldModel } from "../core/world_model.ts";
 import { tidy } from "../tensor/memory.ts";
 import { defaultGenerator, Generator } from "../tensor/random.ts";
-import { keep, noGrad, readTensors, type Tensor } from "../tensor/tensor.ts";
+import { full } from "../tensor/creation.ts";
+import { keep, noGrad, readTensors, realize, type Tensor } from "../tensor/tensor.ts";
 import {
   type Callback,
   type CallbackResult,
@@ -143,6 +144,8 @@ export class RunCore implements TrainingContext {
   #startTime = 0;
   #lastLogTime = 0;
   #lastLogStep = 0;
+  /** On the device: the first step whose loss was not finite, or -1 (see {@link watchLoss}). */
+  #firstBad: Tensor | null = null;
 
   constructor(
     model: WorldModel,
@@ -292,6 +295,7 @@ export class RunCore implements TrainingContext {
 
   /** Closes every callback (always, even after an error). */
   async close(): Promise<void> {
+    this.#disposeWatch();
     for (const cb of this.callbacks) {
       try {
         await cb.close?.();
@@ -321,8 +325,34 @@ export class RunCore implements TrainingContext {
   }
 
   /**
+   * Notes, on the device and without reading anything back, whether the loss of the update made
+   * at `step` is finite: the log that finds a non-finite loss then names the first step that had
+   * one, not the log step. One tiny kernel per update.
+   */
+  watchLoss(step: number, out: Record<string, Tensor>): void {
+    const loss = out.loss;
+    if (!loss || loss.size !== 1) return;
+    noGrad(() => {
+      const prev = this.#firstBad ?? full([], -1, { device: loss.device });
+      const l = loss.reshape([]);
+      // x - x is 0 for finite x and NaN for NaN and ±Infinity (NaN != 0 holds).
+      const next = keep(l.sub(l).ne(0).logicalAnd(prev.lt(0)).ifElse(step, prev));
+      realize(next);
+      prev.dispose();
+      this.#firstBad = next;
+    });
+  }
+
+  /** Frees the device state of {@link watchLoss}. */
+  #disposeWatch(): void {
+    this.#firstBad?.dispose();
+    this.#firstBad = null;
+  }
+
+  /**
    * Reads a log step's tensors in one batch (and disposes them), adds `lr`, `steps_per_sec` and
-   * `wall_time`, checks the loss is finite, updates the best loss, and calls `onLog`.
+   * `wall_time`, checks the loss is finite (naming the first step whose loss was not, when
+   * {@link watchLoss} saw it), updates the best loss, and calls `onLog`.
    */
   async logStep(
     step: number,
@@ -330,19 +360,29 @@ export class RunCore implements TrainingContext {
     extra: Record<string, number> = {},
   ): Promise<Metrics> {
     const metrics: Record<string, number> = {};
+    let firstBad = -1;
     if (out) {
       const names = Object.keys(out);
-      const values = await readTensors(names.map((k) => out[k]));
+      const watched = this.#firstBad;
+      const values = await readTensors([
+        ...names.map((k) => out[k]),
+        ...(watched ? [watched] : []),
+      ]);
       names.forEach((k, i) => {
         metrics[k] = Number(values[i][0]);
         out[k].dispose();
       });
+      if (watched) firstBad = Number(values[names.length][0]);
     }
     const bad = Object.entries(metrics).filter(([, v]) => !Number.isFinite(v)).map(([k]) => k);
-    if (bad.length) {
+    if (firstBad >= 0 || bad.length) {
+      const at = firstBad >= 0 ? firstBad : step;
+      const shown = bad.length ? bad : ["loss"];
       throw new TrainingError(
-        step,
-        `non-finite ${bad.join(", ")} (${bad.map((k) => `${k}=${metrics[k]}`).join(", ")}): ` +
+        at,
+        `non-finite ${shown.join(", ")} (${
+          bad.length ? bad.map((k) => `${k}=${metrics[k]}`).join(", ") : "at that step"
+        }${at !== step ? `; found at the log of step ${step}` : ""}): ` +
           `lower the learning rate, clip gradients (gradClip), or check the data`,
       );
     }
@@ -561,6 +601,7 @@ export class Trainer {
         st.step++;
         st.updates++;
         const step = st.step;
+        core.watchLoss(step, out);
         let logs: Metrics | undefined;
         if (step % cfg.logInterval === 0 || step === total) logs = await core.logStep(step, out);
         else disposeAll(out);

@@ -52,6 +52,16 @@ Deno.test("tdmpc2 math: two-hot round trip in symlog space and at the clamps", a
   close(back.slice(4), [Math.expm1(10), -Math.expm1(10)], 1e-5, "clamped to the range");
 });
 
+Deno.test("tdmpc2 math: a NaN target gives a NaN two-hot row and a NaN loss (not a zero target)", async () => {
+  const x = tensor([NaN, 1]);
+  const t = await values(twoHot(x, BINS));
+  assert.ok(t.slice(0, 101).every(Number.isNaN), "the NaN row is NaN");
+  assert.ok(t.slice(101).every(Number.isFinite), "the other row is unchanged");
+  close([Array.from(t.slice(101)).reduce((a, b) => a + b, 0)], [1], 1e-6, "sums to 1");
+  const loss = await softCE(randn([2, 101], { seed: 3 }), x, BINS).mean().item();
+  assert.ok(Number.isNaN(loss), `loss ${loss}`);
+});
+
 Deno.test("tdmpc2 math: running 5-95 percentile scale (official RunningScale)", async () => {
   // 256 values 0..255 shuffled: positions 12.75 and 242.25 -> 12.75 and 242.25.
   const n = 256;

@@ -793,6 +793,34 @@ Deno.test("replay: sizes from callers and files are checked before allocating (S
   }
 });
 
+Deno.test("replay: NaN and infinite data are refused by default (addEpisode, addStep, load), accepted on request", async () => {
+  const ep = (rewards: number[], obs = new Float32Array(4 * rewards.length)) => ({
+    obs,
+    actions: new Float32Array(2 * rewards.length),
+    rewards,
+  });
+  const strict = new ReplayBuffer({ capacity: 50, obsShape: [4], actionDim: 2 });
+  const isNonFinite = (field: string) => (e: unknown) =>
+    e instanceof ContractError && e.kind === "non_finite" && e.field === field;
+  assert.throws(() => strict.addEpisode(ep([0, 1, NaN, 2])), isNonFinite("rewards[2]"));
+  const obs = new Float32Array(12);
+  obs[9] = Infinity;
+  assert.throws(() => strict.addEpisode(ep([0, 1, 2], obs)), isNonFinite("obs[2][1]"));
+  assert.throws(() => strict.addStep([0, 0, 0, 0], [0, -Infinity], 0), isNonFinite("action[0][1]"));
+  assert.throws(() => strict.addStep([0, 0, 0, 0], [0, 0], NaN), isNonFinite("reward[0]"));
+  assert.equal(strict.size, 0, "nothing stored");
+  const lax = new ReplayBuffer({ capacity: 50, obsShape: [4], actionDim: 2, allowNonFinite: true });
+  lax.addEpisode(ep([0, 1, NaN, 2]));
+  assert.equal(lax.size, 4);
+  await withDir(async (dir) => {
+    await lax.save(`${dir}/nan.npz`);
+    const msg = await formatErrorOf(() => ReplayBuffer.load(`${dir}/nan.npz`));
+    assert.match(msg, /"rewards": NaN at row 2: non-finite data is refused/);
+    const back = await ReplayBuffer.load(`${dir}/nan.npz`, { allowNonFinite: true });
+    assert.ok(Number.isNaN(back.sampleArrays(1, 4, { seed: 0 }).rewards[2]));
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // NumPy
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   type Batch,
+  type BatchSource,
   compile,
   createOptimizer,
   createWorldModel,
@@ -210,9 +211,58 @@ Deno.test("trainer: a non-finite loss stops training with a TrainingError naming
     (e) => e,
   );
   assert.ok(err instanceof TrainingError, String(err));
-  assert.equal(err.step, 5);
-  assert.match(err.message, /step 5: non-finite loss, reward \(loss=NaN, reward=Infinity\)/);
+  assert.equal(err.step, 1, "the first step with a non-finite loss");
+  assert.match(
+    err.message,
+    /step 1: non-finite loss, reward \(loss=NaN, reward=Infinity; found at the log of step 5\)/,
+  );
   assert.equal(trainer.state.step, 5);
+});
+
+/** A buffer whose batches from the `from`-th sample on have NaN rewards. */
+function poisonedFrom(from: number, buf = pointMassBuffer()): BatchSource {
+  let calls = 0;
+  return {
+    sample(B, T, opts) {
+      const batch = buf.sample(B, T, opts);
+      if (++calls < from) return batch;
+      batch.rewards!.dispose();
+      return { ...batch, rewards: tensor(new Float32Array(B * T).fill(NaN), [B, T]) };
+    },
+  };
+}
+
+Deno.test("trainer: a NaN loss is reported at the first step that had it, not at the next log", async () => {
+  for (const compile of [true, false]) {
+    const trainer = new Trainer(await mlpModel(), {
+      ...FAST,
+      compile,
+      totalSteps: 40,
+      logInterval: 20,
+      outputDir: await tempDir(),
+    }, quiet);
+    const err = await trainer.train(poisonedFrom(13)).then(() => null, (e) => e);
+    assert.ok(err instanceof TrainingError, String(err));
+    assert.equal(err.step, 13, err.message);
+    assert.match(err.message, /found at the log of step 20/);
+    trainer.dispose();
+  }
+});
+
+Deno.test("trainer: TD-MPC2 with all-NaN rewards fails with a TrainingError (two-hot of NaN is NaN)", async () => {
+  const model = await createWorldModel("tdmpc2:ci", { obsShape: [4], actionDim: 2 });
+  const trainer = new Trainer(model, {
+    ...FAST,
+    sequenceLength: 4,
+    totalSteps: 4,
+    logInterval: 2,
+    outputDir: await tempDir(),
+  }, quiet);
+  const err = await trainer.train(poisonedFrom(1)).then(() => null, (e) => e);
+  assert.ok(err instanceof TrainingError, String(err));
+  assert.equal(err.step, 1, err.message);
+  trainer.dispose();
+  model.dispose();
 });
 
 Deno.test("trainer: refuses a non-model, a non-buffer and unknown config fields", async () => {

@@ -40,7 +40,8 @@ export function binCenters(b: BinSpec, device: DeviceName): Tensor {
  * Soft two-hot targets `[..., K]` of scalars `x` (`[...]`), official `math.two_hot`:
  * `symlog(x)` clamped to `[vmin, vmax]`, weight `1 - offset` on bin `floor(pos)` and `offset`
  * on the next bin (modulo K, as the official scatter), `pos = (x - vmin) / bin_size`. No
- * gradient flows to `x`.
+ * gradient flows to `x`. A NaN target gives a row of NaN (the official scatter fails on it),
+ * so that a NaN reward or TD target shows as a NaN loss instead of a target of all zeros.
  */
 export function twoHot(x: Tensor, b: BinSpec): Tensor {
   const binSize = (b.vmax - b.vmin) / (b.numBins - 1);
@@ -50,7 +51,8 @@ export function twoHot(x: Tensor, b: BinSpec): Tensor {
     const offset = pos.sub(lo);
     const hi = lo.add(1).eq(b.numBins).ifElse(0, lo.add(1));
     const k = arange(b.numBins, { device: x.device }).cast("float32");
-    return k.eq(lo).ifElse(offset.neg().add(1), 0).add(k.eq(hi).ifElse(offset, 0));
+    const nan = x.ne(x).ifElse(x, 0).unsqueeze(-1); // NaN where x is NaN, else 0
+    return k.eq(lo).ifElse(offset.neg().add(1), 0).add(k.eq(hi).ifElse(offset, 0)).add(nan);
   });
 }
 
