@@ -114,12 +114,31 @@ export {
   type EnvKwargs,
   type EnvSpec,
   envSpec,
+  GYM_PREFIX,
+  type GymMakeOptions,
+  isGymId,
   listEnvs,
   makeEnv,
   type MakeEnvOptions,
   makeEnvSync,
+  makeVectorEnv,
+  type MakeVectorEnvOptions,
   registerEnv,
 } from "./registry.ts";
+export { actionRows, packActions, SyncVectorEnv } from "./vector.ts";
+export { GymEnv, type GymEnvOptions, type GymEnvSpec, GymVectorEnv } from "./gym/env.ts";
+export {
+  DEFAULT_GYM_MAKE_TIMEOUT_MS,
+  DEFAULT_GYM_TIMEOUT_MS,
+  GYM_PROTOCOL,
+  GymBridge,
+  type GymBridgeOptions,
+  type GymHello,
+  prepareHostScript,
+  resolvePython,
+} from "./gym/bridge.ts";
+export * from "./gym/errors.ts";
+export type { Frame, ShapedArray, WireArray } from "./gym/wire.ts";
 export {
   collectEpisodes,
   encodeAction,

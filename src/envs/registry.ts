@@ -20,6 +20,11 @@
  * import { makeEnv } from "./registry.ts";
  * const env = await makeEnv("HalfCheetah-v5", { kwargs: { reset_noise_scale: 0 } });
  * ```
+ *
+ * Ids that start with `gym:` name a Gymnasium environment (`gym:ALE/Breakout-v5`,
+ * `gym:HalfCheetah-v5`, `gym:my_module:MyEnv-v0`), served by a Python process through the bridge
+ * of `gym/env.ts`; `kwargs` go to `gymnasium.make`, and `options.gym` holds what only they take
+ * (interpreter, Atari pre-processing, ...). {@link makeVectorEnv} builds `numEnvs` copies of any id.
  * @module
  */
 
@@ -35,7 +40,10 @@ import { HalfCheetahEnv, halfCheetahOptionsFromKwargs } from "./mujoco/half_chee
 import { HOPPER_KWARGS, HopperEnv, hopperOptionsFromKwargs } from "./mujoco/hopper.ts";
 import { LOCOMOTION_KWARGS } from "./mujoco/locomotion.ts";
 import { loadedMujoco } from "./mujoco/loader.ts";
-import type { Env } from "./types.ts";
+import { prepareHostScript } from "./gym/bridge.ts";
+import { GymEnv, type GymEnvOptions, GymVectorEnv } from "./gym/env.ts";
+import type { Env, VectorEnv } from "./types.ts";
+import { SyncVectorEnv } from "./vector.ts";
 import {
   ActionRepeat,
   DiscreteToContinuous,
@@ -66,9 +74,64 @@ export interface MakeEnvOptions {
   /**
    * The environment's own arguments, named as Gymnasium's keyword arguments of the same id
    * (`{ reset_noise_scale: 0 }` for `HalfCheetah-v5`; ranges as `[lo, hi]`). Environments
-   * without arguments, and unknown names, throw a `ConfigError`.
+   * without arguments, and unknown names, throw a `ConfigError`. For `gym:` ids they are the
+   * keyword arguments of `gymnasium.make` (JSON values), checked by Gymnasium.
    */
   readonly kwargs?: EnvKwargs;
+  /**
+   * `gym:` ids only: the options of the Gymnasium bridge (`python`, `grayscale`,
+   * `terminalOnLifeLoss`, timeouts, ...). `pixels`, `size`, `frameSkip`, `maxEpisodeSteps` and
+   * `kwargs` above apply to them too (action repeat and resizing run in Python; the time limit is
+   * Gymnasium's). Passing it with a built-in id is an error.
+   */
+  readonly gym?: GymMakeOptions;
+}
+
+/** The bridge's options that {@link MakeEnvOptions} does not already name. */
+export type GymMakeOptions = Omit<
+  GymEnvOptions,
+  "kwargs" | "pixels" | "size" | "frameSkip" | "maxEpisodeSteps"
+>;
+
+/** Options of {@link makeVectorEnv}. */
+export interface MakeVectorEnvOptions extends MakeEnvOptions {
+  /** Number of environments (default 1). */
+  readonly numEnvs?: number;
+}
+
+/** Prefix of Gymnasium ids. */
+export const GYM_PREFIX = "gym:";
+
+/** Whether `id` names a Gymnasium environment (`gym:...`). */
+export function isGymId(id: string): boolean {
+  return id.startsWith(GYM_PREFIX);
+}
+
+function gymOptions(options: MakeEnvOptions): GymEnvOptions {
+  return {
+    ...options.gym,
+    kwargs: options.kwargs,
+    pixels: options.pixels,
+    size: options.size,
+    frameSkip: options.frameSkip,
+    maxEpisodeSteps: options.maxEpisodeSteps,
+  };
+}
+
+function gymId(id: string): string {
+  const rest = id.slice(GYM_PREFIX.length);
+  if (!rest) throw new RangeError(`"${id}": name a Gymnasium environment after "gym:"`);
+  return rest;
+}
+
+/** The TypeScript-side wrappers a Gymnasium environment takes (the rest runs in Python). */
+function wrapGym(env: Env, options: MakeEnvOptions): Env {
+  let out = env;
+  if (options.normalizeActions && out.actionSpace.kind === "box") out = new NormalizeAction(out);
+  if (options.continuousActions && out.actionSpace.kind === "discrete") {
+    out = new DiscreteToContinuous(out);
+  }
+  return out;
 }
 
 /** Gymnasium-style keyword arguments of an environment (see {@link MakeEnvOptions.kwargs}). */
@@ -223,9 +286,14 @@ function kwargsFor(spec: EnvSpec, options: MakeEnvOptions): EnvKwargs {
 
 /**
  * Builds a registered environment with its time limit and the requested wrappers. Works for
- * every id (MuJoCo tasks load the wasm module on first use).
+ * every id (MuJoCo tasks load the wasm module on first use; `gym:` ids start a Python process,
+ * which `close()` ends).
  */
 export async function makeEnv(id: string, options: MakeEnvOptions = {}): Promise<Env> {
+  if (isGymId(id)) {
+    await prepareHostScript();
+    return makeEnvSync(id, options);
+  }
   const spec = envSpec(id);
   const base = await spec.create(baseOptions(options), kwargsFor(spec, options));
   return wrap(base, spec, options);
@@ -236,6 +304,10 @@ export async function makeEnv(id: string, options: MakeEnvOptions = {}): Promise
  * control tasks; MuJoCo tasks once `loadMujoco()` has completed). Throws otherwise.
  */
 export function makeEnvSync(id: string, options: MakeEnvOptions = {}): Env {
+  if (isGymId(id)) return wrapGym(GymEnv.create(gymId(id), gymOptions(options)), options);
+  if (options.gym) {
+    throw new RangeError(`makeEnv("${id}"): the gym options apply to "gym:" ids only`);
+  }
   const spec = envSpec(id);
   let base: Env | null;
   if (spec.async) {
@@ -245,4 +317,47 @@ export function makeEnvSync(id: string, options: MakeEnvOptions = {}): Env {
     base = spec.create(baseOptions(options), kwargsFor(spec, options)) as Env;
   }
   return wrap(base, spec, options);
+}
+
+/**
+ * `numEnvs` copies of an environment behind the {@link VectorEnv} interface (same-step
+ * autoreset): for a `gym:` id one Python process hosts them all and steps them in one round trip
+ * ({@link GymVectorEnv}); built-in ids are stepped in turn ({@link SyncVectorEnv}).
+ * `normalizeActions` / `continuousActions` are not offered here (vector actions are raw).
+ *
+ * @example
+ * ```ts
+ * import { makeVectorEnv } from "./src/envs/registry.ts";
+ * const venv = await makeVectorEnv("CartPole-v1", { numEnvs: 4 });
+ * venv.reset({ seed: 0 });
+ * const r = venv.step(new Int32Array([0, 1, 0, 1]));
+ * console.log(r.rewards.length); // 4
+ * venv.close();
+ * ```
+ */
+export async function makeVectorEnv(
+  id: string,
+  options: MakeVectorEnvOptions = {},
+): Promise<VectorEnv> {
+  const n = options.numEnvs ?? 1;
+  if (!(Number.isInteger(n) && n >= 1)) {
+    throw new RangeError(`makeVectorEnv: numEnvs must be an integer >= 1, got ${n}`);
+  }
+  if (options.normalizeActions || options.continuousActions) {
+    throw new RangeError(
+      "makeVectorEnv: normalizeActions / continuousActions wrap single environments only",
+    );
+  }
+  if (isGymId(id)) {
+    await prepareHostScript();
+    return GymVectorEnv.create(gymId(id), n, gymOptions(options));
+  }
+  const envs: Env[] = [];
+  try {
+    for (let i = 0; i < n; i++) envs.push(await makeEnv(id, options));
+  } catch (e) {
+    for (const env of envs) env.close();
+    throw e;
+  }
+  return new SyncVectorEnv(envs);
 }

@@ -114,6 +114,66 @@ export interface Env<O extends Observation = Observation> {
   close(): void;
 }
 
+/**
+ * Actions of {@link VectorEnv.step}: one {@link Action} per environment, or all of them packed in
+ * one typed array: `[numEnvs * actionSize]` for a box space; `[numEnvs]` indices (or
+ * `[numEnvs * n]` scores, argmax per row) for a discrete one.
+ */
+export type VectorActions = readonly Action[] | Float32Array | Int32Array;
+
+/** Result of {@link VectorEnv.reset}. */
+export interface VectorResetResult<O extends Observation = Observation> {
+  /** `[numEnvs, ...observationSpace.shape]`, row i from environment i. */
+  readonly obs: O;
+  /** Diagnostics per environment. */
+  readonly infos: readonly Info[];
+}
+
+/**
+ * Result of {@link VectorEnv.step}, with **same-step autoreset**: an environment whose episode
+ * ended in this step (terminated or truncated) has already been reset, so its row of `obs` is
+ * the first observation of its next episode, and the last observation of the ended one is in
+ * `finalObs[i]` (null for the environments that go on). Gymnasium 1.x vector environments default
+ * to next-step autoreset (the step after the end returns the reset observation and ignores its
+ * action); same-step loses no step and matches {@link RolloutData}'s layout.
+ */
+export interface VectorStepResult<O extends Observation = Observation> {
+  /** `[numEnvs, ...observationSpace.shape]`: the observation each environment continues from. */
+  readonly obs: O;
+  /** `[numEnvs]` rewards of this step. */
+  readonly rewards: Float64Array;
+  /** `[numEnvs]` 1 where the step reached a terminal state. */
+  readonly terminated: Uint8Array;
+  /** `[numEnvs]` 1 where the step hit the time limit. */
+  readonly truncated: Uint8Array;
+  /** Last observation of the episodes that ended in this step (null where none ended). */
+  readonly finalObs: readonly (O | null)[];
+  /** Diagnostics of the step, per environment (for an ended episode: of its reset). */
+  readonly infos: readonly Info[];
+  /** Diagnostics of the last step of the episodes that ended (null where none ended). */
+  readonly finalInfos: readonly (Info | null)[];
+}
+
+/** `numEnvs` copies of one environment stepped together, with same-step autoreset. */
+export interface VectorEnv<O extends Observation = Observation> {
+  /** Registry id of each environment. */
+  readonly id: string;
+  /** Number of environments. */
+  readonly numEnvs: number;
+  /** Space of one environment's observation. */
+  readonly observationSpace: Box;
+  /** Space of one environment's action. */
+  readonly actionSpace: Space;
+  /** Steps after which an episode is truncated; `Infinity` if none. */
+  readonly maxEpisodeSteps: number;
+  /** Resets every environment; with `seed`, environment i is seeded with `seed + i` (Gymnasium). */
+  reset(options?: { readonly seed?: number }): VectorResetResult<O>;
+  /** Applies one action per environment (see {@link VectorStepResult} for autoreset). */
+  step(actions: VectorActions): VectorStepResult<O>;
+  /** Releases every environment. Idempotent. */
+  close(): void;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Space helpers
 // ---------------------------------------------------------------------------------------------
