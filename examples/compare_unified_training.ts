@@ -22,24 +22,8 @@
 
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
+import { makeEnv, parseTrainingConfig, randomController, resolveController } from "../mod.ts";
 import {
-  type Controller,
-  encodeRgbPng,
-  makeEnv,
-  noGrad,
-  type Observation,
-  parseTrainingConfig,
-  randomController,
-  resolveController,
-  stack,
-  type Tensor,
-  tensor,
-  tidy,
-  tileFrames,
-  type WorldModel,
-} from "../mod.ts";
-import {
-  actGreedy,
   evaluateController,
   parseProjectConfig,
   quickVerify,
@@ -47,7 +31,17 @@ import {
   type RunManifest,
   runProject,
 } from "../cli.ts";
-import { esc, gridSvg, lineChart, type Series } from "./lib/svg_plots.ts";
+import { dataUri, esc, lineChart, type Series } from "./lib/svg_plots.ts";
+import {
+  type Imagination,
+  imaginationPng,
+  imaginationSvg,
+  imagine,
+  playGreedy,
+} from "./lib/imagination.ts";
+
+/** Pendulum's observation dimensions, for the imagination figure. */
+const OBS_NAMES = ["cos(theta)", "sin(theta)", "angular velocity"];
 
 const { values: args } = parseArgs({
   args: Deno.args,
@@ -148,251 +142,6 @@ interface LogRow {
   readonly [metric: string]: number;
 }
 
-interface Imagination {
-  readonly warmup: number;
-  readonly horizon: number;
-  /** Real observations `[warmup + horizon + 1][D]` (vector observations). */
-  readonly realObs: number[][] | null;
-  /** Decoded imagined observations for steps warmup+1 .. warmup+horizon. */
-  readonly imaginedObs: number[][] | null;
-  readonly realRewards: number[];
-  readonly imaginedRewards: number[];
-  /** Cosine similarity of imagined latents with encodings of the real observations. */
-  readonly latentCosine: number[] | null;
-  readonly realFrames: Uint8Array[];
-  readonly imaginedFrames: Uint8Array[] | null;
-}
-
-const observationTensor = (
-  o: Observation,
-  shape: readonly number[],
-  device: WorldModel["device"],
-) =>
-  tensor(
-    o instanceof Uint8Array ? Float32Array.from(o, (v) => v / 255) : Float32Array.from(o),
-    [1, ...shape],
-    { device },
-  );
-
-/**
- * Runs the trained policy greedily for `warmup + horizon` steps, feeds the model the first
- * `warmup` observations (filtering), then imagines the rest open-loop along the real actions and
- * compares: decoded observations and rewards (DreamerV3), rewards and latent agreement (TD-MPC2,
- * which has no observation decoder).
- */
-async function imagine(
-  model: WorldModel,
-  controller: Controller,
-  opts: { seed: number; warmup: number; horizon: number },
-): Promise<Imagination> {
-  const envOpts = {
-    frameSkip: FRAME_SKIP,
-    normalizeActions: true,
-    pixels: PIXELS && model.modelType === "dreamerv3",
-  };
-  const env = await makeEnv(ENV, envOpts);
-  const space = env.actionSpace;
-  const shape = env.observationSpace.shape;
-  const A = space.kind === "discrete" ? space.n : space.shape[0];
-  const obs: Observation[] = [];
-  const acts: Float32Array[] = [];
-  const rewards: number[] = [];
-  const frames: Uint8Array[] = [];
-  let o = env.reset({ seed: opts.seed }).obs;
-  obs.push(o);
-  frames.push(env.render());
-  let cs = controller.reset?.({ explore: false });
-  model.eval();
-  const steps = opts.warmup + opts.horizon;
-  for (let t = 0; t < steps; t++) {
-    const r = await actGreedy(controller, o, cs, space, t);
-    cs = r.state;
-    const a = typeof r.action === "number"
-      ? Float32Array.from({ length: A }, (_, i) => (i === r.action ? 1 : 0))
-      : r.action;
-    const s = env.step(r.action);
-    acts.push(a);
-    rewards.push(s.reward);
-    o = s.obs;
-    obs.push(o);
-    frames.push(env.render());
-    if (s.terminated || s.truncated) break;
-  }
-  env.close();
-  const H = acts.length - opts.warmup;
-  const decodes = model.supports("obs_decoder");
-  const out = tidy(() =>
-    noGrad(() => {
-      let st = model.encode(observationTensor(obs[0], shape, model.device), {
-        deterministic: true,
-      });
-      for (let t = 0; t < opts.warmup; t++) {
-        st = model.update(
-          st,
-          tensor(acts[t], [1, A], { device: model.device }),
-          observationTensor(obs[t + 1], shape, model.device),
-        );
-      }
-      const seq = tensor(
-        Float32Array.from(acts.slice(opts.warmup).flatMap((a) => Array.from(a))),
-        [H, 1, A],
-        { device: model.device },
-      );
-      const traj = model.rollout(st, seq, { deterministic: true });
-      const res: Record<string, Tensor> = { rewards: traj.rewards!.reshape([H]) };
-      if (decodes) {
-        res.obs = stack(traj.states.slice(1).map((s) => model.decode(s).predictions.obs), 0);
-      } else {
-        // The state tensors both states have (e.g. TD-MPC2's "latent").
-        const flat = (s: { tensors: Readonly<Record<string, Tensor>> }, keys: string[]) =>
-          keys.map((k) => s.tensors[k].reshape([-1]));
-        const cos: Tensor[] = [];
-        for (let t = 0; t < H; t++) {
-          const real = model.encode(
-            observationTensor(obs[opts.warmup + t + 1], shape, model.device),
-            {
-              deterministic: true,
-            },
-          );
-          const keys = Object.keys(real.tensors).filter((k) => k in traj.states[t + 1].tensors);
-          const a = flat(traj.states[t + 1], keys), b = flat(real, keys);
-          let dot: Tensor | null = null, na: Tensor | null = null, nb: Tensor | null = null;
-          for (let i = 0; i < a.length; i++) {
-            const d = a[i].mul(b[i]).sum(), x = a[i].square().sum(), y = b[i].square().sum();
-            dot = dot ? dot.add(d) : d;
-            na = na ? na.add(x) : x;
-            nb = nb ? nb.add(y) : y;
-          }
-          cos.push(dot!.div(na!.sqrt().mul(nb!.sqrt()).add(1e-8)));
-        }
-        res.cos = stack(cos, 0);
-      }
-      return res;
-    })
-  );
-  const imaginedRewards = Array.from(await out.rewards.data() as Float32Array);
-  let imaginedObs: number[][] | null = null;
-  let imaginedFrames: Uint8Array[] | null = null;
-  let latentCosine: number[] | null = null;
-  if (out.obs) {
-    const d = await out.obs.data() as Float32Array;
-    const per = d.length / H;
-    if (shape.length === 3) {
-      const [C, Hh, Ww] = shape;
-      imaginedFrames = [];
-      for (let t = 0; t < H; t++) {
-        const img = new Uint8Array(Hh * Ww * 3);
-        for (let p = 0; p < Hh * Ww; p++) {
-          for (let c = 0; c < 3; c++) {
-            const v = d[t * per + (c % C) * Hh * Ww + p];
-            img[p * 3 + c] = Math.max(0, Math.min(255, Math.round(v * 255)));
-          }
-        }
-        imaginedFrames.push(img);
-      }
-    } else {
-      imaginedObs = Array.from(
-        { length: H },
-        (_, t) => Array.from(d.subarray(t * per, (t + 1) * per)),
-      );
-    }
-  }
-  if (out.cos) latentCosine = Array.from(await out.cos.data() as Float32Array);
-  for (const t of Object.values(out)) t.dispose();
-  return {
-    warmup: opts.warmup,
-    horizon: H,
-    realObs: shape.length === 1 ? obs.map((x) => Array.from(x)) : null,
-    imaginedObs,
-    realRewards: rewards,
-    imaginedRewards,
-    latentCosine,
-    realFrames: frames,
-    imaginedFrames,
-  };
-}
-
-const OBS_NAMES = ["cos(theta)", "sin(theta)", "angular velocity"];
-
-/** The imagination figure: real vs imagined observation dimensions, rewards, latents. */
-function imaginationSvg(family: string, im: Imagination): string {
-  const color = COLORS[family] ?? "#2ca02c";
-  const W = im.warmup;
-  const xsReal = im.realRewards.map((_, t) => t);
-  const xsImag = im.imaginedRewards.map((_, t) => W + t);
-  const band = [{ x0: 0, x1: W, label: "observed", color: "#f2f2f2" }];
-  const charts: string[] = [];
-  if (im.realObs && im.imaginedObs) {
-    const D = im.realObs[0].length;
-    for (let d = 0; d < D; d++) {
-      charts.push(lineChart({
-        title: `${OBS_NAMES[d] ?? `obs[${d}]`}`,
-        width: 400,
-        height: 230,
-        xLabel: "step",
-        bands: band,
-        series: [
-          {
-            name: "real",
-            xs: im.realObs.map((_, t) => t),
-            ys: im.realObs.map((o) => o[d]),
-            color: "#222",
-          },
-          {
-            name: "imagined (decoded)",
-            xs: im.imaginedObs.map((_, t) => W + 1 + t),
-            ys: im.imaginedObs.map((o) => o[d]),
-            color,
-            dash: true,
-          },
-        ],
-      }));
-    }
-  }
-  charts.push(lineChart({
-    title: "reward per step",
-    width: 400,
-    height: 230,
-    xLabel: "step",
-    bands: band,
-    series: [
-      { name: "real", xs: xsReal, ys: im.realRewards, color: "#222" },
-      { name: "imagined", xs: xsImag, ys: im.imaginedRewards, color, dash: true },
-    ],
-  }));
-  if (im.latentCosine) {
-    charts.push(lineChart({
-      title: "imagined latent vs encoded real obs",
-      width: 400,
-      height: 230,
-      xLabel: "step",
-      yLabel: "cosine similarity",
-      bands: band,
-      series: [{
-        name: "cosine",
-        xs: im.latentCosine.map((_, t) => W + 1 + t),
-        ys: im.latentCosine,
-        color,
-        dots: true,
-      }],
-    }));
-  }
-  return gridSvg(charts, Math.min(charts.length, 2), 400, 230);
-}
-
-/** Real frames (top) and decoded imagined frames (bottom), every other step from the warm-up. */
-function imaginationPng(im: Imagination): Uint8Array | null {
-  if (!im.imaginedFrames) return null;
-  const pick: number[] = [];
-  for (let t = 0; t < im.horizon && pick.length < 15; t += 2) pick.push(t);
-  const real = pick.map((t) => im.realFrames[im.warmup + 1 + t]);
-  const imag = pick.map((t) => im.imaginedFrames![t]);
-  const size = Math.round(Math.sqrt(real[0].length / 3));
-  const gray: [number, number, number] = [150, 150, 150]; // gaps between frames
-  const { image, width, height } = tileFrames([...real, ...imag], size, pick.length, 2, gray);
-  return encodeRgbPng(image, width, height);
-}
-
 interface FamilyResult {
   family: string;
   manifest: RunManifest;
@@ -454,8 +203,16 @@ async function runFamily(family: string): Promise<FamilyResult> {
     }) ?? randomController(space, 12);
     env.close();
     console.log("imagination pictures");
-    const im = await imagine(model, controller, { seed: 777, warmup: 10, horizon: 40 });
-    const svg = imaginationSvg(family, im);
+    const imagEnv = await makeEnv(ENV, {
+      frameSkip: FRAME_SKIP,
+      normalizeActions: true,
+      pixels: PIXELS && model.modelType === "dreamerv3",
+    });
+    model.eval();
+    const traj = await playGreedy(imagEnv, controller, { seed: 777, steps: 50 });
+    imagEnv.close();
+    const im = await imagine(model, traj, 10);
+    const svg = imaginationSvg(im, { color: COLORS[family], obsNames: OBS_NAMES });
     await Deno.writeTextFile(join(dir, "imagination.svg"), svg);
     const png = imaginationPng(im);
     if (png) await Deno.writeFile(join(dir, "imagination.png"), png);
@@ -632,13 +389,8 @@ function lossCurves(r: FamilyResult): string {
   });
 }
 
-async function dataUri(path: string, mime: string): Promise<string> {
-  const bytes = await Deno.readFile(join(OUT, path));
-  let bin = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return `data:${mime};base64,${btoa(bin)}`;
+async function fileUri(path: string, mime: string): Promise<string> {
+  return dataUri(await Deno.readFile(join(OUT, path)), mime);
 }
 
 const fmt = (x: number | null | undefined, d = 1) =>
@@ -669,7 +421,7 @@ const sections: string[] = [];
 for (const r of results) {
   const im = r.imagination;
   const svg = await Deno.readTextFile(join(OUT, r.files.svg));
-  const png = r.files.png ? await dataUri(r.files.png, "image/png") : null;
+  const png = r.files.png ? await fileUri(r.files.png, "image/png") : null;
   const explain = r.family === "tdmpc2"
     ? "TD-MPC2 has no observation decoder (an implicit model): the figure compares the rewards it " +
       "predicts along the real actions with the real rewards, and the cosine similarity of each " +

@@ -11,8 +11,10 @@ import {
   type Controller,
   type Env,
   LoggingCallback,
+  type OnlineResult,
   parseTrainingConfig,
   ProgressCallback,
+  type TrainingConfig,
   type TrainingConfigInput,
   trainOnline,
   type WorldModel,
@@ -430,12 +432,26 @@ export async function writeJson(path: string, obj: unknown): Promise<void> {
   await Deno.writeTextFile(path, JSON.stringify(obj, null, 2) + "\n");
 }
 
-/** What {@link runLearning} needs. */
-export interface LearningRun {
+/** What a learning run is, for its records: the parts every run shares. */
+export interface RunDescription {
   /** Family name (`tdmpc2`, `dreamerv3`): the output files say it. */
   readonly family: string;
   /** Environment id. */
   readonly envId: string;
+  /** Episodes of the random baseline. */
+  readonly baselineEpisodes: number;
+  /** Settings to record in summary.json (model size, planner, ...). */
+  readonly settings: Record<string, unknown>;
+  /** The command that reproduces the run. */
+  readonly command: string;
+  /** Plot title. */
+  readonly title: string;
+  /** Reference lines of the plot. */
+  readonly references?: readonly { y: number; label: string }[];
+}
+
+/** What {@link runLearning} needs. */
+export interface LearningRun extends RunDescription {
   /** The model to train. */
   readonly model: WorldModel;
   /** Training and evaluation environments (separate instances). */
@@ -446,18 +462,8 @@ export interface LearningRun {
   readonly controller: Controller;
   /** The online loop's config (steps, batches, intervals, seed, outputDir). */
   readonly config: TrainingConfigInput;
-  /** Episodes of the random baseline. */
-  readonly baselineEpisodes: number;
   /** Episodes of the final greedy evaluation after training (0: the loop's last one). */
   readonly finalEpisodes: number;
-  /** Settings to record in summary.json (model size, planner, ...). */
-  readonly settings: Record<string, unknown>;
-  /** The command that reproduces the run. */
-  readonly command: string;
-  /** Plot title. */
-  readonly title: string;
-  /** Reference lines of the plot. */
-  readonly references?: readonly { y: number; label: string }[];
 }
 
 /**
@@ -481,45 +487,87 @@ export async function runLearning(run: LearningRun): Promise<Record<string, unkn
     callbacks: [new LoggingCallback(), new ProgressCallback({ terminal: false })],
   });
   const trainSec = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const final = run.finalEpisodes > 0
+    ? await finalEvaluation(run.model, run.evalEnv, run.controller, run.finalEpisodes, cfg.seed)
+    : null;
+  return await writeLearningRecord({
+    ...run,
+    config: cfg,
+    baseline,
+    result,
+    final,
+    trainSec,
+    finalSec: (performance.now() - t1) / 1000,
+  });
+}
+
+/** The final evaluation of a run: returns of greedy episodes (env seeds `20000 + seed + i`). */
+export async function finalEvaluation(
+  model: WorldModel,
+  env: Env,
+  controller: Controller,
+  episodes: number,
+  seed: number,
+): Promise<number[]> {
+  // Greedy, with the model in evaluation mode (TD-MPC2's Q-head dropout off), as the loop's own
+  // evaluations.
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    return await evaluateController(env, controller, { episodes, seed: 20_000 + seed });
+  } finally {
+    model.train(wasTraining);
+  }
+}
+
+/** What {@link writeLearningRecord} writes down. */
+export interface LearningRecord extends RunDescription {
+  /** The online loop's config. */
+  readonly config: TrainingConfig;
+  /** The random baseline. */
+  readonly baseline: { returns: number[]; mean: number; std: number };
+  /** The online loop's summary, evaluations and training episodes. */
+  readonly result: Pick<OnlineResult, "summary" | "evaluations" | "episodes">;
+  /** Returns of the final greedy evaluation, or null (the loop's last one stands for it). */
+  readonly final: readonly number[] | null;
+  /** Seconds of training. */
+  readonly trainSec: number;
+  /** Seconds of the final evaluation. */
+  readonly finalSec: number;
+}
+
+/**
+ * Writes `returns.json` (every evaluation return, every training episode, the random baseline),
+ * `summary.json` (budget, wall time, best and final evaluation, the curve) and `returns.png` into
+ * `config.outputDir`, prints the outcome, and returns the summary.
+ */
+export async function writeLearningRecord(rec: LearningRecord): Promise<Record<string, unknown>> {
+  const cfg = rec.config;
+  const out = cfg.outputDir;
+  const { result, baseline } = rec;
   const evals = result.evaluations.map((e) => ({
     env_step: e.envStep,
     updates: e.updates,
     ...meanStd(e.returns),
     returns: e.returns,
   }));
-  let final = evals[evals.length - 1];
-  let finalSec = 0;
-  if (run.finalEpisodes > 0) {
-    const t1 = performance.now();
-    // Greedy, with the model in evaluation mode (TD-MPC2's Q-head dropout off), as the loop's
-    // own evaluations.
-    const wasTraining = run.model.training;
-    run.model.eval();
-    let rs: number[];
-    try {
-      rs = await evaluateController(run.evalEnv, run.controller, {
-        episodes: run.finalEpisodes,
-        seed: 20_000 + cfg.seed,
-      });
-    } finally {
-      run.model.train(wasTraining);
-    }
-    finalSec = (performance.now() - t1) / 1000;
-    final = {
+  const final = rec.final
+    ? {
       env_step: result.summary.steps,
       updates: result.summary.updates,
-      ...meanStd(rs),
-      returns: rs,
-    };
-  }
+      ...meanStd(rec.final),
+      returns: rec.final,
+    }
+    : evals[evals.length - 1];
   const best = evals.reduce((a, b) => (b.mean > a.mean ? b : a));
   const curve = evals.map((e) => [e.env_step, +e.mean.toFixed(2), +e.std.toFixed(2)]);
   const returns = {
-    family: run.family,
-    env: run.envId,
+    family: rec.family,
+    env: rec.envId,
     seed: cfg.seed,
     random_baseline: {
-      episodes: run.baselineEpisodes,
+      episodes: rec.baselineEpisodes,
       mean: baseline.mean,
       std: baseline.std,
       returns: baseline.returns,
@@ -528,11 +576,12 @@ export async function runLearning(run: LearningRun): Promise<Record<string, unkn
     final_evaluation: final,
     training_episodes: result.episodes.map((e) => [e.envStep, e.return]),
   };
+  const wall = rec.trainSec + rec.finalSec;
   const summary = {
-    family: run.family,
-    env: run.envId,
+    family: rec.family,
+    env: rec.envId,
     seed: cfg.seed,
-    command: run.command,
+    command: rec.command,
     budget: {
       env_steps: result.summary.steps,
       prefill_steps: cfg.prefillSteps,
@@ -540,13 +589,13 @@ export async function runLearning(run: LearningRun): Promise<Record<string, unkn
       train_ratio: cfg.trainRatio,
       batch_size: cfg.batchSize,
       sequence_length: cfg.sequenceLength,
-      wall_time_sec: +(trainSec + finalSec).toFixed(1),
-      train_wall_time_sec: +trainSec.toFixed(1),
-      final_eval_wall_time_sec: +finalSec.toFixed(1),
+      wall_time_sec: +wall.toFixed(1),
+      train_wall_time_sec: +rec.trainSec.toFixed(1),
+      final_eval_wall_time_sec: +rec.finalSec.toFixed(1),
       machine: `${navigator.hardwareConcurrency} logical cores (shared), cpu device (wasm)`,
     },
     random_baseline: {
-      episodes: run.baselineEpisodes,
+      episodes: rec.baselineEpisodes,
       mean: +baseline.mean.toFixed(2),
       std: +baseline.std.toFixed(2),
     },
@@ -566,17 +615,16 @@ export async function runLearning(run: LearningRun): Promise<Record<string, unkn
     curve,
     eval_episodes: cfg.evalEpisodes,
     eval_interval: cfg.evalInterval,
-    settings: run.settings,
+    settings: rec.settings,
   };
   await writeJson(`${out}/returns.json`, returns);
   await writeJson(`${out}/summary.json`, summary);
-  await Deno.writeFile(`${out}/returns.png`, plotRun(returns, run.title, run.references));
+  await Deno.writeFile(`${out}/returns.png`, plotRun(returns, rec.title, rec.references));
   console.log(
     `final eval (${final.returns.length} episodes): ${final.mean.toFixed(1)} +- ` +
       `${final.std.toFixed(1)}; best ${best.mean.toFixed(1)} at ${best.env_step}; ` +
       `random ${baseline.mean.toFixed(1)} +- ${baseline.std.toFixed(1)}; ` +
-      `${result.summary.steps} env steps, ${result.summary.updates} updates, ` +
-      `${(trainSec + finalSec).toFixed(0)} s`,
+      `${result.summary.steps} env steps, ${result.summary.updates} updates, ${wall.toFixed(0)} s`,
   );
   console.log(
     `curve (env step, mean eval return): ${JSON.stringify(curve.map((c) => c.slice(0, 2)))}`,

@@ -1,6 +1,7 @@
 /**
  * Small self-contained SVG line charts for the example reports (no dependencies): axes with
- * rounded ticks, a legend, dashed series, shaded x-ranges and horizontal reference lines.
+ * rounded ticks, a legend, dashed series, shaded x-ranges and horizontal reference lines; and the
+ * two helpers of the HTML reports (escaping, embedded pictures).
  * @module
  */
 
@@ -40,6 +41,15 @@ export function esc(s: string): string {
     /"/g,
     "&quot;",
   );
+}
+
+/** Bytes as a `data:` URI, to embed a picture in a self-contained HTML report. */
+export function dataUri(bytes: Uint8Array, mime: string): string {
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return `data:${mime};base64,${btoa(bin)}`;
 }
 
 function niceStep(span: number, target: number): number {
