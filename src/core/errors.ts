@@ -153,6 +153,7 @@ export type CheckpointProblem =
   | "shape_mismatch"
   | "dtype_mismatch"
   | "checksum_mismatch"
+  | "missing_checksum"
   | "component_override";
 
 /** A saved model directory that cannot be loaded; `problem` says which check failed. */

@@ -2,9 +2,15 @@
  * Saved model directories: `config.json` (the family config with the reference's snake_case
  * keys and `model_type`), `model.safetensors` (the state dict under its dotted PyTorch-style
  * names) and `worldflux_meta.json` (save_format_version, worldflux_version, api_version,
- * model_type, contract_fingerprint, weights_sha256, created_at_utc). A directory is written
- * beside the target and renamed into place; loading checks every file and field and says
- * precisely what is wrong ({@link CheckpointError} with a `problem` code).
+ * model_type, contract_fingerprint, weights_sha256, config_sha256, created_at_utc). A directory
+ * is written beside the target and renamed into place; loading checks every file and field and
+ * says precisely what is wrong ({@link CheckpointError} with a `problem` code).
+ *
+ * Integrity: the sha256 of `model.safetensors` and of `config.json` are recorded when saving and
+ * checked when loading. An edited config is refused (unless `allowEditedConfig`), and so is a
+ * directory whose meta lacks either checksum (unless `allowMissingChecksum`): a file this
+ * library wrote always has both, so a missing one means an edited or foreign file. The config
+ * is then validated by the family's schema, which range-checks every hyperparameter.
  * @module
  */
 
@@ -54,8 +60,10 @@ export interface PretrainedMeta {
   readonly contract_fingerprint: string;
   /** When it was written (ISO 8601, UTC). */
   readonly created_at_utc: string;
-  /** sha256 of `model.safetensors` (checked on load when present). */
+  /** sha256 of `model.safetensors` (checked on load; required unless `allowMissingChecksum`). */
   readonly weights_sha256?: string;
+  /** sha256 of `config.json` (checked on load; required unless `allowMissingChecksum`). */
+  readonly config_sha256?: string;
   /** Component slots overridden when saved: registered id, or null for a class/instance. */
   readonly component_overrides?: Readonly<Record<string, string | null>>;
 }
@@ -78,7 +86,7 @@ function json(value: unknown): string {
  * ```
  */
 export async function savePretrained(model: WorldModel, dir: string): Promise<void> {
-  const config = { model_type: model.modelType, ...configToDisk(model.configForSave()) };
+  const config = json({ model_type: model.modelType, ...configToDisk(model.configForSave()) });
   const weights = await encodeSafetensors(model.stateDict(), { format: "pt" });
   const overrides: Record<string, string | null> = {};
   for (const [slot, id] of Object.entries(model.componentOverrideSources())) {
@@ -91,20 +99,21 @@ export async function savePretrained(model: WorldModel, dir: string): Promise<vo
     model_type: model.modelType,
     contract_fingerprint: await model.contractFingerprint(),
     weights_sha256: await sha256Hex(weights),
+    config_sha256: await sha256Hex(new TextEncoder().encode(config)),
     created_at_utc: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     ...(Object.keys(overrides).length ? { component_overrides: overrides } : {}),
   };
   await writeDirAtomic(dir, async (tmp) => {
-    await writeFileAtomic(`${tmp}/${PRETRAINED_FILES.config}`, json(config));
+    await writeFileAtomic(`${tmp}/${PRETRAINED_FILES.config}`, config);
     await writeFileAtomic(`${tmp}/${PRETRAINED_FILES.weights}`, weights);
     await writeFileAtomic(`${tmp}/${PRETRAINED_FILES.meta}`, json(meta));
   });
 }
 
-async function readText(dir: string, name: string): Promise<string> {
+async function readBytes(dir: string, name: string): Promise<Uint8Array> {
   const path = `${dir}/${name}`;
   try {
-    return await Deno.readTextFile(path);
+    return await Deno.readFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new CheckpointError(
@@ -117,11 +126,35 @@ async function readText(dir: string, name: string): Promise<string> {
   }
 }
 
-function parseJsonObject(text: string, dir: string, name: string): Record<string, unknown> {
+/**
+ * Refuses a `worldflux_meta.json` without the checksums `keys` (default both) unless `allow`: a
+ * directory this library wrote always has them. `how` says how to accept it anyway.
+ */
+export function requireChecksums(
+  meta: { readonly weights_sha256?: unknown; readonly config_sha256?: unknown },
+  metaPath: string,
+  allow: boolean,
+  keys: readonly ("weights_sha256" | "config_sha256")[] = ["weights_sha256", "config_sha256"],
+  how = "load with { allowMissingChecksum: true } only if you trust the files",
+): void {
+  if (allow) return;
+  for (const k of keys) {
+    if (meta[k] === undefined) {
+      throw new CheckpointError(
+        "missing_checksum",
+        `${PRETRAINED_FILES.meta} has no "${k}", so the files cannot be verified (worldflux ` +
+          `always records it: the meta was edited or written by another tool); ${how}`,
+        metaPath,
+      );
+    }
+  }
+}
+
+function parseJsonObject(bytes: Uint8Array, dir: string, name: string): Record<string, unknown> {
   const path = `${dir}/${name}`;
   let v: unknown;
   try {
-    v = JSON.parse(text);
+    v = JSON.parse(new TextDecoder().decode(bytes));
   } catch (e) {
     throw new CheckpointError(
       "bad_json",
@@ -181,9 +214,11 @@ function checkMeta(raw: Record<string, unknown>, path: string): PretrainedMeta {
   if (typeof at !== "string" || Number.isNaN(Date.parse(at))) {
     throw bad("created_at_utc", "an ISO date");
   }
-  const sha = raw.weights_sha256;
-  if (sha !== undefined && (typeof sha !== "string" || !/^[0-9a-f]{64}$/.test(sha))) {
-    throw bad("weights_sha256", "a sha256 hex digest");
+  for (const k of ["weights_sha256", "config_sha256"]) {
+    const sha = raw[k];
+    if (sha !== undefined && (typeof sha !== "string" || !/^[0-9a-f]{64}$/.test(sha))) {
+      throw bad(k, "a sha256 hex digest");
+    }
   }
   const co = raw.component_overrides;
   if (co !== undefined && (co === null || typeof co !== "object" || Array.isArray(co))) {
@@ -205,6 +240,16 @@ export interface FromPretrainedOptions {
    * instance when saved; slots overridden with a registered id are re-applied automatically).
    */
   readonly componentOverrides?: ComponentOverrides;
+  /**
+   * Load a `config.json` that no longer matches the `config_sha256` recorded when saving (an
+   * intended edit; the config is still validated by the family's schema). Default false.
+   */
+  readonly allowEditedConfig?: boolean;
+  /**
+   * Load a directory whose `worldflux_meta.json` lacks `weights_sha256` or `config_sha256`
+   * (written by another tool, or edited): its files cannot be verified. Default false.
+   */
+  readonly allowMissingChecksum?: boolean;
 }
 
 /**
@@ -254,22 +299,33 @@ export async function fromPretrained(
   const configPath = `${root}/${PRETRAINED_FILES.config}`;
   const weightsPath = `${root}/${PRETRAINED_FILES.weights}`;
 
-  // 1. Metadata and config.
+  // 1. Metadata and config (checked against its recorded sha256).
   const meta = checkMeta(
-    parseJsonObject(await readText(root, PRETRAINED_FILES.meta), root, PRETRAINED_FILES.meta),
+    parseJsonObject(await readBytes(root, PRETRAINED_FILES.meta), root, PRETRAINED_FILES.meta),
     metaPath,
   );
+  requireChecksums(meta, metaPath, opts.allowMissingChecksum ?? false);
+  const configBytes = await readBytes(root, PRETRAINED_FILES.config);
+  if (meta.config_sha256 && !opts.allowEditedConfig) {
+    const sha = await sha256Hex(configBytes);
+    if (sha !== meta.config_sha256) {
+      throw new CheckpointError(
+        "checksum_mismatch",
+        `${PRETRAINED_FILES.config} does not match the config_sha256 recorded in ` +
+          `${PRETRAINED_FILES.meta} (sha256 ${sha.slice(0, 16)}..., recorded ` +
+          `${meta.config_sha256.slice(0, 16)}...): it was edited after saving; if the edit is ` +
+          `intended, load with { allowEditedConfig: true }`,
+        configPath,
+      );
+    }
+  }
   if (compareVersions(meta.worldflux_version, WORLDFLUX_VERSION) > 0) {
     console.warn(
       `worldflux: ${root} was saved by worldflux ${meta.worldflux_version}, newer than this ` +
         `${WORLDFLUX_VERSION}; loading it anyway`,
     );
   }
-  const config = parseJsonObject(
-    await readText(root, PRETRAINED_FILES.config),
-    root,
-    PRETRAINED_FILES.config,
-  );
+  const config = parseJsonObject(configBytes, root, PRETRAINED_FILES.config);
   const { model_type: configType, ...fields } = config;
   if (typeof configType !== "string" || !configType) {
     throw new CheckpointError("missing_field", `config.json has no "model_type"`, configPath);

@@ -22,7 +22,7 @@
 import { ConfigError, FormatError } from "../errors.ts";
 import { CheckpointError } from "../core/errors.ts";
 import { sha256Hex } from "../core/spec.ts";
-import { PRETRAINED_FILES, savePretrained } from "../core/serialization.ts";
+import { PRETRAINED_FILES, requireChecksums, savePretrained } from "../core/serialization.ts";
 import { WORLDFLUX_VERSION } from "../core/version.ts";
 import type { WorldModel } from "../core/world_model.ts";
 import { writeDirAtomic, writeFileAtomic } from "../io/atomic.ts";
@@ -495,8 +495,15 @@ async function restoreModel(root: string, model: WorldModel): Promise<void> {
     );
   }
   const wPath = `${dir}/${PRETRAINED_FILES.weights}`;
+  requireChecksums(
+    meta,
+    metaPath,
+    false,
+    ["weights_sha256"],
+    "the checkpoint cannot be verified; resume from another one",
+  );
   const bytes = await readBytes(dir, PRETRAINED_FILES.weights);
-  if (typeof meta.weights_sha256 === "string" && (await sha256Hex(bytes)) !== meta.weights_sha256) {
+  if ((await sha256Hex(bytes)) !== meta.weights_sha256) {
     throw new CheckpointError(
       "checksum_mismatch",
       `${PRETRAINED_FILES.weights} does not match the sha256 in ${PRETRAINED_FILES.meta}`,

@@ -180,7 +180,7 @@ Deno.test("save/load: another model type", async () => {
   await editJson(`${dir}/config.json`, (o) => (o.model_type = "tdmpc2"));
   const restore = unregisterReferenceFamilies();
   try {
-    await assert.rejects(fromPretrained(dir), FamilyUnavailableError);
+    await assert.rejects(fromPretrained(dir, { allowEditedConfig: true }), FamilyUnavailableError);
   } finally {
     restore();
   }
@@ -198,11 +198,17 @@ Deno.test("save/load: contract fingerprint mismatch", async () => {
   );
   // an edited config changes the contract (and the fingerprint no longer matches)
   const fresh = await savedModel();
+  const edited = (d: string) => fromPretrained(d, { allowEditedConfig: true });
   await editJson(`${fresh.dir}/config.json`, (o) => (o.obs_shape = [5]));
-  await expectProblem(fresh.dir, "fingerprint_mismatch", /contract fingerprint mismatch/);
+  await expectProblem(fresh.dir, "fingerprint_mismatch", /contract fingerprint mismatch/, edited);
   // an edited config with an unknown field
   await editJson(`${fresh.dir}/config.json`, (o) => (o.hidden_dims = 3));
-  await expectProblem(fresh.dir, "invalid_config", /unknown config field "hidden_dims".*hiddenDim/);
+  await expectProblem(
+    fresh.dir,
+    "invalid_config",
+    /unknown config field "hidden_dims".*hiddenDim/,
+    edited,
+  );
   model.dispose();
   fresh.model.dispose();
 });
@@ -262,6 +268,63 @@ Deno.test("save/load: missing tensor, extra tensor, wrong shape, wrong dtype, ba
   await Deno.writeFile(`${s.dir}/model.safetensors`, new Uint8Array([1, 2, 3]));
   await expectProblem(s.dir, "bad_weights", /not a valid safetensors file/);
   s.model.dispose();
+});
+
+Deno.test("save/load: an edited config.json is refused by its sha256; edited or not, hyperparameters are range-checked", async () => {
+  const { model, dir } = await savedModel();
+  const meta = JSON.parse(await Deno.readTextFile(`${dir}/worldflux_meta.json`));
+  assert.match(meta.config_sha256, /^[0-9a-f]{64}$/);
+  const path = `${dir}/config.json`;
+  const good = await Deno.readTextFile(path);
+  // A one-bit edit of a hyperparameter (0.001 -> 0.003: '1' is 0x31, '3' is 0x33).
+  assert.ok(good.includes('"kl_scale": 0.001'));
+  await Deno.writeTextFile(path, good.replace('"kl_scale": 0.001', '"kl_scale": 0.003'));
+  await expectProblem(dir, "checksum_mismatch", /config\.json does not match.*allowEditedConfig/);
+  const loaded = await fromPretrained(dir, { allowEditedConfig: true });
+  assert.equal((loaded.configForSave() as { klScale: number }).klScale, 0.003);
+  loaded.dispose();
+  // Absurd, negative and zero values are refused by the schema, edited config or not.
+  const edited = (d: string) => fromPretrained(d, { allowEditedConfig: true });
+  for (
+    const [key, value, field] of [
+      ["kl_scale", 2 ** 31, "klScale"],
+      ["min_std", 1e9, "minStd"],
+      ["recon_scale", -1, "reconScale"],
+      ["hidden_dim", 0, "hiddenDim"],
+      ["depth", 1e6, "depth"],
+    ] as const
+  ) {
+    await Deno.writeTextFile(path, good);
+    await editJson(path, (o) => (o[key] = value));
+    await expectProblem(dir, "invalid_config", new RegExp(field), edited);
+  }
+  model.dispose();
+});
+
+Deno.test("save/load: a meta without a checksum is refused unless allowed (a bit-flipped weight never loads silently)", async () => {
+  for (const key of ["weights_sha256", "config_sha256"]) {
+    const { model, dir } = await savedModel();
+    await rewriteWeights(dir, (ts) => (ts["decoder.obs.3.bias"] = ts["decoder.obs.3.bias"].add(1)));
+    await editJson(`${dir}/worldflux_meta.json`, (o) => delete o[key]);
+    await expectProblem(
+      dir,
+      "missing_checksum",
+      new RegExp(`has no "${key}".*allowMissingChecksum`),
+    );
+    if (key === "config_sha256") {
+      // With the config unverified but the weights' sha256 still there, the flip is caught.
+      await expectProblem(
+        dir,
+        "checksum_mismatch",
+        /model\.safetensors does not match its checksum/,
+        (d) => fromPretrained(d, { allowMissingChecksum: true }),
+      );
+    } else {
+      // Explicitly allowed: the caller takes the unverified weights.
+      (await fromPretrained(dir, { allowMissingChecksum: true })).dispose();
+    }
+    model.dispose();
+  }
 });
 
 Deno.test("save/load: createWorldModel(dir) refuses config overrides and keeps api_version", async () => {

@@ -157,6 +157,15 @@ Deno.test("checkpoint: damaged or mismatched checkpoints give a CheckpointError 
   assert.equal(e.problem, "unsupported_version");
   assert.match(e.message, /format_version 99 is not supported .* reads format_version 1/);
 
+  // model/ checks its own weights: without the recorded sha256 the checkpoint is refused.
+  const unverified = await copy("unverified");
+  const mm = JSON.parse(await Deno.readTextFile(`${unverified}/model/worldflux_meta.json`));
+  delete mm.weights_sha256;
+  await Deno.writeTextFile(`${unverified}/model/worldflux_meta.json`, JSON.stringify(mm));
+  const ue = await restoreCheckpoint(unverified, target).catch((e) => e);
+  assert.equal(ue.problem, "missing_checksum", ue.message);
+  assert.match(ue.message, /has no "weights_sha256".*resume from another one/);
+
   const badJson = await copy("bad_json");
   await Deno.writeTextFile(`${badJson}/manifest.json`, "{ not json");
   assert.equal(await problem(readCheckpoint(badJson)), "bad_json");

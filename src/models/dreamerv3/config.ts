@@ -12,6 +12,7 @@
 
 import { z } from "zod";
 import { ConfigError } from "../../errors.ts";
+import { RANGES } from "../../core/config_ranges.ts";
 import { baseConfigSchema, type ConfigSchema, type PresetSpec } from "../../core/registry.ts";
 
 /** A validated `dreamerv3` config (camelCase; `config.json` stores it snake_case). */
@@ -140,52 +141,63 @@ const schema = baseConfigSchema.extend({
   actionDim: z.number().int().positive().default(6),
   observations: z.record(z.string(), z.array(z.number().int().positive()).min(1).max(3))
     .nullable().default(null),
-  deter: z.number().int().positive().default(2048),
-  stoch: z.number().int().positive().default(16),
-  classes: z.number().int().min(2).default(16),
-  hidden: z.number().int().positive().default(256),
-  blocks: z.number().int().positive().default(8),
-  units: z.number().int().positive().default(256),
-  cnnDepth: z.number().int().positive().default(16),
-  minRes: z.number().int().min(1).default(4),
-  encLayers: z.number().int().min(1).default(3),
-  decLayers: z.number().int().min(1).default(3),
-  rewLayers: z.number().int().min(0).default(1),
-  conLayers: z.number().int().min(0).default(1),
-  imgLayers: z.number().int().min(1).default(2),
+  deter: RANGES.width().default(2048),
+  stoch: RANGES.width().default(16),
+  classes: RANGES.width(2).default(16),
+  hidden: RANGES.width().default(256),
+  blocks: RANGES.width().default(8),
+  units: RANGES.width().default(256),
+  cnnDepth: RANGES.width().default(16),
+  minRes: RANGES.width().default(4),
+  encLayers: RANGES.layers().default(3),
+  decLayers: RANGES.layers().default(3),
+  rewLayers: RANGES.layers(0).default(1),
+  conLayers: RANGES.layers(0).default(1),
+  imgLayers: RANGES.layers().default(2),
   norm: z.enum(["rms", "layer"]).default("rms"),
-  normEps: z.number().positive().default(1e-4),
+  normEps: z.number().positive().max(1).default(1e-4),
   unimix: z.number().min(0).max(0.5).default(0.01),
-  freeNats: z.number().min(0).default(1.0),
-  dynScale: z.number().min(0).default(1.0),
-  repScale: z.number().min(0).default(0.1),
-  recScale: z.number().min(0).default(1.0),
-  rewScale: z.number().min(0).default(1.0),
-  conScale: z.number().min(0).default(1.0),
-  bins: z.number().int().min(3).default(255),
-  binRange: z.number().positive().default(20),
+  freeNats: RANGES.scale().default(1.0),
+  dynScale: RANGES.scale().default(1.0),
+  repScale: RANGES.scale().default(0.1),
+  recScale: RANGES.scale().default(1.0),
+  rewScale: RANGES.scale().default(1.0),
+  conScale: RANGES.scale().default(1.0),
+  bins: RANGES.width(3).default(255),
+  binRange: RANGES.bounded().positive().default(20),
   actorCritic: z.boolean().default(true),
-  acLayers: z.number().int().min(1).default(3),
-  imagLength: z.number().int().positive().default(15),
-  horizon: z.number().positive().default(333),
+  acLayers: RANGES.layers().default(3),
+  imagLength: RANGES.layers().default(15),
+  horizon: RANGES.positive().default(333),
   lambda: z.number().min(0).max(1).default(0.95),
-  actorEntropy: z.number().min(0).default(3e-4),
-  minStd: z.number().positive().default(0.1),
-  maxStd: z.number().positive().default(1.0),
+  actorEntropy: RANGES.scale().default(3e-4),
+  minStd: RANGES.std().default(0.1),
+  maxStd: RANGES.std().default(1.0),
   actorUnimix: z.number().min(0).max(0.5).default(0.01),
-  actorOutScale: z.number().min(0).default(0.01),
+  actorOutScale: RANGES.scale().default(0.01),
   slowCriticRate: z.number().min(0).max(1).default(0.02),
-  slowReg: z.number().min(0).default(1.0),
+  slowReg: RANGES.scale().default(1.0),
   retNormRate: z.number().min(0).max(1).default(0.01),
-  retNormLimit: z.number().positive().default(1.0),
+  retNormLimit: RANGES.positive().default(1.0),
   retNormLow: z.number().min(0).max(100).default(5),
   retNormHigh: z.number().min(0).max(100).default(95),
   optimizer: z.enum(["laprop", "adam"]).default("laprop"),
-  lr: z.number().positive().default(4e-5),
-  acLr: z.number().positive().default(4e-5),
-  eps: z.number().positive().default(1e-20),
-  agc: z.number().min(0).default(0.3),
-  gradClip: z.number().positive().nullable().default(null),
+  lr: RANGES.lr().default(4e-5),
+  acLr: RANGES.lr().default(4e-5),
+  eps: z.number().positive().max(1).default(1e-20),
+  agc: RANGES.nonNegative().default(0.3),
+  gradClip: RANGES.positive().nullable().default(null),
+}).superRefine((c, ctx) => {
+  if (c.minStd > c.maxStd) {
+    ctx.addIssue({ code: "custom", path: ["minStd"], message: "minStd must not exceed maxStd" });
+  }
+  if (c.retNormLow >= c.retNormHigh) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["retNormHigh"],
+      message: "retNormHigh must exceed retNormLow",
+    });
+  }
 });
 
 /** The zod schema of {@link DreamerV3Config} (every field has a default). */

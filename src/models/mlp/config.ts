@@ -6,6 +6,7 @@
 
 import { z } from "zod";
 import { type ActivationName, ACTIVATIONS } from "../../nn/layers.ts";
+import { RANGES } from "../../core/config_ranges.ts";
 import { baseConfigSchema, type ConfigSchema, type PresetSpec } from "../../core/registry.ts";
 
 /** A validated `mlp` config (camelCase; `config.json` stores it snake_case). */
@@ -47,17 +48,17 @@ const schema = baseConfigSchema.extend({
   )
     .default([4]),
   actionDim: z.number().int().positive().default(2),
-  latentDim: z.number().int().positive().default(32),
-  hiddenDim: z.number().int().positive().default(128),
-  depth: z.number().int().min(1).default(2),
+  latentDim: RANGES.width().default(32),
+  hiddenDim: RANGES.width().default(128),
+  depth: RANGES.layers().default(2),
   act: z.enum(ACTIVATIONS as unknown as [ActivationName, ...ActivationName[]]).default("silu"),
   norm: z.enum(["layer", "rms", "none"]).default("layer"),
-  minStd: z.number().positive().default(0.1),
-  reconScale: z.number().min(0).default(1),
-  rewardScale: z.number().min(0).default(1),
-  continueScale: z.number().min(0).default(1),
-  consistencyScale: z.number().min(0).default(1),
-  klScale: z.number().min(0).default(1e-3),
+  minStd: RANGES.std().default(0.1),
+  reconScale: RANGES.scale().default(1),
+  rewardScale: RANGES.scale().default(1),
+  continueScale: RANGES.scale().default(1),
+  consistencyScale: RANGES.scale().default(1),
+  klScale: RANGES.scale().default(1e-3),
 });
 
 /** The zod schema of {@link MLPConfig} (every field has a default). */

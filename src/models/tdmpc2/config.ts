@@ -7,6 +7,7 @@
  */
 
 import { z } from "zod";
+import { RANGES } from "../../core/config_ranges.ts";
 import { baseConfigSchema, type ConfigSchema, type PresetSpec } from "../../core/registry.ts";
 
 /** A validated `tdmpc2` config (camelCase; `config.json` stores it snake_case). */
@@ -104,43 +105,53 @@ const schema = baseConfigSchema.extend({
   ).default([39]),
   actionDim: z.number().int().positive().default(6),
   variant: z.enum(["official", "legacy"]).default("official"),
-  latentDim: z.number().int().positive().default(512),
-  hiddenDim: z.number().int().positive().default(512),
-  encDim: z.number().int().positive().default(256),
-  numEncLayers: z.number().int().min(1).default(2),
-  numQNetworks: z.number().int().min(2).default(5),
-  simnormDim: z.number().int().positive().default(8),
-  numBins: z.number().int().min(2).default(101),
-  vmin: z.number().default(-10),
-  vmax: z.number().default(10),
+  latentDim: RANGES.width().default(512),
+  hiddenDim: RANGES.width().default(512),
+  encDim: RANGES.width().default(256),
+  numEncLayers: RANGES.layers().default(2),
+  numQNetworks: RANGES.layers(2).default(5),
+  simnormDim: RANGES.width().default(8),
+  numBins: RANGES.width(2).default(101),
+  vmin: RANGES.bounded().default(-10),
+  vmax: RANGES.bounded().default(10),
   dropout: z.number().min(0).max(0.99).default(0.01),
-  logStdMin: z.number().default(-10),
-  logStdMax: z.number().default(2),
-  horizon: z.number().int().min(1).default(3),
+  logStdMin: RANGES.bounded().default(-10),
+  logStdMax: RANGES.bounded().default(2),
+  horizon: RANGES.layers().default(3),
   rho: z.number().positive().max(1).default(0.5),
-  consistencyCoef: z.number().min(0).default(20),
-  rewardCoef: z.number().min(0).default(0.1),
-  valueCoef: z.number().min(0).default(0.1),
-  terminationCoef: z.number().min(0).default(1),
-  entropyCoef: z.number().min(0).default(1e-4),
+  consistencyCoef: RANGES.scale().default(20),
+  rewardCoef: RANGES.scale().default(0.1),
+  valueCoef: RANGES.scale().default(0.1),
+  terminationCoef: RANGES.scale().default(1),
+  entropyCoef: RANGES.scale().default(1e-4),
   episodic: z.boolean().default(false),
-  lr: z.number().positive().default(3e-4),
-  encLrScale: z.number().min(0).default(0.3),
-  gradClip: z.number().positive().default(20),
-  tau: z.number().min(0).max(1).default(0.01),
-  discount: z.number().min(0).max(1).nullable().default(null),
-  episodeLength: z.number().int().positive().default(1000),
-  discountDenom: z.number().positive().default(5),
-  discountMin: z.number().min(0).max(1).default(0.95),
-  discountMax: z.number().min(0).max(1).default(0.995),
-  iterations: z.number().int().min(1).default(6),
-  numSamples: z.number().int().min(2).default(512),
-  numElites: z.number().int().min(1).default(64),
-  numPiTrajs: z.number().int().min(0).default(24),
-  minStd: z.number().positive().default(0.05),
-  maxStd: z.number().positive().default(2),
-  temperature: z.number().positive().default(0.5),
+  lr: RANGES.lr().default(3e-4),
+  encLrScale: RANGES.scale().default(0.3),
+  gradClip: RANGES.positive().default(20),
+  tau: RANGES.unit().default(0.01),
+  discount: RANGES.unit().nullable().default(null),
+  episodeLength: RANGES.steps().default(1000),
+  discountDenom: RANGES.positive().default(5),
+  discountMin: RANGES.unit().default(0.95),
+  discountMax: RANGES.unit().default(0.995),
+  iterations: RANGES.layers().default(6),
+  numSamples: RANGES.width(2).default(512),
+  numElites: RANGES.width().default(64),
+  numPiTrajs: RANGES.width(0).default(24),
+  minStd: RANGES.std().default(0.05),
+  maxStd: RANGES.std().default(2),
+  temperature: RANGES.positive().default(0.5),
 }).superRefine((c, ctx) => {
+  if (c.minStd > c.maxStd) {
+    ctx.addIssue({ code: "custom", path: ["minStd"], message: "minStd must not exceed maxStd" });
+  }
+  if (c.logStdMin >= c.logStdMax) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["logStdMax"],
+      message: "logStdMax must exceed logStdMin",
+    });
+  }
   if (c.latentDim % c.simnormDim !== 0) {
     ctx.addIssue({
       code: "custom",
