@@ -1,12 +1,16 @@
 /**
  * `worldflux doctor`: what this machine offers worldflux — the Deno runtime, the CPU, the WebGPU
- * adapter (limits requested, features), and which device `"auto"` picks and why.
+ * adapter (limits requested, features), which device `"auto"` picks and why, and the Python that
+ * `gym:` environments would run (its version and those of gymnasium, numpy, ale-py and mujoco, or
+ * what is missing and how to install it).
  * @module
  */
 
 import { registerWebGPU } from "../backend/webgpu/backend.ts";
 import { type AdapterReport, describeAdapter } from "../backend/webgpu/adapter.ts";
 import { type AutoDecision, resolveAuto } from "../backend/device.ts";
+import { GymBridge, prepareHostScript, resolvePython } from "../envs/gym/bridge.ts";
+import { pipInstallHint } from "../envs/gym/errors.ts";
 import { type Command, EXIT, formatRows, oneOf, parseCommandArgs, VERSION } from "./command.ts";
 
 /** Everything `doctor` reports; `--format json` prints exactly this object. */
@@ -36,6 +40,74 @@ export interface DoctorReport {
   };
   /** What `device: "auto"` resolves to on this machine. */
   readonly auto: AutoDecision;
+  /** The Python of the Gymnasium bridge (`gym:` environments). */
+  readonly gym: GymDoctorReport;
+}
+
+/** What `doctor` found about the Python that runs `gym:` environments. */
+export interface GymDoctorReport {
+  /** The interpreter as configured (`WORLDFLUX_PYTHON`, else `python3`). */
+  readonly python: string;
+  /** Where that name came from. */
+  readonly source: string;
+  /** Whether it started and answered the bridge's handshake. */
+  readonly started: boolean;
+  /** `sys.executable`. */
+  readonly executable: string | null;
+  /** Python version. */
+  readonly pythonVersion: string | null;
+  /** Versions of gymnasium, numpy, ale-py, mujoco, opencv-python (null: not installed). */
+  readonly packages: Readonly<Record<string, string | null>>;
+  /** Required packages that are missing (gymnasium, numpy). */
+  readonly missing: readonly string[];
+  /** Why it could not be asked (not found, crashed, ...). */
+  readonly error: string | null;
+  /** What to do about what is missing (a pip command), if anything. */
+  readonly hint: string | null;
+}
+
+/**
+ * Asks the bridge's interpreter (`python`, default as `gym:` environments resolve it) for its
+ * versions; never throws.
+ */
+export async function collectGymReport(
+  python?: string,
+  timeoutMs = 20_000,
+): Promise<GymDoctorReport> {
+  const resolved = resolvePython(python);
+  const source = resolved.source;
+  python = resolved.python;
+  const empty = { executable: null, pythonVersion: null, packages: {}, missing: [] };
+  let bridge: GymBridge;
+  try {
+    await prepareHostScript();
+    bridge = GymBridge.start({ python, startTimeoutMs: timeoutMs });
+  } catch (e) {
+    return {
+      python,
+      source,
+      started: false,
+      ...empty,
+      error: (e as Error).message,
+      hint: null,
+    };
+  }
+  const h = bridge.hello;
+  bridge.close();
+  const extras = ["ale-py", "mujoco"].filter((p) => !h.packages[p]);
+  let need = [...h.missing, ...extras.map((p) => (p === "mujoco" ? "gymnasium[mujoco]" : p))];
+  if (need.includes("gymnasium[mujoco]")) need = need.filter((p) => p !== "gymnasium");
+  return {
+    python,
+    source,
+    started: true,
+    executable: h.executable,
+    pythonVersion: h.python,
+    packages: h.packages,
+    missing: h.missing,
+    error: null,
+    hint: need.length ? pipInstallHint(python, need) : null,
+  };
 }
 
 function envVar(name: string): string | null {
@@ -61,6 +133,7 @@ export async function collectDoctorReport(): Promise<DoctorReport> {
   const adapter = await describeAdapter();
   const backendModule = loadWebGPUBackend();
   const auto = await resolveAuto();
+  const gym = await collectGymReport();
   return {
     worldflux: VERSION,
     runtime: {
@@ -79,6 +152,7 @@ export async function collectDoctorReport(): Promise<DoctorReport> {
     },
     webgpu: { ...adapter, backendModule },
     auto: { device: auto.device, reason: auto.reason },
+    gym,
   };
 }
 
@@ -163,6 +237,24 @@ export function formatDoctorReport(r: DoctorReport): string {
     ["picks", r.auto.device],
     ["reason", r.auto.reason],
   ]);
+
+  const g = r.gym;
+  const version = (name: string) => g.packages[name] ?? "not installed";
+  section("Gymnasium bridge (gym: environments)", [
+    ["python", `${g.python} (${g.source})`],
+    ...(g.started
+      ? [
+        ["executable", g.executable ?? ""],
+        ["python version", g.pythonVersion ?? ""],
+        ["gymnasium", version("gymnasium")],
+        ["numpy", version("numpy")],
+        ["ale-py", `${version("ale-py")} (ALE/ Atari ids)`],
+        ["mujoco", `${version("mujoco")} (MuJoCo ids)`],
+        ["opencv-python", `${version("opencv-python")} (optional: faster frame resizing)`],
+      ] as [string, string][]
+      : [["error", g.error ?? "unknown"]] as [string, string][]),
+    ...(g.hint ? [["install", g.hint]] as [string, string][] : []),
+  ]);
   return sections.join("\n\n");
 }
 
@@ -171,7 +263,9 @@ const HELP = `Usage: worldflux doctor [--format text|json]
 Reports what this machine offers worldflux: the Deno runtime, OS/arch and CPU
 count, the WebGPU adapter (vendor, architecture, device, description, whether it
 is a software fallback), the limits worldflux requests and the optional features
-it uses (shader-f16, timestamp-query), and which device "auto" picks and why.
+it uses (shader-f16, timestamp-query), which device "auto" picks and why, and
+the Python that runs gym: environments (WORLDFLUX_PYTHON, else python3) with
+its gymnasium, numpy, ale-py and mujoco versions, or what to install.
 
 Options:
   --format <text|json>  Output format (default: text)

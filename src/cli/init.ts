@@ -19,6 +19,14 @@ import { type Command, EXIT, oneOf, parseCommandArgs, UsageError } from "./comma
 import { DATA_SOURCES, type DataSource, parseProjectConfig, VERIFY_DEFAULTS } from "./project.ts";
 import { parse as parseToml } from "smol-toml";
 
+/** The Gymnasium environment `init --data gym` writes unless `--env` names another. */
+export const GYM_INIT_ENV = "ALE/Breakout-v5";
+
+/** Whether a scaffolded Gymnasium environment observes frames (Atari pre-processing). */
+function gymFrames(o: ProjectTemplateOptions): boolean {
+  return o.data === "gym" && o.env.startsWith("ALE/");
+}
+
 /** Families `init` scaffolds. */
 export const INIT_FAMILIES = ["dreamerv3", "tdmpc2", "mlp"] as const;
 /** One of {@link INIT_FAMILIES}. */
@@ -64,7 +72,7 @@ export function templateTraining(
   pixels = false,
 ): Partial<TrainingConfig> {
   const seqLen = family === "tdmpc2" ? 4 : 16; // TD-MPC2: horizon + 1
-  if (data !== "env") {
+  if (data !== "env" && data !== "gym") {
     return {
       totalSteps: data === "random" ? 200 : 5000,
       batchSize: family === "tdmpc2" ? 32 : 16,
@@ -113,11 +121,12 @@ function tomlValue(v: unknown): string {
 /** The `[model.overrides]` part: active settings for online runs, else a commented example. */
 function overridesBlock(o: ProjectTemplateOptions): string {
   const head = "# Config fields of the family (snake_case), checked against its schema.";
-  if (o.data === "env" && o.family === "dreamerv3") {
+  const online = o.data === "env" || o.data === "gym";
+  if (online && o.family === "dreamerv3") {
     return `${head}\n# Learning rates above the official 4e-5: the small presets learn faster with them.\n` +
       `[model.overrides]\nlr = 0.001\nac_lr = 0.0003`;
   }
-  if (o.data === "env" && o.family === "tdmpc2") {
+  if (online && o.family === "tdmpc2") {
     return `${head}\n# MPPI iterations per action (official 6; 3 plans twice as fast).\n` +
       `[model.overrides]\niterations = 3`;
   }
@@ -131,7 +140,7 @@ function overridesBlock(o: ProjectTemplateOptions): string {
 
 /** The text of a scaffolded `worldflux.toml`. */
 export function projectToml(o: ProjectTemplateOptions): string {
-  const set = templateTraining(o.family, o.data, o.pixels);
+  const set = templateTraining(o.family, o.data, o.pixels || gymFrames(o));
   const training = TRAINING_CONFIG_FIELDS.map((f) => {
     const key = camelToSnake(f);
     const value = f in set ? set[f] : TRAINING_CONFIG_DEFAULTS[f];
@@ -156,11 +165,28 @@ export function projectToml(o: ProjectTemplateOptions): string {
       `# Train online in a built-in environment with the family's controller:`,
       `# source = "env"`,
       c(`# env = "Pendulum-v1"`, envs),
+      "",
+      `# ... or in any Gymnasium environment (a Python with gymnasium; ale-py for ALE/):`,
+      `# source = "gym"`,
+      `# env = "ALE/Breakout-v5"`,
     ],
     npz: [
       c(`source = "npz"`, "a saved ReplayBuffer (ReplayBuffer.save, or NumPy)"),
       `path = "data/trajectories.npz"`,
       c(`# holdout_episodes = 1`, "kept out of training for verify (default: 10%)"),
+    ],
+    gym: [
+      c(`source = "gym"`, "online training in a Gymnasium environment (Python bridge)"),
+      c(`env = "${o.env}"`, "any Gymnasium id; the interpreter needs its package"),
+      c(`# python = "python3"`, "default: WORLDFLUX_PYTHON, else python3"),
+      c(`${o.pixels ? "" : "# "}pixels = true`, "observe rendered frames (render_mode rgb_array)"),
+      c(`# frame_skip = 4`, "action repeat, in Python (Atari default 4, else 1)"),
+      c(`# size = 64`, "side of frame observations (Atari default 64)"),
+      c(`# grayscale = false`, "Atari: [1, size, size] frames"),
+      c(`# terminal_on_life_loss = false`, "Atari: a lost life ends the episode"),
+      c(`# max_episode_steps = 1000`, "time limit in base steps (default: Gymnasium's)"),
+      c(`# [data.kwargs]`, "keyword arguments of gymnasium.make"),
+      `# full_action_space = true`,
     ],
     env: [
       c(`source = "env"`, "online training in a built-in environment"),
@@ -207,6 +233,9 @@ function projectReadme(o: ProjectTemplateOptions, dir: string): string {
       "learns nothing real)"
     : o.data === "npz"
     ? "the replay buffer in `data/trajectories.npz` (put it there first)"
+    : o.data === "gym"
+    ? `online experience from the Gymnasium environment \`${o.env}\` (run by Python: see ` +
+      "`worldflux doctor` for the interpreter and its packages)"
     : `online experience from \`${o.env}\`${o.pixels ? " (pixels)" : ""}`;
   return `# ${o.name}
 
@@ -236,7 +265,7 @@ To move from the contract smoke to meaningful local training, set \`[data] sourc
 }
 
 const HELP = `Usage: worldflux init DIR [--family dreamerv3|tdmpc2|mlp] [--preset NAME]
-                      [--data random|npz|env] [--env ID] [--pixels] [--name NAME]
+                      [--data random|npz|env|gym] [--env ID] [--pixels] [--name NAME]
                       [--force]
 
 Scaffolds a worldflux project in DIR: worldflux.toml (the chosen family and
@@ -247,9 +276,11 @@ unless --force (then the scaffold's files are overwritten, others kept).
 Options:
   --family <name>    Model family (default: dreamerv3)
   --preset <name>    Preset of the family (default: ci)
-  --data <source>    random (default: the contract smoke), npz or env
+  --data <source>    random (default: the contract smoke), npz, env or gym
   --env <id>         Environment for --data env (default: Pendulum-v1); one of
                      ${listEnvs().join(", ")}
+                     For --data gym: any Gymnasium id (default: ${GYM_INIT_ENV});
+                     it runs in Python (WORLDFLUX_PYTHON, else python3)
   --pixels           Pixel observations for --data env (dreamerv3)
   --name <name>      Project name (default: the directory's name)
   --force            Write into a non-empty directory
@@ -270,7 +301,7 @@ export const initCommand: Command = {
       family: { type: "string", default: "dreamerv3" },
       preset: { type: "string", default: "ci" },
       data: { type: "string", default: "random" },
-      env: { type: "string", default: "Pendulum-v1" },
+      env: { type: "string" },
       pixels: { type: "boolean", default: false },
       name: { type: "string" },
       force: { type: "boolean", default: false },
@@ -290,9 +321,14 @@ export const initCommand: Command = {
     }
     const family = oneOf("init", "--family", values.family as string, INIT_FAMILIES);
     const data = oneOf("init", "--data", values.data as string, DATA_SOURCES);
-    const env = oneOf("init", "--env", values.env as string, listEnvs());
+    const given = values.env as string | undefined;
+    const env = data === "gym"
+      ? (given ?? GYM_INIT_ENV).replace(/^gym:/, "")
+      : oneOf("init", "--env", given ?? "Pendulum-v1", listEnvs());
     const pixels = values.pixels as boolean;
-    if (pixels && data !== "env") throw new UsageError("--pixels needs --data env", "init");
+    if (pixels && data !== "env" && data !== "gym") {
+      throw new UsageError("--pixels needs --data env or gym", "init");
+    }
     const dir = positionals[0];
     let entries: string[] = [];
     try {
@@ -337,7 +373,9 @@ export const initCommand: Command = {
     await Deno.writeTextFile(join(abs, ".gitignore"), "outputs/\n");
     await Deno.writeTextFile(join(abs, "data", ".gitkeep"), "");
     console.log(
-      `created ${rel}/ (${family}:${o.preset}, data: ${data}${data === "env" ? ` ${env}` : ""})
+      `created ${rel}/ (${family}:${o.preset}, data: ${data}${
+        data === "env" || data === "gym" ? ` ${env}` : ""
+      })
   worldflux.toml  model, data, training and verify settings
   README.md       what to run next
   data/           datasets (.npz replay buffers)

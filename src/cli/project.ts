@@ -14,7 +14,7 @@
  * units = 64
  *
  * [data]
- * source = "random"              # "random" | "npz" | "env"
+ * source = "random"              # "random" | "npz" | "env" | "gym"
  *
  * [training]                     # TrainingConfig, snake_case (see parseTrainingConfig)
  * total_steps = 200
@@ -32,7 +32,7 @@ import { closestNames } from "../core/naming.ts";
 import { parseTrainingConfig, type TrainingConfig } from "../training/config.ts";
 
 /** Where the training data comes from. */
-export const DATA_SOURCES = ["random", "npz", "env"] as const;
+export const DATA_SOURCES = ["random", "npz", "env", "gym"] as const;
 /** One of {@link DATA_SOURCES}. */
 export type DataSource = (typeof DATA_SOURCES)[number];
 
@@ -81,8 +81,53 @@ export interface EnvDataConfig {
   readonly maxEpisodeSteps: number | null;
 }
 
+/**
+ * `[data] source = "gym"`: online training in a Gymnasium environment, through the Python bridge
+ * (`makeEnv("gym:<env>")`; see `src/envs/gym/env.ts` for what runs where).
+ *
+ * ```toml
+ * [data]
+ * source = "gym"
+ * env = "ALE/Breakout-v5"        # any Gymnasium id ("module:Id-v0" imports module first)
+ * python = "/path/to/python"     # optional: default WORLDFLUX_PYTHON, else python3
+ * [data.kwargs]                  # optional: keyword arguments of gymnasium.make
+ * full_action_space = true
+ * ```
+ */
+export interface GymDataConfig {
+  /** The data source. */
+  readonly source: "gym";
+  /** Gymnasium id (without `gym:`). */
+  readonly env: string;
+  /** Keyword arguments of `gymnasium.make` (JSON values). */
+  readonly kwargs: Readonly<Record<string, unknown>>;
+  /** Interpreter (null: `WORLDFLUX_PYTHON`, else `python3`). */
+  readonly python: string | null;
+  /** Directories put on the host's `sys.path` (resolved against the file's directory). */
+  readonly pythonPath: readonly string[];
+  /** Observations are the rendered frame (`render_mode="rgb_array"`), CHW uint8 (default false). */
+  readonly pixels: boolean;
+  /** Side of pixel / Atari observations (null: 64 for frames, else no resize). */
+  readonly size: number | null;
+  /** Grayscale frames (default false). */
+  readonly grayscale: boolean;
+  /** Action repeat in Python (null: 4 for Atari, 1 else). */
+  readonly frameSkip: number | null;
+  /** Time limit in base steps (null: Gymnasium's). */
+  readonly maxEpisodeSteps: number | null;
+  /** Atari: a lost life is `terminated` (default false). */
+  readonly terminalOnLifeLoss: boolean;
+  /** Atari: up to this many no-op frames after a reset (default 0). */
+  readonly noopMax: number;
+  /** Timeout of each reply of the Python process, in seconds (null: 60). */
+  readonly timeoutSec: number | null;
+}
+
 /** The `[data]` table. */
-export type DataConfig = RandomDataConfig | NpzDataConfig | EnvDataConfig;
+export type DataConfig = RandomDataConfig | NpzDataConfig | EnvDataConfig | GymDataConfig;
+
+/** The data sources that train online in an environment. */
+export type OnlineDataConfig = EnvDataConfig | GymDataConfig;
 
 /** The `[model]` table. */
 export interface ModelConfig {
@@ -212,6 +257,21 @@ const DATA_KEYS: Record<DataSource, readonly string[]> = {
   random: ["source", "obs_shape", "action_dim", "action_type", "episodes", "episode_length"],
   npz: ["source", "path", "holdout_episodes"],
   env: ["source", "env", "pixels", "frame_skip", "max_episode_steps"],
+  gym: [
+    "source",
+    "env",
+    "kwargs",
+    "python",
+    "python_path",
+    "pixels",
+    "size",
+    "grayscale",
+    "frame_skip",
+    "max_episode_steps",
+    "terminal_on_life_loss",
+    "noop_max",
+    "timeout_sec",
+  ],
 };
 const VERIFY_KEYS = ["episodes", "batches", "min_return_gain", "max_loss_ratio"] as const;
 /** Config fields `[data]` sets; `[model.overrides]` may not. */
@@ -320,7 +380,8 @@ function parseData(where: string, t: Table, baseDir: string): DataConfig {
         : int(where, "holdout_episodes", t.holdout_episodes, 0),
     };
   }
-  if (t.env === undefined) throw new ConfigError(`${where}: env is required with "env"`);
+  if (t.env === undefined) throw new ConfigError(`${where}: env is required with "${s}"`);
+  if (s === "gym") return parseGym(where, t, baseDir);
   return {
     source: "env",
     env: str(where, "env", t.env),
@@ -329,6 +390,59 @@ function parseData(where: string, t: Table, baseDir: string): DataConfig {
     maxEpisodeSteps: t.max_episode_steps === undefined
       ? null
       : int(where, "max_episode_steps", t.max_episode_steps, 1),
+  };
+}
+
+/** A TOML value as plain JSON (integers as numbers); dates and non-finite numbers are refused. */
+function jsonValue(where: string, key: string, v: unknown): unknown {
+  if (typeof v === "bigint") return Number(v);
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) throw new ConfigError(`${where}: ${key} must be finite, got ${v}`);
+    return v;
+  }
+  if (typeof v === "string" || typeof v === "boolean") return v;
+  if (Array.isArray(v)) return v.map((x, i) => jsonValue(where, `${key}[${i}]`, x));
+  if (isTable(v)) {
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => [k, jsonValue(where, `${key}.${k}`, x)]),
+    );
+  }
+  throw new ConfigError(
+    `${where}: ${key} must be a string, number, boolean, list or table, got ${show(v)}`,
+  );
+}
+
+function parseGym(where: string, t: Table, baseDir: string): GymDataConfig {
+  let env = str(where, "env", t.env);
+  if (env.startsWith("gym:")) env = env.slice(4);
+  if (t.kwargs !== undefined && !isTable(t.kwargs)) {
+    throw new ConfigError(`${where}: kwargs must be a table ([data.kwargs])`);
+  }
+  let pythonPath: string[] = [];
+  if (t.python_path !== undefined) {
+    if (!Array.isArray(t.python_path)) {
+      throw new ConfigError(`${where}: python_path must be a list of directories`);
+    }
+    pythonPath = t.python_path.map((p) => resolvePath(baseDir, str(where, "python_path", p)));
+  }
+  const opt = <T>(key: string, read: (v: unknown) => T): T | null =>
+    t[key] === undefined ? null : read(t[key]);
+  return {
+    source: "gym",
+    env,
+    kwargs: t.kwargs === undefined ? {} : jsonValue(where, "kwargs", t.kwargs) as Table,
+    python: opt("python", (v) => str(where, "python", v)),
+    pythonPath,
+    pixels: opt("pixels", (v) => bool(where, "pixels", v)) ?? false,
+    size: opt("size", (v) => int(where, "size", v, 8)),
+    grayscale: opt("grayscale", (v) => bool(where, "grayscale", v)) ?? false,
+    frameSkip: opt("frame_skip", (v) => int(where, "frame_skip", v, 1)),
+    maxEpisodeSteps: opt("max_episode_steps", (v) => int(where, "max_episode_steps", v, 1)),
+    terminalOnLifeLoss:
+      opt("terminal_on_life_loss", (v) => bool(where, "terminal_on_life_loss", v)) ??
+        false,
+    noopMax: opt("noop_max", (v) => int(where, "noop_max", v, 0)) ?? 0,
+    timeoutSec: opt("timeout_sec", (v) => real(where, "timeout_sec", v, 0.001)),
   };
 }
 

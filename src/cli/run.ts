@@ -1,7 +1,8 @@
 /**
  * {@link runProject}: what `worldflux train` does with a {@link ProjectConfig} — build the model
  * from `[model]` and the data's shapes, train it offline from a replay buffer (`random`, `npz`)
- * or online in an environment (`env`), and write the run's artifacts into the output directory:
+ * or online in an environment (`env`: a built-in one, `gym`: a Gymnasium one through the Python
+ * bridge), and write the run's artifacts into the output directory:
  *
  * | file                | what                                                              |
  * | ------------------- | ----------------------------------------------------------------- |
@@ -34,6 +35,7 @@ import { writeFileAtomic } from "../io/atomic.ts";
 import { checkAllocation } from "../io/limits.ts";
 import type { NpyArray } from "../io/npy.ts";
 import { makeEnv } from "../envs/registry.ts";
+import { GymBridgeError } from "../envs/gym/errors.ts";
 import { Rng } from "../envs/rng.ts";
 import type { Env, Space } from "../envs/types.ts";
 import type { Callback, Metrics, TrainSummary } from "../training/callbacks.ts";
@@ -44,6 +46,7 @@ import { readReplayArrays, ReplayBuffer } from "../training/replay_buffer.ts";
 import { Trainer } from "../training/trainer.ts";
 import "../training/families.ts";
 import type { DataConfig, NpzDataConfig, ProjectConfig, RandomDataConfig } from "./project.ts";
+import { gymManifestInfo, onlineEnvArgs, recordedEnvArgs } from "./data_env.ts";
 
 /** Version of the run manifest's layout. */
 export const RUN_MANIFEST_VERSION = 1;
@@ -455,10 +458,10 @@ export async function runProject(
     throw new ConfigError(`--steps must be a positive integer, got ${cfg.totalSteps}`);
   }
   const data = project.data;
-  if (opts.resumeFrom && data.source === "env") {
+  if (opts.resumeFrom && (data.source === "env" || data.source === "gym")) {
     throw new ConfigError(
-      '--resume-from: online runs ([data] source = "env") cannot be resumed (the replay ' +
-        "buffer and the environment state are not checkpointed); start a new run",
+      `--resume-from: online runs ([data] source = "${data.source}") cannot be resumed (the ` +
+        "replay buffer and the environment state are not checkpointed); start a new run",
     );
   }
   await Deno.mkdir(outputDir, { recursive: true });
@@ -512,16 +515,17 @@ export async function runProject(
       holdout_transitions: holdout?.size ?? 0,
     };
   } else {
-    const envOpts = {
-      pixels: data.pixels,
-      frameSkip: data.frameSkip,
-      maxEpisodeSteps: data.maxEpisodeSteps ?? undefined,
-      normalizeActions: true,
-    };
+    const args = onlineEnvArgs(data);
     try {
-      env = await makeEnv(data.env, envOpts);
-      evalEnv = await makeEnv(data.env, envOpts);
+      env = await makeEnv(args.id, args.options);
+      evalEnv = await makeEnv(args.id, args.options);
     } catch (e) {
+      env?.close();
+      // The bridge's errors say what to install or which id was meant: keep their type.
+      if (e instanceof GymBridgeError) {
+        e.message = `[data] env = "${data.env}": ${e.message}`;
+        throw e;
+      }
       throw new ConfigError(`[data] env: ${(e as Error).message}`);
     }
     const space = env.actionSpace;
@@ -530,20 +534,47 @@ export async function runProject(
       actionDim: space.kind === "discrete" ? space.n : space.shape[0],
       actionType: space.kind === "discrete" ? "discrete" : "continuous",
     };
-    dataInfo = {
-      source: "env",
-      env: data.env,
-      pixels: data.pixels,
-      frame_skip: data.frameSkip,
-      max_episode_steps: data.maxEpisodeSteps,
+    const common = {
       episode_steps: Number.isFinite(env.maxEpisodeSteps) ? env.maxEpisodeSteps : null,
       normalize_actions: space.kind === "box",
       observation_space: describeSpace(env.observationSpace),
       action_space: describeSpace(space),
+      make_env: recordedEnvArgs(args, env),
     };
+    dataInfo = data.source === "env"
+      ? {
+        source: "env",
+        env: data.env,
+        pixels: data.pixels,
+        frame_skip: data.frameSkip,
+        max_episode_steps: data.maxEpisodeSteps,
+        ...common,
+      }
+      : {
+        source: "gym",
+        env: data.env,
+        kwargs: data.kwargs,
+        pixels: data.pixels,
+        size: data.size,
+        grayscale: data.grayscale,
+        frame_skip: data.frameSkip,
+        max_episode_steps: data.maxEpisodeSteps,
+        terminal_on_life_loss: data.terminalOnLifeLoss,
+        noop_max: data.noopMax,
+        gym: gymManifestInfo(env),
+        ...common,
+      };
   }
 
-  const { model, createArgs } = await buildProjectModel(project, shapes, device.selected, cfg.seed);
+  let built: Awaited<ReturnType<typeof buildProjectModel>>;
+  try {
+    built = await buildProjectModel(project, shapes, device.selected, cfg.seed);
+  } catch (e) {
+    env?.close();
+    evalEnv?.close();
+    throw e;
+  }
+  const { model, createArgs } = built;
   let kept = false;
   try {
     const id = resolveModelName(project.model.spec);

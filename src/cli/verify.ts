@@ -13,7 +13,7 @@
  * | -------- | ---------------- | ----------------------------------------------------------------- |
  * | `random` | `synthetic`      | loss on fresh random episodes <= `max_loss_ratio` x the untrained model's |
  * | `npz`    | `offline`        | loss on the held-out episodes <= `max_loss_ratio` x the untrained model's |
- * | `env`    | `real_env_smoke` | mean return of the family's policy over `episodes` episodes beats random play by `min_return_gain` x max(abs(random), 1) |
+ * | `env`, `gym` | `real_env_smoke` | mean return of the family's policy over `episodes` episodes beats random play by `min_return_gain` x max(abs(random), 1) |
  *
  * The untrained model is the same preset and config rebuilt with the run's initialisation seed.
  * @module
@@ -27,7 +27,7 @@ import { fromPretrained } from "../core/serialization.ts";
 import type { WorldModel } from "../core/world_model.ts";
 import { WORLDFLUX_VERSION } from "../core/version.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { makeEnv } from "../envs/registry.ts";
+import { makeEnv, type MakeEnvOptions } from "../envs/registry.ts";
 import type { Action, Env, Observation, Space } from "../envs/types.ts";
 import { discreteIndex } from "../envs/types.ts";
 import { defaultGenerator } from "../tensor/random.ts";
@@ -399,7 +399,7 @@ export async function quickVerify(
     ? "synthetic"
     : source === "npz"
     ? "offline"
-    : source === "env"
+    : source === "env" || source === "gym"
     ? "real_env_smoke"
     : null;
   if (artifactsOk && manifest && model && device) {
@@ -464,10 +464,12 @@ export async function quickVerify(
           what = "the training data (nothing was held out)";
         }
         await lossCheck(buf, what, true);
-      } else if (source === "env") {
+      } else if (source === "env" || source === "gym") {
         const d = manifest.data as Record<string, unknown>;
+        // Runs record the exact makeEnv arguments (make_env); older env runs their fields.
+        const recorded = d.make_env as { id: string; options: MakeEnvOptions } | undefined;
         const mk = () =>
-          makeEnv(String(d.env), {
+          recorded ? makeEnv(recorded.id, recorded.options) : makeEnv(String(d.env), {
             pixels: Boolean(d.pixels),
             frameSkip: Number(d.frame_skip ?? 1),
             maxEpisodeSteps: typeof d.max_episode_steps === "number"
