@@ -169,7 +169,14 @@ export {
   type SafetensorsFile,
   saveSafetensors,
 } from "./src/io/safetensors.ts";
-export { writeDirAtomic, writeFileAtomic } from "./src/io/atomic.ts";
+export {
+  type AtomicRecovery,
+  recoverAtomic,
+  recoverDir,
+  strandedCopies,
+  writeDirAtomic,
+  writeFileAtomic,
+} from "./src/io/atomic.ts";
 export { allocationLimit, checkAllocation, setAllocationLimit } from "./src/io/limits.ts";
 export {
   decodeNpy,

@@ -17,7 +17,7 @@
 import type { DeviceName } from "../backend/types.ts";
 import { type DeviceRequest, ensureDevice, getDefaultDevice } from "../backend/device.ts";
 import { ConfigError, fmtShape, FormatError } from "../errors.ts";
-import { writeDirAtomic, writeFileAtomic } from "../io/atomic.ts";
+import { strandedCopies, writeDirAtomic, writeFileAtomic } from "../io/atomic.ts";
 import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Generator } from "../tensor/random.ts";
@@ -278,9 +278,14 @@ export async function fromPretrained(
     info = await Deno.stat(root);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
+      const stranded = await strandedCopies(root);
       throw new CheckpointError(
         "missing_directory",
-        `no saved model at ${root} (no such directory)`,
+        `no saved model at ${root} (no such directory)` +
+          (stranded.length
+            ? `; an interrupted save left the previous copy at ${stranded[0]}: ` +
+              `recoverAtomic("${root}") (or the next run in that directory) puts it back`
+            : ""),
         root,
       );
     }

@@ -615,8 +615,9 @@ export async function listCheckpoints(
 
 /**
  * The checkpoint to resume from: `path` itself when it is a checkpoint directory, else the
- * complete checkpoint with the most steps among `path/checkpoint_*` and `path/checkpoint_final`
- * (null when there is none).
+ * complete checkpoint with the most steps among `path/checkpoint_<step>`, `checkpoint_final` and
+ * `checkpoint_best` (a run that kept only its best or final checkpoint resumes from it); null
+ * when there is none.
  */
 export async function latestCheckpoint(path: string): Promise<string | null> {
   const root = path.replace(/\/+$/, "") || "/";
@@ -627,7 +628,7 @@ export async function latestCheckpoint(path: string): Promise<string | null> {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   const candidates = (await listCheckpoints(root)).map((c) => c.path);
-  candidates.push(`${root}/checkpoint_final`);
+  candidates.push(`${root}/checkpoint_final`, `${root}/checkpoint_best`);
   let best: { step: number; path: string } | null = null;
   for (const c of candidates) {
     try {

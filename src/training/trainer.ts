@@ -22,6 +22,7 @@ import { ConfigError } from "../errors.ts";
 import { CheckpointError } from "../core/errors.ts";
 import type { Batch } from "../core/batch.ts";
 import type { WorldModel } from "../core/world_model.ts";
+import { recoverAtomic, recoverDir } from "../io/atomic.ts";
 import { tidy } from "../tensor/memory.ts";
 import { defaultGenerator, Generator } from "../tensor/random.ts";
 import { full } from "../tensor/creation.ts";
@@ -200,10 +201,24 @@ export class RunCore implements TrainingContext {
     this.#global = defaultGenerator();
     this.#global.setState({ seed: this.config.seed, counter: 0 });
     this.trainStep = given ?? createTrainStep(this.model, this.config, { log: this.#log });
+    await this.#recover(this.config.outputDir);
     if (resumeFrom) await this.#resume(resumeFrom);
   }
 
+  /** Repairs what a crash left in `dir` (stranded checkpoints back, unfinished writes gone). */
+  async #recover(dir: string): Promise<void> {
+    const r = await recoverDir(dir);
+    for (const p of r.restored) {
+      this.log(`${p} was left aside by an interrupted save; it is restored`);
+    }
+  }
+
   async #resume(from: string): Promise<void> {
+    const self = await recoverAtomic(from);
+    for (const p of self.restored) {
+      this.log(`${p} was left aside by an interrupted save; it is restored`);
+    }
+    await this.#recover(from);
     const dir = await latestCheckpoint(from);
     if (!dir) {
       throw new CheckpointError(

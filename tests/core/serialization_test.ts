@@ -126,6 +126,16 @@ Deno.test("save/load: saving over an existing directory replaces it atomically",
 
 Deno.test("save/load: missing directory and missing files", async () => {
   await expectProblem("/nonexistent/wf-model", "missing_directory", /no such directory/);
+  // A crash mid-replacement left the previous copy aside: the error says where and how.
+  const stranded = await savedModel();
+  const aside = `${stranded.dir.replace(/model$/, "")}.model.tmp-q1.old`;
+  await Deno.rename(stranded.dir, aside);
+  await expectProblem(
+    stranded.dir,
+    "missing_directory",
+    /left the previous copy at .*recoverAtomic/,
+  );
+  stranded.model.dispose();
   for (const f of ["worldflux_meta.json", "config.json", "model.safetensors"]) {
     const { model, dir } = await savedModel();
     await Deno.remove(`${dir}/${f}`);

@@ -263,3 +263,33 @@ Deno.test("checkpoint: listCheckpoints and latestCheckpoint find the newest comp
   assert.equal(await latestCheckpoint(root), `${root}/checkpoint_000004`);
   assert.equal(await latestCheckpoint(`${root}/checkpoint_000010`), `${root}/checkpoint_000010`);
 });
+
+Deno.test("checkpoint: a run starting after a crash mid-replacement restores checkpoint_best and resumes from it", async () => {
+  const model = await mlpModel();
+  const t = await trained(model, 3);
+  const out = await tempDir();
+  await t.saveCheckpoint(`${out}/checkpoint_best`);
+  // The crash window of replacing checkpoint_best: the good copy aside, the new one unfinished,
+  // and an unfinished file write of another artifact.
+  await Deno.rename(`${out}/checkpoint_best`, `${out}/.checkpoint_best.tmp-k9.old`);
+  await Deno.mkdir(`${out}/.checkpoint_best.tmp-k8/model`, { recursive: true });
+  await Deno.writeTextFile(`${out}/.metrics.jsonl.tmp-k7`, "{");
+  const notes: string[] = [];
+  const again = await mlpModel(5);
+  const resumed = new Trainer(again, { ...FAST, totalSteps: 6, outputDir: out }, {
+    defaultCallbacks: false,
+    log: (m) => notes.push(m),
+    resumeFrom: out, // no numbered checkpoint: checkpoint_best is the newest
+  });
+  await resumed.setup();
+  assert.equal(resumed.state.step, 3);
+  assert.ok(notes.some((n) => /checkpoint_best was left aside .* restored/.test(n)), notes.join());
+  const left: string[] = [];
+  for await (const e of Deno.readDir(out)) left.push(e.name);
+  assert.deepEqual(left, ["checkpoint_best"]);
+  // A final checkpoint alone is found too.
+  await Deno.rename(`${out}/checkpoint_best`, `${out}/checkpoint_final`);
+  assert.equal(await latestCheckpoint(out), `${out}/checkpoint_final`);
+  resumed.dispose();
+  t.dispose();
+});
