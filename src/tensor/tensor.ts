@@ -1366,9 +1366,17 @@ function sumGradTerms(terms: Tensor[]): Tensor {
     // Merging costs copies of the operands; it pays on the cpu (memory traffic of T full-size
     // products) and for large products anywhere; small GPU products stay separate (each copy is
     // a dispatch there).
-    const [m, n] = pairs[0][0].shape.slice(-2).concat(pairs[0][1].shape.slice(-1));
-    const big = m * n * pairs[0][0].shape.slice(0, -2).reduce((x, y) => x * y, 1) >= 65536;
-    if (pairs.length === 1 || (!big && pairs[0][0].device !== "cpu")) {
+    const [a0, b0] = pairs[0];
+    const out = a0.shape[a0.rank - 2] * b0.shape[b0.rank - 1] *
+      a0.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    const big = out >= 65536;
+    // The copies must cost less than the adds they save: a weight's gradient over T steps
+    // (operands [in, rows] and [rows, out], sums of [in, out]) merges; the gradient of an
+    // activation read by several weights (g_i @ W_i^T: operands as large as the weights, sums
+    // of a few rows) does not, or every step would copy the weights.
+    const copied = pairs.reduce((s, [a, b]) => s + a.size + b.size, 0);
+    const cheap = copied <= (pairs.length - 1) * out;
+    if (pairs.length === 1 || !cheap || (!big && a0.device !== "cpu")) {
       for (const [a, b] of pairs) parts.push(a.matmul(b));
     } else {
       const a = concatOp(pairs.map((p) => p[0]), -1);

@@ -858,6 +858,36 @@ test("batched matmul split over the threads (B packed once per batch), broadcast
   });
 });
 
+test("few-row products with a large B (gemm_cols, column strips over the threads)", async () => {
+  // k * n above the unpacked-gemm limit, m <= 32: B row-major (8-column strips) and
+  // k-contiguous (x @ W^T: 2-column dot-product strips); rows not a multiple of 4, odd columns,
+  // k not a multiple of 4; 16 x 512 x 1024 and the batched ones split over the threads.
+  for (
+    const [nb, m, k, n] of [
+      [1, 1, 300, 301],
+      [1, 7, 301, 299],
+      [1, 13, 258, 515],
+      [
+        1,
+        16,
+        512,
+        1024,
+      ],
+      [3, 5, 260, 301],
+      [2, 32, 129, 520],
+    ]
+  ) {
+    const a = rng.normal(nb * m * k), b = rng.normal(nb * k * n), bias = rng.normal(n);
+    await sameSums(`${nb}x${m}x${k}x${n}`, (abs) => {
+      const f = (d: Float32Array) => (abs ? d.map(Math.abs) : d);
+      const A = tensor(f(a), [nb, m, k]), B = tensor(f(b), [nb, k, n]);
+      const Bt = tensor(f(b), [nb, n, k]).mT;
+      const Ak = tensor(f(a), [nb, k, m]).mT; // A transposed: row-major B only
+      return [A.matmul(B), A.matmul(Bt), Ak.matmul(B), A.matmul(B).add(tensor(f(bias))).tanh()];
+    });
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // Optimizer kernel
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,15 @@ import { numel } from "../../tensor/view.ts";
 import { JsBackend } from "../cpu/js_backend.ts";
 import type { BackendMemory, DeviceBuffer, Kernel, MatmulKernel, ReadRequest } from "../types.ts";
 import { ModuleBuilder } from "./emit.ts";
-import { addGemm, addSmallGemm, addTranspose, gemmScratchBytes, MR, NR } from "./gemm.ts";
+import {
+  addColsGemm,
+  addGemm,
+  addSmallGemm,
+  addTranspose,
+  gemmScratchBytes,
+  MR,
+  NR,
+} from "./gemm.ts";
 import { type WasmBuffer, WasmHeap } from "./heap.ts";
 import { WorkerPool } from "./pool.ts";
 import {
@@ -30,9 +38,20 @@ import { addRows } from "./rows.ts";
 import { addOptim } from "./optim.ts";
 import { addRandom } from "./random.ts";
 import { addGather } from "./gather.ts";
+import { JOB } from "./pool_protocol.ts";
 
 /** Tuning switches (benchmarks compare variants in one process). @internal */
-export const wasmOptions: { smallGemm: boolean } = { smallGemm: true };
+export const wasmOptions: { smallGemm: boolean; fewRows: boolean } = {
+  smallGemm: true,
+  fewRows: true,
+};
+
+/**
+ * Rows up to which a product whose B is too large for `gemm_small` runs as `gemm_cols` (B walked
+ * once, column strips split over the threads) instead of the packed gemm, whose packing of B
+ * costs as much as the product when A has few rows (a recurrent step's 16 rows).
+ */
+const FEW_ROWS = 32;
 
 /** m * n * k at or below which a matmul with k-contiguous operands runs as dot products. */
 const SMALL_MNK = 96 * 96 * 96;
@@ -85,6 +104,7 @@ export class WasmBackend extends JsBackend {
     const mb = new ModuleBuilder().importMemory(1, heap.maxPages, true);
     addGemm(mb);
     addSmallGemm(mb);
+    addColsGemm(mb);
     addTranspose(mb);
     addConv(mb);
     addRows(mb);
@@ -201,6 +221,12 @@ export class WasmBackend extends JsBackend {
         const transposeB = smallB && sbn !== 1 && m >= 32;
         const small = (smallB && (sbn === 1 || transposeB)) ||
           (m * n * K <= SMALL_MNK && sak === 1 && sbk === 1);
+        if (
+          !small && wasmOptions.fewRows && m <= FEW_ROWS && (sbn === 1 || (sak === 1 && sbk === 1))
+        ) {
+          steps.push(this.planColsGemm(k, nb, threads > 1 && flops >= PARALLEL_FLOPS));
+          return this.withEpilogue(k, steps, prepared);
+        }
         // Split rows (MR-aligned) of each batch over the threads when the work is large.
         // (several slices per thread: they are claimed dynamically, see WorkerPool)
         // The packed gemm keeps slices of at least MIN_SLICE_ROWS rows beyond one per thread.
@@ -300,6 +326,14 @@ export class WasmBackend extends JsBackend {
           });
         }
       }
+    }
+    return this.withEpilogue(k, steps, prepared);
+  }
+
+  /** Appends the epilogue (an in-place elementwise pass over the product) and joins the steps. */
+  private withEpilogue(k: MatmulKernel, steps: (() => void)[], prepared: boolean): () => void {
+    const { m, n } = k;
+    if (m > 0 && n > 0) {
       if (k.epilogue) {
         // out = epilogue(out): the accumulator becomes a load of the output at the same index.
         const idx = k.inputs.length;
@@ -323,6 +357,66 @@ export class WasmBackend extends JsBackend {
     if (steps.length === 1) return steps[0];
     return () => {
       for (const s of steps) s();
+    };
+  }
+
+  /**
+   * Plans `gemm_cols` over every batch: the columns of each batch in strips (multiples of the
+   * kernel's strip width), all strips of all batches in one pool round when `parallel`.
+   */
+  private planColsGemm(k: MatmulKernel, nb: number, parallel: boolean): () => void {
+    const { m, n } = k;
+    const K = k.k;
+    const a = k.a, b = k.b;
+    const r = a.view.strides.length;
+    const [sam, sak] = [a.view.strides[r - 2], a.view.strides[r - 1]];
+    const [sbk, sbn] = [b.view.strides[r - 2], b.view.strides[r - 1]];
+    const aPtr = (a.buf as WasmBuffer).ptr, bPtr = (b.buf as WasmBuffer).ptr;
+    const out0 = (k.out.buf as WasmBuffer).ptr + k.out.view.offset * 4;
+    const unit = sbn === 1 ? 8 : 2;
+    const strips = Math.ceil(n / unit);
+    // Per batch: enough strips for every thread to claim a few (they are claimed dynamically).
+    const per = parallel ? Math.min(strips, Math.max(1, Math.ceil(2 * this.threads.size / nb))) : 1;
+    const width = Math.ceil(strips / per) * unit;
+    const tasks: number[][] = [];
+    for (let bi = 0; bi < nb; bi++) {
+      let rem = bi, ao = a.view.offset, bo = b.view.offset;
+      for (let d = k.batch.length - 1; d >= 0; d--) {
+        const c = rem % k.batch[d];
+        rem = Math.floor(rem / k.batch[d]);
+        ao += c * a.view.strides[d];
+        bo += c * b.view.strides[d];
+      }
+      const cPtr = out0 + bi * m * n * 4;
+      for (let c0 = 0; c0 < n; c0 += width) {
+        const cols = Math.min(width, n - c0);
+        tasks.push([
+          aPtr + ao * 4,
+          sam,
+          sak,
+          bPtr + (bo + c0 * sbn) * 4,
+          sbk,
+          sbn,
+          cPtr + c0 * 4,
+          n,
+          m,
+          cols,
+          K,
+        ]);
+      }
+    }
+    const g = this.core.gemm_cols;
+    if (tasks.length > 1 && parallel) {
+      const rounds: number[][][] = [];
+      for (let i = 0; i < tasks.length; i += JOB.MAX_SLICES) {
+        rounds.push(tasks.slice(i, i + JOB.MAX_SLICES));
+      }
+      return () => {
+        for (const r of rounds) this.threads.run("gemm_cols", r, g);
+      };
+    }
+    return () => {
+      for (const t of tasks) g(...t);
     };
   }
 

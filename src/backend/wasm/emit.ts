@@ -239,6 +239,7 @@ const LANE: Record<string, number> = {
 const MEM_LANE: Record<string, number> = {
   "v128.load32_lane": 0x56,
   "v128.store32_lane": 0x5a,
+  "v128.store64_lane": 0x5b,
 };
 
 /** Builds one function body. */

@@ -470,3 +470,163 @@ export function addTranspose(m: ModuleBuilder): void {
     });
   });
 }
+
+/**
+ * Adds `gemm_cols(a, sam, sak, b, sbk, sbn, c, ldc, m, n, k)` (the arguments of `gemm_small`):
+ * an unpacked SIMD matmul for products with few rows and a large B (a recurrent step: 16 rows
+ * against a 512 x 2048 weight), which reads B once. Columns are the outer loop: each strip of B
+ * is read from memory once and reused from cache by every 4-row tile of A (small and
+ * cache-resident); packing B would cost as much as the product. Two forms:
+ * - B contiguous along n (`sbn == 1`): strips of 8 columns, 4 x 8 register tiles (A splatted);
+ * - A and B contiguous along k (`sak == sbk == 1`, `x @ W^T`): strips of 2 columns, 4 x 2 tiles
+ *   of dot products along k (8 accumulators, summed horizontally once per tile).
+ * Rows past M and columns past N re-read the last row / column (their results are not stored);
+ * vector loads may read up to 28 bytes past a row (inside the heap; the values are unused).
+ */
+export function addColsGemm(m: ModuleBuilder): void {
+  m.func("gemm_cols", [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [], (f) => {
+    const [a, sam, sak, b, sbk, sbn, c, ldc, M, N, K] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const i = f.local(I32), j = f.local(I32), kk = f.local(I32), pb = f.local(I32);
+    const pc = f.local(I32), rem = f.local(I32), lane = f.local(I32), sv = f.local(F32);
+    const sam4 = f.local(I32), sak4 = f.local(I32), sbk4 = f.local(I32), sbn4 = f.local(I32);
+    const ldc4 = f.local(I32), kEnd = f.local(I32), o = f.local(I32), pb1 = f.local(I32);
+    const accs = Array.from({ length: 8 }, () => f.local(V128));
+    const b0 = f.local(V128), b1 = f.local(V128), av = f.local(V128);
+    const t0 = f.local(V128), t1 = f.local(V128), s = f.local(F32);
+    const pr = [f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+    f.get(sam).i32(2).op("i32.shl").set(sam4);
+    f.get(sak).i32(2).op("i32.shl").set(sak4);
+    f.get(sbk).i32(2).op("i32.shl").set(sbk4);
+    f.get(sbn).i32(2).op("i32.shl").set(sbn4);
+    f.get(ldc).i32(2).op("i32.shl").set(ldc4);
+    // pr[r] = a + min(i + r, M - 1) * sam4
+    const rowPointers = () => {
+      for (let r = 0; r < 4; r++) {
+        f.get(a);
+        f.get(i).i32(r).op("i32.add").get(M).i32(1).op("i32.sub").get(i).i32(r).op("i32.add")
+          .get(M).op("i32.lt_s").op("select");
+        f.get(sam4).op("i32.mul").op("i32.add").set(pr[r]);
+      }
+    };
+    // pc = the output of row i + r at column j
+    const outPointer = (r: number) => {
+      f.get(c).get(i).i32(r).op("i32.add").get(ldc4).op("i32.mul").op("i32.add")
+        .get(j).i32(2).op("i32.shl").op("i32.add").set(pc);
+    };
+    // Stores the low `rem` lanes (1..4) of `vec` at `addr`.
+    const storeLanes = (addr: () => void, vec: number) => {
+      f.get(rem).i32(4).op("i32.ge_s").if(() => {
+        addr();
+        f.get(vec).op("v128.store", 0, 2);
+      }, () => {
+        f.for(lane, 0, () => f.get(rem), 1, () => {
+          f.get(vec).op("f32x4.extract_lane", 1).get(vec).op("f32x4.extract_lane", 0);
+          f.get(lane).i32(1).op("i32.eq").op("select").set(sv);
+          f.get(vec).op("f32x4.extract_lane", 2).get(sv);
+          f.get(lane).i32(2).op("i32.eq").op("select").set(sv);
+          addr();
+          f.get(lane).i32(2).op("i32.shl").op("i32.add").get(sv).op("f32.store");
+        });
+      });
+    };
+    // [x0+x1, x2+x3, y0+y1, y2+y3]
+    const hadd = (x: number, y: number) => {
+      f.get(x).get(y).shuffle([0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27]);
+      f.get(x).get(y).shuffle([4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31]);
+      f.op("f32x4.add");
+    };
+    f.get(sbn).i32(1).op("i32.eq").if(() => {
+      // 8-column strips of a row-major B; 4 x 8 tiles.
+      f.for(j, 0, () => f.get(N), 8, () => {
+        f.for(i, 0, () => f.get(M), 4, () => {
+          for (const x of accs) f.v128f(0).set(x);
+          rowPointers();
+          f.get(b).get(j).i32(2).op("i32.shl").op("i32.add").set(pb);
+          f.for(kk, 0, () => f.get(K), 1, () => {
+            f.get(pb).op("v128.load", 0, 2).set(b0);
+            f.get(pb).op("v128.load", 16, 2).set(b1);
+            for (let r = 0; r < 4; r++) {
+              f.get(pr[r]).op("v128.load32_splat", 0, 2).set(av);
+              f.get(av).get(b0).get(accs[2 * r]).op("f32x4.relaxed_madd").set(accs[2 * r]);
+              f.get(av).get(b1).get(accs[2 * r + 1]).op("f32x4.relaxed_madd")
+                .set(accs[2 * r + 1]);
+              f.get(pr[r]).get(sak4).op("i32.add").set(pr[r]);
+            }
+            f.get(pb).get(sbk4).op("i32.add").set(pb);
+          });
+          for (let r = 0; r < 4; r++) {
+            f.get(i).i32(r).op("i32.add").get(M).op("i32.lt_s").if(() => {
+              outPointer(r);
+              f.get(N).get(j).op("i32.sub").set(rem);
+              storeLanes(() => f.get(pc), accs[2 * r]);
+              f.get(rem).i32(4).op("i32.sub").set(rem);
+              f.get(rem).i32(0).op("i32.gt_s").if(() => {
+                storeLanes(() => f.get(pc).i32(16).op("i32.add"), accs[2 * r + 1]);
+              });
+            });
+          }
+        });
+      });
+    }, () => {
+      // Dot products along k: 2-column strips (columns of B contiguous along k), 4 x 2 tiles.
+      f.get(K).i32(-4).op("i32.and").i32(2).op("i32.shl").set(kEnd); // bytes of the vector part
+      f.for(j, 0, () => f.get(N), 2, () => {
+        f.get(b).get(j).get(sbn4).op("i32.mul").op("i32.add").set(pb);
+        // column j + 1, or j again past N
+        f.get(b).get(j).i32(1).op("i32.add").get(j).get(j).i32(1).op("i32.add").get(N)
+          .op("i32.lt_s").op("select").get(sbn4).op("i32.mul").op("i32.add").set(pb1);
+        f.for(i, 0, () => f.get(M), 4, () => {
+          for (const x of accs) f.v128f(0).set(x);
+          rowPointers();
+          f.for(o, 0, () => f.get(kEnd), 16, () => {
+            f.get(pb).get(o).op("i32.add").op("v128.load", 0, 2).set(b0);
+            f.get(pb1).get(o).op("i32.add").op("v128.load", 0, 2).set(b1);
+            for (let r = 0; r < 4; r++) {
+              f.get(pr[r]).get(o).op("i32.add").op("v128.load", 0, 2).set(av);
+              f.get(av).get(b0).get(accs[2 * r]).op("f32x4.relaxed_madd").set(accs[2 * r]);
+              f.get(av).get(b1).get(accs[2 * r + 1]).op("f32x4.relaxed_madd")
+                .set(accs[2 * r + 1]);
+            }
+          });
+          // accs[0] = [r0c0, r0c1, r1c0, r1c1], accs[4] = the same for rows 2 and 3.
+          for (const r of [0, 2]) {
+            hadd(accs[2 * r], accs[2 * r + 1]);
+            f.set(t0);
+            hadd(accs[2 * r + 2], accs[2 * r + 3]);
+            f.set(t1);
+            hadd(t0, t1);
+            f.set(accs[2 * r]);
+          }
+          // Tail along k (K % 4): scalar, per output.
+          f.get(K).i32(3).op("i32.and").if(() => {
+            for (let r = 0; r < 4; r++) {
+              for (let q = 0; q < 2; q++) {
+                f.f32(0).set(s);
+                f.for(o, () => f.get(kEnd), () => f.get(K).i32(2).op("i32.shl"), 4, () => {
+                  f.get(s);
+                  f.get(pr[r]).get(o).op("i32.add").op("f32.load");
+                  f.get(q ? pb1 : pb).get(o).op("i32.add").op("f32.load");
+                  f.op("f32.mul").op("f32.add").set(s);
+                });
+                const acc = accs[r < 2 ? 0 : 4], ln = (r % 2) * 2 + q;
+                f.get(acc).get(acc).op("f32x4.extract_lane", ln).get(s).op("f32.add")
+                  .op("f32x4.replace_lane", ln).set(acc);
+              }
+            }
+          });
+          for (let r = 0; r < 4; r++) {
+            f.get(i).i32(r).op("i32.add").get(M).op("i32.lt_s").if(() => {
+              outPointer(r);
+              const acc = accs[r < 2 ? 0 : 4];
+              f.get(j).i32(1).op("i32.add").get(N).op("i32.lt_s").if(() => {
+                f.get(pc).get(acc).op("v128.store64_lane", r % 2, 0);
+              }, () => {
+                f.get(pc).get(acc).op("v128.store32_lane", (r % 2) * 2, 0);
+              });
+            });
+          }
+        });
+      });
+    });
+  });
+}

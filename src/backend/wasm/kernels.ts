@@ -39,6 +39,7 @@ export const CORE_EXPORTS = [
   "gemm_pp",
   "gemm_packB_full",
   "gemm_small",
+  "gemm_cols",
   "conv_task",
   "softmax_rows",
   "norm_rows",
