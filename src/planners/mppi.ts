@@ -6,11 +6,15 @@
  * `[minStd, maxStd]`); the plan warm-starts from the previous mean shifted by one step. All
  * candidates of an iteration go through the model as one batch; elite selection runs on the
  * device and nothing is read back: `plan()` submits the work and returns the plan as a tensor
- * in the payload (read it when the action is needed).
+ * in the payload (read it when the action is needed). Plans are compiled (`compile()`): the first
+ * plan of each kind (cold or warm start, exploring or evaluating, input layout) is traced, later
+ * ones replay its kernel list — all iterations as one prepared sequence, no graph building —
+ * with the same random draws and results as the uncompiled plan.
  * @module
  */
 
 import type { ActionPayload } from "../core/payloads.ts";
+import { compile, type CompiledStep } from "../tensor/compile.ts";
 import { full } from "../tensor/creation.ts";
 import { nanToNum, topk } from "../tensor/functional.ts";
 import { categorical, randn } from "../tensor/random.ts";
@@ -27,7 +31,7 @@ import {
   repeatState,
   replaceKept,
   shiftSequence,
-  type State,
+  State,
   zeroSequence,
 } from "./helpers.ts";
 
@@ -47,6 +51,11 @@ export interface MPPIOptions extends PlannerBaseOptions {
   readonly maxStd?: number;
   /** Temperature of the elite scores (default 0.5). */
   readonly temperature?: number;
+  /**
+   * Compile the plan (default true): traced once per kind of call, then replayed. `false`
+   * builds and schedules the graph on every call (same results).
+   */
+  readonly compile?: boolean;
 }
 
 /** Elites of `[H, B, N, A]` candidates by value `[B, N]`: values `[B, E]`, actions `[H, B, E, A]`. */
@@ -94,6 +103,8 @@ export class MPPIPlanner {
   readonly #im: Imaginer;
   readonly #opts: MPPIOptions;
   #prevMean: Tensor | null = null;
+  /** Compiled plans by kind of call (see `plan`). */
+  readonly #compiled = new Map<string, CompiledStep<Tensor[], Tensor[]>>();
 
   /** A planner for `model` (TD-MPC2 models: `new MPPIPlanner(model, model.plannerDefaults())`). */
   constructor(model: PlanningModel, opts: MPPIOptions = {}) {
@@ -132,17 +143,68 @@ export class MPPIPlanner {
    * in `extras["wf.planner.value"]`.
    */
   plan(from: State | Tensor, opts: PlanOptions = {}): ActionPayload {
+    const H = this.horizon;
+    const input = planInput(this.#im.model, from);
+    const B = input.batch;
+    const prev = this.#prevMean;
+    const warm = !opts.t0 && prev && prev.shape[1] === B && prev.shape[0] === H ? prev : null;
+    const evalMode = !!opts.evalMode;
+    let out: { actions: Tensor; mean: Tensor; value: Tensor };
+    if (this.#opts.compile ?? true) {
+      // One compiled plan per kind of call: inputs (observations, or the state's tensors by
+      // key) and the warm start are its arguments.
+      const keys = from instanceof State ? from.keys() : null;
+      const args = keys ? keys.map((k) => (from as State).get(k)) : [from as Tensor];
+      if (warm) args.push(warm);
+      // (a model's train/eval mode changes what is traced, e.g. dropout in its heads)
+      const training = (this.#im.model as { training?: boolean }).training ?? false;
+      const kind = `${keys ? keys.join(",") : "obs"}|${warm ? "w" : "c"}|${evalMode}|${training}`;
+      let fn = this.#compiled.get(kind);
+      if (!fn) {
+        fn = compile((...ts: Tensor[]) => {
+          const st = keys
+            ? new State(Object.fromEntries(keys.map((k, i) => [k, ts[i]])))
+            : (ts[0] as Tensor);
+          const o = this.#plan(
+            planInput(this.#im.model, st),
+            warm ? ts[ts.length - 1] : null,
+            evalMode,
+          );
+          return [o.actions, o.mean, o.value];
+        });
+        this.#compiled.set(kind, fn);
+      }
+      const [actions, mean, value] = fn(...args);
+      out = { actions, mean, value };
+    } else {
+      out = this.#plan(input, warm, evalMode);
+      realize(out.actions, out.mean, out.value); // one schedule (submitted, not awaited)
+    }
+    this.#prevMean = replaceKept(this.#prevMean, out.mean);
+    return plannedPayload(this.#im.space, out.actions, { "wf.planner.value": out.value });
+  }
+
+  /** Frees the buffers of the compiled plans (they are traced again when needed). */
+  dispose(): void {
+    for (const fn of this.#compiled.values()) fn.dispose();
+    this.#compiled.clear();
+    this.reset();
+  }
+
+  /** The plan's computation: chosen actions `[H, B, A]`, the new mean, the chosen value `[B]`. */
+  #plan(
+    input: ReturnType<typeof planInput>,
+    warm: Tensor | null,
+    evalMode: boolean,
+  ): { actions: Tensor; mean: Tensor; value: Tensor } {
     const im = this.#im;
     const s = this.settings;
     const H = this.horizon;
     const A = im.space.dim;
     const [lo, hi] = this.#opts.actionBounds ?? [-1, 1];
     const g = { generator: this.#opts.generator };
-    const input = planInput(im.model, from);
     const { batch: B, device } = input;
     const N = s.numSamples, P = s.numPiTrajs, E = s.numElites;
-    const prev = this.#prevMean;
-    const warm = !opts.t0 && prev && prev.shape[1] === B && prev.shape[0] === H ? prev : null;
     const out = noGrad(() =>
       tidy(() => {
         const state = input.state();
@@ -175,7 +237,7 @@ export class MPPIPlanner {
         const idx = pick.reshape([1, B, 1, 1]).expand([H, B, 1, A]);
         let chosen = elite!.actions.gather(idx, 2).squeeze(2); // [H, B, A]
         const chosenValue = elite!.values.gather(pick.reshape([B, 1]), 1).reshape([B]);
-        if (!opts.evalMode) {
+        if (!evalMode) {
           const first = chosen.narrow(0, 0, 1).add(
             std.narrow(0, 0, 1).mul(randn([1, B, A], { ...g, device })),
           );
@@ -184,8 +246,6 @@ export class MPPIPlanner {
         return { actions: chosen.clamp(lo, hi), mean, value: chosenValue };
       })
     );
-    realize(out.actions, out.mean, out.value); // one schedule (submitted, not awaited)
-    this.#prevMean = replaceKept(this.#prevMean, out.mean);
-    return plannedPayload(im.space, out.actions, { "wf.planner.value": out.value });
+    return out;
   }
 }

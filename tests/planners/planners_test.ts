@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   CategoricalCEMPlanner,
   CEMPlanner,
+  createWorldModel,
   firstAction,
   Generator,
   MPPIPlanner,
@@ -10,6 +11,7 @@ import {
   PolicyPlanner,
   RandomShootingPlanner,
   shiftSequence,
+  type TDMPC2WorldModel,
   type Tensor,
   tensor,
 } from "../../mod.ts";
@@ -208,5 +210,40 @@ Deno.test("planners: random shooting is between random and CEM; policy baseline 
   got.forEach((g, b) => assert.ok(g > base.mean[b], `${g} vs ${base.mean[b]}`));
   assert.throws(() => new PolicyPlanner(model), /no policy prior/);
   assert.throws(() => new CategoricalCEMPlanner(model), /discrete/);
+  model.dispose();
+});
+
+Deno.test("planners: a compiled MPPI plan equals the uncompiled one (cold, warm, eval; after a parameter update)", async () => {
+  const model = await createWorldModel("tdmpc2:ci", {
+    obsShape: [5],
+    actionDim: 2,
+    seed: 3,
+  }) as TDMPC2WorldModel;
+  const settings = { ...model.plannerDefaults(), numSamples: 48, numElites: 6, numPiTrajs: 4 };
+  const compiled = new MPPIPlanner(model, { ...settings, generator: new Generator(7) });
+  const eager = new MPPIPlanner(model, {
+    ...settings,
+    generator: new Generator(7),
+    compile: false,
+  });
+  const obs = tensor(Array.from({ length: 15 }, (_, i) => Math.sin(i)), [3, 5]);
+  const same = async (opts: { t0?: boolean; evalMode?: boolean }, label: string) => {
+    const a = compiled.plan(obs, opts), b = eager.plan(model.encode(obs), opts);
+    const c = compiled.plan(model.encode(obs), opts), d = eager.plan(model.encode(obs), opts);
+    for (const [x, y, what] of [[a, b, "observations"], [c, d, "state"]] as const) {
+      assert.deepEqual(await x.tensor!.data(), await y.tensor!.data(), `${label} (${what})`);
+      const v = (p: typeof x) => (p.extras!["wf.planner.value"] as Tensor).data();
+      assert.deepEqual(await v(x), await v(y), `${label} (${what}): value`);
+    }
+    assert.deepEqual(await compiled.previousMean!.data(), await eager.previousMean!.data());
+  };
+  await same({ t0: true }, "cold");
+  await same({}, "warm");
+  await same({ evalMode: true }, "warm, eval");
+  await same({}, "warm again (replayed)");
+  // Parameters updated in place (as an optimizer does): the replay reads the new values.
+  for (const p of model.parameters()) p.assign(p.mul(1.05));
+  await same({}, "after an update");
+  compiled.dispose();
   model.dispose();
 });

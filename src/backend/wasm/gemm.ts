@@ -27,6 +27,31 @@ export const NC = 512;
 /** Scratch bytes one gemm call needs (packed A panel + packed B block). */
 export const gemmScratchBytes: number = (MR * KC + KC * NC) * 4 + 64;
 
+/** Byte pattern of an i8x16.shuffle picking f32 lanes (0-3: first operand, 4-7: second). */
+function lanes(l: readonly number[]): number[] {
+  return l.flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3]);
+}
+
+/**
+ * Transposes the 4x4 block in v128 locals `r` (rows) into `c` (columns), with `t` as scratch
+ * (eight shuffles: unpack low/high, then move low/high halves).
+ */
+function transpose4(
+  f: FnBuilder,
+  r: readonly number[],
+  c: readonly number[],
+  t: readonly number[],
+) {
+  for (const [x, y, d] of [[0, 1, 0], [2, 3, 2]]) {
+    f.get(r[x]).get(r[y]).shuffle(lanes([0, 4, 1, 5])).set(t[d]);
+    f.get(r[x]).get(r[y]).shuffle(lanes([2, 6, 3, 7])).set(t[d + 1]);
+  }
+  f.get(t[0]).get(t[2]).shuffle(lanes([0, 1, 4, 5])).set(c[0]);
+  f.get(t[0]).get(t[2]).shuffle(lanes([2, 3, 6, 7])).set(c[1]);
+  f.get(t[1]).get(t[3]).shuffle(lanes([0, 1, 4, 5])).set(c[2]);
+  f.get(t[1]).get(t[3]).shuffle(lanes([2, 3, 6, 7])).set(c[3]);
+}
+
 /** Adds the gemm functions to a module (memory must be imported). */
 export function addGemm(m: ModuleBuilder): void {
   // packB(b, sbk, sbn, kc, nc, dst): dst[p][k][0..8) = B[k][p*8 + j], zero-padded.
@@ -34,6 +59,11 @@ export function addGemm(m: ModuleBuilder): void {
     const [b, sbk, sbn, kc, nc, dst] = [0, 1, 2, 3, 4, 5];
     const p = f.local(I32), k = f.local(I32), j = f.local(I32), cols = f.local(I32);
     const src = f.local(I32), out = f.local(I32), sbk4 = f.local(I32), sbn4 = f.local(I32);
+    const k0 = f.local(I32), po = f.local(I32);
+    const cp = Array.from({ length: NR }, () => f.local(I32));
+    const v = Array.from({ length: NR }, () => f.local(V128));
+    const w = Array.from({ length: NR }, () => f.local(V128));
+    const t = Array.from({ length: 4 }, () => f.local(V128));
     f.get(sbk).i32(2).op("i32.shl").set(sbk4);
     f.get(sbn).i32(2).op("i32.shl").set(sbn4);
     f.get(dst).set(out);
@@ -44,11 +74,33 @@ export function addGemm(m: ModuleBuilder): void {
         f.i32(NR).set(cols);
       });
       f.get(sbk).i32(1).op("i32.eq").get(sbn).i32(1).op("i32.ne").op("i32.and").if(() => {
-        // k-contiguous B (a transposed operand): walk each column along k, scatter into the
-        // panel; missing columns are zero.
+        // k-contiguous B (a transposed operand). Full panels: 4 k at a time, eight columns
+        // loaded as vectors and transposed in registers; the k tail and partial panels walk
+        // each column along k, scattered into the panel (missing columns are zero).
+        f.i32(0).set(k0);
+        f.get(cols).i32(NR).op("i32.eq").if(() => {
+          for (let q = 0; q < NR; q++) {
+            f.get(b).get(p).i32(q).op("i32.add").get(sbn4).op("i32.mul").op("i32.add").set(cp[q]);
+          }
+          f.get(kc).i32(-4).op("i32.and").set(k0);
+          f.get(out).set(po);
+          f.for(k, 0, () => f.get(k0), 4, () => {
+            for (let q = 0; q < NR; q++) {
+              f.get(cp[q]).op("v128.load", 0, 2).set(v[q]);
+              f.get(cp[q]).i32(16).op("i32.add").set(cp[q]);
+            }
+            transpose4(f, v.slice(0, 4), w.slice(0, 4), t);
+            transpose4(f, v.slice(4, 8), w.slice(4, 8), t);
+            for (let q = 0; q < 4; q++) {
+              f.get(po).get(w[q]).op("v128.store", q * NR * 4, 2);
+              f.get(po).get(w[4 + q]).op("v128.store", q * NR * 4 + 16, 2);
+            }
+            f.get(po).i32(4 * NR * 4).op("i32.add").set(po);
+          });
+        });
         f.for(j, 0, NR, 1, () => {
           f.get(b).get(p).get(j).op("i32.add").get(sbn4).op("i32.mul").op("i32.add").set(src);
-          f.for(k, 0, () => f.get(kc), 1, () => {
+          f.for(k, () => f.get(k0), () => f.get(kc), 1, () => {
             f.get(out).get(k).i32(NR * 4).op("i32.mul").op("i32.add").get(j).i32(2).op("i32.shl")
               .op("i32.add");
             f.get(j).get(cols).op("i32.lt_s").if(() => {
@@ -89,11 +141,33 @@ export function addGemm(m: ModuleBuilder): void {
   m.func("gemm_packA", [I32, I32, I32, I32, I32, I32], [], (f) => {
     const [a, sam, sak, rows, kc, dst] = [0, 1, 2, 3, 4, 5];
     const k = f.local(I32), i = f.local(I32), out = f.local(I32), sam4 = f.local(I32);
-    const sak4 = f.local(I32), src = f.local(I32);
+    const sak4 = f.local(I32), src = f.local(I32), k0 = f.local(I32);
+    const rp = Array.from({ length: MR }, () => f.local(I32));
+    const v = Array.from({ length: MR }, () => f.local(V128));
+    const w = Array.from({ length: MR }, () => f.local(V128));
+    const t = Array.from({ length: 4 }, () => f.local(V128));
     f.get(sam).i32(2).op("i32.shl").set(sam4);
     f.get(sak).i32(2).op("i32.shl").set(sak4);
     f.get(dst).set(out);
-    f.for(k, 0, () => f.get(kc), 1, () => {
+    f.i32(0).set(k0);
+    f.get(rows).i32(MR).op("i32.eq").get(sak).i32(1).op("i32.eq").op("i32.and").if(() => {
+      // Row-major A (k contiguous): 4 k at a time, the 4 rows loaded as vectors and transposed
+      // in registers; the k tail below.
+      for (let r = 0; r < MR; r++) {
+        f.get(a).i32(r).get(sam4).op("i32.mul").op("i32.add").set(rp[r]);
+      }
+      f.get(kc).i32(-4).op("i32.and").set(k0);
+      f.for(k, 0, () => f.get(k0), 4, () => {
+        for (let r = 0; r < MR; r++) {
+          f.get(rp[r]).op("v128.load", 0, 2).set(v[r]);
+          f.get(rp[r]).i32(16).op("i32.add").set(rp[r]);
+        }
+        transpose4(f, v, w, t);
+        for (let q = 0; q < 4; q++) f.get(out).get(w[q]).op("v128.store", q * MR * 4, 2);
+        f.get(out).i32(4 * MR * 4).op("i32.add").set(out);
+      });
+    });
+    f.for(k, () => f.get(k0), () => f.get(kc), 1, () => {
       f.get(a).get(k).get(sak4).op("i32.mul").op("i32.add").set(src);
       f.get(rows).i32(MR).op("i32.eq").get(sam).i32(1).op("i32.eq").op("i32.and").if(() => {
         f.get(out).get(src).op("v128.load", 0, 2).op("v128.store", 0, 2);
