@@ -32,6 +32,7 @@ import type { WorldModel } from "../core/world_model.ts";
 import { WORLDFLUX_VERSION } from "../core/version.ts";
 import "../models/registry_setup.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
+import { recoverDir } from "../io/atomic.ts";
 import { checkAllocation } from "../io/limits.ts";
 import type { NpyArray } from "../io/npy.ts";
 import { makeEnv } from "../envs/registry.ts";
@@ -46,6 +47,12 @@ import { readReplayArrays, ReplayBuffer } from "../training/replay_buffer.ts";
 import { Trainer } from "../training/trainer.ts";
 import "../training/families.ts";
 import type { DataConfig, NpzDataConfig, ProjectConfig, RandomDataConfig } from "./project.ts";
+import {
+  discardPreviousRuns,
+  type PreviousRun,
+  restoreInterruptedRun,
+  setAsidePreviousRun,
+} from "./previous_run.ts";
 import { gymManifestInfo, onlineEnvArgs, recordedEnvArgs } from "./data_env.ts";
 
 /** Version of the run manifest's layout. */
@@ -190,14 +197,7 @@ export interface RunProjectResult {
   readonly summary: TrainSummary;
 }
 
-/** Files and directories `runProject` writes (cleared before a fresh run in the same place). */
-export const RUN_ARTIFACTS = [
-  "run_manifest.json",
-  "metrics.jsonl",
-  "model",
-  "holdout.npz",
-  "quick_verify.json",
-] as const;
+export { RUN_ARTIFACTS } from "./previous_run.ts";
 
 function defaultLog(m: string): void {
   console.error(`worldflux: ${m}`);
@@ -337,38 +337,6 @@ function describeSpace(s: Space): Record<string, unknown> {
   };
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Removes the artifacts of a previous run in `dir` (only files this module writes). */
-async function clearPreviousRun(dir: string, log: (m: string) => void): Promise<void> {
-  let removed = 0;
-  for (const name of RUN_ARTIFACTS) {
-    const p = join(dir, name);
-    if (await exists(p)) {
-      await Deno.remove(p, { recursive: true });
-      removed++;
-    }
-  }
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isDirectory && /^checkpoint_(\d+|best|final)$/.test(e.name)) {
-        await Deno.remove(join(dir, e.name), { recursive: true });
-        removed++;
-      }
-    }
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  if (removed) log(`${dir} held a previous run: its artifacts were replaced`);
-}
-
 async function listCheckpointNames(dir: string): Promise<string[]> {
   const out: string[] = [];
   try {
@@ -464,8 +432,8 @@ export async function runProject(
         "replay buffer and the environment state are not checkpointed); start a new run",
     );
   }
-  await Deno.mkdir(outputDir, { recursive: true });
-  if (!opts.resumeFrom) await clearPreviousRun(outputDir, log);
+  // Everything is validated (names, data, model) before the output directory is touched.
+  resolveModelName(project.model.spec);
 
   const degraded: string[] = [];
   let buffer: ReplayBuffer | null = null;
@@ -576,7 +544,29 @@ export async function runProject(
   }
   const { model, createArgs } = built;
   let kept = false;
+  let previous: PreviousRun | null = null;
   try {
+    buffer?.checkSampleSize(cfg.batchSize, cfg.sequenceLength, [
+      "[training] batch_size",
+      "[training] sequence_length",
+    ]);
+    // The previous run in the output directory is kept aside until this one exists.
+    await Deno.mkdir(outputDir, { recursive: true });
+    for (const p of (await recoverDir(outputDir)).restored) {
+      note(`${p} was left aside by an interrupted save; it is restored`);
+    }
+    if (!opts.resumeFrom) {
+      if (await restoreInterruptedRun(outputDir)) {
+        note(
+          `${outputDir}: a run was interrupted before it completed; the complete run before it ` +
+            `was put back (and is replaced only if this one completes)`,
+        );
+      }
+      previous = await setAsidePreviousRun(outputDir);
+      if (previous.count) {
+        log(`${outputDir} holds a previous run: it is replaced when this run completes`);
+      }
+    }
     const id = resolveModelName(project.model.spec);
     const entry = MODEL_CATALOG[id];
     let summary: TrainSummary;
@@ -709,6 +699,8 @@ export async function runProject(
       ) +
         "\n",
     );
+    await (previous?.discard() ?? discardPreviousRuns(outputDir));
+    previous = null;
     kept = opts.keepModel ?? false;
     return {
       manifest,
@@ -717,6 +709,12 @@ export async function runProject(
       online,
       ...(kept ? { model, env: env ?? undefined } : {}),
     };
+  } catch (e) {
+    if (previous) {
+      await previous.restore();
+      log(`the run failed: the previous run in ${outputDir} is back in place`);
+    }
+    throw e;
   } finally {
     if (!kept) {
       model.dispose();

@@ -1,10 +1,14 @@
 /**
  * The CLI against hostile or mistyped projects: sizes in worldflux.toml checked before
- * allocating.
+ * allocating; a typo or a failed run never costs the previous run.
  */
 
 import assert from "node:assert/strict";
 import { setAllocationLimit } from "../../src/io/limits.ts";
+import { setAsidePreviousRun } from "../../src/cli/previous_run.ts";
+import { loadProjectConfig } from "../../src/cli/project.ts";
+import { runProject } from "../../src/cli/run.ts";
+import type { Callback } from "../../src/training/callbacks.ts";
 import { run, tempDir, writeToml } from "./helpers.ts";
 
 function toml(extra: { data?: string; training?: string; model?: string } = {}): string {
@@ -35,7 +39,7 @@ Deno.test("cli train: sizes in worldflux.toml are checked before allocating, nam
     const cases: [string, RegExp][] = [
       [
         toml({ training: "batch_size = 1000000000" }),
-        /sample\(batchSize \(batch_size\) = 1000000000, .*allocation limit of 512\.0 MiB/,
+        /\[training\] batch_size = 1000000000, .*allocation limit of 512\.0 MiB/,
       ],
       [
         toml({ data: "episode_length = 1000000000" }),
@@ -53,6 +57,79 @@ Deno.test("cli train: sizes in worldflux.toml are checked before allocating, nam
     }
   } finally {
     setAllocationLimit(null);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Names and contents of a run's artifacts (checkpoints by manifest), for before/after checks. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isFile) out[e.name] = await Deno.readTextFile(`${dir}/${e.name}`);
+    else if (e.name.startsWith("checkpoint_")) {
+      out[e.name] = await Deno.readTextFile(`${dir}/${e.name}/manifest.json`);
+    } else if (e.name === "model") {
+      out[e.name] = await Deno.readTextFile(`${dir}/model/worldflux_meta.json`);
+    } else out[e.name] = "dir";
+  }
+  return out;
+}
+
+const SMOKE = toml({ training: "batch_size = 2\n" }).replace("total_steps = 2", "total_steps = 4")
+  .replace("save_interval = 100", "save_interval = 2");
+
+Deno.test("cli train: a typo in worldflux.toml never deletes the previous run", async () => {
+  const dir = await tempDir();
+  try {
+    const path = await writeToml(dir, SMOKE);
+    assert.equal((await run(["train", "-c", path])).code, 0);
+    const before = await snapshot(`${dir}/outputs`);
+    assert.ok("run_manifest.json" in before && "checkpoint_final" in before && "model" in before);
+    const typos: [string, RegExp][] = [
+      [SMOKE.replace('preset = "ci"', 'preset = "cii"'), /unknown preset "cii"/],
+      [SMOKE.replace('family = "mlp"', 'family = "mpl"'), /unknown model "mpl:ci"/],
+      [
+        SMOKE.replace("[data]", "[model.overrides]\nhiden_dim = 8\n[data]"),
+        /unknown config field "hiden_dim"/,
+      ],
+    ];
+    for (const [text, re] of typos) {
+      await writeToml(dir, text);
+      const r = await run(["train", "-c", path]);
+      assert.equal(r.code, 1);
+      assert.match(r.err, re);
+      assert.deepEqual(await snapshot(`${dir}/outputs`), before, "the previous run is intact");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli train: a run that fails after it began puts the previous run back; an interrupted one is undone by the next", async () => {
+  const dir = await tempDir();
+  try {
+    const path = await writeToml(dir, SMOKE);
+    const project = await loadProjectConfig(path);
+    const quiet = { log: () => {}, callbacks: [] as Callback[] };
+    await runProject(project, quiet);
+    const out = `${dir}/outputs`;
+    const before = await snapshot(out);
+    const boom: Callback = {
+      onStepEnd: (step: number) => {
+        if (step === 3) throw new Error("boom at step 3");
+      },
+    };
+    await assert.rejects(() => runProject(project, { ...quiet, callbacks: [boom] }), /boom/);
+    assert.deepEqual(await snapshot(out), before, "the failed run's artifacts are gone");
+    // A killed run leaves the previous run aside and its own partial artifacts: the next fresh
+    // run puts the previous one back before it sets it aside again (here it fails too).
+    const previous = await setAsidePreviousRun(out);
+    assert.ok(previous.count > 0);
+    await Deno.writeTextFile(`${out}/metrics.jsonl`, "partial\n");
+    await Deno.mkdir(`${out}/checkpoint_000002`);
+    await assert.rejects(() => runProject(project, { ...quiet, callbacks: [boom] }), /boom/);
+    assert.deepEqual(await snapshot(out), before);
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
