@@ -7,6 +7,7 @@
 
 import { join, relative, resolve } from "node:path";
 import { camelToSnake } from "../core/naming.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
 import { resolveModelName } from "../core/factory.ts";
 import "../models/registry_setup.ts";
 import { listEnvs } from "../envs/registry.ts";
@@ -271,7 +272,8 @@ const HELP = `Usage: worldflux init DIR [--family dreamerv3|tdmpc2|mlp] [--prese
 Scaffolds a worldflux project in DIR: worldflux.toml (the chosen family and
 data; every other setting commented with its default), README.md, data/ and a
 .gitignore for outputs/. DIR is created if needed; a non-empty DIR is refused
-unless --force (then the scaffold's files are overwritten, others kept).
+unless --force (then the scaffold's files are replaced, never written through a
+symlink; an existing data/ and other files are kept).
 
 Options:
   --family <name>    Model family (default: dreamerv3)
@@ -290,6 +292,17 @@ Then:
   cd DIR && worldflux train && worldflux verify --target ./outputs --mode quick
 
 Exit codes: 0 created, 1 refused (non-empty DIR) or failed, 2 wrong command line.`;
+
+/** Whether something (a link included, even a dangling one) is at `path`. */
+async function lexists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
 
 /** The `init` command. */
 export const initCommand: Command = {
@@ -366,12 +379,18 @@ export const initCommand: Command = {
     resolveModelName(`${family}:${o.preset}`);
     const toml = projectToml(o);
     parseProjectConfig(parseToml(toml) as Record<string, unknown>, { baseDir: abs });
-    await Deno.mkdir(join(abs, "data"), { recursive: true });
+    await Deno.mkdir(abs, { recursive: true });
     const rel = relative(Deno.cwd(), abs) || ".";
-    await Deno.writeTextFile(join(abs, "worldflux.toml"), toml);
-    await Deno.writeTextFile(join(abs, "README.md"), projectReadme(o, rel));
-    await Deno.writeTextFile(join(abs, ".gitignore"), "outputs/\n");
-    await Deno.writeTextFile(join(abs, "data", ".gitkeep"), "");
+    // Written atomically: a symlink at a scaffold name is replaced, never written through.
+    await writeFileAtomic(join(abs, "worldflux.toml"), toml);
+    await writeFileAtomic(join(abs, "README.md"), projectReadme(o, rel));
+    await writeFileAtomic(join(abs, ".gitignore"), "outputs/\n");
+    // data/ is made only when missing: an existing one (a directory, or a link to the user's
+    // datasets elsewhere) is left alone.
+    if (!(await lexists(join(abs, "data")))) {
+      await Deno.mkdir(join(abs, "data"));
+      await writeFileAtomic(join(abs, "data", ".gitkeep"), "");
+    }
     console.log(
       `created ${rel}/ (${family}:${o.preset}, data: ${data}${
         data === "env" || data === "gym" ? ` ${env}` : ""

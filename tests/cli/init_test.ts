@@ -79,3 +79,26 @@ Deno.test("cli init: every family x data template parses back", () => {
     }
   }
 });
+
+Deno.test("cli init --force: symlinks at scaffold names are replaced, never written through", async () => {
+  const dir = await tempDir();
+  const outside = await tempDir();
+  try {
+    await Deno.writeTextFile(`${outside}/secret.md`, "outside the project");
+    await Deno.symlink(`${outside}/secret.md`, `${dir}/README.md`);
+    await Deno.symlink(`${outside}/secret.md`, `${dir}/worldflux.toml`);
+    await Deno.symlink(outside, `${dir}/data`);
+    const r = await run(["init", dir, "--force"]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(await Deno.readTextFile(`${outside}/secret.md`), "outside the project");
+    for (const f of ["README.md", "worldflux.toml"]) {
+      assert.ok((await Deno.lstat(`${dir}/${f}`)).isFile, `${f} is a regular file now`);
+    }
+    // The linked data/ (the user's datasets elsewhere) is kept and nothing is written into it.
+    assert.ok((await Deno.lstat(`${dir}/data`)).isSymlink);
+    await assert.rejects(Deno.lstat(`${outside}/.gitkeep`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(outside, { recursive: true });
+  }
+});
