@@ -305,6 +305,9 @@ export async function trainOnline(
     });
   };
 
+  // Families whose step resets the state at `isFirst` (DreamerV3) train on windows of the
+  // stream that span episodes, so an episode's last steps are sampled as often as the others.
+  const crossEpisodes = core.trainStep.crossEpisodes ?? false;
   const update = (): void => {
     let batch;
     try {
@@ -312,10 +315,11 @@ export async function trainOnline(
         seed: nextSeed(core.generators.sampler),
         device: model.device,
         pad,
+        crossEpisodes,
       });
     } catch (e) {
       if (!(e instanceof WorldFluxError && e.code === "replay_insufficient")) throw e;
-      if (!pad) {
+      if (!pad && !crossEpisodes) {
         pad = true;
         core.log(
           `no stored episode has ${cfg.sequenceLength} steps yet: sampling shorter episodes ` +

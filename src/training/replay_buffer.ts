@@ -38,6 +38,12 @@
  * (1 = real step). `extras.isFirst [B, T]` is 1 where a step starts an episode, which can only be
  * at `t = 0`.
  *
+ * With `{ crossEpisodes: true }` sequences are windows of the stream of stored steps, as
+ * DreamerV3's replay samples them: each start is uniform over all positions with `T - 1` stored
+ * steps after it, whatever episodes they belong to, so every stored step (an episode's last
+ * steps included) is in as many windows as any other; `isFirst` then marks every step of the
+ * sequence that starts an episode (a model resets its state there) and no padding is needed.
+ *
  * @example
  * ```ts
  * import { ReplayBuffer } from "./replay_buffer.ts";
@@ -139,6 +145,11 @@ export interface SampleOptions {
   readonly device?: DeviceName;
   /** Give episodes shorter than `T` one zero-padded sequence each, with `mask` (default false). */
   readonly pad?: boolean;
+  /**
+   * Windows of the stored stream that may span episodes (default false; see the module docs):
+   * `isFirst` marks each episode start inside a sequence. `pad` is ignored (no sequence is short).
+   */
+  readonly crossEpisodes?: boolean;
   /**
    * uint8 observations: `false` (default) gives float32 in [0, 1] (value / 255); `true` keeps the
    * values 0..255, as an int32 tensor (the tensor layer has no uint8 dtype). Ignored for float32.
@@ -692,10 +703,23 @@ export class ReplayBuffer {
     T: number,
     pad: boolean,
     rng: Xoshiro128,
+    cross = false,
   ): { starts: Float64Array; lens: Int32Array } {
     const starts = new Float64Array(B);
     const lens = new Int32Array(B);
     const size = this.#size;
+    if (cross) {
+      if (size < T) {
+        throw new WorldFluxError(
+          "replay_insufficient",
+          `ReplayBuffer.sample: ${size} stored steps, fewer than the ${T} of one sequence; add data ` +
+            `or use a shorter seqLen`,
+        );
+      }
+      for (let b = 0; b < B; b++) starts[b] = rng.int(size - T + 1);
+      lens.fill(T);
+      return { starts, lens };
+    }
     let cum: Float64Array | null = null;
     for (let b = 0; b < B; b++) {
       let found = false;
@@ -755,8 +779,9 @@ export class ReplayBuffer {
     }
     this.checkSampleSize(B, T);
     const rng = opts.seed !== undefined ? new Xoshiro128(opts.seed) : this.#rng;
-    const pad = opts.pad ?? false;
-    const { starts, lens } = this.#draw(B, T, pad, rng);
+    const cross = opts.crossEpisodes ?? false;
+    const pad = !cross && (opts.pad ?? false);
+    const { starts, lens } = this.#draw(B, T, pad, rng, cross);
     const N = this.capacity;
     const D = this.obsSize;
     const W = this.#actWidth;
@@ -795,10 +820,10 @@ export class ReplayBuffer {
         for (let k = 0; k < len; k++) {
           rewards[row + t + k] = this.#rewards[p + k];
           terms[row + t + k] = this.#flags[p + k] & TERMINAL ? 1 : 0;
+          isFirst[row + t + k] = this.#epStep[p + k] === 0 ? 1 : 0;
         }
         t += len;
       }
-      isFirst[row] = this.#epStep[p0] === 0 ? 1 : 0;
       if (mask) mask.fill(1, row, row + L);
     }
     return {

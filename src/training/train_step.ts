@@ -70,6 +70,13 @@ export interface TrainStep {
   /** Why the step runs eagerly although compile was requested, or null. */
   readonly fallbackReason: string | null;
   /**
+   * True when the step resets its model's state wherever `extras.isFirst` marks an episode
+   * start, so its batches may be windows of the replay stream that span episodes (DreamerV3's
+   * replay samples so); the online loop then samples with `crossEpisodes`. Absent or false:
+   * each sequence lies within one episode.
+   */
+  readonly crossEpisodes?: boolean;
+  /**
    * Runs one update on `batch` (the caller keeps and disposes the batch) and returns scalar
    * tensors by name (`loss`, its components, diagnostics), realized but never read back: the
    * caller owns them and disposes them.
@@ -123,6 +130,8 @@ export interface TrainStepSpec {
   ) => void;
   /** Where to report a compile fallback (default `console.warn`). */
   readonly log?: (message: string) => void;
+  /** Batches may span episodes (see {@link TrainStep.crossEpisodes}; default false). */
+  readonly crossEpisodes?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,6 +247,10 @@ class BuiltTrainStep implements TrainStep {
 
   get fallbackReason(): string | null {
     return this.#fallback;
+  }
+
+  get crossEpisodes(): boolean {
+    return this.#spec.crossEpisodes ?? false;
   }
 
   step(batch: Batch): Record<string, Tensor> {

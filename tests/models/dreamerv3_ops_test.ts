@@ -13,8 +13,8 @@ import {
   normAffine,
   rssmOptions,
   straightThroughSample,
-  symlogBins,
   twohot,
+  twohotBins,
   twohotLoss,
   twohotPred,
 } from "../../src/models/dreamerv3/mod.ts";
@@ -30,6 +30,7 @@ import {
   realize,
   rmsNorm,
   type Tensor,
+  tensor,
   zeros,
 } from "../../mod.ts";
 import { gradOptions } from "../../src/tensor/tensor.ts";
@@ -134,18 +135,53 @@ Deno.test("dreamerv3 ops: straight-through sample is one-hot with the unimixed p
   close(await arr(x.grad!), await arr(y.grad!), 1e-5, "straight-through gradient");
 });
 
-Deno.test("dreamerv3 ops: two-hot over 255 symlog bins matches the PyTorch fixture; zero logits predict exactly 0", async () => {
-  const f = loadFixture("twohot_ce");
-  const bins = symlogBins(255, 20, "cpu");
-  close(await arr(bins), f.outputs.bins.data, 1e-6, "bins = linspace(-20, 20, 255)");
-  const logits = fx(f.inputs.logits, "cpu").setRequiresGrad();
-  const x = fx(f.inputs.x, "cpu");
-  close(await arr(twohot(x.symlog(), bins)), f.outputs.target.data, 1e-5, "target");
-  const loss = twohotLoss(logits, x, bins).mean();
-  close([await loss.item()], f.outputs.loss.data, 1e-5, "loss");
-  close(await arr(twohotPred(logits, bins)), f.outputs.pred.data, 1e-4, "pred");
-  loss.backward();
-  close(await arr(logits.grad!), f.grads.logits.data, 1e-5, "grad");
+/** The official bins (heads.py `symexp_twohot`) in float64: symexp(linspace(-20, 0, 128)), mirrored. */
+function officialBins(): number[] {
+  const half = Array.from({ length: 128 }, (_, i) => -Math.expm1(-(-20 + (20 * i) / 127)));
+  half[127] = 0;
+  return [...half, ...half.slice(0, 127).reverse().map((v) => -v)];
+}
+
+Deno.test("dreamerv3 ops: two-hot over the official raw-space bins (hand-computed); zero logits predict exactly 0", async () => {
+  const ref = officialBins();
+  const bins = twohotBins(255, 20, "cpu");
+  const got = await arr(bins);
+  close(got, ref, 1e-6, "bins = symexp(linspace(-20, 20, 255))");
+  assert.equal(got[127], 0);
+  for (let i = 0; i < 127; i++) assert.equal(got[254 - i], -got[i], `bin ${254 - i} mirrors ${i}`);
+  // Encoding in raw space: y between bins i and i + 1 puts (b[i+1] - y) / (b[i+1] - b[i]) on i.
+  const ys = [0, 0.1, -2.5, 1000, 3e9, got[140]];
+  const enc = await arr(twohot(tensor(ys), bins));
+  ys.forEach((y, r) => {
+    const row = enc.slice(r * 255, (r + 1) * 255);
+    const want = new Array(255).fill(0);
+    const hi = ref.findIndex((b) => b > y);
+    if (hi <= 0) want[hi < 0 ? 254 : 0] = 1; // outside the range: all on the end bin
+    else if (ref[hi - 1] === y) want[hi - 1] = 1; // exactly on a bin
+    else {
+      want[hi - 1] = (ref[hi] - y) / (ref[hi] - ref[hi - 1]);
+      want[hi] = (y - ref[hi - 1]) / (ref[hi] - ref[hi - 1]);
+    }
+    close(row, want, 2e-5, `twohot(${y})`);
+  });
+  // y = 0.1 lies between bins 127 (0) and 128 (e^(20/127) - 1 = 0.17056...).
+  const b128 = Math.expm1(20 / 127);
+  close([enc[255 + 127], enc[255 + 128]], [1 - 0.1 / b128, 0.1 / b128], 1e-6, "twohot(0.1)");
+  // Cross-entropy: -sum(target * log_softmax(logits)) with target from the raw value.
+  const lg = [...Array(255)].map((_, i) => Math.sin(i * 0.37) * 2);
+  const lse = Math.log(lg.reduce((s, v) => s + Math.exp(v), 0));
+  const wantLoss = -(enc[255 + 127] * (lg[127] - lse) + enc[255 + 128] * (lg[128] - lse));
+  const loss = twohotLoss(tensor([lg]), tensor([0.1]), bins);
+  close(await arr(loss), [wantLoss], 1e-5, "loss");
+  // The prediction is the raw-space mean: half the mass at 0 and half at bin 128 + 36 (symlog
+  // 5.67, about 289) predicts their average (about 145), not symexp of the symlog mean (~16).
+  const two = new Array(255).fill(-1e4);
+  two[127] = 0;
+  two[164] = 0;
+  close(await arr(twohotPred(tensor([two]), bins)), [ref[164] / 2], 1e-5, "bimodal mean");
+  // The prediction of a two-hot target's log-probabilities recovers the target.
+  const logT = enc.slice(255, 510).map((p) => (p > 0 ? Math.log(p) : -1e4));
+  close(await arr(twohotPred(tensor([logT]), bins)), [0.1], 1e-5, "pred(twohot(0.1))");
   // A zero-initialised head: every prediction is exactly 0 (symmetric pairwise sum).
   assert.deepEqual(await arr(twohotPred(zeros([3, 255]), bins)), [0, 0, 0]);
 });

@@ -236,6 +236,62 @@ Deno.test("replay: starts are uniform over valid starts (rejection and exact pat
   checkSample(b, b.buf.sampleArrays(256, 10, { pad: true }), true);
 });
 
+Deno.test("replay: crossEpisodes gives stream windows; isFirst marks every episode start; terminal steps are covered as often as others", () => {
+  for (const seed of [0, 1]) {
+    const w = newWorld(300, seed);
+    for (let round = 0; round < 12; round++) {
+      fillRandom(w, 6, 30);
+      const rows = w.stored();
+      for (const T of [1, 5, 40]) {
+        if (rows.length < T) {
+          assert.throws(
+            () => w.buf.sampleArrays(4, T, { crossEpisodes: true }),
+            (e: unknown) => e instanceof WorldFluxError && e.code === "replay_insufficient",
+          );
+          continue;
+        }
+        const s = w.buf.sampleArrays(64, T, { crossEpisodes: true, pad: true });
+        assert.equal(s.mask, null, "no padding across episodes");
+        for (let b = 0; b < 64; b++) {
+          const start = s.starts[b];
+          assert.ok(start >= 0 && start + T <= rows.length, `start ${start}`);
+          for (let t = 0; t < T; t++) {
+            const i = b * T + t, r = rows[start + t];
+            assert.deepEqual([s.obs[i * 3], s.obs[i * 3 + 1]], [r.ep, r.step], `row ${b},${t}`);
+            assert.equal(s.rewards[i], r.ep * 1000 + r.step);
+            assert.equal(s.terminations[i], r.terminal ? 1 : 0);
+            assert.equal(s.isFirst[i], r.step === 0 ? 1 : 0, `isFirst[${b},${t}]`);
+          }
+        }
+      }
+    }
+  }
+  // Episodes of 10 steps ending terminal, T = 8: every start in [0, size - 8] is equally likely,
+  // so a terminal step far from the ends is in 8 windows like every other step (within episodes
+  // it would be in 1: the windows that end on it).
+  const w = newWorld(400, 3);
+  for (let e = 0; e < 40; e++) w.episode(10, "terminal");
+  const T = 8, draws = 100_000;
+  const cover = new Float64Array(400);
+  const starts = new Map<number, number>();
+  for (let k = 0; k < draws / 1000; k++) {
+    const s = w.buf.sampleArrays(1000, T, { crossEpisodes: true, seed: k });
+    for (const st of s.starts) {
+      starts.set(st, (starts.get(st) ?? 0) + 1);
+      for (let t = 0; t < T; t++) cover[st + t]++;
+    }
+  }
+  assert.equal(starts.size, 400 - T + 1, "every window is drawn");
+  const mean = draws / (400 - T + 1);
+  let chi2 = 0;
+  for (const c of starts.values()) chi2 += (c - mean) ** 2 / mean;
+  const dof = 400 - T;
+  assert.ok(Math.abs(chi2 - dof) < 6 * Math.sqrt(2 * dof), `chi2 ${chi2.toFixed(1)}, dof ${dof}`);
+  const terminalCover = cover[199] / (T * mean), firstCover = cover[200] / (T * mean);
+  assert.ok(Math.abs(terminalCover - 1) < 0.1, `terminal step coverage ${terminalCover}`);
+  assert.ok(Math.abs(firstCover - 1) < 0.1, `first step coverage ${firstCover}`);
+});
+
 Deno.test("replay: ring overwrite keeps the newest rows, in order, with episode steps", () => {
   const buf = new ReplayBuffer({ capacity: 10, obsShape: [1], actionDim: 1 });
   for (let e = 0; e < 4; e++) {

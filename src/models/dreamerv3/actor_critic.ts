@@ -20,7 +20,7 @@ import { type LossOutput, Trajectory } from "../../core/outputs.ts";
 import { State } from "../../core/state.ts";
 import { Module } from "../../nn/module.ts";
 import { softUpdate } from "../../optim/ema.ts";
-import { stack, zeros } from "../../tensor/creation.ts";
+import { concat, stack, zeros } from "../../tensor/creation.ts";
 import type { Generator } from "../../tensor/random.ts";
 import { noGrad, type Tensor } from "../../tensor/tensor.ts";
 import { type DreamerV3Config, featDim } from "./config.ts";
@@ -49,6 +49,29 @@ export interface Imagined {
 export interface ActorCriticLoss extends LossOutput {
   /** The imagined trajectory the loss was computed on. */
   readonly traj: Imagined;
+  /** The lambda-return from each start `[N]` (no gradient): the replay value loss bootstraps on it. */
+  readonly startReturn: Tensor;
+}
+
+/**
+ * The replayed sequence the replay value loss trains the critic on (`[B, T]` layouts, the
+ * world model's data convention: `rewards[t]` and `terminations[t]` belong to `actions[t]`).
+ */
+export interface ReplayValueInputs {
+  /** Posterior features `[B, T, F]` (with gradient: the loss trains the representation too). */
+  readonly feat: Tensor;
+  /** Features of the state each action leads to `[B, T, F]` (see `lossWithStates`). */
+  readonly succ: Tensor;
+  /** Rewards `[B, T]`. */
+  readonly rewards: Tensor;
+  /** Terminations `[B, T]` (0/1). */
+  readonly terminations: Tensor;
+  /** Episode starts `[B, T]` (0/1) or null (one episode per sequence). */
+  readonly isFirst: Tensor | null;
+  /** Real steps `[B, T]` (0/1) or null (all real). */
+  readonly mask: Tensor | null;
+  /** The imagined lambda-return from each posterior state `[B, T]` (no gradient). */
+  readonly boot: Tensor;
 }
 
 /** Options of imagination. */
@@ -65,7 +88,7 @@ export interface ImagineOptions {
 export class ActorCritic extends Module {
   /** The policy. */
   actor: Actor;
-  /** The critic (two-hot over symlog bins, zero-initialised output). */
+  /** The critic (two-hot over the exponentially spaced bins, zero-initialised output). */
   critic: TwoHotHead;
   readonly #slow: TwoHotHead;
   readonly #wm: DreamerV3WorldModel;
@@ -186,73 +209,269 @@ export class ActorCritic extends Module {
     const c = this.config;
     const wm = this.#wm;
     const bins = wm.bins;
-    const disc = 1 - 1 / c.horizon;
-    const lam = c.lambda;
-    // Imagination and its targets: no gradients (REINFORCE actor, fixed world model).
+    // Imagination and what the heads predict along it: no gradients (REINFORCE actor, fixed
+    // world model).
     const t = noGrad(() => {
       const traj = this.imagine(start, null, { generator: opts.generator });
       const [H1, N, F] = traj.feat.shape;
       const fN = traj.feat.reshape([H1 * N, F]);
-      const rew = wm.reward.pred(fN, bins).reshape([H1, N]);
-      const con = wm.cont.logit(fN).sigmoid().reshape([H1, N]);
-      const val = this.critic.pred(fN, bins).reshape([H1, N]);
       const H = H1 - 1;
-      const slowVal = this.#slow.pred(traj.feat.narrow(0, 0, H).reshape([H * N, F]), bins);
-      // weight_t = prod_{i <= t} (disc * con_i) / disc (agent.py imag_loss).
-      const ws: Tensor[] = [con.narrow(0, 0, 1).squeeze(0)];
-      for (let i = 1; i < H1; i++) ws.push(ws[i - 1].mul(con.narrow(0, i, 1).squeeze(0)).mul(disc));
-      // Starts that are padding (mask 0) carry no weight and no percentile.
-      const m = opts.mask ? opts.mask.reshape([1, N]) : null;
-      let weight = stack(ws.slice(0, H), 0); // [H, N]
-      if (m) weight = weight.mul(m);
-      const ret = lambdaReturns(rew, con, val, disc, lam); // [H, N]
-      // Return normalisation: EMAs of the 5th / 95th percentiles, scale max(limit, hi - lo).
-      const [p5, p95] = percentiles(
-        ret,
-        [c.retNormLow, c.retNormHigh],
-        m ? m.expand([H, N]) : null,
-      );
-      const rate = c.retNormRate;
-      const lo = this.#lo.mul(1 - rate).add(p5.mul(rate));
-      const hi = this.#hi.mul(1 - rate).add(p95.mul(rate));
-      this.#lo.assign(lo);
-      this.#hi.assign(hi);
-      const scale = this.#hi.sub(this.#lo).maximum(c.retNormLimit);
-      const adv = ret.sub(val.narrow(0, 0, H)).div(scale);
-      // Averages over the real starts: sum / (H * count).
-      const count = m ? m.sum().maximum(1).mul(H) : null;
-      return { traj, H, N, F, weight, ret, adv, slowVal, rew, con, val, m, count };
+      return {
+        traj,
+        H,
+        N,
+        F,
+        rew: wm.reward.pred(fN, bins).reshape([H1, N]),
+        con: wm.cont.logit(fN).sigmoid().reshape([H1, N]),
+        val: this.critic.pred(fN, bins).reshape([H1, N]),
+        slowVal: this.#slow.pred(traj.feat.narrow(0, 0, H).reshape([H * N, F]), bins),
+      };
     });
-    const { traj, H, N, F, weight, ret, adv, slowVal, m, count } = t;
-    const avg = (x: Tensor) => (count ? x.sum().div(count) : x.mean());
-    const avgH = (x: Tensor) => (m ? avg(x.mul(m)) : x.mean()); // x [H, N], unweighted
+    const { traj, H, N, F } = t;
     const fIn = traj.feat.narrow(0, 0, H).reshape([H * N, F]);
     const dist = this.actor.dist(fIn);
     const A = traj.actions.shape[2];
-    const logpi = dist.logp(traj.actions.narrow(0, 0, H).reshape([H * N, A]));
-    const ent = dist.entropy();
-    const w = weight.reshape([H * N]);
-    const policy = avg(w.mul(logpi.mul(adv.reshape([H * N])).add(ent.mul(c.actorEntropy))).neg());
-    const logits = this.critic.logits(fIn);
-    const retN = ret.reshape([H * N]);
-    const vloss = twohotLoss(logits, retN, bins).add(
-      twohotLoss(logits, slowVal, bins).mul(c.slowReg),
-    );
-    const value = avg(w.mul(vloss));
-    const loss = policy.add(value);
+    const l = imaginationLoss({
+      rew: t.rew,
+      con: t.con,
+      val: t.val,
+      slowVal: t.slowVal,
+      logpi: dist.logp(traj.actions.narrow(0, 0, H).reshape([H * N, A])),
+      entropy: dist.entropy(),
+      criticLogits: this.critic.logits(fIn),
+      bins,
+      mask: opts.mask ?? null,
+      retLo: this.#lo,
+      retHi: this.#hi,
+    }, c);
+    this.#lo.assign(l.retLo);
+    this.#hi.assign(l.retHi);
+    const m = opts.mask ? opts.mask.reshape([1, N]) : null;
+    const count = m ? m.sum().maximum(1).mul(H) : null;
+    // Unweighted averages of [H, N] values over the real starts.
+    const avgH = (x: Tensor) => (m && count ? x.mul(m).sum().div(count) : x.mean());
     return {
-      loss,
-      components: { policy, value },
+      loss: l.policy.add(l.value),
+      components: { policy: l.policy, value: l.value },
       metrics: {
-        policy: policy.detach(),
-        value: value.detach(),
-        entropy: avgH(ent.detach().reshape([H, N])),
-        ret: avgH(ret),
+        policy: l.policy.detach(),
+        value: l.value.detach(),
+        entropy: avgH(l.entropy),
+        ret: avgH(l.ret),
+        val: avgH(t.val.narrow(0, 0, H)),
+        adv_mag: avgH(l.adv.abs()),
         imag_reward: avgH(t.rew.narrow(0, 1, H)),
+        imag_con: avgH(t.con.narrow(0, 1, H)),
+        weight: avgH(l.weight),
         ret_lo: this.#lo.reshape([]),
         ret_hi: this.#hi.reshape([]),
       },
       traj,
+      startReturn: l.ret.narrow(0, 0, 1).reshape([N]),
     };
   }
+
+  /**
+   * The replay value loss (official `repl_loss`, on with `repval_loss`, weight `repval` 0.3):
+   * the critic also regresses, on the replayed posterior states, lambda-returns along the real
+   * sequence that bootstrap on the imagined return from each state (`boot`), plus the same
+   * regulariser towards the slow critic. In the world model's layout the return of step t is
+   * `ret_t = r_t + disc (1 - term_t) ((1 - c_t) next_t + c_t ret_{t+1})`, `c_t = lam` while
+   * step t+1 observes the state action t leads to, else 0 (an episode ends: the next row starts
+   * another, or is padding); `next_t` is `boot_{t+1}`, or where no observation follows the
+   * critic's value of the state action t leads to (a time limit: terminal steps do not
+   * bootstrap). The last step only seeds the recursion (`ret_{T-1} = boot_{T-1}`), as in the
+   * official loss. Gradients reach the critic and, through `feat`, the world model
+   * (`repval_grad`). Returns the mean over the trained steps (`[B, T - 1]`, padding excluded).
+   */
+  replayLoss(r: ReplayValueInputs): Tensor {
+    const c = this.config;
+    const wm = this.#wm;
+    const bins = wm.bins;
+    const [B, T, F] = r.feat.shape;
+    if (T < 2) return r.feat.sum().mul(0);
+    const disc = 1 - 1 / c.horizon;
+    const M = B * (T - 1);
+    const first = (x: Tensor) => x.narrow(1, 0, T - 1);
+    const ret = noGrad(() => {
+      const succValue = this.critic.pred(r.succ.reshape([B * T, F]).detach(), bins);
+      return replayReturns(
+        {
+          rewards: r.rewards,
+          terminations: r.terminations,
+          isFirst: r.isFirst,
+          mask: r.mask,
+          boot: r.boot,
+          succValue: succValue.reshape([B, T]),
+        },
+        disc,
+        c.lambda,
+      );
+    });
+    const featIn = first(r.feat).reshape([M, F]);
+    const slowVal = noGrad(() => this.#slow.pred(featIn.detach(), bins));
+    const logits = this.critic.logits(featIn);
+    const l = twohotLoss(logits, ret.reshape([M]), bins).add(
+      twohotLoss(logits, slowVal, bins).mul(c.slowReg),
+    );
+    if (!r.mask) return l.mean();
+    const w = first(r.mask).reshape([M]);
+    return l.mul(w).sum().div(w.sum().maximum(1));
+  }
+}
+
+/** What {@link imaginationLoss} reads (time first; `N` imagined trajectories of `H` steps). */
+export interface ImaginationLossInputs {
+  /** Predicted rewards `[H + 1, N]` (entry t: the reward of reaching imagined state t). */
+  readonly rew: Tensor;
+  /** Continue probabilities `[H + 1, N]` (of each imagined state). */
+  readonly con: Tensor;
+  /** Critic values `[H + 1, N]`. */
+  readonly val: Tensor;
+  /** Slow-critic values of the first H states `[H * N]` (the regulariser's targets). */
+  readonly slowVal: Tensor;
+  /** Log-probability of the action taken at each of the first H states `[H * N]` (gradient to the actor). */
+  readonly logpi: Tensor;
+  /** Policy entropy at the first H states `[H * N]` (gradient to the actor). */
+  readonly entropy: Tensor;
+  /** Critic logits at the first H states `[H * N, bins]` (gradient to the critic). */
+  readonly criticLogits: Tensor;
+  /** Two-hot bins `[bins]`. */
+  readonly bins: Tensor;
+  /** Real starts `[N]` (0/1) or null (all real). */
+  readonly mask: Tensor | null;
+  /** EMA of the return's lower percentile before this update `[1]`. */
+  readonly retLo: Tensor;
+  /** EMA of the return's upper percentile before this update `[1]`. */
+  readonly retHi: Tensor;
+}
+
+/** What {@link imaginationLoss} computes. */
+export interface ImaginationLossResult {
+  /** Actor loss (scalar). */
+  readonly policy: Tensor;
+  /** Critic loss (scalar). */
+  readonly value: Tensor;
+  /** Lambda-returns `[H, N]` (no gradient). */
+  readonly ret: Tensor;
+  /** Normalised advantages `(ret - val) / scale` `[H, N]` (no gradient). */
+  readonly adv: Tensor;
+  /** Step weights: cumulative discounted continue probabilities `[H, N]` (no gradient). */
+  readonly weight: Tensor;
+  /** Policy entropy `[H, N]` (no gradient). */
+  readonly entropy: Tensor;
+  /** Updated percentile EMAs `[1]` (the caller stores them). */
+  readonly retLo: Tensor;
+  /** Updated percentile EMAs `[1]`. */
+  readonly retHi: Tensor;
+}
+
+/**
+ * The actor and critic losses of an imagined batch (official agent.py `imag_loss` with the
+ * config's `contdisc: False` form: the discount `disc = 1 - 1 / horizon` is applied here and the
+ * continue head predicts a probability):
+ *
+ * - `weight_t = prod_{i <= t} (disc * con_i) / disc` (stop-gradient), zero for padded starts;
+ * - `ret = lambdaReturns(rew, con, val, disc, lambda)` `[H, N]`;
+ * - the percentile EMAs move towards the batch's 5th / 95th percentiles of `ret` (rate
+ *   `retNormRate`, starting from 0, no debiasing), `scale = max(retNormLimit, hi - lo)`;
+ * - `adv = (ret - val_t) / scale`;
+ * - policy: `mean(-weight * (logpi * adv + actorEntropy * entropy))` (REINFORCE for discrete
+ *   and continuous actions alike);
+ * - value: `mean(weight * (twohot_ce(logits, ret) + slowReg * twohot_ce(logits, slowVal)))`;
+ *
+ * means over the `H * N` entries of the real starts.
+ */
+export function imaginationLoss(
+  x: ImaginationLossInputs,
+  c: DreamerV3Config,
+): ImaginationLossResult {
+  const [H1, N] = x.rew.shape;
+  const H = H1 - 1;
+  const disc = 1 - 1 / c.horizon;
+  const t = noGrad(() => {
+    const at = (v: Tensor, i: number) => v.narrow(0, i, 1).squeeze(0);
+    // weight_t = prod_{i <= t} (disc * con_i) / disc.
+    const ws: Tensor[] = [at(x.con, 0)];
+    for (let i = 1; i < H; i++) ws.push(ws[i - 1].mul(at(x.con, i)).mul(disc));
+    const m = x.mask ? x.mask.reshape([1, N]) : null;
+    let weight = stack(ws, 0); // [H, N]
+    if (m) weight = weight.mul(m);
+    const ret = lambdaReturns(x.rew, x.con, x.val, disc, c.lambda); // [H, N]
+    const [plo, phi] = percentiles(
+      ret,
+      [c.retNormLow, c.retNormHigh],
+      m ? m.expand([H, N]) : null,
+    );
+    const rate = c.retNormRate;
+    const lo = x.retLo.mul(1 - rate).add(plo.mul(rate)).contiguous();
+    const hi = x.retHi.mul(1 - rate).add(phi.mul(rate)).contiguous();
+    const scale = hi.sub(lo).maximum(c.retNormLimit);
+    const adv = ret.sub(x.val.narrow(0, 0, H)).div(scale);
+    const count = m ? m.sum().maximum(1).mul(H) : null;
+    return { weight, ret, adv, lo, hi, count };
+  });
+  const avg = (v: Tensor) => (t.count ? v.sum().div(t.count) : v.mean());
+  const w = t.weight.reshape([H * N]);
+  const advN = t.adv.reshape([H * N]);
+  const policy = avg(w.mul(x.logpi.mul(advN).add(x.entropy.mul(c.actorEntropy))).neg());
+  const vloss = twohotLoss(x.criticLogits, t.ret.reshape([H * N]), x.bins).add(
+    twohotLoss(x.criticLogits, x.slowVal, x.bins).mul(c.slowReg),
+  );
+  const value = avg(w.mul(vloss));
+  return {
+    policy,
+    value,
+    ret: t.ret,
+    adv: t.adv,
+    weight: t.weight,
+    entropy: x.entropy.detach().reshape([H, N]),
+    retLo: t.lo,
+    retHi: t.hi,
+  };
+}
+
+/** What {@link replayReturns} reads (`[B, T]` each, the world model's layout). */
+export interface ReplayReturnInputs {
+  /** Rewards of each step's action. */
+  readonly rewards: Tensor;
+  /** 1 where the action ended the episode in a terminal state. */
+  readonly terminations: Tensor;
+  /** 1 where a step starts an episode, or null. */
+  readonly isFirst: Tensor | null;
+  /** 1 at real steps, or null. */
+  readonly mask: Tensor | null;
+  /** The imagined lambda-return from each posterior state. */
+  readonly boot: Tensor;
+  /** The critic's value of the state each action leads to. */
+  readonly succValue: Tensor;
+}
+
+/**
+ * The replay value loss's targets `[B, T - 1]` (agent.py `repl_loss` through `lambda_return`,
+ * in the world model's layout): `ret_t = r_t + disc (1 - term_t) ((1 - c_t) next_t + c_t
+ * ret_{t+1})` seeded with `ret_{T-1} = boot_{T-1}`, where `c_t = lam` and `next_t = boot_{t+1}`
+ * while step t+1 observes the state action t leads to, and `c_t = 0`, `next_t = succValue_t`
+ * where it does not (step t+1 starts another episode or is padding).
+ */
+export function replayReturns(x: ReplayReturnInputs, disc: number, lam: number): Tensor {
+  const [_, T] = x.rewards.shape;
+  const tm = (v: Tensor) => v.mT; // [B, T] -> [T, B]
+  const first = (v: Tensor) => v.narrow(1, 0, T - 1);
+  const later = (v: Tensor) => v.narrow(1, 1, T - 1);
+  // 1 where step t+1 observes the state action t leads to.
+  let observed = x.isFirst ? later(x.isFirst).neg().add(1) : null;
+  if (x.mask) observed = observed ? observed.mul(later(x.mask)) : later(x.mask);
+  const next = observed
+    ? later(x.boot).mul(observed).add(first(x.succValue).mul(observed.neg().add(1)))
+    : later(x.boot);
+  // Time-major arrays of lambda_return's layout: entry t + 1 holds action t's reward and
+  // continue flag, the bootstrap after it and whether the observed sequence ends there.
+  const zero = x.boot.narrow(1, 0, 1).mul(0);
+  const shift = (v: Tensor) => tm(concat([zero, first(v)], 1));
+  const rew = shift(x.rewards);
+  const con = shift(x.terminations.neg().add(1));
+  const boot = tm(concat([x.boot.narrow(1, 0, 1), next], 1));
+  const last = observed ? tm(concat([zero, observed.neg().add(1)], 1)) : null;
+  return tm(lambdaReturns(rew, con, boot, disc, lam, last));
 }

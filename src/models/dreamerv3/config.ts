@@ -76,9 +76,14 @@ export interface DreamerV3Config {
   readonly rewScale: number;
   /** Weight of the continue prediction. */
   readonly conScale: number;
+  /**
+   * Weight of the replay value loss (official `loss_scales.repval` 0.3): the critic also learns
+   * returns along the replayed sequences, bootstrapped on imagined returns; 0 turns it off.
+   */
+  readonly repvalScale: number;
   /** Two-hot bins of the reward head and the critic (official 255). */
   readonly bins: number;
-  /** Bins span `linspace(-binRange, binRange, bins)` in symlog space (official 20). */
+  /** Bins are `symexp(linspace(-binRange, binRange, bins))` (official 20; `twohotBins`). */
   readonly binRange: number;
   /** Build the actor and critic (the DreamerV3 agent); false gives the world model alone. */
   readonly actorCritic: boolean;
@@ -96,7 +101,10 @@ export interface DreamerV3Config {
   readonly minStd: number;
   /** Largest std of the bounded-normal policy (official 1.0). */
   readonly maxStd: number;
-  /** Uniform mix of the discrete policy (official 0.01). */
+  /**
+   * Uniform mix of the discrete policy (official 0: `heads.py`'s `categorical` output ignores the
+   * policy's `unimix`, which only the `onehot` output reads).
+   */
   readonly actorUnimix: number;
   /** Scale of the actor's output initialisation (official 0.01). */
   readonly actorOutScale: number;
@@ -118,6 +126,8 @@ export interface DreamerV3Config {
   readonly lr: number;
   /** Learning rate of the actor and critic (official 4e-5). */
   readonly acLr: number;
+  /** Updates over which the learning rates ramp up linearly from 0 (official `opt.warmup` 1000). */
+  readonly warmup: number;
   /** Optimizer epsilon (official 1e-20 with LaProp). */
   readonly eps: number;
   /** Adaptive gradient clipping per parameter tensor (official 0.3; 0 disables). */
@@ -163,6 +173,7 @@ const schema = baseConfigSchema.extend({
   recScale: RANGES.scale().default(1.0),
   rewScale: RANGES.scale().default(1.0),
   conScale: RANGES.scale().default(1.0),
+  repvalScale: RANGES.scale().default(0.3),
   bins: RANGES.width(3).default(255),
   binRange: RANGES.bounded().positive().default(20),
   actorCritic: z.boolean().default(true),
@@ -173,7 +184,7 @@ const schema = baseConfigSchema.extend({
   actorEntropy: RANGES.scale().default(3e-4),
   minStd: RANGES.std().default(0.1),
   maxStd: RANGES.std().default(1.0),
-  actorUnimix: z.number().min(0).max(0.5).default(0.01),
+  actorUnimix: z.number().min(0).max(0.5).default(0),
   actorOutScale: RANGES.scale().default(0.01),
   slowCriticRate: z.number().min(0).max(1).default(0.02),
   slowReg: RANGES.scale().default(1.0),
@@ -184,6 +195,7 @@ const schema = baseConfigSchema.extend({
   optimizer: z.enum(["laprop", "adam"]).default("laprop"),
   lr: RANGES.lr().default(4e-5),
   acLr: RANGES.lr().default(4e-5),
+  warmup: z.number().int().min(0).max(1e9).default(1000),
   eps: z.number().positive().max(1).default(1e-20),
   agc: RANGES.nonNegative().default(0.3),
   gradClip: RANGES.positive().nullable().default(null),

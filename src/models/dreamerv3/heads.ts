@@ -4,11 +4,11 @@
  *
  * - {@link TwoHotHead}: reward (`rewhead`, 1 layer) and critic (`value`, 3 layers): NormLinear
  *   layers then a zero-initialised Linear to `bins` logits (`outscale: 0.0`), so the initial
- *   prediction is exactly 0; discrete regression over symlog-spaced bins.
+ *   prediction is exactly 0; discrete regression over exponentially spaced bins (`twohotBins`).
  * - {@link BinaryHead}: continue (`conhead`, 1 layer), a Bernoulli logit.
  * - {@link Actor}: `policy` (3 layers); continuous actions: bounded normal (`tanh` mean, std
- *   `(max - min) * sigmoid(raw + 2) + min`); discrete: categorical with 1% unimix; output layers
- *   initialised at `outscale 0.01`.
+ *   `(max - min) * sigmoid(raw + 2) + min`); discrete: categorical (uniform mix `actorUnimix`,
+ *   official 0); output layers initialised at `outscale 0.01`.
  * @module
  */
 
@@ -124,8 +124,13 @@ export class Actor extends Module {
       };
     }
     const A = c.actionDim;
-    const probs = this.mean.forward(x).softmax(-1).mul(1 - c.actorUnimix).add(c.actorUnimix / A);
-    const logp = probs.log();
+    const logits = this.mean.forward(x);
+    // outs.Categorical: with a uniform mix, the log of the mixed probabilities; without, the log
+    // softmax (finite where a probability underflows to 0).
+    const logp = c.actorUnimix > 0
+      ? logits.softmax(-1).mul(1 - c.actorUnimix).add(c.actorUnimix / A).log()
+      : logits.logSoftmax(-1);
+    const probs = logp.exp();
     return {
       sample: (generator) => {
         const u = rand(probs.shape, { generator, device: probs.device });

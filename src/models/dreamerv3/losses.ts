@@ -1,7 +1,8 @@
 /**
  * Loss helpers of the `dreamerv3` family, in tensor ops (nothing is read back): two-hot
- * encoding over symlog-spaced bins and its cross-entropy and expected value (official
- * `embodied/jax/outs.py` TwoHot, the paper's `symlog`/`symexp` discrete regression), the
+ * encoding over exponentially spaced bins (evenly spaced in symlog space) and its
+ * cross-entropy and expected value, both in raw space (official `embodied/jax/outs.py` TwoHot
+ * with `heads.py` `symexp_twohot` bins), the
  * Bernoulli loss of the continue head (`outs.Binary`), lambda-returns (`dreamerv3/agent.py`
  * `lambda_return`), percentiles for return normalisation, and adaptive gradient clipping per
  * parameter tensor (`embodied/jax/opt.py` `clip_by_agc`).
@@ -14,22 +15,31 @@ import { sort } from "../../tensor/functional.ts";
 import { keep, noGrad, type Tensor } from "../../tensor/tensor.ts";
 
 /**
- * `bins` values `linspace(-range, range, bins)` in symlog space, exactly symmetric (bin
- * `K-1-i` is minus bin `i`; the middle bin of an odd count is 0), as a float32 tensor `[K]`.
+ * The official two-hot bins (`heads.py` `symexp_twohot`), as a float32 tensor `[K]` of raw
+ * values: `half = symexp(linspace(-range, 0, ceil(K / 2)))` followed by its negated mirror
+ * (`-half[:-1][::-1]` for odd K, `-half[::-1]` for even K). The bins are spaced evenly in
+ * symlog space but hold raw values, so the encoding interpolates and the prediction averages in
+ * raw space; exactly symmetric (bin `K-1-i` is minus bin `i`, the middle bin of an odd K is 0).
  */
-export function symlogBins(bins: number, range: number, device: DeviceName): Tensor {
+export function twohotBins(bins: number, range: number, device: DeviceName): Tensor {
+  const n = bins % 2 ? (bins - 1) / 2 + 1 : bins / 2;
+  const half = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = Math.fround(-range + (range * i) / (n - 1)); // float32 linspace, as jnp
+    half[i] = -Math.expm1(-x); // symexp(x) = -(exp(-x) - 1) for x <= 0
+  }
+  half[n - 1] = 0;
   const v = new Float32Array(bins);
-  for (let i = 0; i < bins; i++) v[i] = -range + (2 * range * i) / (bins - 1);
-  for (let i = 0; i < bins >> 1; i++) v[bins - 1 - i] = -v[i];
-  if (bins % 2) v[bins >> 1] = 0;
+  v.set(half, 0);
+  for (let i = 0; i < bins - n; i++) v[bins - 1 - i] = -half[i];
   return tensor(v, [bins], { device });
 }
 
 /**
- * DreamerV3's two-hot encoding of `y` (`[N]`, already in the bins' space, i.e. symlog'ed) over
- * ascending `bins` `[K]`: `[N, K]`, weight `|bins[above] - y| / (|bins[below] - y| +
- * |bins[above] - y|)` on the bin below and the complement on the bin above; all weight on one
- * bin outside the range or exactly on a bin (outs.py `TwoHot.loss`). No gradient flows to `y`.
+ * DreamerV3's two-hot encoding of raw values `y` (`[N]`) over ascending `bins` `[K]` (outs.py
+ * `TwoHot.loss`): `[N, K]`, weight `|bins[above] - y| / (|bins[below] - y| + |bins[above] - y|)`
+ * on the bin below and the complement on the bin above; all weight on one bin outside the range
+ * or exactly on a bin. No gradient flows to `y`.
  */
 export function twohot(y: Tensor, bins: Tensor): Tensor {
   const k = bins.shape[0];
@@ -48,16 +58,16 @@ export function twohot(y: Tensor, bins: Tensor): Tensor {
   return wBelow.mul(oh(below)).add(wAbove.mul(oh(above)));
 }
 
-/** Two-hot cross-entropy per row: `-sum(twohot(symlog(target)) * logSoftmax(logits))`, `[N]`. */
+/** Two-hot cross-entropy per row: `-sum(twohot(target) * logSoftmax(logits))`, `[N]`. */
 export function twohotLoss(logits: Tensor, target: Tensor, bins: Tensor): Tensor {
-  const t = twohot(target.detach().symlog(), bins);
+  const t = twohot(target.detach(), bins);
   return t.mul(logits.logSoftmax(-1)).sum(-1).neg();
 }
 
 /**
- * Expected value `symexp(sum(softmax(logits) * bins))`, `[N]`, summed pairwise over the
- * symmetric bins (`(p[i] - p[K-1-i]) * bins[i]`, as outs.py's symmetric sum) so that equal
- * logits (a zero-initialised head) give exactly 0.
+ * Expected value `sum(softmax(logits) * bins)` in raw space, `[N]` (outs.py `TwoHot.pred`),
+ * summed pairwise over the symmetric bins (`(p[K-1-i] - p[i]) * bins[K-1-i]`, as outs.py's
+ * symmetric sum) so that equal logits (a zero-initialised head) give exactly 0.
  */
 export function twohotPred(logits: Tensor, bins: Tensor): Tensor {
   const k = bins.shape[0];
@@ -66,7 +76,7 @@ export function twohotPred(logits: Tensor, bins: Tensor): Tensor {
   const upper = p.narrow(-1, k - m, m);
   const rev = arange(m - 1, { end: -1, step: -1, device: p.device }); // m-1 .. 0, no upload
   const lowerRev = p.gather(rev, -1);
-  return upper.sub(lowerRev).mul(bins.narrow(0, k - m, m)).sum(-1).symexp();
+  return upper.sub(lowerRev).mul(bins.narrow(0, k - m, m)).sum(-1);
 }
 
 /**
@@ -101,25 +111,30 @@ export function binaryLoss(logit: Tensor, target: Tensor): Tensor {
 }
 
 /**
- * Lambda-returns over a `[H + 1, N]` imagined trajectory (agent.py `lambda_return` with
- * `last = 0`): `ret_t = rew_{t+1} + disc * con_{t+1} * ((1 - lam) * val_{t+1} + lam * ret_{t+1})`,
- * bootstrapped with `ret_H = val_H`. Returns `[H, N]` (`ret_0 .. ret_{H-1}`).
+ * Lambda-returns over a time-major `[T + 1, N]` trajectory (agent.py `lambda_return`):
+ * `ret_t = rew_{t+1} + disc * con_{t+1} * ((1 - c_{t+1}) * boot_{t+1} + c_{t+1} * ret_{t+1})`
+ * with `c = lam * (1 - last)` (`last` null: `c = lam`), seeded with `ret_T = boot_T`. Returns
+ * `[T, N]` (`ret_0 .. ret_{T-1}`). Imagination passes the critic's values as `boot` and no
+ * `last`; the replay value loss passes the imagined returns and where each episode ends.
  */
 export function lambdaReturns(
   rew: Tensor,
   con: Tensor,
-  val: Tensor,
+  boot: Tensor,
   disc: number,
   lam: number,
+  last: Tensor | null = null,
 ): Tensor {
-  const H = rew.shape[0] - 1;
+  const T = rew.shape[0] - 1;
   const at = (x: Tensor, t: number) => x.narrow(0, t, 1).squeeze(0);
-  let ret = at(val, H);
-  const out: Tensor[] = new Array(H);
-  for (let t = H - 1; t >= 0; t--) {
+  let ret = at(boot, T);
+  const out: Tensor[] = new Array(T);
+  for (let t = T - 1; t >= 0; t--) {
     const live = at(con, t + 1).mul(disc);
-    const interm = at(rew, t + 1).add(live.mul(1 - lam).mul(at(val, t + 1)));
-    ret = interm.add(live.mul(lam).mul(ret));
+    const c: Tensor | number = last ? at(last, t + 1).neg().add(1).mul(lam) : lam;
+    const keepBoot = typeof c === "number" ? live.mul(1 - c) : live.mul(c.neg().add(1));
+    const interm = at(rew, t + 1).add(keepBoot.mul(at(boot, t + 1)));
+    ret = interm.add(live.mul(c).mul(ret));
     out[t] = ret;
   }
   return stack(out, 0);

@@ -51,16 +51,22 @@ export {
   binaryLoss,
   lambdaReturns,
   percentiles,
-  symlogBins,
   twohot,
+  twohotBins,
   twohotLoss,
   twohotPred,
 } from "./losses.ts";
 export {
   ActorCritic,
   type ActorCriticLoss,
+  imaginationLoss,
+  type ImaginationLossInputs,
+  type ImaginationLossResult,
   type Imagined,
   type ImagineOptions,
+  type ReplayReturnInputs,
+  replayReturns,
+  type ReplayValueInputs,
 } from "./actor_critic.ts";
 export {
   type DreamerLossResult,

@@ -55,8 +55,12 @@ export interface ObserveResult {
   readonly postLogits: Tensor;
   /** Prior logits `[B, T, S * K]` (from the same h). */
   readonly priorLogits: Tensor;
-  /** The state after the last action (h from the core, z from the prior), `[B, ...]`. */
-  readonly next: RSSMState;
+  /**
+   * `[B, T, D]`: the h that `actions[t]` leads to from step t (the core on step t's state and
+   * action, never reset): step t+1's h unless step t+1 starts an episode, and for the last step
+   * the state after the sequence.
+   */
+  readonly succDeter: Tensor;
 }
 
 /** A norm's affine part as broadcast views. */
@@ -390,9 +394,17 @@ export class RSSM extends Module {
 
   /**
    * Filters a sequence: embeddings `[B, T, E]`, actions `[B, T, A]` (`actions[t]` taken after
-   * observation t), `isFirst [B, T]` (or null: only t = 0 starts, from the zero state). Step t
-   * uses the previous action `actions[t-1]` (zero at t = 0 and wherever `isFirst`), then one
-   * more core step with `actions[T-1]` gives `next` (its z from the prior).
+   * observation t), `isFirst [B, T]` (or null: only t = 0 starts, from the zero state; with
+   * `start`, t = 0 continues from it unless `isFirst`). Step t runs the core on the previous
+   * state and action `actions[t-1]`; where `isFirst` (and at t = 0 without `start`) it runs on
+   * the zero state and a zero action instead (`h0`, the same for every row), as the official
+   * `_observe` masks them.
+   *
+   * Besides the posterior, it returns `succDeter [B, T, D]`: the core applied to step t's state
+   * and `actions[t]`, the deterministic state that action leads to. It equals step t+1's h
+   * except where step t+1 starts a new episode (the episode's last action leads to a state no
+   * observation follows) and at the last step; the world model predicts each action's reward and
+   * continue flag from it there.
    */
   observe(
     embed: Tensor,
@@ -403,31 +415,43 @@ export class RSSM extends Module {
     const [B, T] = embed.shape;
     const A = actions.shape[2];
     const device = embed.device;
-    // Previous actions [B, T, A], masked on isFirst; their embeddings for all steps at once.
-    let prev = concat([zeros([B, 1, A], { device }), actions.narrow(1, 0, T - 1)], 1);
-    const keep = isFirst ? isFirst.neg().add(1).unsqueeze(-1) : null; // [B, T, 1]
-    if (keep) prev = prev.mul(keep);
     // 2-D matmuls over all B * T rows (a [B, T, k] @ [k, n] product is a broadcast batch).
     const D = this.deterDim, H = this.config.hidden;
-    const aPart = this.actionPart(this.actionEmbed(prev.reshape([B * T, A]))).reshape([B, T, D]);
+    // The action part of every core step that continues an episode: actions[t] leads from step
+    // t to t + 1. Computed for all steps at once.
+    const aPart = this.actionPart(this.actionEmbed(actions.reshape([B * T, A]))).reshape([B, T, D]);
     const ePart = this.embedPart(embed.reshape([B * T, embed.shape[2]])).reshape([B, T, H]);
     const noise = this.gumbel([B, T], opts.generator); // [B, T, S, K]
-    let s = opts.start ?? this.initial(B);
     const cw = this.prepare(B);
+    const zero = this.initial(B);
+    const zeroPart = this.actionPart(this.actionEmbed(zeros([B, A], { device })));
+    // h0: the core on the zero state and a zero action (every episode's first step).
+    const h0 = this.core(zero.deter, zero.stoch, zeroPart, cw);
+    const keep = isFirst ? isFirst.neg().add(1).unsqueeze(-1) : null; // [B, T, 1]
+    const at = (x: Tensor, t: number) => x.narrow(1, t, 1).squeeze(1);
+    // Where the episode goes on, the continued h; else h0 (exact: k is 0 or 1).
+    const select = (hU: Tensor, k: Tensor) => hU.mul(k).add(h0.mul(k.neg().add(1)));
     const hs: Tensor[] = [];
     const zs: Tensor[] = [];
     const logits: Tensor[] = [];
-    const at = (x: Tensor, t: number) => x.narrow(1, t, 1).squeeze(1);
-    let hp = opts.start ? this.hProducts(s.deter, cw) : null; // zero state: no products needed
+    const succ: Tensor[] = [];
+    let s: RSSMState | null = null;
+    let hp: Tensor | null = null;
+    if (opts.start) {
+      s = opts.start;
+      hp = this.hProducts(s.deter, cw);
+    }
     for (let t = 0; t < T; t++) {
-      let h = s.deter, z = s.stoch, p = hp;
-      if (keep && (t > 0 || opts.start)) {
-        const k = at(keep, t);
-        h = h.mul(k);
-        z = z.mul(k);
-        p = p ? p.mul(k) : null;
+      let deter: Tensor;
+      if (!s) deter = h0; // t = 0 without a start state
+      else {
+        // The core with the previous step's action: actions[t - 1], or for t = 0 (continuing
+        // `start`) a zero action, as before the first action of a sequence.
+        const part = t > 0 ? at(aPart, t - 1) : zeroPart;
+        const hU = this.core(s.deter, s.stoch, part, cw, hp);
+        if (t > 0) succ.push(hU);
+        deter = keep ? select(hU, at(keep, t)) : hU;
       }
-      const deter = this.core(h, z, at(aPart, t), cw, p);
       hp = this.hProducts(deter, cw);
       const lg = this.postLogitsFrom(deter, at(ePart, t), cw, hp);
       const stoch = this.sample(lg, at(noise, t));
@@ -436,22 +460,13 @@ export class RSSM extends Module {
       logits.push(lg);
       s = { deter, stoch };
     }
+    // The state the last action leads to.
+    succ.push(this.core(s!.deter, s!.stoch, at(aPart, T - 1), cw, hp));
     const deter = stack(hs, 1);
     const stoch = stack(zs, 1);
     const postLogits = stack(logits, 1);
     const priorLogits = this.priorLogits(deter.reshape([B * T, D])).reshape([B, T, this.stochDim]);
-    // The state the last action leads to (for the reward and continue of the last step).
-    const lastPart = this.actionPart(this.actionEmbed(at(actions, T - 1)));
-    const nextDeter = this.core(s.deter, s.stoch, lastPart, cw, hp);
-    const nextLogits = this.priorLogits(nextDeter);
-    const nextStoch = this.sample(nextLogits, this.gumbel([B], opts.generator));
-    return {
-      deter,
-      stoch,
-      postLogits,
-      priorLogits,
-      next: { deter: nextDeter, stoch: nextStoch },
-    };
+    return { deter, stoch, postLogits, priorLogits, succDeter: stack(succ, 1) };
   }
 
   /**

@@ -1,8 +1,10 @@
 /**
- * {@link DreamerTrainer}: the full DreamerV3 update as one function of tensors — world-model
- * loss, backward, adaptive gradient clipping, optimizer step; then (with an actor-critic)
- * imagination from every posterior state, actor and critic losses, their step, and the slow
- * critic's EMA. Nothing is read back, so the update can be `compile()`d (`compiledStep`).
+ * {@link DreamerTrainer}: the full DreamerV3 update as one function of tensors — the world-model
+ * loss, (with an actor-critic) the actor and critic losses in imagination from every posterior
+ * state and the replay value loss, all with the parameters before the update; one backward
+ * pass, adaptive gradient clipping, the optimizers' steps (learning rates warmed up linearly
+ * over `warmup` updates) and the slow critic's EMA. Nothing is read back, so the update can be
+ * `compile()`d (`compiledStep`).
  * @module
  */
 
@@ -12,6 +14,7 @@ import { addPendingTarget } from "../../tensor/schedule.ts";
 import type { Generator } from "../../tensor/random.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
 import { Adam, LaProp, type Optimizer } from "../../optim/optimizer.ts";
+import { warmupLR } from "../../optim/schedule.ts";
 import { agcClip } from "./losses.ts";
 import type { DreamerV3WorldModel } from "./world_model.ts";
 
@@ -23,6 +26,8 @@ export interface DreamerTrainerOptions {
   readonly lr?: number;
   /** Actor and critic learning rate. */
   readonly acLr?: number;
+  /** Updates over which both learning rates ramp up linearly from 0 (0: none). */
+  readonly warmup?: number;
   /** Optimizer epsilon. */
   readonly eps?: number;
   /** Adaptive gradient clipping (0 disables). */
@@ -78,8 +83,13 @@ export class DreamerTrainer {
   constructor(readonly model: DreamerV3WorldModel, opts: DreamerTrainerOptions = {}) {
     const c = model.config;
     const kind = opts.optimizer ?? c.optimizer;
+    const warmup = opts.warmup ?? c.warmup;
     const make = (params: Tensor[], lr: number) => {
-      const o = { lr, eps: opts.eps ?? c.eps, gradClip: opts.gradClip ?? c.gradClip };
+      const o = {
+        lr: warmup > 0 ? warmupLR(lr, warmup) : lr,
+        eps: opts.eps ?? c.eps,
+        gradClip: opts.gradClip ?? c.gradClip,
+      };
       return kind === "adam" ? new Adam(params, o) : new LaProp(params, o);
     };
     this.agc = opts.agc ?? c.agc;
@@ -148,6 +158,13 @@ export class DreamerTrainer {
   /**
    * The update itself (no validation, no compile): what `step` runs and `compiledStep` traces.
    * Synchronous, in place, tensors only; returns lazy scalar metrics.
+   *
+   * As the official `Agent.train`, every loss is computed with the parameters before the update
+   * and one backward pass serves them all: the world-model loss, the actor-critic loss on an
+   * imagination from every posterior state (gradients stopped at the starts) and the replay
+   * value loss (`repvalScale`, whose gradient reaches the critic and the world model); then
+   * adaptive gradient clipping per parameter tensor, both optimizers' steps, and the slow
+   * critic's EMA.
    */
   update(batch: Batch): Record<string, Tensor> {
     const model = this.model;
@@ -156,24 +173,45 @@ export class DreamerTrainer {
     if (gen) model.sampleGenerator = gen;
     try {
       const metrics: Record<string, Tensor> = {};
-      const { out, post } = model.lossWithStates(batch);
-      out.loss.backward();
-      agcClip(this.#wmParams, this.agc);
+      const { out, post, feat, succ } = model.lossWithStates(batch);
       for (const [k, v] of Object.entries(out.metrics)) metrics[`wm/${k}`] = pend(v);
       const ac = this.acOpt ? model.actorCritic : null;
-      // Imagination starts must be computed before the world model's parameters change.
-      const starts = ac
-        ? { deter: pend(post.deter.detach()), stoch: pend(post.stoch.detach()) }
-        : null;
+      let loss = out.loss;
+      if (ac) {
+        const [B, T] = feat.shape;
+        const bt = (x: Tensor | null | undefined) => (x ? x.reshape([B, T]) : null);
+        const mask = bt(batch.mask);
+        // Imagination starts from every real step (padding, mask 0, carries no weight).
+        const starts = { deter: post.deter.detach(), stoch: post.stoch.detach() };
+        const l = ac.loss(starts, { generator: gen, mask: mask ? mask.reshape([B * T]) : null });
+        for (const [k, v] of Object.entries(l.metrics)) metrics[`ac/${k}`] = pend(v);
+        loss = loss.add(l.loss);
+        const scale = model.config.repvalScale;
+        if (scale > 0) {
+          const repval = ac.replayLoss({
+            feat,
+            succ,
+            rewards: bt(batch.rewards)!,
+            terminations: bt(batch.terminations)!,
+            isFirst: bt(model.isFirstOf(batch)),
+            mask,
+            boot: l.startReturn.reshape([B, T]),
+          });
+          metrics["ac/repval"] = pend(repval.detach());
+          loss = loss.add(repval.mul(scale));
+        }
+      }
+      loss.backward();
+      agcClip(this.#wmParams, this.agc);
+      agcClip(this.#acParams, this.agc);
+      // The actor-critic's gradients are computed in the world-model step's schedule, before
+      // that step changes the parameters they were computed from.
+      for (const p of this.#acParams) {
+        if (p.grad && !p.grad.isDisposed) addPendingTarget(p.grad._node);
+      }
       this.wmOpt.step();
       this.wmOpt.zeroGrad();
-      if (ac && starts && this.acOpt) {
-        // Imagination starts from every real step (padding, mask 0, carries no weight).
-        const mask = batch.mask ? batch.mask.reshape([batch.mask.size]) : null;
-        const l = ac.loss(starts, { generator: gen, mask });
-        l.loss.backward();
-        agcClip(this.#acParams, this.agc);
-        for (const [k, v] of Object.entries(l.metrics)) metrics[`ac/${k}`] = pend(v);
+      if (ac && this.acOpt) {
         this.acOpt.step();
         this.acOpt.zeroGrad();
         ac.updateSlowCritic();

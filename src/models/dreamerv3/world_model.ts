@@ -6,13 +6,18 @@
  * Data convention (the repository's, TD-MPC2 style, as the replay buffer samples it):
  * `actions[:, t]` is taken after observation t and earns `rewards[:, t]`; `terminations[:, t]`
  * says that action ended the episode. The RSSM (official convention) feeds step t the previous
- * action, so the state that follows action t — step t+1's posterior, or for the last step one
- * more core step with a prior sample — predicts `rewards[:, t]` and `1 - terminations[:, t]`.
- * This is what `rollout` reports: `decode(transition(s_t, a_t))` predicts the reward of a_t.
+ * action, so the state that follows action t predicts `rewards[:, t]` and
+ * `1 - terminations[:, t]`: step t+1's posterior, or where no observation of it follows (the
+ * last step; an episode's last step, the next row starting another episode, as in batches that
+ * span episodes; before padding) one more core step with a prior sample. The official layout
+ * stores the observation an action leads to with that action's reward (and the terminal
+ * observation as a row of its own), so the same posterior-or-prior state predicts the same
+ * reward there. This is what `rollout` reports: `decode(transition(s_t, a_t))` predicts the
+ * reward of a_t. `extras.isFirst` resets the state (sequences may span episodes).
  *
  * Loss (official `dreamerv3/agent.py` `loss`): reconstruction (vectors: squared error of
  * symlog(obs), images: squared error, both summed over the observation's elements), reward
- * (two-hot cross-entropy over 255 symlog-spaced bins), continue (Bernoulli), dyn and rep
+ * (two-hot cross-entropy over 255 exponentially spaced bins), continue (Bernoulli), dyn and rep
  * (KL balancing with free bits), each averaged over `[B, T]` and weighted by its scale.
  * @module
  */
@@ -39,7 +44,7 @@ import {
   obsLayout,
 } from "./config.ts";
 import { BinaryHead, TwoHotHead } from "./heads.ts";
-import { binaryLoss, symlogBins } from "./losses.ts";
+import { binaryLoss, twohotBins } from "./losses.ts";
 import { MultiDecoder, MultiEncoder, netOptions } from "./networks.ts";
 import { RSSM, type RSSMState } from "./rssm.ts";
 import { DreamerTrainer } from "./trainer.ts";
@@ -72,6 +77,10 @@ export interface DreamerLossResult {
   readonly out: LossOutput;
   /** Posterior states of every step, flattened to `[B * T, ...]` (imagination starts). */
   readonly post: RSSMState;
+  /** Posterior features `[B, T, F]` (with gradients; the replay value loss reads them). */
+  readonly feat: Tensor;
+  /** Features of the state each action leads to `[B, T, F]` (what the reward head reads). */
+  readonly succ: Tensor;
 }
 
 /** `sum(x * w) / max(sum(w), 1)`, or the mean without weights. */
@@ -141,11 +150,11 @@ export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> implements 
     this.reward = new TwoHotHead(F, c, c.rewLayers, o);
     this.cont = new BinaryHead(F, c, c.conLayers, o);
     this.actorCritic = c.actorCritic ? new ActorCritic(this, c, o) : null;
-    this.#bins = keep(symlogBins(c.bins, c.binRange, this.device));
+    this.#bins = keep(twohotBins(c.bins, c.binRange, this.device));
     this.sampleGenerator = undefined;
   }
 
-  /** The two-hot bins (symlog space) `[bins]`. */
+  /** The two-hot bins (raw values, see `twohotBins`) `[bins]`. */
   get bins(): Tensor {
     return this.#bins;
   }
@@ -464,22 +473,30 @@ export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> implements 
     }
 
     // Reward and continue of action t, from the state it leads to: step t+1's posterior, or,
-    // where no observation follows (the last step, and the last real step of a zero-padded
-    // sequence), the prior: the core step with action t (step t+1's deter, which a padded step
-    // computes from the real h_t, z_t, a_t) and a prior sample, as in imagination.
+    // where no observation of that state follows (the last step; an episode's last step, whose
+    // successor row starts the next episode; the last real step of a zero-padded sequence), the
+    // prior: the core step with action t (`succDeter`) and a prior sample, as in imagination.
     const mask = batch.mask ? batch.mask.reshape([B, T]) : null;
-    const nextFeat = this.features(r.next).unsqueeze(1); // [B, 1, F]
-    let succ = T > 1 ? concat([feat.narrow(1, 1, T - 1), nextFeat], 1) : nextFeat;
-    if (mask && T > 1) {
-      const later = (x: Tensor) => x.narrow(1, 1, T - 1);
-      const priorZ = this.rssm.sample(
-        later(r.priorLogits),
-        this.rssm.gumbel([B, T - 1], this.sampleGenerator),
-      );
-      const priorFeat = concat([concat([later(r.deter), priorZ], -1), nextFeat], 1);
-      const usePrior = concat([later(mask).neg().add(1), zeros([B, 1], { device: this.device })], 1)
-        .unsqueeze(-1); // [B, T, 1]: 1 where step t+1 is padding
-      succ = succ.add(priorFeat.sub(succ).mul(usePrior));
+    const succDeter = r.succDeter.reshape([N, c.deter]);
+    const priorZ = this.rssm.sample(
+      this.rssm.priorLogits(succDeter),
+      this.rssm.gumbel([N], this.sampleGenerator),
+    );
+    const priorSucc = concat([succDeter, priorZ], -1).reshape([B, T, F]);
+    let succ = priorSucc;
+    if (T > 1) {
+      // 1 where step t+1 is an observation of the state action t leads to.
+      let observed = isFirst ? isFirst.narrow(1, 1, T - 1).neg().add(1) : null;
+      if (mask) {
+        observed = observed ? observed.mul(mask.narrow(1, 1, T - 1)) : mask.narrow(1, 1, T - 1);
+      }
+      const next = feat.narrow(1, 1, T - 1);
+      const later = observed
+        ? next.mul(observed.unsqueeze(-1)).add(
+          priorSucc.narrow(1, 0, T - 1).mul(observed.neg().add(1).unsqueeze(-1)),
+        )
+        : next;
+      succ = concat([later, priorSucc.narrow(1, T - 1, 1)], 1);
     }
     const succN = succ.reshape([N, F]);
     const rew = this.reward.loss(succN, batch.rewards!.reshape([N]), this.#bins);
@@ -489,21 +506,11 @@ export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> implements 
     // KL balancing with free bits.
     const kl = this.rssm.klLosses(r.postLogits.reshape([N, SK]), r.priorLogits.reshape([N, SK]));
 
-    // Weights: valid steps; reward/continue also need the next step in the same episode.
+    // Weights: the real steps (every action's reward and continue flag is trained).
     const w = mask ? mask.reshape([N]) : null;
-    let wSucc = w;
-    if (isFirst && T > 1) {
-      const cont = concat([
-        isFirst.narrow(1, 1, T - 1).neg().add(1),
-        zeros([B, 1], {
-          device: this.device,
-        }).add(1),
-      ], 1).reshape([N]);
-      wSucc = wSucc ? wSucc.mul(cont) : cont;
-    }
     const recM = weightedMean(rec!, w);
-    const rewM = weightedMean(rew, wSucc);
-    const conM = weightedMean(con, wSucc);
+    const rewM = weightedMean(rew, w);
+    const conM = weightedMean(con, w);
     const dynM = weightedMean(kl.dyn, w);
     const repM = weightedMean(kl.rep, w);
     const components = {
@@ -529,6 +536,8 @@ export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> implements 
     return {
       out: { loss, components, metrics },
       post: { deter: r.deter.reshape([N, c.deter]), stoch: r.stoch.reshape([N, SK]) },
+      feat,
+      succ,
     };
   }
 
@@ -544,6 +553,7 @@ export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> implements 
     const trainer = new DreamerTrainer(this, { generator });
     return makeTrainStep({
       name: "dreamerv3",
+      crossEpisodes: true, // the RSSM resets at isFirst; the losses handle episode ends
       optimizers: trainer.acOpt
         ? { model: trainer.wmOpt, actorCritic: trainer.acOpt }
         : { model: trainer.wmOpt },
