@@ -22,7 +22,7 @@ import { Module } from "../../nn/module.ts";
 import { softUpdate } from "../../optim/ema.ts";
 import { concat, stack, zeros } from "../../tensor/creation.ts";
 import type { Generator } from "../../tensor/random.ts";
-import { noGrad, type Tensor } from "../../tensor/tensor.ts";
+import { noGrad, realize, type Tensor } from "../../tensor/tensor.ts";
 import { type DreamerV3Config, featDim } from "./config.ts";
 import { Actor, TwoHotHead } from "./heads.ts";
 import { lambdaReturns, percentiles, twohotLoss } from "./losses.ts";
@@ -244,6 +244,8 @@ export class ActorCritic extends Module {
       retLo: this.#lo,
       retHi: this.#hi,
     }, c);
+    // The advantages read the new statistics: compute them before the buffers are overwritten.
+    realize(l.retLo, l.retHi);
     this.#lo.assign(l.retLo);
     this.#hi.assign(l.retHi);
     const m = opts.mask ? opts.mask.reshape([1, N]) : null;
