@@ -554,6 +554,7 @@ export {
   type PolicyDist,
   type PreparedLinear,
   registerDreamerV3Family,
+  type ReplayValueInputs,
   RSSM,
   type RSSMState,
   TwoHotHead,

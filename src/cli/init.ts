@@ -259,9 +259,10 @@ worldflux verify --target ./outputs --mode quick
   and the trained model in \`outputs/model\` (load it with \`fromPretrained\`).
 
 To move from the contract smoke to meaningful local training, set \`[data] source = "env"\` and
-\`env = "Pendulum-v1"\` (or train on your own \`.npz\`), rerun \`worldflux train\`, and check that
-\`outputs/run_manifest.json\` says \`"run_classification": "meaningful_local_training"\` with no
-\`degraded_modes\`.
+\`env = "Pendulum-v1"\` (or train on your own \`.npz\`), rerun \`worldflux train\` with a learning
+budget (online: at least 3,000 environment steps and 1,000 gradient updates, as
+\`worldflux init --data env\` sets them), and check that \`outputs/run_manifest.json\` says
+\`"run_classification": "meaningful_local_training"\` with no \`degraded_modes\`.
 `;
 }
 

@@ -54,6 +54,7 @@ import {
   setAsidePreviousRun,
 } from "./previous_run.ts";
 import { gymManifestInfo, onlineEnvArgs, recordedEnvArgs } from "./data_env.ts";
+import { LEARNING_BUDGET, learningBudgetShortfalls } from "./learning_budget.ts";
 
 /** Version of the run manifest's layout. */
 export const RUN_MANIFEST_VERSION = 1;
@@ -79,6 +80,17 @@ export interface RunManifest {
   readonly run_classification: RunClassification;
   /** What made this run weaker than it looks (empty for a clean run); see the README. */
   readonly degraded_modes: readonly string[];
+  /**
+   * Online runs: the learning budget's thresholds and whether the run met them (see
+   * `learning_budget.ts`; a shortfall adds the degraded mode `below_learning_budget`). Null
+   * offline.
+   */
+  readonly learning_budget: {
+    readonly min_env_steps: number;
+    readonly min_updates: number;
+    readonly met: boolean;
+    readonly shortfalls: readonly string[];
+  } | null;
   /** Notes the run printed (fallbacks, warnings). */
   readonly notes: readonly string[];
   /** Plugin modules loaded for the run. */
@@ -572,6 +584,7 @@ export async function runProject(
     let summary: TrainSummary;
     let online: OnlineResult | undefined;
     let controllerName: string | null = null;
+    let learningBudget: RunManifest["learning_budget"] = null;
     if (env) {
       const space = env.actionSpace;
       const controller = opts.controller ??
@@ -595,6 +608,23 @@ export async function runProject(
         log: note,
       });
       summary = online.summary;
+      const shortfalls = learningBudgetShortfalls({
+        ownPolicy: Boolean(controller),
+        envSteps: summary.steps,
+        updates: summary.updates,
+        prefillSteps: cfg.prefillSteps,
+        evalSteps: online.evaluations.map((e) => e.envStep),
+      });
+      learningBudget = {
+        min_env_steps: LEARNING_BUDGET.minEnvSteps,
+        min_updates: LEARNING_BUDGET.minUpdates,
+        met: shortfalls.length === 0,
+        shortfalls,
+      };
+      if (shortfalls.length) {
+        degraded.push("below_learning_budget");
+        note(`below a learning budget (a smoke test of the online loop): ${shortfalls.join("; ")}`);
+      }
     } else {
       const trainer = new Trainer(model, cfg, {
         callbacks: opts.callbacks,
@@ -623,6 +653,7 @@ export async function runProject(
       command: opts.command ? [...opts.command] : null,
       run_classification: data.source === "random" ? "contract_smoke" : "meaningful_local_training",
       degraded_modes: degraded,
+      learning_budget: learningBudget,
       notes,
       plugins: project.plugins,
       device: { requested, selected: device.selected, reason: device.reason },

@@ -139,7 +139,9 @@ Deno.test({
     assert.equal(r.code, 0, r.err);
     const m = await readJson<RunManifest>(`${dir}/outputs/run_manifest.json`);
     assert.equal(m.run_classification, "meaningful_local_training");
-    assert.deepEqual(m.degraded_modes, []);
+    // 40 steps: a smoke test of the online loop, short of a learning budget (learning_budget.ts).
+    assert.deepEqual(m.degraded_modes, ["below_learning_budget"]);
+    assert.equal(m.learning_budget!.met, false);
     assert.equal(m.training.mode, "online");
     assert.equal(m.training.controller, "tdmpc2");
     assert.equal(m.data.source, "gym");

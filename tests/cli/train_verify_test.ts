@@ -213,7 +213,17 @@ Deno.test("cli train + verify: online in an environment (tdmpc2 with MPPI, real_
   assert.equal(m.run_classification, "meaningful_local_training");
   assert.equal(m.training.mode, "online");
   assert.equal(m.training.controller, "tdmpc2");
-  assert.deepEqual(m.degraded_modes, []);
+  // 40 steps and a few updates: a smoke test of the online loop, not a learning budget.
+  assert.deepEqual(m.degraded_modes, ["below_learning_budget"]);
+  assert.deepEqual(m.learning_budget, {
+    min_env_steps: 3000,
+    min_updates: 1000,
+    met: false,
+    shortfalls: [
+      "40 environment steps, fewer than 3000",
+      `${m.training.updates} gradient updates, fewer than 1000`,
+    ],
+  });
   assert.equal(m.evaluation!.history.length, 1);
   assert.equal(m.data.env, "Pendulum-v1");
   const v = await run(["verify", "--target", `${dir}/outputs`, "--format", "json"]);
@@ -243,7 +253,13 @@ Deno.test("cli train + verify: a family without a controller online, no update (
   const r = await run(["train", "-c", toml]);
   assert.equal(r.code, 0, r.err);
   const m = await readJson<RunManifest>(`${dir}/outputs/run_manifest.json`);
-  assert.deepEqual(m.degraded_modes, ["random_policy"]);
+  assert.deepEqual(m.degraded_modes, ["random_policy", "below_learning_budget"]);
+  assert.deepEqual(m.learning_budget!.shortfalls, [
+    "the family's policy never acted (random actions throughout)",
+    "50 environment steps, fewer than 3000",
+    "0 gradient updates, fewer than 1000",
+    "no evaluation after the 100 prefill steps",
+  ]);
   assert.equal(m.training.controller, "random");
   assert.equal(m.training.updates, 0);
   const v = await run(["verify", "--target", `${dir}/outputs`, "--format", "json"]);
