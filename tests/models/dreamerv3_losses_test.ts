@@ -404,3 +404,44 @@ Deno.test("dreamerv3 controller: the RSSM is fed the action the environment exec
   cont.dispose();
   model.dispose();
 });
+
+Deno.test("dreamerv3 trainer: image observations and continuous actions on batches spanning episodes (every loss finite, successors at the episode end)", async () => {
+  manualSeed(11);
+  const model = await createWorldModel("dreamer:ci", {
+    obsShape: [3, 16, 16],
+    actionDim: 2,
+    cnnDepth: 4,
+    seed: 2,
+  }) as DreamerV3WorldModel;
+  const B = 2, T = 6;
+  const batch = {
+    obs: randn([B, T, 3, 16, 16]).sigmoid(), // pixels in [0, 1], as the replay buffer gives
+    actions: randn([B, T, 2]).mul(0.8), // continuous, some outside [-1, 1] as sampled
+    rewards: randn([B, T]),
+    terminations: tensor([[0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0]]),
+    extras: { isFirst: tensor([[0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0]]) },
+  };
+  // The successor of the terminal action (row 2 of sequence 0) is the core step with it.
+  const res = model.lossWithStates(batch);
+  const D = model.config.deter, F = res.feat.shape[2];
+  const at = (x: Tensor, b: number, t: number) =>
+    x.narrow(0, b, 1).narrow(1, t, 1).reshape([1, -1]);
+  const want = model.rssm.core(
+    at(res.feat, 0, 2).narrow(1, 0, D),
+    at(res.feat, 0, 2).narrow(1, D, F - D),
+    model.rssm.actionPart(model.rssm.actionEmbed(at(batch.actions, 0, 2))),
+  );
+  close((await arr(at(res.succ, 0, 2))).slice(0, D), await arr(want), 1e-5, "prior successor");
+  close(await arr(at(res.succ, 1, 2)), await arr(at(res.feat, 1, 3)), 0, "posterior successor");
+  const trainer = new DreamerTrainer(model, { lr: 1e-3, acLr: 1e-3 });
+  for (let i = 0; i < 2; i++) {
+    const m = trainer.step(batch);
+    for (const k of ["wm/rec", "wm/rew", "wm/con", "wm/kl", "ac/policy", "ac/value", "ac/repval"]) {
+      const v = await m[k].item();
+      assert.ok(Number.isFinite(v), `${k} = ${v}`);
+    }
+    for (const t of Object.values(m)) t.dispose();
+  }
+  trainer.dispose();
+  model.dispose();
+});

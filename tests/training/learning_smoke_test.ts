@@ -3,8 +3,9 @@
  * its own controller — TD-MPC2 (MPPI with the policy prior) on Pendulum-v1, DreamerV3 (its
  * actor on the filtered RSSM state) on CartPole-v1 — runs, updates, evaluates, and its losses are
  * finite. Not the learning claim itself (docs/learning_results.md has that); plus the pieces the
- * DreamerV3 runs rely on: the controller's state across steps and episodes, and the masked
- * (zero-padded) batches the loop samples from short episodes.
+ * DreamerV3 runs rely on: batches that are windows of the replay stream (episode starts inside
+ * the sequences), the controller's state across steps and episodes, and masked (zero-padded)
+ * batches (the offline trainer's short episodes).
  * @module
  */
 
@@ -14,10 +15,13 @@ import {
   type DreamerV3WorldModel,
   makeEnvSync,
   type Metrics,
+  parseTrainingConfig,
   tdmpc2Controller,
   type TDMPC2WorldModel,
+  type Tensor,
   tensor,
   trainOnline,
+  type TrainStep,
 } from "../../mod.ts";
 import { percentiles } from "../../src/models/dreamerv3/losses.ts";
 import type { DreamerV3ControllerState } from "../../src/models/dreamerv3/controller.ts";
@@ -77,7 +81,7 @@ Deno.test("learning smoke: DreamerV3 online on CartPole-v1 (actor controller) ru
   }) as DreamerV3WorldModel;
   const logs: Metrics[] = [];
   const notes: string[] = [];
-  const r = await trainOnline(model, env, {
+  const config = {
     totalSteps: 300,
     prefillSteps: 150,
     trainRatio: 1 / 16,
@@ -88,8 +92,34 @@ Deno.test("learning smoke: DreamerV3 online on CartPole-v1 (actor controller) ru
     evalEpisodes: 2,
     seed: 0,
     outputDir: await tempDir(),
-  }, {
+  };
+  // The family's own step, watched: the batches it gets and their episode starts.
+  const inner = model.createTrainStep(parseTrainingConfig(config));
+  const firsts: Tensor[] = [];
+  const step: TrainStep = {
+    get description() {
+      return inner.description;
+    },
+    optimizers: inner.optimizers,
+    get compiled() {
+      return inner.compiled;
+    },
+    get fallbackReason() {
+      return inner.fallbackReason;
+    },
+    crossEpisodes: inner.crossEpisodes,
+    step: (b) => {
+      assert.equal(b.mask ?? null, null, "no padding");
+      firsts.push((b.extras!.isFirst as Tensor).clone());
+      return inner.step(b);
+    },
+    stateDict: () => inner.stateDict(),
+    loadStateDict: (st) => inner.loadStateDict(st),
+    dispose: () => inner.dispose(),
+  };
+  const r = await trainOnline(model, env, config, {
     evalEnv, // the model's own createController()
+    trainStep: step,
     defaultCallbacks: false,
     log: (m) => notes.push(m),
     callbacks: [{ onLog: (_s, m) => void logs.push(m) }],
@@ -98,8 +128,19 @@ Deno.test("learning smoke: DreamerV3 online on CartPole-v1 (actor controller) ru
   assert.ok(r.summary.updates >= 9, String(r.summary.updates));
   assert.equal(r.evaluations.length, 1);
   assert.ok(r.evaluations[0].returns.every((x) => x >= 1 && x <= 60));
-  // Random CartPole episodes are shorter than 32 steps: padded, masked batches were trained on.
-  assert.ok(notes.some((n) => /zero-padded/.test(n)), notes.join("\n"));
+  // DreamerV3 trains on windows of the replay stream: random CartPole episodes are shorter than
+  // 32 steps, so episodes start inside the sequences (isFirst at t > 0) and nothing is padded.
+  assert.equal(inner.crossEpisodes, true);
+  assert.equal(firsts.length, r.summary.updates);
+  let inside = 0;
+  for (const f of firsts) {
+    const v = await f.data() as Float32Array;
+    for (let i = 0; i < v.length; i++) if (i % 32 && v[i]) inside++;
+    f.dispose();
+  }
+  assert.ok(inside >= r.summary.updates * 4, `${inside} episode starts inside sequences`);
+  assert.ok(!notes.some((n) => /zero-padded/.test(n)), notes.join("\n"));
+  inner.dispose();
   finite(logs[logs.length - 1], [
     "loss",
     "wm/rec",
@@ -226,6 +267,16 @@ Deno.test("learning smoke: DreamerV3 losses ignore what the padding of a short e
     for (const k of ["policy", "value", "ret", "ret_lo", "ret_hi"]) {
       m[`ac/${k}`] = await ac.metrics[k].item();
     }
+    const res = model.lossWithStates(batch);
+    m["ac/repval"] = await model.actorCritic!.replayLoss({
+      feat: res.feat,
+      succ: res.succ,
+      rewards: batch.rewards,
+      terminations: batch.terminations,
+      isFirst: batch.extras.isFirst,
+      mask: batch.mask,
+      boot: ac.startReturn.reshape([B, T]),
+    }).item();
     model.sampleGenerator = undefined;
     return m;
   };
