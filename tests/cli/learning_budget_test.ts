@@ -31,10 +31,10 @@ Deno.test("learning budget: the thresholds, met exactly at them, each shortfall 
   ]);
 });
 
-Deno.test("learning budget: the projects `worldflux init --data env` scaffolds meet it", () => {
+Deno.test("learning budget: the projects `worldflux init --data env|gym` scaffolds meet it", () => {
   for (const family of ["dreamerv3", "tdmpc2"] as const) {
-    for (const pixels of family === "dreamerv3" ? [false, true] : [false]) {
-      const t = templateTraining(family, "env", pixels);
+    for (const [data, pixels] of [["env", false], ["env", true], ["gym", false]] as const) {
+      const t = templateTraining(family, data, pixels);
       const steps = t.totalSteps!, prefill = t.prefillSteps!, ratio = t.trainRatio ?? 1;
       const updates = Math.floor((steps - prefill) * ratio);
       const evals = [];
@@ -48,7 +48,7 @@ Deno.test("learning budget: the projects `worldflux init --data env` scaffolds m
           evalSteps: evals,
         }),
         [],
-        `${family}${pixels ? " (pixels)" : ""}: ${steps} steps, ${updates} updates`,
+        `${family} ${data}${pixels ? " (pixels)" : ""}: ${steps} steps, ${updates} updates`,
       );
     }
   }
