@@ -208,7 +208,7 @@ export function projectToml(o: ProjectTemplateOptions): string {
 # Keys are snake_case and an unknown key is an error. Relative paths are relative to this file.
 
 name = ${JSON.stringify(o.name)}
-${c(`# plugins = ["./my_plugin.ts"]`, "plugin modules loaded before the model is built")}
+${c(`# plugins = ["./my_plugin.ts"]`, "local plugin modules (paths; URLs are refused)")}
 
 [model]
 ${c(`family = "${o.family}"`, 'dreamerv3 | tdmpc2 | mlp ("worldflux models list --surface all")')}

@@ -5,7 +5,7 @@
  *
  * ```toml
  * name = "my-world-model"        # optional
- * plugins = ["./my_plugin.ts"]   # optional: plugin modules loaded before the model is built
+ * plugins = ["./my_plugin.ts"]   # optional: local plugin modules (relative paths; URLs refused)
  *
  * [model]
  * family = "dreamerv3"           # or preset = "dreamerv3:ci" (a full name or an alias)
@@ -27,6 +27,7 @@
 
 import { parse as parseToml } from "smol-toml";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ConfigError } from "../errors.ts";
 import { closestNames } from "../core/naming.ts";
 import { parseTrainingConfig, type TrainingConfig } from "../training/config.ts";
@@ -462,6 +463,42 @@ function parseVerify(where: string, t: Table): VerifyConfig {
 }
 
 /**
+ * The file of a plugin module named by a project file: a path relative to the project
+ * directory (`./plugins/my_plugin.ts`), an absolute path, or a `file:` URL. Anything else that
+ * names code by URL (`data:`, `blob:`, `http(s):`, `jsr:`, `npm:`, ...) is refused with a
+ * {@link ConfigError} before anything is imported: a project file only runs code that is on this
+ * machine, in files the user can read. To use a published plugin, re-export it from a local
+ * module (`export { default } from "jsr:@scope/plugin";`) and list that module.
+ *
+ * @example
+ * ```ts
+ * import { resolveProjectPlugin } from "./project.ts";
+ * console.log(resolveProjectPlugin("./plugins/p.ts", "/home/me/proj", "plugins"));
+ * // /home/me/proj/plugins/p.ts
+ * ```
+ */
+export function resolveProjectPlugin(spec: string, baseDir: string, where: string): string {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(spec);
+  const drive = /^[a-z]:[\\/]/i.test(spec); // C:\path on Windows
+  if (scheme && !drive) {
+    if (scheme[1].toLowerCase() === "file") {
+      try {
+        return fileURLToPath(spec);
+      } catch {
+        throw new ConfigError(`${where}: "${spec}" is not a valid file: URL`);
+      }
+    }
+    throw new ConfigError(
+      `${where}: a ${scheme[1].toLowerCase()}: URL is refused: plugins are local module files, ` +
+        `given as paths relative to the project (e.g. "./plugins/my_plugin.ts"); a project ` +
+        `file never loads code from a URL. To use a published plugin, re-export it from a ` +
+        `local module (export { default } from "jsr:@scope/plugin") and list that module`,
+    );
+  }
+  return resolvePath(baseDir, spec);
+}
+
+/**
  * Validates the tables of a `worldflux.toml` (already parsed). `path` names the file in error
  * messages; `baseDir` is where relative paths point from.
  */
@@ -490,10 +527,9 @@ export function parseProjectConfig(
     if (!Array.isArray(doc.plugins)) {
       throw new ConfigError(`${label}: plugins must be a list of module specifiers`);
     }
-    plugins = doc.plugins.map((p) => {
-      const s = str(label, "plugins", p);
-      return /^[a-z][a-z0-9+.-]*:/i.test(s) ? s : resolvePath(baseDir, s);
-    });
+    plugins = doc.plugins.map((p) =>
+      resolveProjectPlugin(str(label, "plugins", p), baseDir, `${label}: plugins`)
+    );
   }
   const model = parseModel(where("model"), doc.model as Table);
   const data = parseData(where("data"), doc.data as Table, baseDir);

@@ -18,6 +18,7 @@
  */
 
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { type AutoDecision, type DeviceRequest, resolveAuto } from "../backend/device.ts";
 import type { DeviceName } from "../backend/types.ts";
 import "../backend/webgpu/backend.ts";
@@ -46,7 +47,13 @@ import { type OnlineResult, trainOnline } from "../training/online.ts";
 import { readReplayArrays, ReplayBuffer } from "../training/replay_buffer.ts";
 import { Trainer } from "../training/trainer.ts";
 import "../training/families.ts";
-import type { DataConfig, NpzDataConfig, ProjectConfig, RandomDataConfig } from "./project.ts";
+import {
+  type DataConfig,
+  type NpzDataConfig,
+  type ProjectConfig,
+  type RandomDataConfig,
+  resolveProjectPlugin,
+} from "./project.ts";
 import {
   discardPreviousRuns,
   type PreviousRun,
@@ -372,11 +379,14 @@ export async function resolveRunDevice(
   return { selected: requested, reason: `requested explicitly (device = "${requested}")` };
 }
 
-/** Loads the plugin modules a project names (once each). */
+/**
+ * Loads the plugin modules a project names (once each): local module files only (relative paths
+ * from the working directory; see {@link resolveProjectPlugin}), a URL is refused before
+ * anything is imported.
+ */
 export async function loadProjectPlugins(plugins: readonly string[]): Promise<void> {
   for (const p of plugins) {
-    const spec = /^[a-z][a-z0-9+.-]*:/i.test(p) ? p : new URL(`file://${resolve(p)}`);
-    await loadPlugin(spec);
+    await loadPlugin(pathToFileURL(resolveProjectPlugin(p, Deno.cwd(), "plugins")));
   }
 }
 

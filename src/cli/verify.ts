@@ -45,7 +45,7 @@ import { ReplayBuffer } from "../training/replay_buffer.ts";
 import { disposeBatch } from "../training/train_step.ts";
 import "../training/families.ts";
 import { type Command, EXIT, formatRows, oneOf, parseCommandArgs, UsageError } from "./command.ts";
-import { VERIFY_DEFAULTS } from "./project.ts";
+import { loadProjectConfig, VERIFY_DEFAULTS } from "./project.ts";
 import {
   loadProjectPlugins,
   randomReplayBuffer,
@@ -120,6 +120,20 @@ export interface QuickVerifyOptions {
   readonly write?: boolean;
   /** Where progress notes go (default: nowhere). */
   readonly log?: (message: string) => void;
+  /**
+   * Plugin modules verify may load (resolved paths, from the project file; default none). The
+   * run's manifest lists the plugins it used, but run_manifest.json is a data file: a plugin it
+   * names is loaded only when it is in this list.
+   */
+  readonly plugins?: readonly string[];
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -352,7 +366,17 @@ export async function quickVerify(
   art("metrics.jsonl", mm.ok, mm.detail);
   if (manifest) {
     try {
-      await loadProjectPlugins(manifest.plugins ?? []);
+      const trusted = new Set((opts.plugins ?? []).map((p) => resolve(p)));
+      const named = Array.isArray(manifest.plugins) ? manifest.plugins : [];
+      const unlisted = named.filter((p) => typeof p !== "string" || !trusted.has(resolve(p)));
+      if (unlisted.length) {
+        log(
+          `the run used ${unlisted.length} plugin(s) not listed in the project file given to ` +
+            `verify (-c): not loaded (code is loaded from project files, never from ` +
+            `run_manifest.json)`,
+        );
+      }
+      await loadProjectPlugins(named.filter((p) => !unlisted.includes(p)));
       device = (await resolveRunDevice(opts.device ?? "auto")).selected;
       model = await fromPretrained(join(dir, manifest.artifacts?.model ?? "model"), { device });
       const fp = await model.contractFingerprint();
@@ -646,6 +670,7 @@ export function formatVerifyReport(r: QuickVerifyReport): string {
 
 const HELP = `Usage: worldflux verify --target DIR [--mode quick] [--episodes N]
                         [--device auto|cpu|webgpu] [--format text|json]
+                        [-c worldflux.toml]
 
 Checks the artifacts of a "worldflux train" run in DIR (run_manifest.json,
 metrics.jsonl, model/, checkpoint_final, holdout.npz), re-evaluates the model
@@ -670,6 +695,9 @@ Options:
   --episodes <n>          Evaluation episodes per policy (env runs)
   --device <device>       auto (default), cpu or webgpu
   --format <text|json>    Output format (default: text)
+  -c, --config <file>     Project file whose plugins the model needs (default:
+                          ./worldflux.toml when present); plugins named only by
+                          run_manifest.json are never loaded
   -h, --help              Show this help
 
 Exit codes: 0 pass or warning, 1 fail, 2 wrong command line.`;
@@ -686,6 +714,7 @@ export const verifyCommand: Command = {
       episodes: { type: "string" },
       device: { type: "string", default: "auto" },
       format: { type: "string", default: "text" },
+      config: { type: "string", short: "c" },
       help: { type: "boolean", short: "h" },
     });
     if (values.help) {
@@ -715,9 +744,17 @@ export const verifyCommand: Command = {
         );
       }
     }
+    // The project file is trusted with code (its plugins); the default one only when readable.
+    let plugins: readonly string[] = [];
+    if (values.config !== undefined) {
+      plugins = (await loadProjectConfig(values.config as string)).plugins;
+    } else if (await isFile("worldflux.toml")) {
+      plugins = await loadProjectConfig("worldflux.toml").then((p) => p.plugins, () => []);
+    }
     const report = await quickVerify(values.target as string, {
       episodes,
       device,
+      plugins,
       log: format === "text" ? (m) => console.error(`verify: ${m}`) : undefined,
     });
     console.log(format === "json" ? JSON.stringify(report, null, 2) : formatVerifyReport(report));

@@ -133,3 +133,68 @@ Deno.test("cli train: a run that fails after it began puts the previous run back
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const LOCAL_PLUGIN = `
+export default {
+  manifest: {
+    name: "reliability_local_plugin",
+    pluginApiVersion: "1.0",
+    worldfluxVersionRange: ">=0.1.0 <1.0.0",
+    capabilities: ["model-alias"],
+  },
+  register(ctx) {
+    ctx.registerAlias("reliability-local-mlp", "mlp:ci");
+  },
+};
+`;
+
+Deno.test("cli train/verify: plugins are local module files; URLs are refused before anything is imported", async () => {
+  const dir = await tempDir();
+  const g = globalThis as { __wfPwned?: number };
+  try {
+    const code = "globalThis.__wfPwned = 1; export default {};";
+    const urls = [
+      `data:application/javascript,${encodeURIComponent(code)}`,
+      "https://example.com/plugin.ts",
+      "http://example.com/plugin.ts",
+      "blob:null/1234",
+      "jsr:@scope/plugin",
+    ];
+    for (const url of urls) {
+      const path = await writeToml(dir, `plugins = [${JSON.stringify(url)}]\n${SMOKE}`);
+      const r = await run(["train", "-c", path]);
+      assert.equal(r.code, 1);
+      const scheme = url.slice(0, url.indexOf(":"));
+      assert.match(
+        r.err,
+        new RegExp(`a ${scheme}: URL is refused: plugins are local module files`),
+      );
+      assert.ok(!r.err.includes("__wfPwned"), "the code is not echoed");
+      assert.equal(g.__wfPwned, undefined, `${scheme}: nothing was imported`);
+    }
+    // A module relative to the project loads; its alias names the model.
+    await Deno.mkdir(`${dir}/plugins`);
+    await Deno.writeTextFile(`${dir}/plugins/local.js`, LOCAL_PLUGIN);
+    const text = `plugins = ["./plugins/local.js"]\n${SMOKE}`
+      .replace('family = "mlp"\npreset = "ci"', 'preset = "reliability-local-mlp"');
+    const path = await writeToml(dir, text);
+    const r = await run(["train", "-c", path]);
+    assert.equal(r.code, 0, r.err);
+    // verify loads a plugin only when the project file lists it, never because
+    // run_manifest.json names it.
+    const manifestPath = `${dir}/outputs/run_manifest.json`;
+    const m = JSON.parse(await Deno.readTextFile(manifestPath));
+    assert.deepEqual(m.plugins, [`${dir}/plugins/local.js`]);
+    await Deno.writeTextFile(`${dir}/evil.js`, code);
+    m.plugins.push(`${dir}/evil.js`);
+    await Deno.writeTextFile(manifestPath, JSON.stringify(m));
+    const v = await run(["verify", "--target", `${dir}/outputs`, "-c", path]);
+    assert.equal(g.__wfPwned, undefined, "verify imported nothing from run_manifest.json");
+    assert.match(v.err, /1 plugin\(s\) not listed in the project file/);
+    assert.equal(v.code, 0, v.out);
+    assert.match(v.out, /\[ok {2}\] model: loads/);
+  } finally {
+    delete g.__wfPwned;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
