@@ -216,14 +216,20 @@ const summary = await writeLearningRecord({
   title: `DREAMERV3 ON ${envId.toUpperCase()} (SEED ${flags.seed})`,
 });
 
-// The model's imagination next to a greedy episode.
+// The model's imagination next to a greedy episode (the longest of a few: early policies lose
+// the ball within a few steps), observed for its first third (at most 5 steps).
 model.eval();
-const traj = await playGreedy(evalEnv, controller, { seed: 777, steps: 40 });
+let traj = await playGreedy(evalEnv, controller, { seed: 777, steps: 40 });
+for (let seed = 778; seed < 782 && traj.actions.length < 40; seed++) {
+  const t = await playGreedy(evalEnv, controller, { seed, steps: 40 });
+  if (t.actions.length > traj.actions.length) traj = t;
+}
 let imaginationNote = "The greedy episode was too short to imagine.";
 let strip: string | null = null;
 let imagSvg = "";
 if (traj.actions.length >= 2) {
-  const im = await imagine(model, traj, Math.min(5, traj.actions.length - 1));
+  const warmup = Math.max(1, Math.min(5, Math.floor(traj.actions.length / 3)));
+  const im = await imagine(model, traj, warmup);
   imagSvg = imaginationSvg(im, { color: "#1f77b4" });
   await Deno.writeTextFile(join(out, "imagination.svg"), imagSvg);
   const png = imaginationPng(im);
