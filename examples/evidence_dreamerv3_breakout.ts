@@ -36,7 +36,7 @@ import {
   randomController,
   resolveController,
 } from "../mod.ts";
-import { DATA_SOURCES, parseProjectConfig, runProject } from "../cli.ts";
+import { parseProjectConfig, runProject } from "../cli.ts";
 import { finalEvaluation, parseFlags, randomBaseline, writeLearningRecord } from "./learn_lib.ts";
 import { imaginationPng, imaginationSvg, imagine, playGreedy } from "./lib/imagination.ts";
 import { dataUri, esc } from "./lib/svg_plots.ts";
@@ -128,21 +128,14 @@ const out = resolve(
   flags.out || join("outputs/evidence_dreamerv3_breakout", envId.replace(/\//g, "_")),
 );
 
-// The data table: a built-in environment in process, or a Gymnasium one through the bridge.
-const builtIn = listEnvs().includes(envId);
-if (!builtIn && !(DATA_SOURCES as readonly string[]).includes("gym")) {
-  throw new Error(
-    `${envId} runs through the Gymnasium bridge ([data] source = "gym"), which this build ` +
-      `does not have; use --env MinAtar/Breakout-v1 for the in-process Breakout`,
-  );
-}
-const data: Record<string, unknown> = builtIn
+// The data table: a built-in environment in process, or a Gymnasium one through the bridge
+// (its defaults are DreamerV3's Atari pre-processing: 64x64 frames, action repeat 4, and ALE v5's
+// sticky actions).
+// Under the smoke budget Atari episodes are capped at 400 frames (100 decisions): an untrained
+// greedy policy that never presses FIRE would otherwise play Gymnasium's 108,000 frames.
+const data: Record<string, unknown> = listEnvs().includes(envId)
   ? { source: "env", env: envId }
-  : { source: "gym", env: envId };
-// What runProject gives the built-in environments (see src/cli/run.ts), for the evaluations here.
-const envOptions: MakeEnvOptions = { normalizeActions: true };
-const evalEnvId = builtIn ? envId : `gym:${envId}`;
-
+  : { source: "gym", env: envId, ...(smoke ? { max_episode_steps: 400 } : {}) };
 const project = parseProjectConfig({
   name: `evidence-dreamerv3-${envId.replace(/\W+/g, "-").toLowerCase()}`,
   model: {
@@ -173,21 +166,21 @@ console.log(
   `DreamerV3 (${project.model.spec}) on ${envId}${smoke ? " (smoke budget)" : ""}: ${steps} env ` +
     `steps, replay ratio ${replayRatio} (${batchSize} x ${seqLen}); output ${out}`,
 );
-await Deno.mkdir(out, { recursive: true });
-const evalEnv = await makeEnv(evalEnvId, envOptions);
-const baseline = randomBaseline(evalEnv, randomEpisodes, 10_000 + flags.seed);
-console.log(
-  `random policy: ${baseline.mean.toFixed(2)} +- ${
-    baseline.std.toFixed(2)
-  } over ${randomEpisodes} episodes`,
-);
-
 const t0 = performance.now();
 const run = await runProject(project, { keepModel: true, command: command.split(" ") });
 const trainSec = (performance.now() - t0) / 1000;
 run.env?.close();
 const model = run.model!;
 const online = run.online!;
+// The evaluations here use the environment exactly as the run made it (the manifest records it).
+const made = run.manifest.data.make_env as { id: string; options: MakeEnvOptions };
+const evalEnv = await makeEnv(made.id, made.options);
+const baseline = randomBaseline(evalEnv, randomEpisodes, 10_000 + flags.seed);
+console.log(
+  `random policy: ${baseline.mean.toFixed(2)} +- ${
+    baseline.std.toFixed(2)
+  } over ${randomEpisodes} episodes`,
+);
 const controller = resolveController(model, {
   actionSpace: evalEnv.actionSpace,
   observationSpace: evalEnv.observationSpace,

@@ -633,6 +633,11 @@ export async function writeLearningRecord(rec: LearningRecord): Promise<Record<s
   return summary;
 }
 
+/** A number for a picture's label: two decimals below 10, none above. */
+function short(x: number): string {
+  return x.toFixed(Math.abs(x) < 10 ? 2 : 0);
+}
+
 /** The picture of a `returns.json` object. */
 export function plotRun(
   returns: {
@@ -684,7 +689,7 @@ export function plotRun(
     baseline: {
       mean: b.mean,
       std: b.std,
-      label: `random policy ${b.mean.toFixed(0)} +- ${b.std.toFixed(0)} (${b.episodes} ep)`,
+      label: `random policy ${short(b.mean)} +- ${short(b.std)} (${b.episodes} ep)`,
     },
     references,
     xLabel: "environment steps",
