@@ -90,16 +90,20 @@ export async function prepareHostScript(): Promise<void> {
   scriptText = await res.text();
 }
 
-function hostArgs(): string[] {
+function hostArgs(): (fifoDir: string) => string[] {
   // -B: no .pyc files next to the package's sources.
-  if (SCRIPT_URL.protocol === "file:") return ["-B", fileURLToPath(SCRIPT_URL)];
+  if (SCRIPT_URL.protocol === "file:") {
+    const path = fileURLToPath(SCRIPT_URL);
+    return (dir) => ["-B", path, "--fifo", dir];
+  }
   if (scriptText === null) {
     throw new Error(
       `the Gymnasium host program is remote (${SCRIPT_URL}): await prepareHostScript() first ` +
         `(makeEnv does)`,
     );
   }
-  return ["-B", "-c", scriptText];
+  const text = scriptText;
+  return (dir) => ["-B", "-c", text, "--fifo", dir];
 }
 
 /** Pip names to install for Python module / package names a host reported missing. */
@@ -297,6 +301,8 @@ function channelFailure(
       );
     case "closed":
       return new GymBridgeError("gym_closed", python, `${doing}: the environment is closed`);
+    case "platform":
+      return new GymUnsupportedError(python, e.message);
     default:
       return new GymProtocolError(python, `${doing}: ${e.message}`);
   }

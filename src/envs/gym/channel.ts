@@ -1,22 +1,31 @@
 /**
- * {@link PipeChannel}: synchronous request/reply with a child process, with a timeout on every
- * reply.
+ * {@link PipeChannel}: synchronous request/reply with a child process over two named pipes, with
+ * a timeout on every reply.
  *
  * Why this shape: worldflux environments are synchronous (`env.step(a)` returns the transition),
- * and Deno has no synchronous I/O on a child's pipes. So a worker thread owns the child
- * (`Deno.Command` with piped stdin/stdout/stderr) and does the asynchronous I/O, while the calling
- * thread hands it a request through a SharedArrayBuffer and blocks in `Atomics.wait(..., timeout)`
- * until the reply frame is in the buffer (protocol: `channel_protocol.ts`). A round trip between
- * the threads costs ~20 us on top of the pipe I/O; the worker is a `node:worker_threads` worker
- * with `unref()`, so an open channel never keeps the program alive.
+ * and Deno offers no synchronous I/O on a child's stdin/stdout, but it does on files, and a named
+ * pipe (FIFO) is one. The child creates `req` and `rep` in a private temporary directory; the
+ * calling thread writes request frames to `req` and reads reply frames from `rep` with blocking
+ * `writeSync` / `readSync`: one pipe round trip per request, as between two Python processes
+ * (~50 us; a worker relaying the child's stdout to the caller through a SharedArrayBuffer measured
+ * 5-10x that, as every request then crossed two more threads).
  *
- * The child is always reaped: by {@link PipeChannel.close} (stdin closed, then killed after a
+ * A blocking read cannot time out by itself, so a worker (`channel_worker.ts`) owns the child
+ * (spawn, stderr, reaping) and is the watchdog: it kills the child once the caller has waited past
+ * its deadline, which ends the read (end of file). Until the first frame arrives the caller holds
+ * a write end of `rep` itself (so that opening never blocks), and the worker then wakes it with a
+ * frame prefix no host sends. Named pipes need a POSIX system (Linux, macOS).
+ *
+ * The child is always reaped: by {@link PipeChannel.close} (end of input, then killed after a
  * grace time), by a timeout (killed at once, as its state is unknown), at program exit (`unload`
  * kills every live child) and on SIGINT/SIGTERM (children killed, then the program exits with
- * 128 + the signal's number, the default behaviour a signal listener would otherwise suppress).
+ * 128 + the signal's number, the default that a signal listener would otherwise suppress). The
+ * worker is a `node:worker_threads` worker with `unref()`, so an open channel never keeps the
+ * program alive.
  * @module
  */
 
+import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import {
   type ChannelFailureInfo,
@@ -29,8 +38,11 @@ import {
 export interface ChannelOptions {
   /** The program (a path or a name looked up on PATH). */
   readonly command: string;
-  /** Its arguments. */
-  readonly args: readonly string[];
+  /**
+   * Its arguments, given the directory in which it must create the FIFOs `req` (it reads
+   * requests there) and `rep` (it writes replies there), then open `req`, then `rep`.
+   */
+  readonly args: (fifoDir: string) => readonly string[];
   /** Extra environment variables (the rest is inherited). */
   readonly env?: Readonly<Record<string, string>>;
   /** Echo the child's stderr as it comes (default false: it is kept for error messages only). */
@@ -41,8 +53,11 @@ export interface ChannelOptions {
 
 /** Why a channel request failed; the bridge maps it to a typed error. */
 export class ChannelError extends Error {
-  /** `spawn`, `exit` or `internal` (from the worker), `timeout`, or `closed` (used after close). */
-  readonly kind: ChannelFailureInfo["kind"] | "timeout" | "closed";
+  /**
+   * `spawn`, `exit` or `internal` (from the worker), `timeout`, `closed` (used after close), or
+   * `platform` (no named pipes here).
+   */
+  readonly kind: ChannelFailureInfo["kind"] | "timeout" | "closed" | "platform";
   /** Details from the worker (exit code, signal, stderr). */
   readonly info: ChannelFailureInfo | null;
   /** Creates the error. */
@@ -59,11 +74,11 @@ const SIGNALS: readonly [Deno.Signal, number][] = [["SIGINT", 2], ["SIGTERM", 15
 const signalHandlers = new Map<Deno.Signal, () => void>();
 
 function killAll(): void {
-  for (const c of live) c.kill();
+  for (const c of live) c.discard();
 }
 
 function listenSignals(): void {
-  if (signalHandlers.size || Deno.build.os === "windows") return;
+  if (signalHandlers.size) return;
   for (const [sig, num] of SIGNALS) {
     const handler = () => {
       killAll();
@@ -73,7 +88,7 @@ function listenSignals(): void {
     try {
       Deno.addSignalListener(sig, handler);
       signalHandlers.set(sig, handler);
-    } catch { /* signals unavailable: unload and EOF still end the children */ }
+    } catch { /* signals unavailable: unload and end of input still end the children */ }
   }
 }
 
@@ -88,26 +103,49 @@ function unlistenSignals(): void {
 
 globalThis.addEventListener("unload", killAll);
 
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A child process spoken to with synchronous, timed request/reply frames. */
 export class PipeChannel {
   private readonly ctl: Int32Array;
-  private readonly data: SharedArrayBuffer;
+  private readonly deadline: Float64Array;
+  private readonly data: Uint8Array;
   private readonly worker: Worker;
+  private readonly dir: string;
+  private req: Deno.FsFile | null = null;
+  private rep: Deno.FsFile | null = null;
+  /** Write ends held until the first frame (see the module documentation). */
+  private startup: Deno.FsFile[] = [];
   private dead: ChannelError | null = null;
-  private closed = false;
+  private released = false;
 
   private constructor(options: ChannelOptions) {
+    if (Deno.build.os === "windows") {
+      throw new ChannelError(
+        "platform",
+        "the Gymnasium bridge talks to Python over named pipes, which Windows lacks: run " +
+          "worldflux under Linux, macOS or WSL",
+      );
+    }
     this.ctl = new Int32Array(new SharedArrayBuffer(CTL.WORDS * 4));
-    this.data = new SharedArrayBuffer(1 << 16, { maxByteLength: MAX_FRAME_BYTES });
-    // The first "request" (no bytes) asks the worker for the child's first frame.
-    Atomics.store(this.ctl, CTL.STATE, CTL.REQUEST);
-    Atomics.store(this.ctl, CTL.LEN, 0);
+    this.deadline = new Float64Array(new SharedArrayBuffer(8));
+    this.data = new Uint8Array(new SharedArrayBuffer(64 * 1024));
+    this.dir = Deno.makeTempDirSync({ prefix: "worldflux-gym-" });
     const workerData: ChannelWorkerData = {
       ctl: this.ctl.buffer as SharedArrayBuffer,
-      data: this.data,
+      deadline: this.deadline.buffer as SharedArrayBuffer,
+      data: this.data.buffer as SharedArrayBuffer,
       command: options.command,
-      args: [...options.args],
+      args: [...options.args(this.dir)],
       env: { ...options.env },
+      replyPath: join(this.dir, "rep"),
       forwardStderr: options.forwardStderr ?? false,
       exitGraceMs: options.exitGraceMs ?? 5000,
     };
@@ -122,15 +160,20 @@ export class PipeChannel {
 
   /**
    * Starts `options.command` and waits (at most `timeoutMs`) for its first frame, which is
-   * returned with the channel. Throws {@link ChannelError} (`spawn`, `exit`, `timeout`).
+   * returned with the channel. Throws {@link ChannelError} (`spawn`, `exit`, `timeout`, ...).
    */
   static open(
     options: ChannelOptions,
     timeoutMs: number,
   ): { channel: PipeChannel; first: Uint8Array } {
     const channel = new PipeChannel(options);
-    const first = channel.await("the first frame", timeoutMs);
-    return { channel, first };
+    try {
+      const first = channel.connect(timeoutMs);
+      return { channel, first };
+    } catch (e) {
+      channel.close();
+      throw e;
+    }
   }
 
   /** The child's process id (0 before it started). */
@@ -140,106 +183,187 @@ export class PipeChannel {
 
   /** Whether the channel can still carry requests. */
   get alive(): boolean {
-    return !this.dead && !this.closed;
+    return !this.dead && !this.released;
   }
 
-  /** Sends one frame and returns the reply frame (a fresh copy); `what` names it in errors. */
-  request(frame: Uint8Array, timeoutMs: number, what = "a request"): Uint8Array {
-    if (this.closed) throw new ChannelError("closed", "the channel is closed");
-    if (this.dead) throw this.dead;
-    if (frame.length > MAX_FRAME_BYTES) {
-      throw new RangeError(`request frame of ${frame.length} bytes exceeds ${MAX_FRAME_BYTES}`);
-    }
-    if (frame.length > this.data.byteLength) this.data.grow(frame.length);
-    new Uint8Array(this.data).set(frame);
-    Atomics.store(this.ctl, CTL.LEN, frame.length);
-    Atomics.store(this.ctl, CTL.STATE, CTL.REQUEST);
-    Atomics.notify(this.ctl, CTL.STATE);
-    return this.await(what, timeoutMs);
+  private arm(timeoutMs: number): void {
+    this.deadline[0] = Date.now() + timeoutMs;
+    Atomics.store(this.ctl, CTL.BUSY, 1);
   }
 
-  private await(what: string, timeoutMs: number): Uint8Array {
-    const deadline = performance.now() + timeoutMs;
-    let state = Atomics.load(this.ctl, CTL.STATE);
-    while (state === CTL.REQUEST) {
-      const left = deadline - performance.now();
-      if (left <= 0 || this.dead) break;
-      Atomics.wait(this.ctl, CTL.STATE, CTL.REQUEST, left);
-      state = Atomics.load(this.ctl, CTL.STATE);
-    }
-    if (state === CTL.RESPONSE) {
-      const len = Atomics.load(this.ctl, CTL.LEN);
-      const out = new Uint8Array(this.data, 0, len).slice();
-      Atomics.store(this.ctl, CTL.STATE, CTL.IDLE);
-      return out;
-    }
-    if (state === CTL.FAILED) {
-      const len = Atomics.load(this.ctl, CTL.LEN);
-      const text = new TextDecoder().decode(new Uint8Array(this.data, 0, len).slice());
-      let info: ChannelFailureInfo;
-      try {
-        info = JSON.parse(text);
-      } catch {
-        info = { kind: "internal", message: text };
+  private disarm(): void {
+    Atomics.store(this.ctl, CTL.BUSY, 0);
+  }
+
+  /** Waits for the FIFOs, opens them, and reads the first frame. */
+  private connect(timeoutMs: number): Uint8Array {
+    const req = join(this.dir, "req");
+    const rep = join(this.dir, "rep");
+    const end = performance.now() + timeoutMs;
+    while (!(exists(req) && exists(rep))) {
+      const state = Atomics.load(this.ctl, CTL.STATE);
+      if (state === CTL.FAILED) throw this.failure("start-up");
+      const left = end - performance.now();
+      if (left <= 0) {
+        this.kill();
+        throw this.fail(new ChannelError("timeout", `no start-up within ${timeoutMs} ms`));
       }
-      this.dead = new ChannelError(info.kind, info.message, info);
-      this.release();
-      throw this.dead;
+      Atomics.wait(this.ctl, CTL.STATE, state, Math.min(left, 5));
     }
-    // No reply in time (or the worker itself failed): the child's state is unknown, kill it.
-    const err = this.dead ??
-      new ChannelError("timeout", `no reply to ${what} within ${timeoutMs} ms`);
-    this.dead = err;
-    this.kill();
-    this.waitReaped(2000);
-    this.release();
-    throw err;
+    // Read+write opens never block on a FIFO: the child's opens (req for reading, then rep for
+    // writing) complete against them, whatever the order.
+    this.startup = [
+      Deno.openSync(req, { read: true, write: true }),
+      Deno.openSync(rep, { read: true, write: true }),
+    ];
+    this.rep = Deno.openSync(rep, { read: true });
+    this.arm(Math.max(1, end - performance.now()));
+    let first: Uint8Array;
+    try {
+      first = this.readFrame("start-up");
+    } finally {
+      this.disarm();
+    }
+    // The child holds both pipes now: from here on its exit shows as end of file / broken pipe.
+    Atomics.store(this.ctl, CTL.CONNECTED, 1);
+    this.req = Deno.openSync(req, { write: true });
+    for (const f of this.startup) f.close();
+    this.startup = [];
+    return first;
+  }
+
+  private readExact(buf: Uint8Array): boolean {
+    let got = 0;
+    while (got < buf.length) {
+      const n = this.rep!.readSync(buf.subarray(got));
+      if (n === null || n === 0) return false;
+      got += n;
+    }
+    return true;
+  }
+
+  private readFrame(what: string): Uint8Array {
+    const prefix = new Uint8Array(8);
+    if (!this.readExact(prefix)) throw this.failure(what);
+    const view = new DataView(prefix.buffer);
+    const hlen = view.getUint32(0, true);
+    const plen = view.getUint32(4, true);
+    if (hlen === 0xffffffff) throw this.failure(what); // the worker's wake-up
+    if (hlen + plen > MAX_FRAME_BYTES) {
+      this.kill();
+      throw this.fail(
+        new ChannelError("internal", `reply to ${what} of ${hlen + plen} bytes is too large`),
+      );
+    }
+    const frame = new Uint8Array(8 + hlen + plen);
+    frame.set(prefix);
+    if (!this.readExact(frame.subarray(8))) throw this.failure(what);
+    return frame;
+  }
+
+  /** The error of a child that is gone (waits briefly for the worker's report). */
+  private failure(what: string): ChannelError {
+    const end = performance.now() + 5000;
+    for (;;) {
+      const s = Atomics.load(this.ctl, CTL.STATE);
+      if (s === CTL.FAILED || s === CTL.CLOSED) break;
+      const left = end - performance.now();
+      if (left <= 0) {
+        this.kill();
+        break;
+      }
+      Atomics.wait(this.ctl, CTL.STATE, s, left);
+    }
+    if (Atomics.load(this.ctl, CTL.TIMED_OUT) === 1) {
+      return this.fail(new ChannelError("timeout", `no reply to ${what} in time`));
+    }
+    const len = Atomics.load(this.ctl, CTL.LEN);
+    let info: ChannelFailureInfo;
+    try {
+      info = JSON.parse(new TextDecoder().decode(this.data.slice(0, len)));
+    } catch {
+      info = { kind: "internal", message: `the child left during ${what} without a report` };
+    }
+    return this.fail(new ChannelError(info.kind, info.message, info));
+  }
+
+  private fail(e: ChannelError): ChannelError {
+    this.dead ??= e;
+    return this.dead;
+  }
+
+  /** Sends one frame and returns the reply frame; `what` names it in errors. */
+  request(frame: Uint8Array, timeoutMs: number, what = "a request"): Uint8Array {
+    if (this.released) throw new ChannelError("closed", "the channel is closed");
+    if (this.dead) throw this.dead;
+    this.arm(timeoutMs);
+    try {
+      let sent = 0;
+      while (sent < frame.length) {
+        try {
+          sent += this.req!.writeSync(frame.subarray(sent));
+        } catch {
+          throw this.failure(what); // broken pipe: the child is gone
+        }
+      }
+      return this.readFrame(what);
+    } finally {
+      this.disarm();
+    }
   }
 
   /** Kills the child at once (SIGKILL); the worker then reaps it. Safe to call repeatedly. */
   kill(): void {
     const pid = this.pid;
-    if (pid > 0 && !this.closed) {
+    const s = Atomics.load(this.ctl, CTL.STATE);
+    if (pid > 0 && s === CTL.RUNNING) {
       try {
         Deno.kill(pid, "SIGKILL");
       } catch { /* already exited */ }
     }
   }
 
-  /** Waits until the worker reports the child gone (FAILED after a kill, or CLOSED). */
-  private waitReaped(ms: number): void {
-    const deadline = performance.now() + ms;
-    for (;;) {
-      const s = Atomics.load(this.ctl, CTL.STATE);
-      if (s === CTL.FAILED || s === CTL.CLOSED) return;
-      const left = deadline - performance.now();
-      if (left <= 0) return;
-      Atomics.wait(this.ctl, CTL.STATE, s, left);
-    }
-  }
-
-  private release(): void {
-    this.closed = true;
-    live.delete(this);
-    if (live.size === 0) unlistenSignals();
-    void this.worker.terminate();
+  /** At program exit: kills the child and removes the pipes, without waiting for anything. */
+  discard(): void {
+    this.kill();
+    try {
+      Deno.removeSync(this.dir, { recursive: true });
+    } catch { /* already gone */ }
   }
 
   /**
-   * Closes the child's stdin (a well-behaved child exits on end of input), waits for it to exit
-   * (killing it after the grace time) and stops the worker. Idempotent; never throws.
+   * Closes the pipes (a well-behaved child exits on end of input), waits for the child to exit
+   * (the worker kills it after the grace time), stops the worker and removes the pipes.
+   * Idempotent; never throws.
    */
-  close(timeoutMs = 10_000): void {
-    if (this.closed) return;
-    if (!this.dead) {
-      Atomics.store(this.ctl, CTL.STATE, CTL.SHUTDOWN);
-      Atomics.notify(this.ctl, CTL.STATE);
-      this.waitReaped(timeoutMs);
-      if (Atomics.load(this.ctl, CTL.STATE) !== CTL.CLOSED) {
-        this.kill();
-        this.waitReaped(2000);
-      }
+  close(timeoutMs = 15_000): void {
+    if (this.released) return;
+    this.released = true;
+    for (const f of [this.req, this.rep, ...this.startup]) {
+      try {
+        f?.close();
+      } catch { /* closed */ }
     }
-    this.release();
+    this.req = this.rep = null;
+    this.startup = [];
+    Atomics.store(this.ctl, CTL.CMD, CTL.SHUTDOWN);
+    Atomics.notify(this.ctl, CTL.CMD);
+    const end = performance.now() + timeoutMs;
+    for (;;) {
+      const s = Atomics.load(this.ctl, CTL.STATE);
+      if (s === CTL.FAILED || s === CTL.CLOSED) break;
+      const left = end - performance.now();
+      if (left <= 0) {
+        this.kill();
+        break;
+      }
+      Atomics.wait(this.ctl, CTL.STATE, s, left);
+    }
+    live.delete(this);
+    if (live.size === 0) unlistenSignals();
+    void this.worker.terminate();
+    try {
+      Deno.removeSync(this.dir, { recursive: true });
+    } catch { /* already gone */ }
   }
 }

@@ -1,49 +1,57 @@
 /**
- * The handshake between {@link PipeChannel} (main thread, `channel.ts`) and its worker
- * (`channel_worker.ts`): a control block of Int32 words and a growable data buffer, both
- * SharedArrayBuffers. Whoever owns the data buffer is said by `STATE`:
+ * What {@link PipeChannel} (the calling thread, `channel.ts`) and its worker
+ * (`channel_worker.ts`) share: a control block of Int32 words, a Float64 deadline and a data
+ * buffer for the child's failure report, all SharedArrayBuffers.
  *
- * | state      | owner  | meaning                                                                  |
- * | ---------- | ------ | ------------------------------------------------------------------------ |
- * | `IDLE`     | main   | no request in flight                                                     |
- * | `REQUEST`  | worker | `LEN` bytes of request (0: none, just read the next frame) to send        |
- * | `RESPONSE` | main   | `LEN` bytes of the reply frame                                           |
- * | `FAILED`   | main   | `LEN` bytes of JSON ({@link ChannelFailureInfo}); the child is gone        |
- * | `SHUTDOWN` | worker | close the child's stdin, wait for it to exit (kill it after a grace time) |
- * | `CLOSED`   | main   | the child has been reaped                                                |
- *
- * Every transition is an `Atomics.store` + `Atomics.notify` on `STATE`; the main thread blocks in
- * `Atomics.wait` with a timeout, the worker in `Atomics.waitAsync` (its event loop keeps pumping
- * the child's pipes meanwhile).
+ * | word        | written by | meaning                                                         |
+ * | ----------- | ---------- | --------------------------------------------------------------- |
+ * | `STATE`     | worker     | `STARTING`, `RUNNING`, `FAILED` (report in the data buffer), `CLOSED` |
+ * | `CMD`       | caller     | `SHUTDOWN`: the caller is done; reap the child (kill it after a grace time) |
+ * | `PID`       | worker     | the child's process id                                          |
+ * | `BUSY`      | caller     | 1 while the caller waits for a reply: the watchdog is armed     |
+ * | `TIMED_OUT` | worker     | 1 when the watchdog killed the child at the deadline            |
+ * | `CONNECTED` | caller     | 1 once the first frame arrived (no wake-up frame needed after)  |
+ * | `LEN`       | worker     | bytes of the failure report (JSON {@link ChannelFailureInfo})   |
  * @module
  */
 
-/** Indices of the control words and the values of `STATE`. */
+/** Indices of the control words and their values. */
 export const CTL = {
-  /** Index: the state word. */
   STATE: 0,
-  /** Index: bytes in the data buffer. */
-  LEN: 1,
-  /** Index: the child's pid (0 until it started). */
+  CMD: 1,
   PID: 2,
+  BUSY: 3,
+  TIMED_OUT: 4,
+  CONNECTED: 5,
+  LEN: 6,
   /** Number of words. */
   WORDS: 8,
-  IDLE: 0,
-  REQUEST: 1,
-  RESPONSE: 2,
-  FAILED: 3,
-  SHUTDOWN: 4,
-  CLOSED: 5,
+  STARTING: 0,
+  RUNNING: 1,
+  FAILED: 2,
+  CLOSED: 3,
+  SHUTDOWN: 1,
 } as const;
 
-/** Largest frame either side accepts (the data buffer's maximum size). */
+/** Largest frame either side accepts. */
 export const MAX_FRAME_BYTES = 1 << 30;
+
+/**
+ * A frame prefix no host sends (header length 0xFFFFFFFF): the worker writes it into the reply
+ * pipe to wake a caller blocked before the first frame when the child died or timed out.
+ */
+export const WAKE_PREFIX: Uint8Array = new Uint8Array(8).fill(0xff);
+
+/** Milliseconds between two looks of the watchdog at the deadline. */
+export const WATCHDOG_MS = 25;
 
 /** What the worker is given at start (its `workerData`). */
 export interface ChannelWorkerData {
   /** The control block. */
   readonly ctl: SharedArrayBuffer;
-  /** The growable data buffer. */
+  /** One Float64: the deadline of the reply awaited (`Date.now()` milliseconds). */
+  readonly deadline: SharedArrayBuffer;
+  /** Room for the failure report (64 KiB). */
   readonly data: SharedArrayBuffer;
   /** The program to run. */
   readonly command: string;
@@ -51,13 +59,15 @@ export interface ChannelWorkerData {
   readonly args: readonly string[];
   /** Extra environment variables. */
   readonly env: Readonly<Record<string, string>>;
+  /** The reply pipe (for the wake-up frame). */
+  readonly replyPath: string;
   /** Copy the child's stderr to ours as it comes (it is always kept for error messages). */
   readonly forwardStderr: boolean;
-  /** Milliseconds the child gets to exit after its stdin closes before it is killed. */
+  /** Milliseconds the child gets to exit after `SHUTDOWN` before it is killed. */
   readonly exitGraceMs: number;
 }
 
-/** Why the channel stopped (JSON in the data buffer with `STATE = FAILED`). */
+/** Why the child is gone (JSON in the data buffer with `STATE = FAILED`). */
 export interface ChannelFailureInfo {
   /** `spawn`: the program did not start; `exit`: it ended; `internal`: the worker failed. */
   readonly kind: "spawn" | "exit" | "internal";
@@ -69,6 +79,6 @@ export interface ChannelFailureInfo {
   readonly code?: number | null;
   /** The ending signal. */
   readonly signal?: string | null;
-  /** The end of the child's stderr. */
+  /** The end of the child's stderr (and stdout). */
   readonly stderr?: string;
 }

@@ -1,7 +1,9 @@
-"""worldflux Gymnasium host: serves Gymnasium environments to worldflux over stdin/stdout.
+"""worldflux Gymnasium host: serves Gymnasium environments to worldflux over two named pipes.
 
-Started by worldflux (src/envs/gym/channel.ts) as `python host.py`; it needs only the standard
-library, gymnasium and numpy (ale-py / mujoco when an environment asks for them).
+Started by worldflux (src/envs/gym/channel.ts) as `python host.py --fifo DIR`: it creates the
+FIFOs DIR/req (requests, read here) and DIR/rep (replies, written here) and opens them in that
+order. It needs only the standard library, gymnasium and numpy (ale-py / mujoco when an
+environment asks for them).
 
 Wire format (both directions), one message per frame:
 
@@ -12,12 +14,12 @@ all little-endian. `header["arrays"]` lists the arrays of the payload in order a
 uint8 frame costs its 12288 bytes and no JSON. The first frame is the host's `hello` (protocol
 version, Python and package versions, missing packages); after that every request gets exactly
 one reply, `{"op": "ok", ...}` or `{"op": "error", "kind": ..., "message": ..., "traceback":
-...}`. The host never writes anything else to its stdout: file descriptor 1 is pointed at stderr
-at start-up, so prints of environments (and of C libraries) cannot corrupt the protocol.
+...}`. Prints of environments (and of C libraries) go to stderr (file descriptor 1 is pointed at
+it at start-up) and never into a frame.
 
 Requests: make, reset, step, render, get_state, set_state, close (see `Host.handle`).
 SIGINT is ignored: the parent owns the host's life (it kills it on interrupt); the host also
-exits on end of input, so it never outlives its parent.
+exits at the end of the request pipe, so it never outlives its parent.
 """
 
 import json
@@ -770,14 +772,21 @@ def error_reply(e):
     }
 
 
-def main():
+def main(argv):
+    if len(argv) != 3 or argv[1] != "--fifo":
+        sys.stderr.write("usage: host.py --fifo DIR (started by worldflux)\n")
+        return 2
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except (ValueError, OSError, AttributeError):
         pass
-    out_fd = os.dup(1)
-    os.dup2(2, 1)  # anything printed from here on (Python or C) goes to stderr
-    stdin = os.fdopen(0, "rb", buffering=0)
+    os.dup2(2, 1)  # anything printed (by Python or C code) goes to stderr, never into a frame
+    req_path = os.path.join(argv[2], "req")
+    rep_path = os.path.join(argv[2], "rep")
+    os.mkfifo(req_path, 0o600)
+    os.mkfifo(rep_path, 0o600)
+    stdin = open(req_path, "rb", buffering=0)  # requests (same order of opens as the parent)
+    out_fd = os.open(rep_path, os.O_WRONLY)  # replies
     write_frame(out_fd, hello())
     host = Host(out_fd)
     while True:
@@ -801,4 +810,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv))
