@@ -152,5 +152,6 @@ export {
   RandomPolicy,
   rollout,
   type RolloutData,
+  rolloutVector,
   runEpisode,
 } from "./rollout.ts";

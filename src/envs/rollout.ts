@@ -1,7 +1,8 @@
 /**
  * Policies and data collection: {@link RandomPolicy}, {@link rollout} (a fixed number of steps,
- * step-aligned arrays for a replay buffer), {@link collectEpisodes} (whole episodes with T+1
- * observations) and {@link evaluatePolicy} (returns over episodes).
+ * step-aligned arrays for a replay buffer; {@link rolloutVector} for a {@link VectorEnv}),
+ * {@link collectEpisodes} (whole episodes with T+1 observations) and {@link evaluatePolicy}
+ * (returns over episodes).
  *
  * Layout of {@link RolloutData} (all arrays flat, row-major, T = number of steps):
  *
@@ -35,6 +36,7 @@ import {
   sample,
   shapeSize,
   type Space,
+  type VectorEnv,
 } from "./types.ts";
 
 /** What a policy is told besides the observation. */
@@ -243,6 +245,102 @@ export function rollout<O extends Observation = Observation>(
     episodeReturns,
     episodeLengths,
   };
+}
+
+/**
+ * {@link rollout} over a {@link VectorEnv}: `steps` vector steps (`steps * numEnvs` environment
+ * steps, one round trip each for a Gymnasium vector), resetting with `seed` first (environment i
+ * with `seed + i`) and automatically after every episode end (the vector's same-step autoreset).
+ * Returns one {@link RolloutData} per environment, each in `rollout`'s layout, ready for
+ * `ReplayBuffer.addEpisode`. `policy` acts on one environment's observation at a time; pass one
+ * policy per environment when it keeps per-episode state (its `reset` is called per episode).
+ *
+ * @example
+ * ```ts
+ * import { makeVectorEnv, RandomPolicy, rolloutVector } from "./src/envs/mod.ts";
+ * const venv = await makeVectorEnv("CartPole-v1", { numEnvs: 4 });
+ * const data = rolloutVector(venv, new RandomPolicy(venv.actionSpace, 0), 100, 0);
+ * console.log(data.length, data[0].steps); // 4 100
+ * venv.close();
+ * ```
+ */
+export function rolloutVector<O extends Observation = Observation>(
+  venv: VectorEnv<O>,
+  policyLike: PolicyLike | readonly PolicyLike[],
+  steps: number,
+  seed?: number,
+): RolloutData<O>[] {
+  if (!(Number.isInteger(steps) && steps >= 1)) {
+    throw new RangeError(`rolloutVector: steps must be an integer >= 1, got ${steps}`);
+  }
+  const n = venv.numEnvs;
+  const policies = Array.isArray(policyLike)
+    ? (policyLike as readonly PolicyLike[]).map(asPolicy)
+    : Array.from({ length: n }, () => asPolicy(policyLike as PolicyLike));
+  if (policies.length !== n) {
+    throw new RangeError(`rolloutVector: ${policies.length} policies for ${n} environments`);
+  }
+  const space = venv.actionSpace;
+  const aDim = actionDim(space);
+  const oSize = shapeSize(venv.observationSpace.shape);
+  const uint8 = venv.observationSpace.dtype === "uint8";
+  const alloc = (rows: number) =>
+    (uint8 ? new Uint8Array(rows * oSize) : new Float32Array(rows * oSize)) as O;
+  const out = Array.from({ length: n }, () => ({
+    obs: alloc(steps),
+    actions: new Float32Array(steps * aDim),
+    rewards: new Float32Array(steps),
+    dones: new Float32Array(steps),
+    terminated: new Float32Array(steps),
+    truncated: new Float32Array(steps),
+    firsts: new Float32Array(steps),
+    episodeReturns: [] as number[],
+    episodeLengths: [] as number[],
+  }));
+  const r = venv.reset(seed === undefined ? {} : { seed });
+  let cur = r.obs;
+  let infos = r.infos;
+  const epStep = new Array<number>(n).fill(0);
+  const epReturn = new Array<number>(n).fill(0);
+  for (const p of new Set(policies)) p.reset?.();
+  const actions: Action[] = new Array(n);
+  for (let t = 0; t < steps; t++) {
+    for (let i = 0; i < n; i++) {
+      const row = cur.subarray(i * oSize, (i + 1) * oSize) as O;
+      const o = out[i];
+      if (epStep[i] === 0) o.firsts[t] = 1;
+      o.obs.set(row, t * oSize);
+      actions[i] = policies[i].act(row, { episodeStep: epStep[i], info: infos[i] ?? {} });
+      encodeAction(space, actions[i], o.actions, t * aDim);
+    }
+    const s = venv.step(actions);
+    for (let i = 0; i < n; i++) {
+      const o = out[i];
+      o.rewards[t] = s.rewards[i];
+      o.terminated[t] = s.terminated[i];
+      o.truncated[t] = s.truncated[i];
+      epReturn[i] += s.rewards[i];
+      epStep[i]++;
+      if (s.terminated[i] || s.truncated[i]) {
+        o.dones[t] = 1;
+        o.episodeReturns.push(epReturn[i]);
+        o.episodeLengths.push(epStep[i]);
+        epReturn[i] = 0;
+        epStep[i] = 0;
+        policies[i].reset?.();
+      }
+    }
+    cur = s.obs;
+    infos = s.infos;
+  }
+  return out.map((o, i) => ({
+    steps,
+    obsShape: [...venv.observationSpace.shape],
+    obsDtype: venv.observationSpace.dtype,
+    actionDim: aDim,
+    ...o,
+    finalObs: cur.slice(i * oSize, (i + 1) * oSize) as O,
+  }));
 }
 
 /** Options of {@link collectEpisodes} and {@link evaluatePolicy}. */

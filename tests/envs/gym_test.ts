@@ -27,7 +27,10 @@ import {
   makeVectorEnv,
   type PendulumEnv,
   PythonNotFoundError,
+  RandomPolicy,
   Rng,
+  rollout,
+  rolloutVector,
   SyncVectorEnv,
   type TimeLimit,
 } from "../../src/envs/mod.ts";
@@ -270,6 +273,80 @@ Deno.test({
   },
 });
 
+/** Area average (each output pixel the mean over its footprint), written here independently. */
+function areaResize(src: Uint8Array, h: number, w: number, size: number): Float64Array {
+  const out = new Float64Array(3 * size * size);
+  const sy = h / size, sx = w / size;
+  for (let oy = 0; oy < size; oy++) {
+    for (let ox = 0; ox < size; ox++) {
+      for (let c = 0; c < 3; c++) {
+        let acc = 0;
+        for (let y = Math.floor(oy * sy); y < Math.min(h, Math.ceil((oy + 1) * sy)); y++) {
+          const wy = Math.min((oy + 1) * sy, y + 1) - Math.max(oy * sy, y);
+          for (let x = Math.floor(ox * sx); x < Math.min(w, Math.ceil((ox + 1) * sx)); x++) {
+            const wx = Math.min((ox + 1) * sx, x + 1) - Math.max(ox * sx, x);
+            acc += wy * wx * src[(y * w + x) * 3 + c];
+          }
+        }
+        out[(c * size + oy) * size + ox] = acc / (sy * sx);
+      }
+    }
+  }
+  return out;
+}
+
+Deno.test({
+  name: "gym: Atari frames are the area average of the screen (CHW), render() the same frame HWC",
+  ignore,
+  fn: async () => {
+    await withGym(gymEnv("ALE/Breakout-v5"), (env) => {
+      const { obs } = env.reset({ seed: 3 }); // after a reset both pooled frames are this screen
+      const screen = env.renderNative();
+      assert.deepEqual([screen.height, screen.width], [210, 160]);
+      const want = areaResize(screen.data, 210, 160, 64);
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(obs[i] - want[i]));
+      assert.ok(worst <= 0.5 + 1e-3, `largest difference ${worst}`); // rounding only
+      const hwc = env.render();
+      for (let c = 0; c < 3; c++) {
+        for (let p = 0; p < 64 * 64; p++) assert.equal(hwc[p * 3 + c], obs[c * 4096 + p]);
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "gym: Atari life loss ends the episode only with terminalOnLifeLoss",
+  ignore,
+  fn: async () => {
+    const plain = gymEnv("ALE/Breakout-v5");
+    const lifeLoss = gymEnv("ALE/Breakout-v5", { terminalOnLifeLoss: true });
+    try {
+      plain.reset({ seed: 9 });
+      lifeLoss.reset({ seed: 9 });
+      const rng = new Rng(9);
+      let t = 0;
+      for (; t < 2000; t++) {
+        const a = rng.int(4);
+        const x = plain.step(a);
+        const y = lifeLoss.step(a);
+        if (y.terminated) {
+          // (the terminating step stops repeating the action at the lost life: frames differ)
+          assert.equal(y.info.lives, 4);
+          assert.equal(x.info.lives, 4);
+          assert.equal(x.terminated, false); // default: a lost life goes on
+          break;
+        }
+        assert.deepEqual(y.obs, x.obs, `step ${t}: the same seed and actions give the same frames`);
+      }
+      assert.ok(t < 2000, "no life was lost in 2000 random steps");
+    } finally {
+      plain.close();
+      lifeLoss.close();
+    }
+  },
+});
+
 Deno.test({
   name: "gym: HalfCheetah-v5 runs, takes kwargs, and its qpos/qvel state can be read and set",
   ignore,
@@ -355,6 +432,49 @@ Deno.test({
     } finally {
       venv.close();
       ours.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "gym: rolloutVector through one host equals a rollout of each environment alone",
+  ignore,
+  fn: async () => {
+    const T = 120;
+    const venv = await makeVectorEnv("gym:CartPole-v1", { numEnvs: 2, gym: { python: python() } });
+    try {
+      const data = rolloutVector(
+        venv,
+        [0, 1].map((i) => new RandomPolicy(venv.actionSpace, i)),
+        T,
+        3,
+      );
+      for (let i = 0; i < 2; i++) {
+        const single = gymEnv("CartPole-v1");
+        try {
+          const alone = rollout(single, new RandomPolicy(venv.actionSpace, i), T, 3 + i);
+          for (const k of ["obs", "actions", "rewards", "dones", "terminated", "firsts"] as const) {
+            assert.deepEqual(data[i][k], alone[k], `env ${i}: ${k}`);
+          }
+          assert.ok(alone.episodeReturns.length >= 2);
+        } finally {
+          single.close();
+        }
+      }
+    } finally {
+      venv.close();
+    }
+    const atari = await makeVectorEnv("gym:ALE/Breakout-v5", {
+      numEnvs: 2,
+      gym: { python: python() },
+    });
+    try {
+      const data = rolloutVector(atari, new RandomPolicy(atari.actionSpace, 0), 30, 0);
+      assert.equal(data[1].obsDtype, "uint8");
+      assert.equal(data[1].obs.length, 30 * 3 * 64 * 64);
+      assert.deepEqual(data[1].obsShape, [3, 64, 64]);
+    } finally {
+      atari.close();
     }
   },
 });

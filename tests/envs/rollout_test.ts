@@ -11,6 +11,8 @@ import {
   makeEnvSync,
   RandomPolicy,
   rollout,
+  rolloutVector,
+  SyncVectorEnv,
 } from "../../src/envs/mod.ts";
 
 Deno.test("rollout: step-aligned arrays with auto-reset, one-hot discrete actions", () => {
@@ -150,4 +152,42 @@ Deno.test("rollout and collectEpisodes feed ReplayBuffer.addEpisode as they are"
   // sampled one-hot actions and terminal flags are consistent with CartPole's data
   for (let i = 0; i < 4 * 8; i++) assert.equal(s.actions[2 * i] + s.actions[2 * i + 1], 1);
   env.close();
+});
+
+Deno.test("rolloutVector over a SyncVectorEnv equals rollout of each environment alone", () => {
+  const T = 300;
+  const venv = new SyncVectorEnv([0, 1, 2].map(() => makeEnvSync("CartPole-v1")));
+  const data = rolloutVector(
+    venv,
+    [0, 1, 2].map((i) => new RandomPolicy(venv.actionSpace, i)),
+    T,
+    5,
+  );
+  assert.equal(data.length, 3);
+  for (let i = 0; i < 3; i++) {
+    const alone = rollout(
+      makeEnvSync("CartPole-v1"),
+      new RandomPolicy(venv.actionSpace, i),
+      T,
+      5 + i,
+    );
+    for (
+      const k of [
+        "obs",
+        "actions",
+        "rewards",
+        "dones",
+        "terminated",
+        "truncated",
+        "firsts",
+      ] as const
+    ) {
+      assert.deepEqual(data[i][k], alone[k], `env ${i}: ${k}`);
+    }
+    assert.deepEqual(data[i].finalObs, alone.finalObs);
+    assert.deepEqual(data[i].episodeReturns, alone.episodeReturns);
+    assert.ok(data[i].episodeReturns.length >= 3); // random CartPole episodes are short
+  }
+  assert.throws(() => rolloutVector(venv, [new RandomPolicy(venv.actionSpace)], 2), RangeError);
+  venv.close();
 });

@@ -369,6 +369,15 @@ export class GymEnv implements Env<Observation> {
     return f.arrays.frame.data as Uint8Array;
   }
 
+  /**
+   * The frame at its own size, HWC uint8 RGB (`render()` resizes it to `renderSize`): the full
+   * 210x160 screen for Atari.
+   */
+  renderNative(): { readonly data: Uint8Array; readonly height: number; readonly width: number } {
+    const f = this.call("render", { size: null }).arrays.frame;
+    return { data: f.data as Uint8Array, height: f.shape[0], width: f.shape[1] };
+  }
+
   /** The physical state (see the class documentation), as float64. */
   getState(): Float64Array {
     return this.call("get_state", {}).arrays.state.data as Float64Array;
