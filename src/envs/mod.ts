@@ -4,7 +4,9 @@
  * from the published equations with Gymnasium's constants, MinAtar Breakout (a 10x10 grid game
  * from its published rules), a MuJoCo (wasm) cart-pole swing-up, Gymnasium's MuJoCo locomotion
  * tasks (HalfCheetah-v5, Hopper-v5),
- * a 64x64 software renderer for pixel observations, wrappers, and data-collection helpers.
+ * a 64x64 software renderer for pixel observations, wrappers, and data-collection helpers. Any
+ * Gymnasium environment runs behind the same interface through the Python bridge (`gym:` ids,
+ * `gym/env.ts`), one or `numEnvs` at a time (`makeVectorEnv`, `rolloutVector`).
  *
  * ```ts
  * import { makeEnv, RandomPolicy, rollout } from "./src/envs/mod.ts";
