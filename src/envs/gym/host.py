@@ -189,15 +189,9 @@ def is_image_space(space):
     )
 
 
-def describe_box(space, shape=None, dtype=None):
-    low = np.asarray(space.low, np.float64)
-    high = np.asarray(space.high, np.float64)
-    return {
-        "kind": "box",
-        "shape": list(shape if shape is not None else space.shape),
-        "dtype": dtype or ("uint8" if space.dtype == np.uint8 else "float32"),
-        "uniform": bool(low.size == 0 or (np.all(low == low.flat[0]) and np.all(high == high.flat[0]))),
-    }
+def describe_box(space):
+    """A non-image Box as worldflux sees it: float32 values (any dtype is converted here)."""
+    return {"kind": "box", "shape": list(space.shape), "dtype": "float32"}
 
 
 def jsonable(v, depth=0):
@@ -377,7 +371,11 @@ class AtariSlot(Slot):
         super().__init__(env, opts)
         u = env.unwrapped
         self.ale = u.ale
-        self.actions = u._action_set
+        actions = getattr(u, "_action_set", None)  # the set Gymnasium's action indices map to
+        if actions is None:
+            full = env.spec is not None and env.spec.kwargs.get("full_action_space")
+            actions = self.ale.getLegalActionSet() if full else self.ale.getMinimalActionSet()
+        self.actions = actions
         self.gray = opts["gray"]
         self.pool = 2
         self.life_loss = opts["life_loss"]
@@ -618,7 +616,7 @@ class Host:
         # Observation space as worldflux sees it (after pre-processing).
         arrays = []
         if image:
-            obs_desc = {"kind": "box", "shape": obs_shape, "dtype": "uint8", "uniform": True}
+            obs_desc = {"kind": "box", "shape": obs_shape, "dtype": "uint8"}
             lo = np.zeros(int(np.prod(obs_shape)), np.float32)
             hi = np.full(lo.size, 255, np.float32)
         else:
@@ -629,7 +627,7 @@ class Host:
         if isinstance(act, gym.spaces.Discrete):
             act_desc = {"kind": "discrete", "n": int(act.n), "start": int(act.start)}
         else:
-            act_desc = describe_box(act, dtype="float32")
+            act_desc = describe_box(act)
             arrays += [
                 ("act_low", np.asarray(act.low, np.float32).ravel().copy()),
                 ("act_high", np.asarray(act.high, np.float32).ravel().copy()),
