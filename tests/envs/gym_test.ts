@@ -318,7 +318,7 @@ Deno.test({
 Deno.test({
   name: "gym: Atari life loss ends the episode only with terminalOnLifeLoss",
   ignore,
-  fn: async () => {
+  fn: () => {
     const plain = gymEnv("ALE/Breakout-v5");
     const lifeLoss = gymEnv("ALE/Breakout-v5", { terminalOnLifeLoss: true });
     try {
