@@ -20,6 +20,7 @@ import {
   type GymMakeOptions,
   GymTimeoutError,
   GymUnknownEnvError,
+  GymUnsupportedError,
   GymVectorEnv,
   makeEnv,
   type MakeEnvOptions,
@@ -554,6 +555,85 @@ Deno.test({
         }
         assert.equal(steps, 5);
         assert.throws(() => env.step(1), /finished episode/);
+      },
+    );
+  },
+});
+
+const IMAGE = "worldflux_test_envs:WorldfluxImage-v0";
+const picture = (y: number, x: number, c: number, t: number) => (7 * y + 3 * x + 50 * c + t) % 256;
+
+Deno.test({
+  name: "gym: image observation spaces arrive CHW; a discrete start is shifted to 0..n-1",
+  ignore,
+  fn: async () => {
+    await withGym(gymEnv(IMAGE, { pythonPath: [FIXTURES] }), (env) => {
+      assert.deepEqual(env.observationSpace.shape, [3, 24, 32]);
+      assert.equal(env.observationSpace.dtype, "uint8");
+      assert.deepEqual(env.actionSpace, { kind: "discrete", n: 3 });
+      assert.equal(env.maxEpisodeSteps, 9);
+      const { obs } = env.reset({ seed: 0 });
+      for (const [y, x, c] of [[0, 0, 0], [5, 7, 1], [23, 31, 2]]) {
+        assert.equal(obs[(c * 24 + y) * 32 + x], picture(y, x, c, 0));
+      }
+      assert.equal(env.step(0).reward, -1); // index 0 is Gymnasium's action -1
+      const s = env.step(2);
+      assert.equal(s.reward, 1);
+      assert.equal(s.obs[0], picture(0, 0, 0, 2));
+    });
+    await withGym(
+      gymEnv(IMAGE, { pythonPath: [FIXTURES], grayscale: true }, { size: 16 }),
+      (env) => {
+        assert.deepEqual(env.observationSpace.shape, [1, 16, 16]);
+        assert.equal(env.reset().obs.length, 256);
+      },
+    );
+  },
+});
+
+Deno.test({
+  name: "gym: pixels observe the rendered frame; frameSkip repeats in Python within the time limit",
+  ignore,
+  fn: async () => {
+    await withGym(
+      gymEnv(IMAGE, { pythonPath: [FIXTURES] }, { pixels: true, size: 20, frameSkip: 2 }),
+      (env) => {
+        assert.deepEqual(env.observationSpace.shape, [3, 20, 20]);
+        assert.equal(env.maxEpisodeSteps, 5); // ceil(9 / 2)
+        const { obs } = env.reset({ seed: 0 });
+        const screen = env.renderNative();
+        assert.deepEqual([screen.height, screen.width], [40, 30]);
+        const want = areaResize(screen.data, 40, 30, 20);
+        for (let i = 0; i < want.length; i++) assert.ok(Math.abs(obs[i] - want[i]) <= 0.5 + 1e-3);
+        const rewards: number[] = [];
+        let last;
+        do {
+          last = env.step(2); // +1 per base step
+          rewards.push(last.reward);
+        } while (!last.terminated && !last.truncated);
+        assert.deepEqual(rewards, [2, 2, 2, 2, 1]); // the 9th base step hits the limit
+        assert.equal(last.truncated, true);
+        assert.equal(last.info.t, 9);
+        assert.equal(env.render().length, 20 * 20 * 3);
+      },
+    );
+  },
+});
+
+Deno.test({
+  name: "gym: Dict observations need flatten (Gymnasium's FlattenObservation)",
+  ignore,
+  fn: async () => {
+    const e = thrown(
+      () => gymEnv("worldflux_test_envs:WorldfluxDict-v0", { pythonPath: [FIXTURES] }),
+      GymUnsupportedError,
+    );
+    assert.match(e.message, /flatten: true/);
+    await withGym(
+      gymEnv("worldflux_test_envs:WorldfluxDict-v0", { pythonPath: [FIXTURES], flatten: true }),
+      (env) => {
+        assert.deepEqual(env.observationSpace.shape, [5]);
+        assert.deepEqual(Array.from(env.reset().obs), [0.5, -0.5, 0, 0, 1]);
       },
     );
   },
