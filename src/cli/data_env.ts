@@ -1,8 +1,8 @@
 /**
  * The environment of an online data source (`[data] source = "env"` or `"gym"`): the exact
  * `makeEnv(id, options)` arguments (recorded in the run manifest as `make_env`, so `worldflux
- * verify` rebuilds the same environment, with the same Python interpreter) and what the manifest
- * says about it.
+ * verify` rebuilds the same environment), what the manifest says about it, and which of those
+ * arguments `verify` may take from a manifest (data, never code: see {@link verifyEnvArgs}).
  * @module
  */
 
@@ -10,6 +10,7 @@ import { GymEnv } from "../envs/gym/env.ts";
 import type { MakeEnvOptions } from "../envs/registry.ts";
 import type { Env } from "../envs/types.ts";
 import { Wrapper } from "../envs/wrappers.ts";
+import { ConfigError } from "../errors.ts";
 import type { OnlineDataConfig } from "./project.ts";
 
 /** Arguments of `makeEnv`. */
@@ -60,17 +61,38 @@ export function gymEnvOf(env: Env): GymEnv | null {
   return base instanceof GymEnv ? base : null;
 }
 
+/** What a project file given to `verify` trusts for a Gymnasium environment. */
+export interface TrustedGym {
+  /** The interpreter (`[data] python`; null: `WORLDFLUX_PYTHON`, else `python3`). */
+  readonly python: string | null;
+  /** `[data] python_path`. */
+  readonly pythonPath: readonly string[];
+  /** `[data] env` (a `module:Id` id imports `module`). */
+  readonly env: string | null;
+}
+
 /**
- * The arguments to record: for a Gymnasium environment the interpreter is pinned to the one that
- * ran (`sys.executable`), so a later `verify` does not depend on `WORLDFLUX_PYTHON`.
+ * The `makeEnv` arguments `verify` uses for a recorded `make_env`: run_manifest.json is a data
+ * file, so whatever would run code is taken from the project file given to verify instead (or the
+ * defaults): the interpreter, the directories on Python's path, and a `module:Id` id (Gymnasium
+ * imports `module`), which is refused unless that project names it. Ids of installed packages and
+ * keyword arguments are data and are kept.
  */
-export function recordedEnvArgs(args: EnvArgs, env: Env): EnvArgs {
-  const gym = gymEnvOf(env);
-  if (!gym) return args;
-  return {
-    id: args.id,
-    options: { ...args.options, gym: { ...args.options.gym, python: gym.spec.host.executable } },
-  };
+export function verifyEnvArgs(recorded: EnvArgs, trusted: TrustedGym | null): EnvArgs {
+  if (!recorded.id.startsWith("gym:")) return recorded;
+  const gymId = recorded.id.slice(4);
+  if (gymId.includes(":") && gymId !== trusted?.env) {
+    throw new ConfigError(
+      `the run's environment "${gymId}" imports a Python module named only by ` +
+        `run_manifest.json: pass the project file that names it (-c worldflux.toml)`,
+    );
+  }
+  const gym = { ...recorded.options.gym };
+  delete gym.python;
+  delete gym.pythonPath;
+  if (trusted?.python) gym.python = trusted.python;
+  if (trusted?.pythonPath.length) gym.pythonPath = trusted.pythonPath;
+  return { id: recorded.id, options: { ...recorded.options, gym } };
 }
 
 /** What the manifest says about a Gymnasium environment (versions, pre-processing, kwargs). */

@@ -60,7 +60,7 @@ import {
   restoreInterruptedRun,
   setAsidePreviousRun,
 } from "./previous_run.ts";
-import { gymManifestInfo, onlineEnvArgs, recordedEnvArgs } from "./data_env.ts";
+import { gymManifestInfo, onlineEnvArgs } from "./data_env.ts";
 import { LEARNING_BUDGET, learningBudgetShortfalls } from "./learning_budget.ts";
 
 /** Version of the run manifest's layout. */
@@ -529,7 +529,7 @@ export async function runProject(
       normalize_actions: space.kind === "box",
       observation_space: describeSpace(env.observationSpace),
       action_space: describeSpace(space),
-      make_env: recordedEnvArgs(args, env),
+      make_env: args,
     };
     dataInfo = data.source === "env"
       ? {

@@ -27,7 +27,8 @@ import { fromPretrained } from "../core/serialization.ts";
 import type { WorldModel } from "../core/world_model.ts";
 import { WORLDFLUX_VERSION } from "../core/version.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { makeEnv, type MakeEnvOptions } from "../envs/registry.ts";
+import { makeEnv } from "../envs/registry.ts";
+import { type EnvArgs, type TrustedGym, verifyEnvArgs } from "./data_env.ts";
 import type { Action, Env, Observation, Space } from "../envs/types.ts";
 import { discreteIndex } from "../envs/types.ts";
 import { defaultGenerator } from "../tensor/random.ts";
@@ -45,7 +46,7 @@ import { ReplayBuffer } from "../training/replay_buffer.ts";
 import { disposeBatch } from "../training/train_step.ts";
 import "../training/families.ts";
 import { type Command, EXIT, formatRows, oneOf, parseCommandArgs, UsageError } from "./command.ts";
-import { loadProjectConfig, VERIFY_DEFAULTS } from "./project.ts";
+import { loadProjectConfig, type ProjectConfig, VERIFY_DEFAULTS } from "./project.ts";
 import {
   loadProjectPlugins,
   randomReplayBuffer,
@@ -126,6 +127,11 @@ export interface QuickVerifyOptions {
    * names is loaded only when it is in this list.
    */
   readonly plugins?: readonly string[];
+  /**
+   * What the project file trusts for a Gymnasium run (interpreter, Python path, a `module:Id`
+   * id); default none: the interpreter is then `WORLDFLUX_PYTHON`, else `python3`.
+   */
+  readonly gym?: TrustedGym;
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -490,10 +496,19 @@ export async function quickVerify(
         await lossCheck(buf, what, true);
       } else if (source === "env" || source === "gym") {
         const d = manifest.data as Record<string, unknown>;
-        // Runs record the exact makeEnv arguments (make_env); older env runs their fields.
-        const recorded = d.make_env as { id: string; options: MakeEnvOptions } | undefined;
+        // Runs record the exact makeEnv arguments (make_env); older env runs their fields. What
+        // would run code (Python's interpreter, path, modules) comes from the project file.
+        const recorded = d.make_env as EnvArgs | undefined;
+        const args = recorded ? verifyEnvArgs(recorded, opts.gym ?? null) : null;
+        if (args?.options.gym && d.gym && typeof d.gym === "object") {
+          const ran = (d.gym as Record<string, unknown>).python;
+          log(
+            `Gymnasium environment: ran with ${ran}, evaluated with ` +
+              `${args.options.gym.python ?? "WORLDFLUX_PYTHON, else python3"}`,
+          );
+        }
         const mk = () =>
-          recorded ? makeEnv(recorded.id, recorded.options) : makeEnv(String(d.env), {
+          args ? makeEnv(args.id, args.options) : makeEnv(String(d.env), {
             pixels: Boolean(d.pixels),
             frameSkip: Number(d.frame_skip ?? 1),
             maxEpisodeSteps: typeof d.max_episode_steps === "number"
@@ -697,7 +712,10 @@ Options:
   --format <text|json>    Output format (default: text)
   -c, --config <file>     Project file whose plugins the model needs (default:
                           ./worldflux.toml when present); plugins named only by
-                          run_manifest.json are never loaded
+                          run_manifest.json are never loaded. For gym runs the
+                          Python interpreter, python_path and a module:Id env
+                          also come from it (default: WORLDFLUX_PYTHON, else
+                          python3), never from run_manifest.json
   -h, --help              Show this help
 
 Exit codes: 0 pass or warning, 1 fail, 2 wrong command line.`;
@@ -744,17 +762,22 @@ export const verifyCommand: Command = {
         );
       }
     }
-    // The project file is trusted with code (its plugins); the default one only when readable.
-    let plugins: readonly string[] = [];
+    // The project file is trusted with code (its plugins, its Python); the default one only when
+    // readable.
+    let project: ProjectConfig | null = null;
     if (values.config !== undefined) {
-      plugins = (await loadProjectConfig(values.config as string)).plugins;
+      project = await loadProjectConfig(values.config as string);
     } else if (await isFile("worldflux.toml")) {
-      plugins = await loadProjectConfig("worldflux.toml").then((p) => p.plugins, () => []);
+      project = await loadProjectConfig("worldflux.toml").catch(() => null);
     }
+    const data = project?.data;
     const report = await quickVerify(values.target as string, {
       episodes,
       device,
-      plugins,
+      plugins: project?.plugins ?? [],
+      gym: data?.source === "gym"
+        ? { python: data.python, pythonPath: data.pythonPath, env: data.env }
+        : undefined,
       log: format === "text" ? (m) => console.error(`verify: ${m}`) : undefined,
     });
     console.log(format === "json" ? JSON.stringify(report, null, 2) : formatVerifyReport(report));

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { parse } from "smol-toml";
 import { ConfigError } from "../../src/errors.ts";
 import { type GymDataConfig, parseProjectConfig } from "../../src/cli/project.ts";
-import { onlineEnvArgs } from "../../src/cli/data_env.ts";
+import { onlineEnvArgs, verifyEnvArgs } from "../../src/cli/data_env.ts";
 import { collectGymReport } from "../../src/cli/doctor.ts";
 import type { RunManifest } from "../../src/cli/run.ts";
 import type { QuickVerifyReport } from "../../src/cli/verify.ts";
@@ -153,7 +153,7 @@ Deno.test({
     assert.deepEqual(g.make_kwargs, { g: 9.81, max_episode_steps: 20 });
     const made = m.data.make_env as { id: string; options: { gym: { python: string } } };
     assert.equal(made.id, "gym:Pendulum-v1");
-    assert.equal(made.options.gym.python, g.python); // pinned to the interpreter that ran
+    assert.equal(made.options.gym.python, python()); // as configured
     const v = await run(["verify", "--target", `${dir}/outputs`, "--format", "json"]);
     assert.equal(v.code, 0, v.out);
     const report = JSON.parse(v.out) as QuickVerifyReport;
@@ -199,4 +199,34 @@ Deno.test({
     assert.equal(missing.started, false);
     assert.match(String(missing.error), /cannot start the Python interpreter/);
   },
+});
+
+Deno.test("verify takes a gym run's interpreter, path and modules from the project file, never the manifest", () => {
+  const recorded = {
+    id: "gym:CartPole-v1",
+    options: {
+      kwargs: { sutton_barto_reward: true },
+      gym: { python: "/elsewhere/python", pythonPath: ["/elsewhere"], grayscale: false },
+    },
+  };
+  const plain = verifyEnvArgs(recorded, null);
+  assert.equal(plain.options.gym?.python, undefined); // WORLDFLUX_PYTHON, else python3
+  assert.equal(plain.options.gym?.pythonPath, undefined);
+  assert.deepEqual(plain.options.kwargs, { sutton_barto_reward: true }); // data is kept
+  const trusted = { python: "/mine/python", pythonPath: ["/mine"], env: "my_envs:Maze-v0" };
+  const mine = verifyEnvArgs(recorded, trusted);
+  assert.equal(mine.options.gym?.python, "/mine/python");
+  assert.deepEqual(mine.options.gym?.pythonPath, ["/mine"]);
+  const custom = { ...recorded, id: "gym:other_envs:Maze-v0" };
+  assert.throws(() => verifyEnvArgs(custom, trusted), /imports a Python module named only by/);
+  assert.throws(() => verifyEnvArgs(custom, null), ConfigError);
+  assert.equal(
+    verifyEnvArgs({ ...recorded, id: "gym:my_envs:Maze-v0" }, trusted).id,
+    "gym:my_envs:Maze-v0",
+  );
+  // Built-in environments pass through.
+  assert.deepEqual(verifyEnvArgs({ id: "Pendulum-v1", options: { frameSkip: 2 } }, null), {
+    id: "Pendulum-v1",
+    options: { frameSkip: 2 },
+  });
 });
