@@ -564,7 +564,11 @@ export async function loadProjectConfig(path: string): Promise<ProjectConfig> {
   try {
     doc = parseToml(text) as Record<string, unknown>;
   } catch (e) {
-    throw new ConfigError(`${path} is not valid TOML: ${(e as Error).message.split("\n")[0]}`);
+    // The parser's message quotes the offending lines: keep the reason and the position only.
+    const err = e as Error & { line?: number; column?: number };
+    const reason = err.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+    const at = err.line ? ` (line ${err.line}${err.column ? `, column ${err.column}` : ""})` : "";
+    throw new ConfigError(`${path} is not valid TOML: ${reason}${at}`);
   }
   return parseProjectConfig(doc, { path: abs });
 }

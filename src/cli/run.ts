@@ -17,6 +17,7 @@
  * @module
  */
 
+import { warn } from "../log.ts";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type AutoDecision, type DeviceRequest, resolveAuto } from "../backend/device.ts";
@@ -217,10 +218,6 @@ export interface RunProjectResult {
 }
 
 export { RUN_ARTIFACTS } from "./previous_run.ts";
-
-function defaultLog(m: string): void {
-  console.error(`worldflux: ${m}`);
-}
 
 /** Snake-case keys of a config-override record. */
 function snakeKeys(o: Readonly<Record<string, unknown>>): Record<string, unknown> {
@@ -428,7 +425,7 @@ export async function runProject(
   project: ProjectConfig,
   opts: RunProjectOptions = {},
 ): Promise<RunProjectResult> {
-  const log = opts.log ?? defaultLog;
+  const log = opts.log ?? warn;
   const notes: string[] = [];
   const note = (m: string) => {
     notes.push(m);

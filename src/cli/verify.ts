@@ -27,6 +27,7 @@ import { fromPretrained } from "../core/serialization.ts";
 import type { WorldModel } from "../core/world_model.ts";
 import { WORLDFLUX_VERSION } from "../core/version.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
+import { parseJson } from "../io/json.ts";
 import { makeEnv } from "../envs/registry.ts";
 import { type EnvArgs, type TrustedGym, verifyEnvArgs } from "./data_env.ts";
 import type { Action, Env, Observation, Space } from "../envs/types.ts";
@@ -143,7 +144,7 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 async function readJson(path: string): Promise<unknown> {
-  return JSON.parse(await Deno.readTextFile(path));
+  return parseJson(await Deno.readTextFile(path));
 }
 
 function isObj(x: unknown): x is Record<string, unknown> {

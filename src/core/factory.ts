@@ -5,6 +5,7 @@
  * @module
  */
 
+import { warn } from "../log.ts";
 import { type DeviceRequest, ensureDevice, getDefaultDevice } from "../backend/device.ts";
 import { ConfigError } from "../errors.ts";
 import { Generator } from "../tensor/random.ts";
@@ -89,8 +90,8 @@ export async function createWorldModel(
   }
   if (apiVersion === "v0.2" && !warnedV02) {
     warnedV02 = true;
-    console.warn(
-      'worldflux: apiVersion "v0.2" turns contract violations into warnings; it is a migration ' +
+    warn(
+      'apiVersion "v0.2" turns contract violations into warnings; it is a migration ' +
         "aid and will be removed",
     );
   }

@@ -14,10 +14,12 @@
  * @module
  */
 
+import { warn } from "../log.ts";
 import type { DeviceName } from "../backend/types.ts";
 import { type DeviceRequest, ensureDevice, getDefaultDevice } from "../backend/device.ts";
 import { ConfigError, fmtShape, FormatError } from "../errors.ts";
 import { strandedCopies, writeDirAtomic, writeFileAtomic } from "../io/atomic.ts";
+import { parseJson } from "../io/json.ts";
 import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Generator } from "../tensor/random.ts";
@@ -154,13 +156,9 @@ function parseJsonObject(bytes: Uint8Array, dir: string, name: string): Record<s
   const path = `${dir}/${name}`;
   let v: unknown;
   try {
-    v = JSON.parse(new TextDecoder().decode(bytes));
+    v = parseJson(new TextDecoder().decode(bytes));
   } catch (e) {
-    throw new CheckpointError(
-      "bad_json",
-      `${name} is not valid JSON: ${(e as Error).message}`,
-      path,
-    );
+    throw new CheckpointError("bad_json", `${name} is ${(e as Error).message}`, path);
   }
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
     throw new CheckpointError("bad_json", `${name} must hold a JSON object`, path);
@@ -325,8 +323,8 @@ export async function fromPretrained(
     }
   }
   if (compareVersions(meta.worldflux_version, WORLDFLUX_VERSION) > 0) {
-    console.warn(
-      `worldflux: ${root} was saved by worldflux ${meta.worldflux_version}, newer than this ` +
+    warn(
+      `${root} was saved by worldflux ${meta.worldflux_version}, newer than this ` +
         `${WORLDFLUX_VERSION}; loading it anyway`,
     );
   }

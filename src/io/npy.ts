@@ -161,7 +161,7 @@ function parseHeaderDict(text: string, name?: string): Map<string, PyValue> {
   let i = 0;
   const n = text.length;
   const bad = (what: string): never =>
-    fail(name, `malformed .npy header (${what} at offset ${i}): ${JSON.stringify(text)}`);
+    fail(name, `malformed .npy header (${what} at offset ${i} of the header)`);
   const ws = () => {
     while (i < n && (text[i] === " " || text[i] === "\t" || text[i] === "\n" || text[i] === "\r")) {
       i++;

@@ -21,7 +21,7 @@
  */
 
 import { Deflate, Inflate } from "fflate";
-import { FormatError } from "../errors.ts";
+import { ConfigError, FormatError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { checkAllocation } from "./limits.ts";
 import { decodeNpy, type NpyArray, type NpyInput, npyParts } from "./npy.ts";
@@ -156,7 +156,7 @@ export function encodeNpz(
   const compressed = opts.compressed ?? false;
   const level = opts.level ?? 6;
   if (!Number.isInteger(level) || level < 1 || level > 9) {
-    throw new RangeError(`npz: level must be an integer 1-9, got ${level}`);
+    throw new ConfigError(`npz: level must be an integer 1-9, got ${level}`);
   }
   const [time, date] = dosDateTime(new Date());
   const members: Member[] = [];

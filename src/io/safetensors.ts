@@ -13,6 +13,7 @@ import { readTensors, realize, type Tensor } from "../tensor/tensor.ts";
 import { tensor as makeTensor } from "../tensor/creation.ts";
 import type { DeviceName } from "../backend/types.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { parseJson } from "./json.ts";
 import { checkAllocation } from "./limits.ts";
 import { halfToFloat } from "./npy.ts";
 
@@ -142,11 +143,17 @@ export function decodeSafetensors(bytes: Uint8Array, path?: string): Safetensors
   if (8 + n > bytes.length) {
     fail(`header length ${n} runs past the end of the ${bytes.length}-byte file`);
   }
+  let text = "";
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n));
+  } catch {
+    fail("the header is not valid UTF-8");
+  }
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    header = parseJson(text);
   } catch (e) {
-    fail(`the header is not valid UTF-8 JSON (${(e as Error).message})`);
+    fail(`the header is ${(e as Error).message}`);
   }
   if (header === null || typeof header !== "object" || Array.isArray(header)) {
     fail("the header is not a JSON object");

@@ -271,8 +271,15 @@ export abstract class Module {
 
   /** Releases every parameter and buffer. */
   dispose(): void {
-    for (const p of this.parameters()) p.dispose();
-    for (const [, b] of this.namedBuffers()) b.dispose();
+    const by = `${this.constructor.name}.dispose()`;
+    for (const p of this.parameters()) {
+      p._disposedBy ??= by;
+      p.dispose();
+    }
+    for (const [, b] of this.namedBuffers()) {
+      b._disposedBy ??= by;
+      b.dispose();
+    }
   }
 }
 

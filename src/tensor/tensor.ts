@@ -196,6 +196,8 @@ export class Tensor {
   _ctx: GradCtx | null = null;
   /** @internal */
   _disposed = false;
+  /** @internal Who freed it, when not the tensor's own `dispose()` (e.g. `"MLPWorldModel.dispose()"`). */
+  _disposedBy: string | null = null;
   private readonly held: { node: LazyNode; ctx: GradCtx | null };
   /** Whether gradients flow to this tensor (leaf tensors accumulate them in `grad`). */
   requiresGrad = false;
@@ -258,8 +260,12 @@ export class Tensor {
   _check(op: string): this {
     if (this._disposed) {
       throw new DisposedError(
-        `${op}: the tensor (shape ${fmtShape(this.shape)}) was disposed; keep it out of ` +
-          `tidy() with keep(t) or return it from the tidy function`,
+        this._disposedBy
+          ? `${op}: a tensor (shape ${fmtShape(this.shape)}) of a module freed by ` +
+            `${this._disposedBy} was used; a disposed model or module cannot be used again: ` +
+            `create or load it again`
+          : `${op}: the tensor (shape ${fmtShape(this.shape)}) was disposed; keep it out of ` +
+            `tidy() with keep(t) or return it from the tidy function`,
       );
     }
     return this;

@@ -12,6 +12,7 @@
 import cliProgress from "cli-progress";
 import process from "node:process";
 import type { WorldModel } from "../core/world_model.ts";
+import { ConfigError } from "../errors.ts";
 import { type TrainingConfig, trainingConfigToSnakeCase } from "./config.ts";
 import { checkpointName, listCheckpoints } from "./checkpoint.ts";
 import type { TrainStep } from "./train_step.ts";
@@ -332,13 +333,13 @@ export class CheckpointCallback implements Callback {
     this.#opts = opts;
     this.keepLast = opts.keepLast ?? 5;
     if (!(Number.isInteger(this.keepLast) && this.keepLast >= 1)) {
-      throw new RangeError(`CheckpointCallback: keepLast must be >= 1, got ${this.keepLast}`);
+      throw new ConfigError(`CheckpointCallback: keepLast must be >= 1, got ${this.keepLast}`);
     }
     if (
       opts.saveInterval !== undefined &&
       !(Number.isInteger(opts.saveInterval) && opts.saveInterval >= 1)
     ) {
-      throw new RangeError(
+      throw new ConfigError(
         `CheckpointCallback: saveInterval must be >= 1, got ${opts.saveInterval}`,
       );
     }
@@ -436,10 +437,10 @@ export class EarlyStoppingCallback implements Callback {
     this.minDelta = opts.minDelta ?? 1e-4;
     this.mode = opts.mode ?? "min";
     if (!(this.patience > 0)) {
-      throw new RangeError(`EarlyStoppingCallback: patience must be > 0, got ${this.patience}`);
+      throw new ConfigError(`EarlyStoppingCallback: patience must be > 0, got ${this.patience}`);
     }
     if (!(this.minDelta >= 0)) {
-      throw new RangeError(`EarlyStoppingCallback: minDelta must be >= 0, got ${this.minDelta}`);
+      throw new ConfigError(`EarlyStoppingCallback: minDelta must be >= 0, got ${this.minDelta}`);
     }
   }
 

@@ -26,6 +26,7 @@ import { PRETRAINED_FILES, requireChecksums, savePretrained } from "../core/seri
 import { WORLDFLUX_VERSION } from "../core/version.ts";
 import type { WorldModel } from "../core/world_model.ts";
 import { writeDirAtomic, writeFileAtomic } from "../io/atomic.ts";
+import { parseJson } from "../io/json.ts";
 import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.ts";
 import { tensor } from "../tensor/creation.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -231,12 +232,12 @@ async function readBytes(dir: string, name: string): Promise<Uint8Array> {
   }
 }
 
-function parseJson(bytes: Uint8Array, path: string): Record<string, unknown> {
+function parseJsonObject(bytes: Uint8Array, path: string): Record<string, unknown> {
   let v: unknown;
   try {
-    v = JSON.parse(new TextDecoder().decode(bytes));
+    v = parseJson(new TextDecoder().decode(bytes));
   } catch (e) {
-    throw new CheckpointError("bad_json", `not valid JSON: ${(e as Error).message}`, path);
+    throw new CheckpointError("bad_json", (e as Error).message, path);
   }
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
     throw new CheckpointError("bad_json", "must hold a JSON object", path);
@@ -321,7 +322,7 @@ export async function readCheckpoint(dir: string): Promise<RestoredCheckpoint> {
     throw e;
   }
   const mPath = `${root}/${CHECKPOINT_FILES.manifest}`;
-  const m = parseJson(await readBytes(root, CHECKPOINT_FILES.manifest), mPath);
+  const m = parseJsonObject(await readBytes(root, CHECKPOINT_FILES.manifest), mPath);
   const format = field<string>(m, "format", mPath, (v) => typeof v === "string", "a string");
   if (format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(
@@ -373,7 +374,7 @@ export async function readCheckpoint(dir: string): Promise<RestoredCheckpoint> {
   const cPath = `${root}/${CHECKPOINT_FILES.config}`;
   let config: TrainingConfig;
   try {
-    config = parseTrainingConfig(parseJson(contents[CHECKPOINT_FILES.config], cPath), {
+    config = parseTrainingConfig(parseJsonObject(contents[CHECKPOINT_FILES.config], cPath), {
       keys: "snake",
       source: cPath,
     });
@@ -382,7 +383,7 @@ export async function readCheckpoint(dir: string): Promise<RestoredCheckpoint> {
     throw e;
   }
   const tPath = `${root}/${CHECKPOINT_FILES.trainer}`;
-  const t = parseJson(contents[CHECKPOINT_FILES.trainer], tPath);
+  const t = parseJsonObject(contents[CHECKPOINT_FILES.trainer], tPath);
   const best = field<number | null>(
     t,
     "best_loss",
@@ -477,7 +478,7 @@ function decodeTensors(bytes: Uint8Array, path: string, device: Tensor["device"]
 async function restoreModel(root: string, model: WorldModel): Promise<void> {
   const dir = `${root}/${CHECKPOINT_FILES.model}`;
   const metaPath = `${dir}/${PRETRAINED_FILES.meta}`;
-  const meta = parseJson(await readBytes(dir, PRETRAINED_FILES.meta), metaPath);
+  const meta = parseJsonObject(await readBytes(dir, PRETRAINED_FILES.meta), metaPath);
   if (meta.model_type !== model.modelType) {
     throw new CheckpointError(
       "model_type_mismatch",
@@ -556,7 +557,7 @@ export async function restoreCheckpoint(
     : {};
   const metaPath = `${root}/${CHECKPOINT_FILES.optimizerMeta}`;
   const optMeta = files[CHECKPOINT_FILES.optimizerMeta]
-    ? parseJson(await readBytes(root, CHECKPOINT_FILES.optimizerMeta), metaPath)
+    ? parseJsonObject(await readBytes(root, CHECKPOINT_FILES.optimizerMeta), metaPath)
     : {};
   const sPath = `${root}/${CHECKPOINT_FILES.trainState}`;
   const stepTensors = files[CHECKPOINT_FILES.trainState]
@@ -632,7 +633,7 @@ export async function latestCheckpoint(path: string): Promise<string | null> {
   let best: { step: number; path: string } | null = null;
   for (const c of candidates) {
     try {
-      const m = JSON.parse(await Deno.readTextFile(`${c}/${CHECKPOINT_FILES.manifest}`));
+      const m = JSON.parse(await Deno.readTextFile(`${c}/${CHECKPOINT_FILES.manifest}`)); // errors skipped
       if (
         m?.resumable !== false && Number.isSafeInteger(m?.step) && (!best || m.step > best.step)
       ) {

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { warn } from "../log.ts";
 import { TDMPC2Agent } from "../models/tdmpc2/agent.ts";
 import type { TDMPC2WorldModel } from "../models/tdmpc2/world_model.ts";
 import { type MPPIOptions, MPPIPlanner } from "../planners/mppi.ts";
@@ -55,8 +56,8 @@ export function tdmpc2TrainStep(
 ): TrainStep {
   const horizon = model.config.horizon;
   if (config.sequenceLength !== horizon + 1) {
-    (options.log ?? ((m: string) => console.warn(m)))(
-      `worldflux: tdmpc2 uses the first horizon + 1 = ${horizon + 1} steps of each sequence; ` +
+    (options.log ?? warn)(
+      `tdmpc2 uses the first horizon + 1 = ${horizon + 1} steps of each sequence; ` +
         `sequenceLength is ${config.sequenceLength}` +
         (config.sequenceLength > horizon + 1
           ? " (the rest is sampled and unused: set sequenceLength to horizon + 1)"

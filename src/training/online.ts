@@ -14,6 +14,7 @@
  */
 
 import type { WorldModel } from "../core/world_model.ts";
+import { ContractError } from "../core/errors.ts";
 import { WorldFluxError } from "../errors.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import {
@@ -114,18 +115,42 @@ async function toEnvAction(a: Action | Tensor, space: Space): Promise<number | F
     a.dispose();
     v = Array.from(d as ArrayLike<number>, Number);
   } else v = a;
-  if (space.kind === "discrete") return discreteIndex(v, space.n);
+  if (space.kind === "discrete") {
+    const n = space.n;
+    const index = typeof v === "number" ? v : v.length === 1 ? v[0] : null;
+    if (index !== null && !(Number.isInteger(index) && index >= 0 && index < n)) {
+      throw new ContractError(
+        "controller.act",
+        "action_value",
+        "action",
+        `an action index in [0, ${n})`,
+        `index ${index}`,
+      );
+    }
+    if (typeof v !== "number" && index === null && v.length !== n) {
+      throw new ContractError(
+        "controller.act",
+        "action_shape",
+        "action",
+        `an index or ${n} scores`,
+        `${v.length} values`,
+      );
+    }
+    return discreteIndex(v, n);
+  }
   const n = space.low.length;
   const out = new Float32Array(n);
+  const bad = (field: string, got: string) =>
+    new ContractError("controller.act", "action_shape", field, `${n} finite values`, got);
   if (typeof v === "number") {
-    if (n !== 1) throw new RangeError(`the action space needs ${n} values, got a number`);
+    if (n !== 1) throw bad("action", "a number");
     out[0] = v;
   } else {
-    if (v.length !== n) throw new RangeError(`the action space needs ${n} values, got ${v.length}`);
+    if (v.length !== n) throw bad("action", `${v.length} values`);
     for (let i = 0; i < n; i++) out[i] = v[i];
   }
   for (let i = 0; i < n; i++) {
-    if (!Number.isFinite(out[i])) throw new RangeError(`action has ${out[i]} at ${i}`);
+    if (!Number.isFinite(out[i])) throw bad(`action[${i}]`, String(out[i]));
     out[i] = Math.min(space.high[i], Math.max(space.low[i], out[i]));
   }
   return out;

@@ -30,6 +30,7 @@
  * @module
  */
 
+import { warn } from "../log.ts";
 import { ConfigError } from "../errors.ts";
 import type { Batch } from "../core/batch.ts";
 import type { WorldModel } from "../core/world_model.ts";
@@ -297,8 +298,8 @@ class BuiltTrainStep implements TrainStep {
       this.#useCompile = false;
       for (const p of this.#programs.values()) p.fn.dispose();
       this.#programs.clear();
-      (this.#spec.log ?? ((m: string) => console.warn(m)))(
-        `worldflux: ${this.#spec.name}: compile() could not trace the update, running it ` +
+      (this.#spec.log ?? warn)(
+        `${this.#spec.name}: compile() could not trace the update, running it ` +
           `eagerly: ${this.#fallback}`,
       );
       return this.#eager(batch);

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { warn } from "../log.ts";
 import type { DeviceName } from "../backend/types.ts";
 import { ensureDevice } from "../backend/device.ts";
 import { ConfigError } from "../errors.ts";
@@ -107,10 +108,6 @@ export interface TrainResult {
   readonly summary: TrainSummary;
 }
 
-function defaultLog(message: string): void {
-  console.error(`worldflux: ${message}`);
-}
-
 /** A 32-bit stream seed derived from the run's seed and a stream number. */
 export function deriveSeed(seed: number, stream: number): number {
   let h = (Math.trunc(seed) ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
@@ -158,7 +155,7 @@ export class RunCore implements TrainingContext {
     this.model = model;
     this.config = config;
     this.callbacks = callbacks;
-    this.#log = log ?? defaultLog;
+    this.#log = log ?? warn;
     this.state = {
       mode,
       step: 0,
