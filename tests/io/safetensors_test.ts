@@ -272,7 +272,11 @@ Deno.test("safetensors: malformed files give a FormatError (and never hang)", as
     ["header length 2^63", craft({}, new Uint8Array(0), 1n << 63n), /exceeds/],
     ["header length 2^40", craft({}, d16, 1n << 40n), /exceeds/],
     ["header length past the end", craft({}, d16, 30n), /runs past the end/],
-    ["bad JSON", craft('{"a": {"dtype": "F32",'), /the header is not valid JSON \(it ends before the JSON value does\)/],
+    [
+      "bad JSON",
+      craft('{"a": {"dtype": "F32",'),
+      /the header is not valid JSON \(it ends before the JSON value does\)/,
+    ],
     ["invalid UTF-8", craft("{}").map((b, i) => (i === 8 ? 0xff : b)), /not valid UTF-8/],
     ["header is an array", craft("[1, 2]"), /not a JSON object/],
     ["header is null", craft("null"), /not a JSON object/],
