@@ -287,7 +287,7 @@ Deno.test("dreamerv3 replay value loss: targets across an episode end, a termina
   close(padded.slice(0, 3), [72.2575, 138.35, 273], 1e-6, "padding");
 });
 
-Deno.test("dreamerv3 world model: an episode's last action is judged from the state it leads to (prior), the RSSM resets at isFirst", async () => {
+Deno.test("dreamerv3 world model: every action is judged from the state it leads to (core step + prior sample), the RSSM resets at isFirst", async () => {
   manualSeed(5);
   const model = await ciModel();
   const B = 2, T = 6;
@@ -326,24 +326,39 @@ Deno.test("dreamerv3 world model: an episode's last action is judged from the st
   close(await arr(at(r.deter, 1, 4)), await arr(h0), 1e-6, "reset at isFirst");
   close(await arr(at(r.deter, 0, 2)), await arr(at(r.succDeter, 0, 1)), 1e-6, "continued h");
 
-  // The loss: successors are the next posterior where it observes the state, else the prior.
+  // The loss judges every action from the state it leads to as imagination would: the core
+  // step (the next step's h where the episode goes on) and a prior sample, never the next
+  // posterior (terminations, which have no next observation, would be the only prior rows).
   const res = model.lossWithStates(batch);
   const F = res.feat.shape[2];
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
       const s = await arr(at(res.succ, b, t));
-      const observed = t < T - 1 && !(await arr(at(isFirst, b, t + 1)))[0];
-      if (observed) close(s, await arr(at(res.feat, b, t + 1)), 0, `posterior succ ${b},${t}`);
-      else {
-        const want = await arr(model.rssm.core(
-          at(res.feat, b, t).narrow(1, 0, D),
-          at(res.feat, b, t).narrow(1, D, F - D),
-          model.rssm.actionPart(model.rssm.actionEmbed(at(actions, b, t))),
-        ));
-        close(s.slice(0, D), want, 1e-5, `prior succ ${b},${t}`);
+      const want = await arr(model.rssm.core(
+        at(res.feat, b, t).narrow(1, 0, D),
+        at(res.feat, b, t).narrow(1, D, F - D),
+        model.rssm.actionPart(model.rssm.actionEmbed(at(actions, b, t))),
+      ));
+      close(s.slice(0, D), want, 1e-5, `successor h ${b},${t}`);
+      const z = s.slice(D);
+      for (let k = 0; k < z.length; k += model.config.classes) {
+        const one = z.slice(k, k + model.config.classes);
+        assert.deepEqual([...one].sort(), [...Array(one.length - 1).fill(0), 1], "one-hot z");
       }
     }
   }
+  // Its z is a sample of the prior at that h: the draws after the posterior's, replayed.
+  const { Generator } = await import("../../mod.ts");
+  model.sampleGenerator = new Generator(21);
+  const again = model.lossWithStates(batch).succ.reshape([B * T, F]);
+  model.sampleGenerator = undefined;
+  const g = new Generator(21);
+  model.rssm.gumbel([B, T], g); // the posterior samples' noise
+  const zWant = model.rssm.sample(
+    model.rssm.priorLogits(again.narrow(1, 0, D)),
+    model.rssm.gumbel([B * T], g),
+  );
+  close(await arr(again.narrow(1, D, F - D)), await arr(zWant), 0, "prior samples");
   // The continue loss is the mean over all B * T actions of BCE(logit(succ_t), 1 - term_t): the
   // terminal action inside sequence 0 counts like any other.
   const logit = model.cont.logit(res.succ.reshape([B * T, F]));
@@ -432,7 +447,8 @@ Deno.test("dreamerv3 trainer: image observations and continuous actions on batch
     model.rssm.actionPart(model.rssm.actionEmbed(at(batch.actions, 0, 2))),
   );
   close((await arr(at(res.succ, 0, 2))).slice(0, D), await arr(want), 1e-5, "prior successor");
-  close(await arr(at(res.succ, 1, 2)), await arr(at(res.feat, 1, 3)), 0, "posterior successor");
+  const next = (await arr(at(res.succ, 1, 2))).slice(0, D);
+  close(next, (await arr(at(res.feat, 1, 3))).slice(0, D), 1e-6, "successor h = next h");
   const trainer = new DreamerTrainer(model, { lr: 1e-3, acLr: 1e-3 });
   for (let i = 0; i < 2; i++) {
     const m = trainer.step(batch);

@@ -7,13 +7,13 @@
  * `actions[:, t]` is taken after observation t and earns `rewards[:, t]`; `terminations[:, t]`
  * says that action ended the episode. The RSSM (official convention) feeds step t the previous
  * action, so the state that follows action t predicts `rewards[:, t]` and
- * `1 - terminations[:, t]`: step t+1's posterior, or where no observation of it follows (the
- * last step; an episode's last step, the next row starting another episode, as in batches that
- * span episodes; before padding) one more core step with a prior sample. The official layout
- * stores the observation an action leads to with that action's reward (and the terminal
- * observation as a row of its own), so the same posterior-or-prior state predicts the same
- * reward there. This is what `rollout` reports: `decode(transition(s_t, a_t))` predicts the
- * reward of a_t. `extras.isFirst` resets the state (sequences may span episodes).
+ * `1 - terminations[:, t]`: the core step with action t from step t's posterior and a sample of
+ * the prior, the state imagination would reach. (The official layout stores the observation an
+ * action leads to, the terminal one included, and trains the heads on its posterior; this
+ * replay keeps no terminal observation, and judging only terminations from the prior would
+ * teach the continue head that prior samples end episodes.) This is what `rollout` reports:
+ * `decode(transition(s_t, a_t))` predicts the reward of a_t. `extras.isFirst` resets the state
+ * (sequences may span episodes).
  *
  * Loss (official `dreamerv3/agent.py` `loss`): reconstruction (vectors: squared error of
  * symlog(obs), images: squared error, both summed over the observation's elements), reward
@@ -79,7 +79,10 @@ export interface DreamerLossResult {
   readonly post: RSSMState;
   /** Posterior features `[B, T, F]` (with gradients; the replay value loss reads them). */
   readonly feat: Tensor;
-  /** Features of the state each action leads to `[B, T, F]` (what the reward head reads). */
+  /**
+   * Features of the state each action leads to `[B, T, F]`: the core step with the action and a
+   * prior sample (what the reward and continue heads read).
+   */
   readonly succ: Tensor;
 }
 
@@ -472,32 +475,20 @@ export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> implements 
       rec = rec ? rec.add(err) : err;
     }
 
-    // Reward and continue of action t, from the state it leads to: step t+1's posterior, or,
-    // where no observation of that state follows (the last step; an episode's last step, whose
-    // successor row starts the next episode; the last real step of a zero-padded sequence), the
-    // prior: the core step with action t (`succDeter`) and a prior sample, as in imagination.
+    // Reward and continue of action t, from the state it leads to as imagination sees states:
+    // the core step with action t (`succDeter`, step t+1's h where step t+1 continues the
+    // episode) and a sample of the prior. Not step t+1's posterior: no observation follows an
+    // episode's last action (the replay keeps no terminal observation), so terminations would
+    // only ever be judged from prior samples and the rest mostly from posteriors, and the
+    // continue head would learn "prior sample, so likely terminal" (seen: imagined continue
+    // 0.967 per step where the policy survived 100-250 steps).
     const mask = batch.mask ? batch.mask.reshape([B, T]) : null;
     const succDeter = r.succDeter.reshape([N, c.deter]);
     const priorZ = this.rssm.sample(
       this.rssm.priorLogits(succDeter),
       this.rssm.gumbel([N], this.sampleGenerator),
     );
-    const priorSucc = concat([succDeter, priorZ], -1).reshape([B, T, F]);
-    let succ = priorSucc;
-    if (T > 1) {
-      // 1 where step t+1 is an observation of the state action t leads to.
-      let observed = isFirst ? isFirst.narrow(1, 1, T - 1).neg().add(1) : null;
-      if (mask) {
-        observed = observed ? observed.mul(mask.narrow(1, 1, T - 1)) : mask.narrow(1, 1, T - 1);
-      }
-      const next = feat.narrow(1, 1, T - 1);
-      const later = observed
-        ? next.mul(observed.unsqueeze(-1)).add(
-          priorSucc.narrow(1, 0, T - 1).mul(observed.neg().add(1).unsqueeze(-1)),
-        )
-        : next;
-      succ = concat([later, priorSucc.narrow(1, T - 1, 1)], 1);
-    }
+    const succ = concat([succDeter, priorZ], -1).reshape([B, T, F]);
     const succN = succ.reshape([N, F]);
     const rew = this.reward.loss(succN, batch.rewards!.reshape([N]), this.#bins);
     const term = batch.terminations!.reshape([N]);
