@@ -8,6 +8,7 @@
 import { join, relative, resolve } from "node:path";
 import { camelToSnake } from "../core/naming.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
+import { lexists } from "../io/files.ts";
 import { resolveModelName } from "../core/factory.ts";
 import "../models/registry_setup.ts";
 import { listEnvs } from "../envs/registry.ts";
@@ -293,17 +294,6 @@ Then:
   cd DIR && worldflux train && worldflux verify --target ./outputs --mode quick
 
 Exit codes: 0 created, 1 refused (non-empty DIR) or failed, 2 wrong command line.`;
-
-/** Whether something (a link included, even a dangling one) is at `path`. */
-async function lexists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
 
 /** The `init` command. */
 export const initCommand: Command = {

@@ -11,6 +11,8 @@
  * @module
  */
 
+import { lexists } from "./files.ts";
+
 function dirname(path: string): string {
   const i = path.replace(/\/+$/, "").lastIndexOf("/");
   return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
@@ -111,16 +113,6 @@ async function entries(dir: string): Promise<Deno.DirEntry[]> {
   return out;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
 /**
  * Repairs what a crash in {@link writeDirAtomic} or {@link writeFileAtomic} may have left beside
  * `path`: when `path` is missing and its previous copy was stranded as `.<name>.tmp-*.old` (a
@@ -146,7 +138,7 @@ export async function recoverAtomic(path: string): Promise<AtomicRecovery> {
   if (temps.length === 0) return { restored, removed };
   const olds = temps.filter((e) => e.name.endsWith(".old") && e.isDirectory);
   let keep: string | null = null;
-  if (olds.length && !(await exists(path))) {
+  if (olds.length && !(await lexists(path))) {
     let newest = -Infinity;
     for (const e of olds) {
       const t = (await Deno.lstat(`${dir}/${e.name}`)).mtime?.getTime() ?? 0;

@@ -23,6 +23,7 @@
 import { Deflate, Inflate } from "fflate";
 import { ConfigError, FormatError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { readFileBytes } from "./files.ts";
 import { checkAllocation } from "./limits.ts";
 import { decodeNpy, type NpyArray, type NpyInput, npyParts } from "./npy.ts";
 
@@ -547,12 +548,6 @@ export function decodeNpz(bytes: Uint8Array, opts: NpzReadOptions = {}, where = 
  * ```
  */
 export async function loadNpz(path: string, opts: NpzReadOptions = {}): Promise<NpzArrays> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new FormatError("file not found", path);
-    throw e;
-  }
+  const bytes = await readFileBytes(path);
   return decodeNpz(bytes, opts, path);
 }

@@ -13,6 +13,7 @@ import { readTensors, realize, type Tensor } from "../tensor/tensor.ts";
 import { tensor as makeTensor } from "../tensor/creation.ts";
 import type { DeviceName } from "../backend/types.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { readFileBytes } from "./files.ts";
 import { parseJson } from "./json.ts";
 import { checkAllocation } from "./limits.ts";
 import { halfToFloat } from "./npy.ts";
@@ -326,13 +327,7 @@ function decodeEntry(
 
 /** Reads a safetensors file into entries (without creating tensors). */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new FormatError("file not found", path);
-    throw e;
-  }
+  const bytes = await readFileBytes(path);
   return decodeSafetensors(bytes, path);
 }
 

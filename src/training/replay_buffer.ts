@@ -65,6 +65,7 @@ import { getDefaultDevice } from "../backend/device.ts";
 import type { Batch } from "../core/batch.ts";
 import { ContractError } from "../core/errors.ts";
 import { ConfigError, FormatError, ShapeError, WorldFluxError } from "../errors.ts";
+import { readFileBytes } from "../io/files.ts";
 import { checkAllocation } from "../io/limits.ts";
 import {
   decodeNpz,
@@ -1173,13 +1174,7 @@ export async function readReplayArrays(
   path: string,
   opts: Pick<ReplayLoadOptions, "capacity" | "maxBytes"> = {},
 ): Promise<NpzArrays> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new FormatError("file not found", path);
-    throw e;
-  }
+  const bytes = await readFileBytes(path);
   const meta = decodeNpz(bytes, { only: META_KEYS, maxBytes: META_MAX_BYTES }, path);
   const arrays = listZipMembers(bytes, path).filter((m) => m.name.endsWith(".npy"));
   const names = arrays.map((m) => m.name.slice(0, -4));

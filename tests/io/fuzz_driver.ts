@@ -34,6 +34,7 @@ import {
   restoreCheckpoint,
   type Tensor,
   Trainer,
+  type TrainStep,
   WorldFluxError,
   type WorldModel,
 } from "../../mod.ts";
@@ -245,6 +246,20 @@ async function tensorsOf(ts: Record<string, Tensor>): Promise<Record<string, num
   return Object.fromEntries(names.map((k, i) => [k, Array.from(vals[i] as ArrayLike<number>)]));
 }
 
+/** The optimizer moments of a training step, as plain numbers by name. */
+function momentsOf(step: TrainStep): Promise<Record<string, number[]>> {
+  return tensorsOf(
+    Object.fromEntries(
+      Object.entries(step.stateDict().optimizers).flatMap(([name, st]) =>
+        Object.entries(st.state).flatMap(([k, m]) => [
+          [`${name}.${k}.a`, m.expAvg],
+          [`${name}.${k}.b`, m.expAvgSq],
+        ])
+      ),
+    ),
+  );
+}
+
 /**
  * Runs `cases` cases of `format`: `load(mutated, i)` returns null (refused: it threw a typed
  * error) or a problem string ("" when it loaded the original data exactly).
@@ -360,16 +375,7 @@ const ckBytes = Object.fromEntries(
   await Promise.all(ckFiles.map(async (f) => [f, await Deno.readFile(`${dir}/ck/${f}`)])),
 ) as Record<string, Uint8Array>;
 const ckModelState = await stateOf(trainModel);
-const ckOptState = await tensorsOf(
-  Object.fromEntries(
-    Object.entries(trainer.trainStep.stateDict().optimizers).flatMap(([name, st]) =>
-      Object.entries(st.state).flatMap(([k, m]) => [
-        [`${name}.${k}.a`, m.expAvg],
-        [`${name}.${k}.b`, m.expAvgSq],
-      ])
-    ),
-  ),
-);
+const ckOptState = await momentsOf(trainer.trainStep);
 const ckStep = trainer.state.step;
 
 const tomlBases = [
@@ -537,16 +543,7 @@ await run(
         return `restoreCheckpoint loaded altered weights "${k}" (${ckFile})`;
       }
     }
-    const opt = await tensorsOf(
-      Object.fromEntries(
-        Object.entries(targetTrainer.trainStep.stateDict().optimizers).flatMap(([name, s]) =>
-          Object.entries(s.state).flatMap(([k, m]) => [
-            [`${name}.${k}.a`, m.expAvg],
-            [`${name}.${k}.b`, m.expAvgSq],
-          ])
-        ),
-      ),
-    );
+    const opt = await momentsOf(targetTrainer.trainStep);
     for (const [k, v] of Object.entries(ckOptState)) {
       if (!opt[k] || !sameArray(opt[k], v)) {
         return `restoreCheckpoint loaded altered optimizer state "${k}" (${ckFile})`;
