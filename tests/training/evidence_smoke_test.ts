@@ -1,0 +1,81 @@
+/**
+ * Smoke test of examples/evidence_tdmpc2_halfcheetah.ts at a tiny budget (20-step episodes, a
+ * 16-wide model, MPPI 16 x 1): the online run goes through `runProject`, and the bundle holds
+ * the run manifest, metrics, a checkpoint, the model, returns.json, summary.json, the curve PNG
+ * and report.html, consistent with each other. Not the learning claim (docs/learning_results.md).
+ */
+
+import assert from "node:assert/strict";
+import { decode } from "fast-png";
+import { EVIDENCE_DEFAULTS, runEvidence } from "../../examples/evidence_tdmpc2_halfcheetah.ts";
+import type { RunManifest } from "../../src/cli/run.ts";
+
+Deno.test("evidence_tdmpc2_halfcheetah: a tiny run writes the whole bundle", async () => {
+  const out = await Deno.makeTempDir({ prefix: "wf_evidence_" });
+  try {
+    const summary = await runEvidence(
+      {
+        ...EVIDENCE_DEFAULTS,
+        steps: 60,
+        prefill: 30,
+        maxEpisodeSteps: 20,
+        evalInterval: 60,
+        evalEpisodes: 1,
+        finalEpisodes: 2,
+        baselineEpisodes: 2,
+        saveInterval: 60,
+        logInterval: 30,
+        batchSize: 8,
+        latent: 16,
+        mlp: 32,
+        enc: 32,
+        samples: 16,
+        elites: 4,
+        piTrajs: 2,
+        iterations: 1,
+        seed: 3,
+      },
+      out,
+      "evidence smoke",
+    ) as {
+      budget: { env_steps: number; updates: number };
+      final_eval: { episodes: number; mean: number };
+      bar: number;
+    };
+    assert.equal(summary.budget.env_steps, 60);
+    assert.equal(summary.budget.updates, 31);
+    assert.equal(summary.final_eval.episodes, 2);
+    assert.equal(summary.bar, 2000);
+    const names = [...Deno.readDirSync(out)].map((e) => e.name);
+    for (
+      const f of [
+        "run_manifest.json",
+        "metrics.jsonl",
+        "model",
+        "returns.json",
+        "summary.json",
+        "returns.png",
+        "report.html",
+      ]
+    ) assert.ok(names.includes(f), `${f} in ${names.join(", ")}`);
+    assert.ok(names.some((n) => n.startsWith("checkpoint_")), "a checkpoint");
+    const manifest = JSON.parse(await Deno.readTextFile(`${out}/run_manifest.json`)) as RunManifest;
+    assert.equal(manifest.data.env, "HalfCheetah-v5");
+    assert.equal(manifest.training.controller, "tdmpc2");
+    assert.equal(manifest.run_classification, "meaningful_local_training");
+    const returns = JSON.parse(await Deno.readTextFile(`${out}/returns.json`));
+    assert.equal(returns.evaluations.length, 1);
+    assert.equal(returns.evaluations[0].env_step, 60);
+    assert.equal(returns.random_baseline.returns.length, 2);
+    assert.equal(returns.final_evaluation.returns.length, 2);
+    assert.ok(returns.training_episodes.length >= 2);
+    const png = decode(await Deno.readFile(`${out}/returns.png`));
+    assert.ok(png.width > 100 && png.height > 100);
+    const html = await Deno.readTextFile(`${out}/report.html`);
+    assert.match(html, /<svg/);
+    assert.match(html, new RegExp(`${summary.final_eval.mean.toFixed(1)}`));
+    assert.match(html, /href="checkpoint_/);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
