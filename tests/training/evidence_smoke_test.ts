@@ -9,32 +9,36 @@ import assert from "node:assert/strict";
 import { decode } from "fast-png";
 import { EVIDENCE_DEFAULTS, runEvidence } from "../../examples/evidence_tdmpc2_halfcheetah.ts";
 import type { RunManifest } from "../../src/cli/run.ts";
+import { SKIP_GYM } from "../envs/gym_helpers.ts";
+
+/** A tiny budget: 20-step episodes, a 16-wide model, MPPI 16 x 1. */
+const TINY = {
+  ...EVIDENCE_DEFAULTS,
+  steps: 60,
+  prefill: 30,
+  maxEpisodeSteps: 20,
+  evalInterval: 60,
+  evalEpisodes: 1,
+  finalEpisodes: 2,
+  baselineEpisodes: 2,
+  saveInterval: 60,
+  logInterval: 30,
+  batchSize: 8,
+  latent: 16,
+  mlp: 32,
+  enc: 32,
+  samples: 16,
+  elites: 4,
+  piTrajs: 2,
+  iterations: 1,
+  seed: 3,
+};
 
 Deno.test("evidence_tdmpc2_halfcheetah: a tiny run writes the whole bundle", async () => {
   const out = await Deno.makeTempDir({ prefix: "wf_evidence_" });
   try {
     const summary = await runEvidence(
-      {
-        ...EVIDENCE_DEFAULTS,
-        steps: 60,
-        prefill: 30,
-        maxEpisodeSteps: 20,
-        evalInterval: 60,
-        evalEpisodes: 1,
-        finalEpisodes: 2,
-        baselineEpisodes: 2,
-        saveInterval: 60,
-        logInterval: 30,
-        batchSize: 8,
-        latent: 16,
-        mlp: 32,
-        enc: 32,
-        samples: 16,
-        elites: 4,
-        piTrajs: 2,
-        iterations: 1,
-        seed: 3,
-      },
+      TINY,
       out,
       "evidence smoke",
     ) as {
@@ -74,8 +78,30 @@ Deno.test("evidence_tdmpc2_halfcheetah: a tiny run writes the whole bundle", asy
     const html = await Deno.readTextFile(`${out}/report.html`);
     assert.match(html, /<svg/);
     assert.match(html, new RegExp(`${summary.final_eval.mean.toFixed(1)}`));
-    assert.match(html, /href="checkpoint_/);
+    assert.match(html, /checkpoints:\s*<code>checkpoint_/);
   } finally {
     await Deno.remove(out, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "evidence_tdmpc2_halfcheetah --gym: the same bundle from Gymnasium's HalfCheetah-v5 (bridge)",
+  ignore: SKIP_GYM,
+  fn: async () => {
+    const out = await Deno.makeTempDir({ prefix: "wf_evidence_gym_" });
+    try {
+      const summary = await runEvidence({ ...TINY, gym: true }, out, "evidence smoke --gym") as {
+        env: string;
+        budget: { env_steps: number };
+      };
+      assert.equal(summary.env, "gym:HalfCheetah-v5");
+      assert.equal(summary.budget.env_steps, 60);
+      const manifest = JSON.parse(await Deno.readTextFile(`${out}/run_manifest.json`));
+      assert.equal(manifest.data.source, "gym");
+      assert.match(await Deno.readTextFile(`${out}/report.html`), /gym:HalfCheetah-v5/);
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
 });
