@@ -172,6 +172,18 @@ export function findPythonWithNumpy(): Promise<{ python: string | null; reason: 
   return findPythonWith(["numpy"], ["/usr/bin/python3", "python3"]);
 }
 
+/**
+ * A python with gymnasium and mujoco: `$WORLDFLUX_PYTHON` when set, then `python3` on PATH, then
+ * /usr/bin/python3.
+ */
+export function findPythonWithGymnasium(): Promise<{ python: string | null; reason: string }> {
+  const env = Deno.env.get("WORLDFLUX_PYTHON");
+  return findPythonWith(
+    ["gymnasium", "mujoco", "numpy"],
+    [...(env ? [env] : []), "python3", "/usr/bin/python3"],
+  );
+}
+
 /** Asserts that `fn` throws (or rejects with) a FormatError; returns its message. */
 export async function formatErrorOf(fn: () => unknown): Promise<string> {
   try {
