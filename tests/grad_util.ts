@@ -126,25 +126,20 @@ export function twohotLoss(logits: Tensor, target: Tensor): Tensor {
 // Python
 // ---------------------------------------------------------------------------------------------
 
-const pythonProbes = new Map<string, Promise<{ python: string | null; reason: string }>>();
+let pythonProbe: Promise<{ python: string | null; reason: string }> | null = null;
 
 /**
- * The first of `candidates` that imports every module of `modules`. Resolves to null (with the
- * reason) when none works; probed once per module list.
+ * A python3 with numpy: /usr/bin/python3 first, then `python3` on PATH. Resolves to null (with
+ * the reason) when none works.
  */
-export function findPythonWith(
-  modules: readonly string[],
-  candidates: readonly string[],
-): Promise<{ python: string | null; reason: string }> {
-  const key = `${modules.join(",")}|${candidates.join(",")}`;
-  let probe = pythonProbes.get(key);
-  if (!probe) {
-    probe = (async () => {
+export function findPythonWithNumpy(): Promise<{ python: string | null; reason: string }> {
+  if (!pythonProbe) {
+    pythonProbe = (async () => {
       const reasons: string[] = [];
-      for (const py of candidates) {
+      for (const py of ["/usr/bin/python3", "python3"]) {
         try {
           const r = await new Deno.Command(py, {
-            args: ["-c", `import ${modules.join(", ")}`],
+            args: ["-c", "import numpy; print(numpy.__version__)"],
             stdout: "piped",
             stderr: "piped",
           }).output();
@@ -154,34 +149,10 @@ export function findPythonWith(
           reasons.push(`${py}: ${(e as Error).message}`);
         }
       }
-      return {
-        python: null,
-        reason: `no python with ${modules.join(", ")} (${reasons.join("; ")})`,
-      };
+      return { python: null, reason: `no python3 with numpy (${reasons.join("; ")})` };
     })();
-    pythonProbes.set(key, probe);
   }
-  return probe;
-}
-
-/**
- * A python3 with numpy: /usr/bin/python3 first, then `python3` on PATH. Resolves to null (with
- * the reason) when none works.
- */
-export function findPythonWithNumpy(): Promise<{ python: string | null; reason: string }> {
-  return findPythonWith(["numpy"], ["/usr/bin/python3", "python3"]);
-}
-
-/**
- * A python with gymnasium and mujoco: `$WORLDFLUX_PYTHON` when set, then `python3` on PATH, then
- * /usr/bin/python3.
- */
-export function findPythonWithGymnasium(): Promise<{ python: string | null; reason: string }> {
-  const env = Deno.env.get("WORLDFLUX_PYTHON");
-  return findPythonWith(
-    ["gymnasium", "mujoco", "numpy"],
-    [...(env ? [env] : []), "python3", "/usr/bin/python3"],
-  );
+  return pythonProbe;
 }
 
 /** Asserts that `fn` throws (or rejects with) a FormatError; returns its message. */
