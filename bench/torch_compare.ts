@@ -14,6 +14,9 @@
  * `torch.compile` (inductor) columns where compiling works on this machine. Threads: ours use
  * every core (WORLDFLUX_CPU_THREADS), PyTorch WORLDFLUX_TORCH_THREADS (default 2).
  *
+ * `--base DIR` adds our side from another checkout (e.g. an older commit with this file copied
+ * into its bench/) as a "before" column: before and after in the same run.
+ *
  * Each side runs `--iters` calls per block (default: about 2 s of work), `--rounds` blocks
  * each, alternating which side goes first; a block is reported with the share of the machine
  * other processes used meanwhile ("others' CPU"), medians and minimums over all calls.
@@ -301,6 +304,7 @@ interface Result {
 }
 
 interface Args {
+  base: string | null;
   only: Workload[];
   rounds: number;
   iters: number | null;
@@ -320,6 +324,7 @@ function parseArgs(argv: string[]): Args {
     }
   }
   return {
+    base: get("--base") ?? null,
     only: only as Workload[],
     rounds: Number(get("--rounds") ?? 5),
     iters: get("--iters") ? Number(get("--iters")) : null,
@@ -334,15 +339,18 @@ async function compare(w: Workload, args: Args, py: string | null, info: Record<
   const start = async (name: string, cmd: string, argv: string[]) => {
     const proc = new Proc(name, cmd, argv);
     const ready = await proc.read();
-    const sides = (ready.sides as string[] | undefined) ?? [name];
-    const cols = sides.map((s) => ({
-      name: s,
+    // Worker sides (ours, jax-js-wasm) by their own names; the base checkout runs ours only.
+    const own = ((ready.sides as string[] | undefined) ?? []).filter((s) =>
+      name !== "base" || s === "ours"
+    );
+    const cols = (own.length ? own : [name]).map((s) => ({
+      name: name === "base" ? `base ${s}` : s,
       ms: [] as number[],
       rss: NaN,
       params: Number(ready.params ?? 0),
     }));
     if (ready.torch) Object.assign(info, ready);
-    procs.push({ proc, cols, sides: ready.sides ? sides : [] });
+    procs.push({ proc, cols, sides: own });
     console.error(`  ${name}: ready in ${Number(ready.setup_s).toFixed(1)} s`);
   };
   // One process at a time while setting up (tracing and compiling disturb each other).
@@ -354,6 +362,16 @@ async function compare(w: Workload, args: Args, py: string | null, info: Record<
     "--worker",
     w,
   ]);
+  if (args.base) {
+    await start("base", Deno.execPath(), [
+      "run",
+      "-A",
+      "--no-check",
+      `${args.base}/bench/torch_compare.ts`,
+      "--worker",
+      w,
+    ]);
+  }
   const failed: Column[] = [];
   if (py) {
     for (const c of args.compile ? [false, true] : [false]) {
@@ -404,9 +422,10 @@ function fmt(x: number, digits = 1): string {
 }
 
 function table(results: Result[], info: Record<string, unknown>, args: Args): string {
-  const hasCompile = args.compile;
+  const hasCompile = args.compile, hasBase = !!args.base;
   const head = [
     "workload",
+    ...(hasBase ? ["before: ours ms (min)", "ratio before"] : []),
     "ours ms (min)",
     "PyTorch ms (min)",
     "ratio (min ratio)",
@@ -418,6 +437,7 @@ function table(results: Result[], info: Record<string, unknown>, args: Args): st
   for (const r of results) {
     const col = (n: string) => r.columns.find((c) => c.name === n);
     const ours = col("ours")!, th = col("torch"), tc = col("torch.compile");
+    const base = col("base ours");
     const isMatmul = r.workload === "matmul512";
     const gf = (ms: number) => (2 * 512 ** 3 * 10) / (ms * 1e6);
     const cell = (c: Column | undefined) => {
@@ -425,27 +445,32 @@ function table(results: Result[], info: Record<string, unknown>, args: Args): st
       const m = median(c.ms), lo = Math.min(...c.ms);
       return isMatmul ? `${fmt(gf(m))} (${fmt(gf(lo))})` : `${fmt(m)} (${fmt(lo)})`;
     };
-    const ratio = (c: Column | undefined) => {
-      if (!c || !c.ms.length) return "-";
-      return `${(median(c.ms) / median(ours.ms)).toFixed(2)} (${
-        (Math.min(...c.ms) / Math.min(...ours.ms)).toFixed(2)
+    // time of `c` over time of `o`: how much faster `o` is
+    const ratio = (c: Column | undefined, o: Column | undefined) => {
+      if (!c || !c.ms.length || !o || !o.ms.length) return "-";
+      return `${(median(c.ms) / median(o.ms)).toFixed(2)} (${
+        (Math.min(...c.ms) / Math.min(...o.ms)).toFixed(2)
       })`;
     };
     const loads = r.load.map((x) => Math.round(x * 100));
-    lines.push(
-      `| ${LABELS[r.workload]} | ${cell(ours)} | ${cell(th)} | ${ratio(th)} | ${
-        hasCompile ? `${cell(tc)} | ${ratio(tc)} | ` : ""
-      }${fmt(ours.rss, 0)} / ${th ? fmt(th.rss, 0) : "-"} | ${median(loads)}% (max ${
-        Math.max(...loads)
-      }%) |`,
-    );
+    const cells = [
+      LABELS[r.workload],
+      ...(hasBase ? [cell(base), ratio(th, base)] : []),
+      cell(ours),
+      cell(th),
+      ratio(th, ours),
+      ...(hasCompile ? [cell(tc), ratio(tc, ours)] : []),
+      `${fmt(ours.rss, 0)} / ${th ? fmt(th.rss, 0) : "-"}`,
+      `${median(loads)}% (max ${Math.max(...loads)}%)`,
+    ];
+    lines.push(`| ${cells.join(" | ")} |`);
     const jax = col("jax-js-wasm");
     if (jax && jax.ms.length) {
-      lines.push(
-        `| matmul 512, jax-js wasm in our process (GFLOP/s) | ${cell(jax)} | | ${
-          (median(jax.ms) / median(ours.ms)).toFixed(2)
-        } (ours / jax-js) | ${hasCompile ? "| | " : ""}| |`,
-      );
+      const row = head.map(() => "");
+      row[0] = "matmul 512, jax-js wasm in our process (GFLOP/s); ratio = ours / jax-js";
+      row[head.indexOf("ours ms (min)")] = cell(jax);
+      row[head.indexOf("ratio (min ratio)")] = ratio(jax, ours);
+      lines.push(`| ${row.join(" | ")} |`);
     }
   }
   const params = results.filter((r) => r.workload !== "matmul512").map((r) => {
@@ -455,11 +480,11 @@ function table(results: Result[], info: Record<string, unknown>, args: Args): st
   return [
     `PyTorch ${info.torch ?? "(not run)"} (${info.blas ?? "?"}, CPU capability ${
       info.capability ?? "?"
-    }, ${info.threads ?? "?"} threads, eager${args.compile ? "; torch.compile: inductor" : ""}); ` +
-    `ours: Deno ${Deno.version.deno}, cpu device (wasm SIMD, ${navigator.hardwareConcurrency} threads), compiled steps. Ratio = PyTorch / ours (above 1: we are faster); medians (minimums) ` +
-    `over ${args.rounds} alternating blocks per side. Parameters ours / PyTorch: ${
-      params.join(", ")
-    }.`,
+    }, ${info.threads ?? "?"} threads, eager${hasCompile ? "; torch.compile: inductor" : ""}); ` +
+    `ours: Deno ${Deno.version.deno}, cpu device (wasm SIMD, ${navigator.hardwareConcurrency} ` +
+    `threads), compiled steps${hasBase ? `; before: ${args.base}` : ""}. Ratio = PyTorch time / ` +
+    `ours (above 1: we are faster); medians (minimums) over ${args.rounds} alternating blocks ` +
+    `per side. Parameters ours / PyTorch: ${params.join(", ")}.`,
     "",
     ...lines,
   ].join("\n");
