@@ -221,9 +221,10 @@ export class WasmBackend extends JsBackend {
         const transposeB = smallB && sbn !== 1 && m >= 32;
         const small = (smallB && (sbn === 1 || transposeB)) ||
           (m * n * K <= SMALL_MNK && sak === 1 && sbk === 1);
-        if (
-          !small && wasmOptions.fewRows && m <= FEW_ROWS && (sbn === 1 || (sak === 1 && sbk === 1))
-        ) {
+        // Few rows: gemm_cols when B is large, and for every k-contiguous B (its 4 x 2 dot
+        // tiles beat gemm_small's one-row dot products on small products too).
+        const dot = sak === 1 && sbk === 1 && sbn !== 1;
+        if (wasmOptions.fewRows && m <= FEW_ROWS && (dot || (!small && sbn === 1))) {
           steps.push(this.planColsGemm(k, nb, threads > 1 && flops >= PARALLEL_FLOPS));
           return this.withEpilogue(k, steps, prepared);
         }
