@@ -1385,7 +1385,12 @@ function sumGradTerms(terms: Tensor[]): Tensor {
     if (pairs.length === 1 || !cheap || (!big && a0.device !== "cpu")) {
       for (const [a, b] of pairs) parts.push(a.matmul(b));
     } else {
-      const a = concatOp(pairs.map((p) => p[0]), -1);
+      // (transposed left operands, a weight gradient's x_t^T: concatenated as the contiguous
+      // x_t along rows and viewed transposed, so each part is a plain copy, not a transpose)
+      const ats = pairs.map((p) => p[0].mT);
+      const a = ats.every((t) => isContiguous(t._view))
+        ? concatOp(ats, -2).mT
+        : concatOp(pairs.map((p) => p[0]), -1);
       const b = concatOp(pairs.map((p) => p[1]), -2);
       parts.push(a.matmul(b));
     }

@@ -21,7 +21,9 @@ import {
   addSmallGemm,
   addTranspose,
   gemmScratchBytes,
+  KC,
   MR,
+  NC,
   NR,
 } from "./gemm.ts";
 import { type WasmBuffer, WasmHeap } from "./heap.ts";
@@ -302,10 +304,15 @@ export class WasmBackend extends JsBackend {
               j,
             ) => [t[0], t[1], t[2], this.prepacked, npad, 0, ...t.slice(6), this.scratch[j]])
           );
+          // The packing itself is split over the threads too: the KC x NC blocks of B in
+          // column ranges (NR-aligned), each packed where gemm_pp reads it.
+          const packs = pre.map(([bp, bk, bn]) =>
+            packTasks(bp, bk, bn, K, n, this.prepacked, threads)
+          );
           const core = this.core;
           steps.push(() => {
             for (let bi = 0; bi < nb; bi++) {
-              core.gemm_packB_full(...pre[bi]);
+              this.threads.run("gemm_packB", packs[bi], core.gemm_packB);
               this.threads.run("gemm_pp", rounds[bi], core.gemm_pp);
             }
           });
@@ -427,6 +434,45 @@ export class WasmBackend extends JsBackend {
     this.fallbacks.set(k.kind, (this.fallbacks.get(k.kind) ?? 0) + 1);
     super.run(k);
   }
+}
+
+/**
+ * Argument lists of `gemm_packB` that together pack all of B (k x n at `b`, strides in
+ * elements) in the layout `gemm_pp` reads at `dst`: each KC x NC block cut into NR-aligned
+ * column ranges, about two per thread.
+ */
+function packTasks(
+  b: number,
+  sbk: number,
+  sbn: number,
+  K: number,
+  n: number,
+  dst: number,
+  threads: number,
+): number[][] {
+  const npad = Math.ceil(n / NR) * NR;
+  const blocks = Math.ceil(K / KC) * Math.ceil(n / NC);
+  const cut = Math.max(1, Math.ceil((2 * threads) / blocks));
+  const tasks: number[][] = [];
+  for (let kk = 0; kk < K; kk += KC) {
+    const kc = Math.min(KC, K - kk);
+    for (let nn = 0; nn < n; nn += NC) {
+      const nc = Math.min(NC, n - nn);
+      const per = Math.ceil(nc / cut / NR) * NR;
+      for (let c0 = 0; c0 < nc; c0 += per) {
+        const c1 = Math.min(nc, c0 + per);
+        tasks.push([
+          b + (kk * sbk + (nn + c0) * sbn) * 4,
+          sbk,
+          sbn,
+          kc,
+          c1 - c0,
+          dst + (kk * npad + nn * kc + c0 * kc) * 4,
+        ]);
+      }
+    }
+  }
+  return tasks;
 }
 
 function replaceAcc(e: Expr, acc: Expr): Expr {

@@ -193,25 +193,10 @@ export function addGemm(m: ModuleBuilder): void {
   const packA = m.indexOf("gemm_packA");
   const microIdx = m.indexOf("gemm_micro");
 
-  // gemm_packB_full(b, sbk, sbn, k, n, dst): all of B packed once, block (kk, nn) (KC x NC) at
-  // dst + (kk * npad + nn * kc) floats, npad = n rounded up to NR: the layout gemm_pp reads.
-  m.func("gemm_packB_full", [I32, I32, I32, I32, I32, I32], [], (f) => {
-    const [b, sbk, sbn, K, n, dst] = [0, 1, 2, 3, 4, 5];
-    const kk = f.local(I32), kc = f.local(I32), nn = f.local(I32), nc = f.local(I32);
-    const npad = f.local(I32);
-    f.get(n).i32(NR - 1).op("i32.add").i32(-NR).op("i32.and").set(npad);
-    forBlocks(f, K, n, kk, kc, nn, nc, () => {
-      f.get(b).get(kk).get(sbk).op("i32.mul").get(nn).get(sbn).op("i32.mul").op("i32.add")
-        .i32(2).op("i32.shl").op("i32.add");
-      f.get(sbk).get(sbn).get(kc).get(nc);
-      f.get(dst).get(kk).get(npad).op("i32.mul").get(nn).get(kc).op("i32.mul").op("i32.add")
-        .i32(2).op("i32.shl").op("i32.add");
-      f.op("call", packB);
-    });
-  });
-
   // gemm(a, sam, sak, b, sbk, sbn, c, ldc, m0, m1, n, k, scratch, beta), and gemm_pp with the
-  // same arguments where b is B packed by gemm_packB_full and sbk its npad (sbn unused).
+  // same arguments where b is B packed in blocks (KC x NC block (kk, nn) at b + (kk * npad +
+  // nn * kc) floats, npad = n rounded up to NR; see packTasks in backend.ts) and sbk its npad
+  // (sbn unused).
   const params = new Array<number>(14).fill(I32);
   for (const prepacked of [false, true]) {
     m.func(prepacked ? "gemm_pp" : "gemm", params, [], (f) => {

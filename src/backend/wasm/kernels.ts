@@ -37,7 +37,7 @@ import { OPTIM_HYPER } from "./optim.ts";
 export const CORE_EXPORTS = [
   "gemm",
   "gemm_pp",
-  "gemm_packB_full",
+  "gemm_packB",
   "gemm_small",
   "gemm_cols",
   "conv_task",
