@@ -1376,12 +1376,13 @@ function sumGradTerms(terms: Tensor[]): Tensor {
     const out = a0.shape[a0.rank - 2] * b0.shape[b0.rank - 1] *
       a0.shape.slice(0, -2).reduce((x, y) => x * y, 1);
     const big = out >= 65536;
-    // The copies must cost less than the adds they save: a weight's gradient over T steps
+    // Large copies must cost less than the adds they save: a weight's gradient over T steps
     // (operands [in, rows] and [rows, out], sums of [in, out]) merges; the gradient of an
-    // activation read by several weights (g_i @ W_i^T: operands as large as the weights, sums
-    // of a few rows) does not, or every step would copy the weights.
+    // activation read by several large weights (g_i @ W_i^T: operands as large as the weights,
+    // sums of a few rows) does not, or every step would copy the weights. Small merges always
+    // pay (fewer kernels).
     const copied = pairs.reduce((s, [a, b]) => s + a.size + b.size, 0);
-    const cheap = copied <= (pairs.length - 1) * out;
+    const cheap = copied <= (pairs.length - 1) * out || copied < 65536;
     if (pairs.length === 1 || !cheap || (!big && a0.device !== "cpu")) {
       for (const [a, b] of pairs) parts.push(a.matmul(b));
     } else {
