@@ -66,6 +66,8 @@ export interface NpzDataConfig {
    * least one when there are two or more).
    */
   readonly holdoutEpisodes: number | null;
+  /** Accept NaN and infinite values in the file (default false: refused, naming the key). */
+  readonly allowNonFinite: boolean;
 }
 
 /** `[data] source = "env"`: online training in a built-in environment. */
@@ -256,7 +258,7 @@ const TOP_KEYS = ["name", "plugins", "model", "data", "training", "verify"] as c
 const MODEL_KEYS = ["family", "preset", "overrides"] as const;
 const DATA_KEYS: Record<DataSource, readonly string[]> = {
   random: ["source", "obs_shape", "action_dim", "action_type", "episodes", "episode_length"],
-  npz: ["source", "path", "holdout_episodes"],
+  npz: ["source", "path", "holdout_episodes", "allow_non_finite"],
   env: ["source", "env", "pixels", "frame_skip", "max_episode_steps"],
   gym: [
     "source",
@@ -379,6 +381,9 @@ function parseData(where: string, t: Table, baseDir: string): DataConfig {
       holdoutEpisodes: t.holdout_episodes === undefined
         ? null
         : int(where, "holdout_episodes", t.holdout_episodes, 0),
+      allowNonFinite: t.allow_non_finite === undefined
+        ? false
+        : bool(where, "allow_non_finite", t.allow_non_finite),
     };
   }
   if (t.env === undefined) throw new ConfigError(`${where}: env is required with "${s}"`);

@@ -301,7 +301,7 @@ export async function loadNpzWithHoldout(
   if (!dones || !arrays.obs) {
     // Let the buffer loader name what is missing.
     return {
-      train: ReplayBuffer.fromArrays(arrays, { path: d.path }),
+      train: ReplayBuffer.fromArrays(arrays, { path: d.path, allowNonFinite: d.allowNonFinite }),
       holdout: null,
       episodes: 0,
       k: 0,
@@ -321,7 +321,11 @@ export async function loadNpzWithHoldout(
   }
   if (k === 0) {
     return {
-      train: ReplayBuffer.fromArrays(arrays, { path: d.path, seed }),
+      train: ReplayBuffer.fromArrays(arrays, {
+        path: d.path,
+        seed,
+        allowNonFinite: d.allowNonFinite,
+      }),
       holdout: null,
       episodes,
       k,
@@ -338,7 +342,12 @@ export async function loadNpzWithHoldout(
       else if (key === "first_step" && !first) continue;
       else out[key] = v;
     }
-    return ReplayBuffer.fromArrays(out, { path: d.path, seed, capacity: Math.max(1, to - from) });
+    return ReplayBuffer.fromArrays(out, {
+      path: d.path,
+      seed,
+      capacity: Math.max(1, to - from),
+      allowNonFinite: d.allowNonFinite,
+    });
   };
   return { train: part(0, cut, true), holdout: part(cut, N, false), episodes, k };
 }

@@ -40,6 +40,12 @@ export interface NpzWriteOptions {
   readonly level?: number;
   /** Always write ZIP64 size fields (as NumPy does); by default only where sizes need them. */
   readonly zip64?: boolean;
+  /**
+   * Modification time recorded for the members (default: the ZIP epoch, 1980-01-01 00:00, so
+   * that the same arrays always give the same bytes and the same sha256; NumPy records the
+   * current time).
+   */
+  readonly mtime?: Date;
 }
 
 /** Options of {@link decodeNpz} and {@link loadNpz}. */
@@ -159,7 +165,7 @@ export function encodeNpz(
   if (!Number.isInteger(level) || level < 1 || level > 9) {
     throw new ConfigError(`npz: level must be an integer 1-9, got ${level}`);
   }
-  const [time, date] = dosDateTime(new Date());
+  const [time, date] = dosDateTime(opts.mtime ?? new Date(1980, 0, 1));
   const members: Member[] = [];
   const enc = new TextEncoder();
   for (const [key, arr] of Object.entries(arrays)) {

@@ -1096,7 +1096,8 @@ export class ReplayBuffer {
           bad(
             key,
             `${values[i]} at row ${Math.floor(i / width)}: non-finite data is refused (load ` +
-              `with { allowNonFinite: true } to accept it)`,
+              `with { allowNonFinite: true }, or set [data] allow_non_finite = true in ` +
+              `worldflux.toml, to accept it)`,
           );
         }
       }

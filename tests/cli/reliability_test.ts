@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { setAllocationLimit } from "../../src/io/limits.ts";
+import { ReplayBuffer } from "../../src/training/replay_buffer.ts";
 import { setAsidePreviousRun } from "../../src/cli/previous_run.ts";
 import { loadProjectConfig } from "../../src/cli/project.ts";
 import { runProject } from "../../src/cli/run.ts";
@@ -195,6 +196,35 @@ Deno.test("cli train/verify: plugins are local module files; URLs are refused be
     assert.match(v.out, /\[ok {2}\] model: loads/);
   } finally {
     delete g.__wfPwned;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli train: NaN in an npz dataset is refused naming [data] allow_non_finite, accepted with it", async () => {
+  const dir = await tempDir();
+  try {
+    const buf = new ReplayBuffer({
+      capacity: 64,
+      obsShape: [5],
+      actionDim: 2,
+      allowNonFinite: true,
+    });
+    for (let t = 0; t < 64; t++) {
+      buf.addStep([t, 0, 0, 0, 0], [0, 0], t === 40 ? NaN : 0, t % 16 === 15);
+    }
+    await buf.save(`${dir}/data.npz`);
+    const text = (extra: string) =>
+      SMOKE.replace(
+        /\[data\][\s\S]*?(?=\[training\])/,
+        `[data]\nsource = "npz"\npath = "data.npz"\nholdout_episodes = 1\n${extra}\n`,
+      );
+    let r = await run(["train", "-c", await writeToml(dir, text(""))]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /"rewards": NaN at row 40: .*allow_non_finite = true/);
+    r = await run(["train", "-c", await writeToml(dir, text("allow_non_finite = true"))]);
+    assert.equal(r.code, 1, "the data is taken; the NaN reward then gives a non-finite loss");
+    assert.match(r.err, /non-finite loss/);
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });

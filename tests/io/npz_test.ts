@@ -618,3 +618,13 @@ Deno.test("npz: a real zip bomb is bounded by its declared size", async () => {
   const msg = await formatErrorOf(() => decodeNpz(b));
   assert.match(msg, /more than its declared/);
 });
+
+Deno.test("npz: the same arrays give the same bytes (members dated at the ZIP epoch unless mtime)", async () => {
+  const arrays = { x: { data: new Float32Array([1, 2, 3]) } };
+  const a = encodeNpz(arrays, { compressed: true });
+  await new Promise((r) => setTimeout(r, 2100)); // past the 2-second resolution of DOS times
+  assert.deepEqual(encodeNpz(arrays, { compressed: true }), a);
+  const dated = encodeNpz(arrays, { mtime: new Date(2024, 5, 1, 12, 0, 0) });
+  assert.notDeepEqual(dated, encodeNpz(arrays));
+  assert.deepEqual(decodeNpz(dated).x.data, new Float32Array([1, 2, 3]));
+});
