@@ -7,6 +7,7 @@
  * @module
  */
 
+import { tidy } from "../../tensor/memory.ts";
 import { type FamilySpec, WorldModelRegistry } from "../../core/registry.ts";
 import {
   countDreamerV3Parameters,
@@ -83,13 +84,16 @@ export {
 /** Everything the registry needs to know about the `dreamerv3` family. */
 export const dreamerV3FamilySpec: FamilySpec<DreamerV3Config> = {
   configSchema: dreamerV3ConfigSchema,
+  // (in tidy: the temporaries of parameter initialisation are freed now, not when collected)
   factory: (config, ctx) =>
-    new DreamerV3WorldModel(config, {
-      device: ctx.device,
-      apiVersion: ctx.apiVersion,
-      generator: ctx.generator,
-      modelType: ctx.modelType,
-    }),
+    tidy(() =>
+      new DreamerV3WorldModel(config, {
+        device: ctx.device,
+        apiVersion: ctx.apiVersion,
+        generator: ctx.generator,
+        modelType: ctx.modelType,
+      })
+    ),
   presets: DREAMERV3_PRESETS,
   defaultPreset: "size12m",
   familyAliases: ["dreamer"],

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { tidy } from "../../tensor/memory.ts";
 import { type FamilySpec, WorldModelRegistry } from "../../core/registry.ts";
 import { countMLPParameters, MLP_PRESETS, type MLPConfig, mlpConfigSchema } from "./config.ts";
 import { MLPWorldModel } from "./world_model.ts";
@@ -23,7 +24,8 @@ export const mlpFamilySpec: FamilySpec<MLPConfig> = {
   configSchema: mlpConfigSchema,
   // The factory gets the validated config and the build context (device, seeded generator,
   // apiVersion, and the family name it is registered under).
-  factory: (config, ctx) => new MLPWorldModel(config, ctx),
+  // (in tidy: the temporaries of parameter initialisation are freed now, not when collected)
+  factory: (config, ctx) => tidy(() => new MLPWorldModel(config, ctx)),
   presets: MLP_PRESETS,
   defaultPreset: "small",
   aliases: { "mlp": "mlp:small", "mlp-ci": "mlp:ci" },

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { tidy } from "../../tensor/memory.ts";
 import { type FamilySpec, WorldModelRegistry } from "../../core/registry.ts";
 import {
   countTDMPC2Parameters,
@@ -48,13 +49,16 @@ export {
 /** Everything the registry needs to know about the `tdmpc2` family. */
 export const tdmpc2FamilySpec: FamilySpec<TDMPC2Config> = {
   configSchema: tdmpc2ConfigSchema,
+  // (in tidy: the temporaries of parameter initialisation are freed now, not when collected)
   factory: (config, ctx) =>
-    new TDMPC2WorldModel(config, {
-      device: ctx.device,
-      apiVersion: ctx.apiVersion,
-      generator: ctx.generator,
-      modelType: ctx.modelType,
-    }),
+    tidy(() =>
+      new TDMPC2WorldModel(config, {
+        device: ctx.device,
+        apiVersion: ctx.apiVersion,
+        generator: ctx.generator,
+        modelType: ctx.modelType,
+      })
+    ),
   presets: TDMPC2_PRESETS,
   defaultPreset: "5m",
   familyAliases: ["tdmpc"],
