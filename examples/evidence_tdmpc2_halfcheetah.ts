@@ -4,9 +4,9 @@
  *
  *   deno run -A examples/evidence_tdmpc2_halfcheetah.ts [--steps 100000] [--seed 0]
  *     [--out outputs/evidence/tdmpc2_halfcheetah/seed0] [--latent 64] [--mlp 128] [--enc 128]
- *     [--samples 256] [--iterations 4] [--elites 64] [--pi-trajs 24] [--prefill 5000]
- *     [--eval-interval 10000] [--gym]
- *     [--eval-episodes 10] [--final-episodes 10] [--save-interval 25000]
+ *     [--q 2] [--samples 256] [--iterations 4] [--elites 64] [--pi-trajs 24] [--prefill 5000]
+ *     [--prefill-updates 5000] [--discount-max 0.99] [--rho 0.7] [--eval-interval 10000]
+ *     [--eval-episodes 5] [--final-episodes 10] [--save-interval 25000] [--gym]
  *
  * The bundle in `--out`:
  *
@@ -26,10 +26,16 @@
  *
  * Model: TD-MPC2 with the official losses and optimizer settings (the `tdmpc2:ci` preset as the
  * base, every size and planner field set here): latent `--latent`, MLPs `--mlp` wide, encoder
- * `--enc`, 5 Q heads, horizon 3, batch 256, one update per environment step after `--prefill`
- * random steps (official: 5,000 = 5 episodes), discount from the 1000-step episodes (0.99); MPPI
- * with the policy prior, `--samples` x `--iterations` (official 512 x 6), `--elites` (64) elites,
- * `--pi-trajs` (24) policy trajectories. Issue 12's bar: a 10-episode greedy evaluation >= 2,000 within 100,000 steps.
+ * `--enc`, `--q` Q heads (2, as the official smallest size, `model_size: 1`), horizon 3, batch
+ * 256. The official online trainer's schedule: `--prefill` random steps (5,000 = 5 episodes,
+ * `seed_steps`), then `--prefill-updates` updates on them at once (official: as many as seed
+ * steps), then one update per environment step. The official MuJoCo task settings
+ * (`tdmpc2/envs/mujoco.py`): `discount_max` 0.99 (so the discount of the 1,000-step episodes is
+ * 0.99) and `rho` 0.7. MPPI with the policy prior, `--samples` x `--iterations` (official 512 x
+ * 6), `--elites` (64) elites, `--pi-trajs` (24) policy trajectories. Evaluations of
+ * `--eval-episodes` greedy episodes every `--eval-interval` steps, and a final one of
+ * `--final-episodes` (0: the loop's last evaluation stands for it). Issue 12's bar: a 10-episode
+ * greedy evaluation >= 2,000 within 100,000 steps.
  * @module
  */
 
@@ -55,8 +61,9 @@ export const EVIDENCE_DEFAULTS = {
   seed: 0,
   out: "",
   prefill: 5000,
+  prefillUpdates: 5000,
   evalInterval: 10_000,
-  evalEpisodes: 10,
+  evalEpisodes: 5,
   finalEpisodes: 10,
   baselineEpisodes: 10,
   saveInterval: 25_000,
@@ -65,6 +72,9 @@ export const EVIDENCE_DEFAULTS = {
   latent: 64,
   mlp: 128,
   enc: 128,
+  q: 2,
+  discountMax: 0.99,
+  rho: 0.7,
   samples: 256,
   iterations: 4,
   elites: 64,
@@ -88,8 +98,10 @@ export function evidenceProject(f: EvidenceFlags, out: string): Record<string, u
         hidden_dim: f.mlp,
         enc_dim: f.enc,
         num_enc_layers: 2,
-        num_q_networks: 5,
+        num_q_networks: f.q,
         horizon: 3,
+        rho: f.rho,
+        discount_max: f.discountMax,
         episode_length: f.maxEpisodeSteps,
         num_samples: f.samples,
         iterations: f.iterations,
@@ -103,6 +115,7 @@ export function evidenceProject(f: EvidenceFlags, out: string): Record<string, u
     training: {
       total_steps: f.steps,
       prefill_steps: f.prefill,
+      prefill_updates: f.prefillUpdates,
       batch_size: f.batchSize,
       sequence_length: 4, // horizon + 1
       train_ratio: 1,

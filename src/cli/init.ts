@@ -63,6 +63,7 @@ const COMMENTS: Record<keyof TrainingConfig, string> = {
   compile: "trace the update once and replay it",
   trainRatio: "env: gradient updates per environment step",
   prefillSteps: "env: random-action steps before the first update",
+  prefillUpdates: "env: extra updates once the prefill ends (TD-MPC2: = prefill_steps)",
   evalEpisodes: "env: episodes per evaluation",
   bufferCapacity: "env: replay capacity (capped at total_steps)",
 };

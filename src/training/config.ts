@@ -22,6 +22,7 @@
  * | `compile`        | true          | ours: trace the update once with `compile()`              |
  * | `trainRatio`     | 1             | ours (online): gradient updates per environment step      |
  * | `prefillSteps`   | 1000          | ours (online): random-action steps before learning (TD-MPC2's minimum `seed_steps`) |
+ * | `prefillUpdates` | 0             | ours (online): extra updates when the prefill ends (TD-MPC2 pretrains `seed_steps` updates) |
  * | `evalEpisodes`   | 10            | ours (online): episodes per evaluation (TD-MPC2's `eval_episodes`) |
  * | `bufferCapacity` | 1_000_000     | ours (online): replay capacity, capped at `totalSteps`    |
  *
@@ -83,6 +84,13 @@ export interface TrainingConfig {
   readonly trainRatio: number;
   /** Online: environment steps with random actions before the first update (default 1000). */
   readonly prefillSteps: number;
+  /**
+   * Online: extra gradient updates run once, at the first learning step right after the prefill,
+   * before acting with the controller (default 0). TD-MPC2's online trainer pretrains on the seed
+   * data with as many updates as there were seed steps (`seed_steps`, 5,000 for 1,000-step
+   * episodes); set it to `prefillSteps` for that.
+   */
+  readonly prefillUpdates: number;
   /** Online: episodes per evaluation; 0 turns evaluation off (default 10). */
   readonly evalEpisodes: number;
   /** Online: replay capacity in transitions, capped at `totalSteps` (default 1_000_000). */
@@ -114,6 +122,7 @@ const schema = z.object({
   compile: z.boolean().default(true),
   trainRatio: z.number().positive().finite().default(1),
   prefillSteps: nonNegInt.default(1000),
+  prefillUpdates: nonNegInt.default(0),
   evalEpisodes: nonNegInt.default(10),
   bufferCapacity: posInt.default(1_000_000),
 }).strict();
@@ -138,6 +147,7 @@ const RULES: Record<keyof TrainingConfig, string> = {
   compile: "true or false",
   trainRatio: "a number > 0",
   prefillSteps: "an integer >= 0",
+  prefillUpdates: "an integer >= 0",
   evalEpisodes: "an integer >= 0",
   bufferCapacity: "an integer >= 1",
 };

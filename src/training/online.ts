@@ -1,7 +1,8 @@
 /**
  * {@link trainOnline}: the online loop. Collect `prefillSteps` environment steps with random
- * actions, then act with the family's {@link Controller}, add every transition to a replay
- * buffer, run `trainRatio` gradient updates per environment step, and evaluate `evalEpisodes`
+ * actions, run `prefillUpdates` gradient updates on them once (TD-MPC2's pretraining), then act
+ * with the family's {@link Controller}, add every transition to a replay buffer, run
+ * `trainRatio` gradient updates per environment step, and evaluate `evalEpisodes`
  * episodes every `evalInterval` environment steps (and at the end), with the returns in the logs.
  *
  * A step here is an environment step: `totalSteps`, `logInterval`, `evalInterval` and
@@ -264,6 +265,7 @@ export async function trainOnline(
   let pad = false;
   let waitingNoted = false;
   let debt = 0;
+  let pretrained = false;
   let lastOut: Record<string, Tensor> | null = null;
   core.extraState = () => ({
     env_steps: st.step,
@@ -407,6 +409,11 @@ export async function trainOnline(
         epLen = 0;
       }
       if (step >= cfg.prefillSteps) {
+        if (!pretrained) {
+          // TD-MPC2's pretraining on the seed data, once, before the controller acts.
+          pretrained = true;
+          for (let i = 0; i < cfg.prefillUpdates; i++) update();
+        }
         debt += cfg.trainRatio;
         while (debt >= 1) {
           debt -= 1;

@@ -16,6 +16,7 @@ const TINY = {
   ...EVIDENCE_DEFAULTS,
   steps: 60,
   prefill: 30,
+  prefillUpdates: 3,
   maxEpisodeSteps: 20,
   evalInterval: 60,
   evalEpisodes: 1,
@@ -47,7 +48,7 @@ Deno.test("evidence_tdmpc2_halfcheetah: a tiny run writes the whole bundle", asy
       bar: number;
     };
     assert.equal(summary.budget.env_steps, 60);
-    assert.equal(summary.budget.updates, 31);
+    assert.equal(summary.budget.updates, 31 + 3); // 3 pretraining updates when the prefill ends
     assert.equal(summary.final_eval.episodes, 2);
     assert.equal(summary.bar, 2000);
     const names = [...Deno.readDirSync(out)].map((e) => e.name);

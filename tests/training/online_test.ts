@@ -70,6 +70,43 @@ Deno.test("online: random prefill, updates at trainRatio, evaluations with retur
   assert.equal(env.resets, 8 + 6);
 });
 
+Deno.test("online: prefillUpdates run once when the prefill ends, before the controller acts", async () => {
+  const env = new PointEnv(25);
+  const model = await createWorldModel("mlp:ci", { obsShape: [1], actionDim: 1 });
+  const updatesAt = new Map<number, number>();
+  const acted: number[] = [];
+  const random = randomController(env.actionSpace, 3);
+  const controller: Controller = {
+    act: (obs, _state, info) => {
+      acted.push(info.envStep);
+      return random.act(obs, undefined, info);
+    },
+  };
+  const { summary } = await trainOnline(model, env, {
+    totalSteps: 100,
+    prefillSteps: 50,
+    prefillUpdates: 20,
+    trainRatio: 0.5,
+    batchSize: 8,
+    sequenceLength: 8,
+    logInterval: 50,
+    evalEpisodes: 0,
+    outputDir: await tempDir(),
+  }, {
+    ...quiet,
+    controller,
+    callbacks: [{ onStepEnd: (s, _l, c) => void updatesAt.set(s, c.state.updates) }],
+  });
+  // 20 pretraining updates at step 50 (its own 0.5 owes nothing yet), then 51 steps x 0.5.
+  assert.equal(updatesAt.get(49), 0);
+  assert.equal(updatesAt.get(50), 20);
+  assert.equal(updatesAt.get(51), 21);
+  assert.equal(summary.updates, 20 + 25);
+  // The controller acts from step 50 on (the 51st step), after the pretraining.
+  assert.equal(acted[0], 50);
+  assert.equal(acted.length, 50);
+});
+
 Deno.test("online: the family's createController hook, controller state, separate eval env (CartPole)", async () => {
   const env = makeEnvSync("CartPole-v1");
   const evalEnv = makeEnvSync("CartPole-v1");
