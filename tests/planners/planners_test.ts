@@ -9,6 +9,7 @@ import {
   normalizePlannedAction,
   PLANNER_HORIZON_KEY,
   PolicyPlanner,
+  randn,
   RandomShootingPlanner,
   shiftSequence,
   type TDMPC2WorldModel,
@@ -245,5 +246,74 @@ Deno.test("planners: a compiled MPPI plan equals the uncompiled one (cold, warm,
   for (const p of model.parameters()) p.assign(p.mul(1.05));
   await same({}, "after an update");
   compiled.dispose();
+  model.dispose();
+});
+
+Deno.test("planners: MPPI iterations equal the official update computed by hand (elites, temperature-weighted mean and std, clamps)", async () => {
+  const model = new PointModel();
+  const [H2, N, E, T] = [2, 8, 3, 0.5];
+  const planner = new MPPIPlanner(model, {
+    horizon: H2,
+    numSamples: N,
+    numElites: E,
+    iterations: 2,
+    temperature: T,
+    minStd: 0.05,
+    maxStd: 2,
+    discount: 0.9,
+    generator: new Generator(21),
+  });
+  const start: [number, number] = [-0.3, 0.2];
+  const p = planner.plan(tensor([start], [1, 2]), { t0: true, evalMode: true });
+  const chosen = (await hostPlan(p.tensor!)).map((s) => s[0]); // [H][A]
+  const got = (await hostPlan(planner.previousMean!)).map((s) => s[0]);
+  // By hand (official TDMPC2._plan without policy trajectories and terminal value): the plan
+  // draws r [H, 1, N, A] per iteration from its generator, first thing.
+  const g = new Generator(21);
+  let mean = [[0, 0], [0, 0]];
+  let std = [[2, 2], [2, 2]];
+  let elites: number[][][] = [];
+  for (let it = 0; it < 2; it++) {
+    const r = await randn([H2, 1, N, 2], { generator: g }).array() as number[][][][];
+    const seqs = Array.from(
+      { length: N },
+      (_, n) =>
+        Array.from(
+          { length: H2 },
+          (_, t) =>
+            [0, 1].map((i) => Math.max(-1, Math.min(1, mean[t][i] + std[t][i] * r[t][0][n][i]))),
+        ),
+    );
+    const values = seqs.map((s) => model.trueReturns([start], s.map((a) => [a]), 0.9)[0]);
+    const order = values.map((v, n) => [v, n]).sort((a, b) => b[0] - a[0]).slice(0, E);
+    elites = order.map(([, n]) => seqs[n]);
+    const maxV = order[0][0];
+    let score = order.map(([v]) => Math.exp(T * (v - maxV)));
+    const total = score.reduce((a, b) => a + b, 0);
+    score = score.map((s) => s / total);
+    const sum = score.reduce((a, b) => a + b, 0) + 1e-9;
+    mean = [0, 1].map((t) =>
+      [0, 1].map((i) => elites.reduce((acc, e, k) => acc + score[k] * e[t][i], 0) / sum)
+    );
+    std = [0, 1].map((t) =>
+      [0, 1].map((i) => {
+        const v = elites.reduce((acc, e, k) => acc + score[k] * (e[t][i] - mean[t][i]) ** 2, 0);
+        return Math.min(2, Math.max(0.05, Math.sqrt(v / sum)));
+      })
+    );
+  }
+  for (let t = 0; t < H2; t++) {
+    for (let i = 0; i < 2; i++) {
+      assert.ok(
+        Math.abs(got[t][i] - mean[t][i]) < 1e-5,
+        `mean[${t}][${i}] ${got[t][i]} vs ${mean[t][i]}`,
+      );
+    }
+  }
+  // evalMode: the chosen sequence is one of the last iteration's elites, without noise.
+  const match = elites.some((e) =>
+    e.every((a, t) => a.every((x, i) => Math.abs(x - chosen[t][i]) < 1e-6))
+  );
+  assert.ok(match, `chosen ${JSON.stringify(chosen)} is an elite`);
   model.dispose();
 });
