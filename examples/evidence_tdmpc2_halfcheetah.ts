@@ -5,8 +5,9 @@
  *   deno run -A examples/evidence_tdmpc2_halfcheetah.ts [--steps 100000] [--seed 0]
  *     [--out outputs/evidence/tdmpc2_halfcheetah/seed0] [--latent 64] [--mlp 128] [--enc 128]
  *     [--q 2] [--samples 256] [--iterations 4] [--elites 64] [--pi-trajs 24] [--prefill 5000]
- *     [--prefill-updates 5000] [--discount-max 0.99] [--rho 0.7] [--eval-interval 10000]
- *     [--eval-episodes 5] [--final-episodes 10] [--save-interval 25000] [--gym]
+ *     [--prefill-updates -1] [--action-repeat 2] [--discount-max 0.99] [--rho 0.7]
+ *     [--eval-interval 10000] [--eval-episodes 5] [--final-episodes 10] [--save-interval 25000]
+ *     [--gym]
  *
  * The bundle in `--out`:
  *
@@ -27,9 +28,13 @@
  * Model: TD-MPC2 with the official losses and optimizer settings (the `tdmpc2:ci` preset as the
  * base, every size and planner field set here): latent `--latent`, MLPs `--mlp` wide, encoder
  * `--enc`, `--q` Q heads (2, as the official smallest size, `model_size: 1`), horizon 3, batch
- * 256. The official online trainer's schedule: `--prefill` random steps (5,000 = 5 episodes,
- * `seed_steps`), then `--prefill-updates` updates on them at once (official: as many as seed
- * steps), then one update per environment step. The official MuJoCo task settings
+ * 256. Every step count (`--steps`, `--prefill`, `--eval-interval`, `--save-interval`,
+ * `--log-interval`) is in environment steps (HalfCheetah-v5 steps); with `--action-repeat k` the
+ * agent acts (plans, stores a transition, updates) once per k environment steps, as the official
+ * DMControl wrapper does with 2, and the records (curve, budget) count environment steps. The
+ * official online trainer's schedule: `--prefill` random environment steps (5,000 = 5 episodes,
+ * `seed_steps`), then `--prefill-updates` updates on them at once (-1: as many as the prefill's
+ * agent steps, the official rule), then one update per agent step. The official MuJoCo task settings
  * (`tdmpc2/envs/mujoco.py`): `discount_max` 0.99 (so the discount of the 1,000-step episodes is
  * 0.99) and `rho` 0.7. MPPI with the policy prior, `--samples` x `--iterations` (official 512 x
  * 6), `--elites` (64) elites, `--pi-trajs` (24) policy trajectories. Evaluations of
@@ -61,7 +66,8 @@ export const EVIDENCE_DEFAULTS = {
   seed: 0,
   out: "",
   prefill: 5000,
-  prefillUpdates: 5000,
+  prefillUpdates: -1,
+  actionRepeat: 2,
   evalInterval: 10_000,
   evalEpisodes: 5,
   finalEpisodes: 10,
@@ -88,6 +94,17 @@ export type EvidenceFlags = typeof EVIDENCE_DEFAULTS;
 
 /** The `worldflux.toml` tables of the run. */
 export function evidenceProject(f: EvidenceFlags, out: string): Record<string, unknown> {
+  const k = f.actionRepeat;
+  const agentSteps = (name: string, n: number): number => {
+    if (!(Number.isInteger(k) && k >= 1)) {
+      throw new RangeError(`--action-repeat must be an integer >= 1, got ${k}`);
+    }
+    if (n % k !== 0) {
+      throw new RangeError(`--${name} (${n}) must be a multiple of --action-repeat (${k})`);
+    }
+    return n / k;
+  };
+  const prefill = agentSteps("prefill", f.prefill);
   return {
     name: `tdmpc2-halfcheetah-s${f.seed}`,
     model: {
@@ -102,7 +119,7 @@ export function evidenceProject(f: EvidenceFlags, out: string): Record<string, u
         horizon: 3,
         rho: f.rho,
         discount_max: f.discountMax,
-        episode_length: f.maxEpisodeSteps,
+        episode_length: Math.ceil(f.maxEpisodeSteps / k), // agent steps per episode
         num_samples: f.samples,
         iterations: f.iterations,
         num_elites: f.elites,
@@ -110,19 +127,19 @@ export function evidenceProject(f: EvidenceFlags, out: string): Record<string, u
       },
     },
     data: f.gym
-      ? { source: "gym", env: ENV, max_episode_steps: f.maxEpisodeSteps }
-      : { source: "env", env: ENV, max_episode_steps: f.maxEpisodeSteps },
+      ? { source: "gym", env: ENV, max_episode_steps: f.maxEpisodeSteps, frame_skip: k }
+      : { source: "env", env: ENV, max_episode_steps: f.maxEpisodeSteps, frame_skip: k },
     training: {
-      total_steps: f.steps,
-      prefill_steps: f.prefill,
-      prefill_updates: f.prefillUpdates,
+      total_steps: agentSteps("steps", f.steps),
+      prefill_steps: prefill,
+      prefill_updates: f.prefillUpdates < 0 ? prefill : f.prefillUpdates,
       batch_size: f.batchSize,
       sequence_length: 4, // horizon + 1
       train_ratio: 1,
-      eval_interval: f.evalInterval,
+      eval_interval: agentSteps("eval-interval", f.evalInterval),
       eval_episodes: f.evalEpisodes,
-      save_interval: f.saveInterval,
-      log_interval: f.logInterval,
+      save_interval: agentSteps("save-interval", f.saveInterval),
+      log_interval: agentSteps("log-interval", f.logInterval),
       seed: f.seed,
       output_dir: out,
     },
@@ -147,11 +164,12 @@ export async function runEvidence(
   const trainSec = (performance.now() - t0) / 1000;
   result.env?.close();
   const model = result.model! as TDMPC2WorldModel;
-  // the environment of the run, for the baseline and the final evaluation
-  const evalEnv = await makeEnv(f.gym ? `gym:${ENV}` : ENV, {
-    maxEpisodeSteps: f.maxEpisodeSteps,
-    normalizeActions: true,
-  });
+  // the environment of the run (with its action repeat) for the final evaluation; the random
+  // baseline acts at every environment step
+  const id = f.gym ? `gym:${ENV}` : ENV;
+  const opts = { maxEpisodeSteps: f.maxEpisodeSteps, normalizeActions: true };
+  const evalEnv = await makeEnv(id, { ...opts, frameSkip: f.actionRepeat });
+  const plainEnv = f.actionRepeat === 1 ? evalEnv : await makeEnv(id, opts);
   try {
     const config = parseTrainingConfig(result.manifest.training.config, { keys: "snake" });
     const controller = resolveController(model, {
@@ -159,7 +177,7 @@ export async function runEvidence(
       observationSpace: evalEnv.observationSpace,
       config,
     })!;
-    const baseline = randomBaseline(evalEnv, f.baselineEpisodes, 10_000 + f.seed);
+    const baseline = randomBaseline(plainEnv, f.baselineEpisodes, 10_000 + f.seed);
     const t1 = performance.now();
     const final = f.finalEpisodes > 0
       ? await finalEvaluation(model, evalEnv, controller, f.finalEpisodes, f.seed)
@@ -175,6 +193,7 @@ export async function runEvidence(
       final,
       trainSec,
       finalSec,
+      actionRepeat: f.actionRepeat,
       settings: {
         model: {
           ...(tables.model as Record<string, unknown>),
@@ -186,6 +205,7 @@ export async function runEvidence(
           id: ENV,
           through: f.gym ? "Gymnasium bridge" : "in process (MuJoCo wasm)",
           max_episode_steps: f.maxEpisodeSteps,
+          action_repeat: f.actionRepeat,
           normalize_actions: true,
         },
       },
@@ -203,6 +223,7 @@ export async function runEvidence(
     );
     return withBar;
   } finally {
+    if (plainEnv !== evalEnv) plainEnv.close();
     evalEnv.close();
     model.dispose();
   }

@@ -448,6 +448,12 @@ export interface RunDescription {
   readonly title: string;
   /** Reference lines of the plot. */
   readonly references?: readonly { y: number; label: string }[];
+  /**
+   * Environment steps per agent step (the environment's action repeat, default 1): the online
+   * loop counts agent steps; the records count environment steps (agent steps x this), and the
+   * budget states both.
+   */
+  readonly actionRepeat?: number;
 }
 
 /** What {@link runLearning} needs. */
@@ -546,15 +552,16 @@ export async function writeLearningRecord(rec: LearningRecord): Promise<Record<s
   const cfg = rec.config;
   const out = cfg.outputDir;
   const { result, baseline } = rec;
+  const k = rec.actionRepeat ?? 1;
   const evals = result.evaluations.map((e) => ({
-    env_step: e.envStep,
+    env_step: e.envStep * k,
     updates: e.updates,
     ...meanStd(e.returns),
     returns: e.returns,
   }));
   const final = rec.final
     ? {
-      env_step: result.summary.steps,
+      env_step: result.summary.steps * k,
       updates: result.summary.updates,
       ...meanStd(rec.final),
       returns: rec.final,
@@ -574,7 +581,7 @@ export async function writeLearningRecord(rec: LearningRecord): Promise<Record<s
     },
     evaluations: evals,
     final_evaluation: final,
-    training_episodes: result.episodes.map((e) => [e.envStep, e.return]),
+    training_episodes: result.episodes.map((e) => [e.envStep * k, e.return]),
   };
   const wall = rec.trainSec + rec.finalSec;
   const summary = {
@@ -583,8 +590,9 @@ export async function writeLearningRecord(rec: LearningRecord): Promise<Record<s
     seed: cfg.seed,
     command: rec.command,
     budget: {
-      env_steps: result.summary.steps,
-      prefill_steps: cfg.prefillSteps,
+      env_steps: result.summary.steps * k,
+      ...(k !== 1 ? { action_repeat: k, agent_steps: result.summary.steps } : {}),
+      prefill_steps: cfg.prefillSteps * k,
       updates: result.summary.updates,
       train_ratio: cfg.trainRatio,
       batch_size: cfg.batchSize,
@@ -614,7 +622,7 @@ export async function writeLearningRecord(rec: LearningRecord): Promise<Record<s
     curve_columns: ["env_step", "mean_eval_return", "std"],
     curve,
     eval_episodes: cfg.evalEpisodes,
-    eval_interval: cfg.evalInterval,
+    eval_interval: cfg.evalInterval * k,
     settings: rec.settings,
   };
   await writeJson(`${out}/returns.json`, returns);
@@ -624,7 +632,8 @@ export async function writeLearningRecord(rec: LearningRecord): Promise<Record<s
     `final eval (${final.returns.length} episodes): ${final.mean.toFixed(1)} +- ` +
       `${final.std.toFixed(1)}; best ${best.mean.toFixed(1)} at ${best.env_step}; ` +
       `random ${baseline.mean.toFixed(1)} +- ${baseline.std.toFixed(1)}; ` +
-      `${result.summary.steps} env steps, ${result.summary.updates} updates, ${wall.toFixed(0)} s`,
+      `${result.summary.steps * k} env steps, ${result.summary.updates} updates, ` +
+      `${wall.toFixed(0)} s`,
   );
   console.log(
     `curve (env step, mean eval return): ${JSON.stringify(curve.map((c) => c.slice(0, 2)))}`,

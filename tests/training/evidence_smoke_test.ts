@@ -11,12 +11,13 @@ import { EVIDENCE_DEFAULTS, runEvidence } from "../../examples/evidence_tdmpc2_h
 import type { RunManifest } from "../../src/cli/run.ts";
 import { SKIP_GYM } from "../envs/gym_helpers.ts";
 
-/** A tiny budget: 20-step episodes, a 16-wide model, MPPI 16 x 1. */
+/** A tiny budget: 20-step episodes, a 16-wide model, MPPI 16 x 1, action repeat 2. */
 const TINY = {
   ...EVIDENCE_DEFAULTS,
   steps: 60,
   prefill: 30,
   prefillUpdates: 3,
+  actionRepeat: 2,
   maxEpisodeSteps: 20,
   evalInterval: 60,
   evalEpisodes: 1,
@@ -48,7 +49,10 @@ Deno.test("evidence_tdmpc2_halfcheetah: a tiny run writes the whole bundle", asy
       bar: number;
     };
     assert.equal(summary.budget.env_steps, 60);
-    assert.equal(summary.budget.updates, 31 + 3); // 3 pretraining updates when the prefill ends
+    // Action repeat 2: 30 agent steps, 15 of prefill, then 3 pretraining updates and one update
+    // per agent step (16); the records count environment steps.
+    assert.equal(summary.budget.updates, 16 + 3);
+    assert.equal((summary.budget as Record<string, number>).agent_steps, 30);
     assert.equal(summary.final_eval.episodes, 2);
     assert.equal(summary.bar, 2000);
     const names = [...Deno.readDirSync(out)].map((e) => e.name);
@@ -66,6 +70,7 @@ Deno.test("evidence_tdmpc2_halfcheetah: a tiny run writes the whole bundle", asy
     assert.ok(names.some((n) => n.startsWith("checkpoint_")), "a checkpoint");
     const manifest = JSON.parse(await Deno.readTextFile(`${out}/run_manifest.json`)) as RunManifest;
     assert.equal(manifest.data.env, "HalfCheetah-v5");
+    assert.equal((manifest.data as Record<string, unknown>).frame_skip, 2);
     assert.equal(manifest.training.controller, "tdmpc2");
     assert.equal(manifest.run_classification, "meaningful_local_training");
     const returns = JSON.parse(await Deno.readTextFile(`${out}/returns.json`));
@@ -74,6 +79,7 @@ Deno.test("evidence_tdmpc2_halfcheetah: a tiny run writes the whole bundle", asy
     assert.equal(returns.random_baseline.returns.length, 2);
     assert.equal(returns.final_evaluation.returns.length, 2);
     assert.ok(returns.training_episodes.length >= 2);
+    assert.equal(returns.training_episodes[0][0], 20); // environment steps: 10 agent steps x 2
     const png = decode(await Deno.readFile(`${out}/returns.png`));
     assert.ok(png.width > 100 && png.height > 100);
     const html = await Deno.readTextFile(`${out}/report.html`);
