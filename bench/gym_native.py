@@ -2,6 +2,9 @@
 
     python bench/gym_native.py ENV_ID NUM_ENVS STEPS MODE
 
+Prints env steps per second of wall time and per second of this process's CPU time (the latter
+barely depends on what else the machine runs).
+
 MODE `host`: the worldflux host's own code (src/envs/gym/host.py: the same environments, the same
 pre-processing, the same observation copies) called in this process, without the pipes: what the
 bridge would do at zero transport cost. MODE `plain`: Gymnasium as a Python user runs it,
@@ -39,23 +42,27 @@ def main():
         else:
             actions = [rng.uniform(-1, 1, (n, *space["shape"])).astype(np.float32) for _ in range(64)]
         t = time.perf_counter()
+        c = time.process_time()
         for i in range(steps):
             a = actions[i % 64]
             _, out = h.op_step({"arrays": [["actions", a.dtype.name, list(a.shape), 0]]}, a.tobytes())
             if h.single and (out[2][1][0] or out[3][1][0]):  # one env: no autoreset
                 h.op_reset({"seeds": None}, b"")
         dt = time.perf_counter() - t
+        cpu = time.process_time() - c
     else:
         env = gym.make(env_id) if n == 1 else gym.make_vec(env_id, num_envs=n, vectorization_mode="sync")
         env.reset(seed=0)
         sample = [env.action_space.sample() for _ in range(64)]
         t = time.perf_counter()
+        c = time.process_time()
         for i in range(steps):
             _, _, term, trunc, _ = env.step(sample[i % 64])
             if n == 1 and (term or trunc):
                 env.reset()
         dt = time.perf_counter() - t
-    print(json.dumps({"env_steps_per_sec": steps * n / dt, "seconds": dt}))
+        cpu = time.process_time() - c
+    print(json.dumps({"env_steps_per_sec": steps * n / dt, "env_steps_per_cpu_sec": steps * n / cpu}))
 
 
 if __name__ == "__main__":

@@ -8,13 +8,18 @@
  * - `plain Gymnasium`: `gymnasium.make(id)` / `make_vec(id, n)` as a Python user steps it (ALE v5
  *   with its own frameskip 4 and 210x160 RGB frames, so no pooling or resizing).
  *
+ * Two measures per side: env steps per second of wall time (the best round, the least disturbed
+ * by other work on a shared machine; the median in parentheses), and env steps per second of CPU
+ * time (Linux: both processes' user + system time from /proc for the bridge, the Python process's
+ * for the others), which depends much less on the machine's load: the bridge's cost in CPU is the
+ * protocol's work on both sides.
+ *
  * ```sh
- * WORLDFLUX_PYTHON=/path/to/python deno run -A bench/gym_throughput.ts [--rounds 3] [--quick]
+ * WORLDFLUX_PYTHON=/path/to/python deno run -A bench/gym_throughput.ts [--rounds 5] [--quick]
  * ```
  *
- * Prints a markdown table for docs/benchmarks.md: the best round of each side (the least disturbed
- * by other work on a shared machine) and, in parentheses, the median. Not part of the tests: speed
- * is measured here, correctness in tests/envs/gym_test.ts.
+ * Prints markdown tables for docs/benchmarks.md. Not part of the tests: speed is measured here,
+ * correctness in tests/envs/gym_test.ts.
  * @module
  */
 
@@ -48,26 +53,51 @@ const CONFIGS: Config[] = [
   { id: "HalfCheetah-v5", n: 8, steps: 500 },
 ].map((c) => ({ ...c, steps: Math.max(50, Math.round(c.steps * scale)) }));
 
+/** A rate per wall second and per CPU second. */
+interface Rate {
+  readonly wall: number;
+  readonly cpu: number;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+const TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
+
+/** User + system CPU seconds of process `pid` so far (Linux /proc). */
+function cpuSeconds(pid: number | "self"): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime
+}
+
+/** Times `run` (`envSteps` env steps) in wall time and in CPU time of this process + `pid`. */
+function timed(pid: number, envSteps: number, run: () => void): Rate {
+  const c0 = cpuSeconds("self") + cpuSeconds(pid);
+  const t = performance.now();
+  run();
+  const wall = (performance.now() - t) / 1000;
+  const cpu = cpuSeconds("self") + cpuSeconds(pid) - c0;
+  return { wall: envSteps / wall, cpu: envSteps / Math.max(cpu, 1 / TICKS) };
+}
+
 /** Env steps per second through the bridge (making and resetting are not timed). */
-function bridgeRate(c: Config): number {
+function bridgeRate(c: Config): Rate {
   const rng = new Rng(0);
   if (c.n === 1) {
     const env = GymEnv.create(c.id, { python: PYTHON });
     try {
       const actions: Action[] = Array.from({ length: 64 }, () => sample(env.actionSpace, rng));
       env.reset({ seed: 0 });
-      const t = performance.now();
-      for (let i = 0; i < c.steps; i++) {
-        const r = env.step(actions[i % 64]);
-        if (r.terminated || r.truncated) env.reset();
-      }
-      return c.steps / ((performance.now() - t) / 1000);
+      return timed(env.pid, c.steps, () => {
+        for (let i = 0; i < c.steps; i++) {
+          const r = env.step(actions[i % 64]);
+          if (r.terminated || r.truncated) env.reset();
+        }
+      });
     } finally {
       env.close();
     }
@@ -79,16 +109,16 @@ function bridgeRate(c: Config): number {
       () => Array.from({ length: c.n }, () => sample(venv.actionSpace, rng)),
     );
     venv.reset({ seed: 0 });
-    const t = performance.now();
-    for (let i = 0; i < c.steps; i++) venv.step(batches[i % 64]);
-    return (c.steps * c.n) / ((performance.now() - t) / 1000);
+    return timed(venv.pid, c.steps * c.n, () => {
+      for (let i = 0; i < c.steps; i++) venv.step(batches[i % 64]);
+    });
   } finally {
     venv.close();
   }
 }
 
 /** Env steps per second in Python (`mode`: host or plain). */
-async function nativeRate(c: Config, mode: "host" | "plain"): Promise<number> {
+async function nativeRate(c: Config, mode: "host" | "plain"): Promise<Rate> {
   const out = await new Deno.Command(PYTHON, {
     args: ["-B", NATIVE, c.id, String(c.n), String(c.steps), mode],
     stdout: "piped",
@@ -98,7 +128,8 @@ async function nativeRate(c: Config, mode: "host" | "plain"): Promise<number> {
   if (!out.success) {
     throw new Error(`gym_native.py ${c.id} ${mode}: ${new TextDecoder().decode(out.stderr)}`);
   }
-  return JSON.parse(text).env_steps_per_sec;
+  const r = JSON.parse(text);
+  return { wall: r.env_steps_per_sec, cpu: r.env_steps_per_cpu_sec };
 }
 
 /** Median round trip of an empty request (`ping`), in microseconds. */
@@ -117,47 +148,60 @@ function pingMicros(): number {
   }
 }
 
-const rows: string[] = [];
 const fmt = (x: number) => (x >= 1000 ? Math.round(x).toLocaleString("en-US") : x.toFixed(0));
+const cost = (x: number, y: number) => `${((1 - x / y) * 100).toFixed(0)}%`;
+const best = (xs: Rate[], k: keyof Rate) => Math.max(...xs.map((x) => x[k]));
+const mid = (xs: Rate[], k: keyof Rate) => median(xs.map((x) => x[k]));
+
+const wallRows: string[] = [];
+const cpuRows: string[] = [];
 console.error(`python: ${PYTHON}; ${ROUNDS} round(s)`);
 const ping = pingMicros();
 for (const c of CONFIGS) {
-  const bridge: number[] = [];
-  const host: number[] = [];
-  const plain: number[] = [];
+  const bridge: Rate[] = [];
+  const host: Rate[] = [];
+  const plain: Rate[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     bridge.push(bridgeRate(c));
     host.push(await nativeRate(c, "host"));
     plain.push(await nativeRate(c, "plain"));
     console.error(
-      `${c.id} x${c.n} round ${r + 1}: bridge ${fmt(bridge[r])}, host ${fmt(host[r])}, ` +
-        `plain ${fmt(plain[r])} steps/s`,
+      `${c.id} x${c.n} round ${r + 1}: wall bridge ${fmt(bridge[r].wall)}, host ` +
+        `${fmt(host[r].wall)}, plain ${fmt(plain[r].wall)}; cpu bridge ${fmt(bridge[r].cpu)}, ` +
+        `host ${fmt(host[r].cpu)}, plain ${fmt(plain[r].cpu)} steps/s`,
     );
   }
-  const b = Math.max(...bridge), h = Math.max(...host), p = Math.max(...plain);
-  const mb = median(bridge), mh = median(host), mp = median(plain);
-  const cost = (x: number, y: number) => `${((1 - x / y) * 100).toFixed(0)}%`;
-  const perCall = (1e6 / b - 1e6 / h) * c.n; // microseconds per round trip
-  rows.push(
+  const [b, h, p] = [best(bridge, "wall"), best(host, "wall"), best(plain, "wall")];
+  const [mb, mh, mp] = [mid(bridge, "wall"), mid(host, "wall"), mid(plain, "wall")];
+  wallRows.push(
     `| ${c.id} | ${c.n} | ${fmt(b)} (${fmt(mb)}) | ${fmt(h)} (${fmt(mh)}) | ${fmt(p)} (${
       fmt(mp)
-    }) | ` +
-      `${cost(b, h)} (${cost(mb, mh)}) | ${perCall.toFixed(0)} us |`,
+    }) | ${cost(b, h)} (${cost(mb, mh)}) |`,
+  );
+  const [cb, ch, cp] = [mid(bridge, "cpu"), mid(host, "cpu"), mid(plain, "cpu")];
+  const perCall = (1e6 / cb - 1e6 / ch) * c.n; // CPU microseconds per round trip
+  cpuRows.push(
+    `| ${c.id} | ${c.n} | ${fmt(cb)} | ${fmt(ch)} | ${fmt(cp)} | ${cost(cb, ch)} | ` +
+      `${perCall.toFixed(0)} us |`,
   );
 }
-const load = (() => {
-  try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
-  } catch {
-    return "n/a";
-  }
-})();
+let load = "n/a";
+try {
+  load = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+} catch { /* not Linux */ }
 console.log(
   `Empty round trip (ping): ${ping.toFixed(0)} us (median of 5 x 2000); load average ${load}\n`,
 );
+console.log("Wall time, env steps/s: best round (median)\n");
 console.log(
-  "| environment | envs | bridge steps/s best (median) | host in-process steps/s | " +
-    "plain Gymnasium steps/s | bridge cost vs in-process | extra per round trip (best) |",
+  "| environment | envs | bridge | host in-process | plain Gymnasium | bridge cost vs in-process |",
+);
+console.log("| --- | --- | --- | --- | --- | --- |");
+for (const r of wallRows) console.log(r);
+console.log("\nCPU time (both processes for the bridge), env steps per CPU second, median:\n");
+console.log(
+  "| environment | envs | bridge | host in-process | plain Gymnasium | bridge cost vs in-process | " +
+    "bridge CPU per round trip |",
 );
 console.log("| --- | --- | --- | --- | --- | --- | --- |");
-for (const r of rows) console.log(r);
+for (const r of cpuRows) console.log(r);

@@ -77,11 +77,11 @@ def read_frame(f):
     hlen, plen = struct.unpack("<II", prefix)
     if hlen > MAX_FRAME or plen > MAX_FRAME:
         raise BridgeError("protocol", f"frame of {hlen}+{plen} bytes is too large")
-    header = read_exact(f, hlen)
-    payload = read_exact(f, plen) if plen else bytearray()
-    if header is None or payload is None:
+    body = read_exact(f, hlen + plen)  # one read for both (the payload follows the header)
+    if body is None:
         return None, None
-    return json.loads(header), payload
+    view = memoryview(body)
+    return json.loads(view[:hlen].tobytes()), view[hlen:]
 
 
 _DTYPE_NAMES = {}
