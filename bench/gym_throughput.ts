@@ -59,6 +59,18 @@ interface Rate {
   readonly cpu: number;
 }
 
+/** The bridge's CPU per round trip, in microseconds (Python's own counters + our process). */
+interface Split {
+  /** The host's CPU in the environments and their pre-processing. */
+  readonly work: number;
+  /** The host's CPU in the protocol (framing, JSON, copies). */
+  readonly protocol: number;
+  /** This process's CPU (encoding, decoding, system calls). */
+  readonly deno: number;
+}
+
+const splits = new Map<string, Split[]>();
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -74,13 +86,34 @@ function cpuSeconds(pid: number | "self"): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime
 }
 
-/** Times `run` (`envSteps` env steps) in wall time and in CPU time of this process + `pid`. */
-function timed(pid: number, envSteps: number, run: () => void): Rate {
-  const c0 = cpuSeconds("self") + cpuSeconds(pid);
+/**
+ * Times `run` (`envSteps` env steps in `calls` round trips) in wall time and in CPU time of this
+ * process + the host; records the CPU split per round trip under `key`.
+ */
+function timed(
+  env: GymEnv | GymVectorEnv,
+  key: string,
+  envSteps: number,
+  calls: number,
+  run: () => void,
+): Rate {
+  const s0 = env.hostStats();
+  const d0 = cpuSeconds("self");
+  const c0 = d0 + cpuSeconds(env.pid);
   const t = performance.now();
   run();
   const wall = (performance.now() - t) / 1000;
-  const cpu = cpuSeconds("self") + cpuSeconds(pid) - c0;
+  const d1 = cpuSeconds("self");
+  const cpu = d1 + cpuSeconds(env.pid) - c0;
+  const s1 = env.hostStats();
+  const per = (x: number) => (x * 1e6) / calls;
+  const list = splits.get(key) ?? [];
+  list.push({
+    work: per(s1.cpuWork - s0.cpuWork),
+    protocol: per(s1.cpuProtocol - s0.cpuProtocol),
+    deno: per(d1 - d0),
+  });
+  splits.set(key, list);
   return { wall: envSteps / wall, cpu: envSteps / Math.max(cpu, 1 / TICKS) };
 }
 
@@ -92,7 +125,7 @@ function bridgeRate(c: Config): Rate {
     try {
       const actions: Action[] = Array.from({ length: 64 }, () => sample(env.actionSpace, rng));
       env.reset({ seed: 0 });
-      return timed(env.pid, c.steps, () => {
+      return timed(env, `${c.id} ${c.n}`, c.steps, c.steps, () => {
         for (let i = 0; i < c.steps; i++) {
           const r = env.step(actions[i % 64]);
           if (r.terminated || r.truncated) env.reset();
@@ -109,7 +142,7 @@ function bridgeRate(c: Config): Rate {
       () => Array.from({ length: c.n }, () => sample(venv.actionSpace, rng)),
     );
     venv.reset({ seed: 0 });
-    return timed(venv.pid, c.steps * c.n, () => {
+    return timed(venv, `${c.id} ${c.n}`, c.steps * c.n, c.steps, () => {
       for (let i = 0; i < c.steps; i++) venv.step(batches[i % 64]);
     });
   } finally {
@@ -205,3 +238,22 @@ console.log(
 );
 console.log("| --- | --- | --- | --- | --- | --- | --- |");
 for (const r of cpuRows) console.log(r);
+console.log(
+  "\nThe bridge's CPU per round trip (median over the rounds), in microseconds: the host's work " +
+    "(environments, pre-processing) and its protocol (Python thread CPU time), and this " +
+    "process's CPU:\n",
+);
+console.log(
+  "| environment | envs | host work | host protocol | Deno side | bridge share of the CPU |",
+);
+console.log("| --- | --- | --- | --- | --- | --- |");
+for (const c of CONFIGS) {
+  const xs = splits.get(`${c.id} ${c.n}`) ?? [];
+  const w = median(xs.map((x) => x.work));
+  const p = median(xs.map((x) => x.protocol));
+  const d = median(xs.map((x) => x.deno));
+  console.log(
+    `| ${c.id} | ${c.n} | ${w.toFixed(0)} | ${p.toFixed(0)} | ${d.toFixed(0)} | ` +
+      `${((100 * (p + d)) / (w + p + d)).toFixed(0)}% |`,
+  );
+}

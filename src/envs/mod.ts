@@ -128,7 +128,13 @@ export {
   registerEnv,
 } from "./registry.ts";
 export { actionRows, packActions, SyncVectorEnv } from "./vector.ts";
-export { GymEnv, type GymEnvOptions, type GymEnvSpec, GymVectorEnv } from "./gym/env.ts";
+export {
+  GymEnv,
+  type GymEnvOptions,
+  type GymEnvSpec,
+  type GymHostStats,
+  GymVectorEnv,
+} from "./gym/env.ts";
 export {
   DEFAULT_GYM_MAKE_TIMEOUT_MS,
   DEFAULT_GYM_TIMEOUT_MS,

@@ -42,8 +42,14 @@ export const MAX_FRAME_BYTES = 1 << 30;
  */
 export const WAKE_PREFIX: Uint8Array = new Uint8Array(8).fill(0xff);
 
-/** Milliseconds between two looks of the watchdog at the deadline. */
-export const WATCHDOG_MS = 25;
+/** Least milliseconds between two looks of the watchdog at the deadline (its lateness at most). */
+export const WATCHDOG_MS = 10;
+
+/**
+ * Most milliseconds between two looks: a request armed while the watchdog sleeps is noticed this
+ * late at worst (a timeout fires at most this much after its deadline).
+ */
+export const WATCHDOG_IDLE_MS = 250;
 
 /** What the worker is given at start (its `workerData`). */
 export interface ChannelWorkerData {

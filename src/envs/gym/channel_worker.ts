@@ -13,6 +13,7 @@ import {
   type ChannelWorkerData,
   CTL,
   WAKE_PREFIX,
+  WATCHDOG_IDLE_MS,
   WATCHDOG_MS,
 } from "./channel_protocol.ts";
 
@@ -119,12 +120,23 @@ async function serve(): Promise<void> {
       child.kill("SIGKILL");
     } catch { /* exited meanwhile */ }
   };
-  const watchdog = setInterval(() => {
-    if (Atomics.load(ctl, CTL.BUSY) === 1 && Date.now() > deadline[0]) {
-      Atomics.store(ctl, CTL.TIMED_OUT, 1);
-      kill();
+  // Looks at the caller's deadline a few times a second, and at the deadline itself when a reply
+  // is awaited (so a fast step costs this thread nothing, a slow one at most WATCHDOG_MS late).
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  const look = () => {
+    let delay = WATCHDOG_IDLE_MS;
+    if (Atomics.load(ctl, CTL.BUSY) === 1) {
+      const left = deadline[0] - Date.now();
+      if (left < 0) {
+        Atomics.store(ctl, CTL.TIMED_OUT, 1);
+        kill();
+        return;
+      }
+      delay = Math.min(Math.max(left + 1, WATCHDOG_MS), WATCHDOG_IDLE_MS);
     }
-  }, WATCHDOG_MS);
+    watchdog = setTimeout(look, delay);
+  };
+  look();
 
   // The caller's SHUTDOWN: the child exits on end of input; kill it if it does not in time.
   void (async () => {
@@ -138,7 +150,7 @@ async function serve(): Promise<void> {
 
   const status = await child.status;
   exited = true;
-  clearInterval(watchdog);
+  clearTimeout(watchdog);
   await within(drained, 2000);
   if (Atomics.load(ctl, CTL.CMD) === CTL.SHUTDOWN) {
     setState(CTL.CLOSED);

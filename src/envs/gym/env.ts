@@ -95,6 +95,25 @@ export interface GymEnvOptions {
   readonly forwardStderr?: boolean;
 }
 
+/** CPU the host process spent so far (its serving thread), from the `stats` request. */
+export interface GymHostStats {
+  /** Requests served. */
+  readonly requests: number;
+  /** CPU seconds in the protocol: reading and parsing requests, encoding and writing replies. */
+  readonly cpuProtocol: number;
+  /** CPU seconds in the requests' work: the environments and their pre-processing. */
+  readonly cpuWork: number;
+}
+
+function hostStats(bridge: GymBridge, timeoutMs: number): GymHostStats {
+  const h = bridge.call("stats", {}, [], timeoutMs).header;
+  return {
+    requests: Number(h.requests),
+    cpuProtocol: Number(h.cpu_protocol),
+    cpuWork: Number(h.cpu_work),
+  };
+}
+
 /** What `make` told about the environment. */
 export interface GymEnvSpec {
   /** Gymnasium's id (from its spec). */
@@ -304,6 +323,11 @@ export class GymEnv implements Env<Observation> {
     return this.made.bridge.pid;
   }
 
+  /** CPU the host spent so far in the protocol and in the environment (the bridge's cost). */
+  hostStats(): GymHostStats {
+    return hostStats(this.made.bridge, this.made.timeoutMs);
+  }
+
   /** Sends `op` to the host (after checking the environment is open). */
   private call(
     op: string,
@@ -441,6 +465,11 @@ export class GymVectorEnv implements VectorEnv<Observation> {
   /** The host's process id. */
   get pid(): number {
     return this.made.bridge.pid;
+  }
+
+  /** CPU the host spent so far in the protocol and in the environment (the bridge's cost). */
+  hostStats(): GymHostStats {
+    return hostStats(this.made.bridge, this.made.timeoutMs);
   }
 
   /** Sends `op` to the host (after checking the environment is open). */

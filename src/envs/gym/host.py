@@ -17,7 +17,7 @@ one reply, `{"op": "ok", ...}` or `{"op": "error", "kind": ..., "message": ..., 
 ...}`. Prints of environments (and of C libraries) go to stderr (file descriptor 1 is pointed at
 it at start-up) and never into a frame.
 
-Requests: make, reset, step, render, get_state, set_state, close (see `Host.handle`).
+Requests: make, reset, step, render, get_state, set_state, ping, stats, close (`Host.op_*`).
 SIGINT is ignored: the parent owns the host's life (it kills it on interrupt); the host also
 exits at the end of the request pipe, so it never outlives its parent.
 """
@@ -28,6 +28,7 @@ import os
 import signal
 import struct
 import sys
+import time
 import traceback
 
 # One step at a time runs here: BLAS / OpenMP thread pools only add contention (a 2-core machine
@@ -112,10 +113,13 @@ def write_frame(fd, header, arrays=()):
         header["arrays"] = specs
     head = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
     head += b" " * ((-(8 + len(head))) % 8)  # the payload starts 8-byte aligned in the frame
-    frame = b"".join([struct.pack("<II", len(head), offset), head, *chunks])
-    view = memoryview(frame)
-    while view:
-        view = view[os.write(fd, view):]
+    parts = [struct.pack("<II", len(head), offset), head, *chunks]
+    total = 8 + len(head) + offset
+    sent = os.writev(fd, parts)  # no copy of the arrays (the pipe is enlarged to hold a frame)
+    if sent < total:
+        rest = memoryview(b"".join(parts))[sent:]
+        while rest:
+            rest = rest[os.write(fd, rest):]
 
 
 def payload_arrays(header, payload):
@@ -507,7 +511,12 @@ class Host:
         self.out_fd = out_fd
         self.slots = []
         self.single = True
-
+        # CPU seconds of this thread in the protocol (framing, JSON, copies) and in the requests'
+        # work (environments, pre-processing): `stats` reports them (time.thread_time excludes
+        # waiting, so a loaded machine barely changes them).
+        self.requests = 0
+        self.cpu_protocol = 0.0
+        self.cpu_work = 0.0
 
     def handle(self, req, payload):
         op = req.get("op")
@@ -753,6 +762,15 @@ class Host:
         """Answers at once (measures the bridge's round trip)."""
         return {"op": "ok"}, []
 
+    def op_stats(self, req, payload):
+        """Requests served and this thread's CPU seconds in the protocol and in the work."""
+        return {
+            "op": "ok",
+            "requests": self.requests,
+            "cpu_protocol": self.cpu_protocol,
+            "cpu_work": self.cpu_work,
+        }, []
+
     def op_close(self, req, payload):
         for slot in self.slots:
             try:
@@ -798,9 +816,17 @@ def main(argv):
     os.mkfifo(rep_path, 0o600)
     stdin = open(req_path, "rb", buffering=0)  # requests (same order of opens as the parent)
     out_fd = os.open(rep_path, os.O_WRONLY)  # replies
+    try:  # Linux: room for a whole reply (8 Atari frames are 98 KiB), one write and one wake-up
+        import fcntl
+
+        fcntl.fcntl(out_fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+    except (ImportError, AttributeError, OSError):
+        pass
     write_frame(out_fd, hello())
     host = Host(out_fd)
+    clock = time.thread_time
     while True:
+        t0 = clock()  # (blocking in the read below costs no CPU time)
         try:
             req, payload = read_frame(stdin)
         except BridgeError as e:
@@ -808,14 +834,19 @@ def main(argv):
             return 2
         if req is None:
             return 0
+        t1 = clock()
         try:
             reply, arrays = host.handle(req, payload)
         except Exception as e:  # noqa: BLE001 - every failure goes back to the parent
             reply, arrays = error_reply(e), []
+        t2 = clock()
         try:
             write_frame(out_fd, reply, arrays)
         except BrokenPipeError:
             return 0
+        host.requests += 1
+        host.cpu_work += t2 - t1
+        host.cpu_protocol += (t1 - t0) + (clock() - t2)
         if reply.get("closing"):
             return 0
 
