@@ -474,13 +474,13 @@ export {
   resolveModelName,
 } from "./src/core/factory.ts";
 export {
-  fromPretrained,
-  type FromPretrainedOptions,
   PRETRAINED_FILES,
   type PretrainedMeta,
+  type SavableModel,
   SAVE_FORMAT_VERSION,
   savePretrained,
 } from "./src/core/serialization.ts";
+export { fromPretrained, type FromPretrainedOptions } from "./src/core/from_pretrained.ts";
 export {
   checkPluginCompatibility,
   listPlugins,

@@ -63,7 +63,6 @@ export const DEBTS: readonly string[] = [
   "src/backend/cpu/js_backend.ts | src/backend/cpu/js_kernels.ts",
   "src/backend/wasm/backend.ts | src/backend/wasm/kernels.ts",
   "src/backend/webgpu/backend.ts | src/backend/webgpu/kernels_extra.ts",
-  "src/core/registry.ts | src/core/serialization.ts | src/core/world_model.ts",
   "src/models/dreamerv3/actor_critic.ts | src/models/dreamerv3/controller.ts | " +
   "src/models/dreamerv3/trainer.ts | src/models/dreamerv3/world_model.ts",
   "src/tensor/ops_table.ts | src/tensor/schedule.ts | src/tensor/tensor.ts",

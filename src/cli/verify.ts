@@ -23,7 +23,7 @@ import { dirname, join, resolve } from "node:path";
 import type { DeviceRequest } from "../backend/device.ts";
 import type { DeviceName } from "../backend/types.ts";
 import { createWorldModel } from "../core/factory.ts";
-import { fromPretrained } from "../core/serialization.ts";
+import { fromPretrained } from "../core/from_pretrained.ts";
 import type { WorldModel } from "../core/world_model.ts";
 import { WORLDFLUX_VERSION } from "../core/version.ts";
 import { writeFileAtomic } from "../io/atomic.ts";

@@ -12,7 +12,7 @@ import { Generator } from "../tensor/random.ts";
 import { applyComponentOverrides, type ComponentOverrides } from "./components.ts";
 import { UnknownModelError } from "./errors.ts";
 import { WorldModelRegistry } from "./registry.ts";
-import { fromPretrained } from "./serialization.ts";
+import { fromPretrained } from "./from_pretrained.ts";
 import { API_VERSIONS, type ApiVersion } from "./types.ts";
 import { WorldModel } from "./world_model.ts";
 

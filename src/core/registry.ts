@@ -13,7 +13,7 @@ import { checkAllocation } from "../io/limits.ts";
 import { Module } from "../nn/module.ts";
 import { Generator } from "../tensor/random.ts";
 import { FamilyUnavailableError, UnknownModelError } from "./errors.ts";
-import { camelToSnake, closestNames, mapKeys, snakeToCamel } from "./naming.ts";
+import { closestNames, snakeToCamel } from "./naming.ts";
 import type { ApiVersion, Maturity, Surface, Tier } from "./types.ts";
 import { MATURITIES, SURFACES, TIERS } from "./types.ts";
 import type { WorldModel } from "./world_model.ts";
@@ -675,9 +675,4 @@ export class WorldModelRegistry {
       model.dispose();
     }
   }
-}
-
-/** `config` with snake_case keys (for `config.json`). */
-export function configToDisk(config: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  return mapKeys(config, camelToSnake);
 }
