@@ -228,7 +228,7 @@ export {
   trainingConfigFromSnakeCase,
   type TrainingConfigInput,
   trainingConfigToSnakeCase,
-} from "./src/training/config.ts";
+} from "./src/core/training_config.ts";
 export {
   createOptimizer,
   createTrainStep,

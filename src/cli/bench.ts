@@ -13,7 +13,7 @@ import "../models/registry_setup.ts";
 import { randn } from "../tensor/random.ts";
 import { tidy } from "../tensor/memory.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import { parseTrainingConfig } from "../training/config.ts";
+import { parseTrainingConfig } from "../core/training_config.ts";
 import { createTrainStep, disposeBatch } from "../training/train_step.ts";
 import "../training/families.ts";
 import { type Command, EXIT, oneOf, parseCommandArgs } from "./command.ts";

@@ -16,7 +16,7 @@ import {
   TRAINING_CONFIG_DEFAULTS,
   TRAINING_CONFIG_FIELDS,
   type TrainingConfig,
-} from "../training/config.ts";
+} from "../core/training_config.ts";
 import { type Command, EXIT, oneOf, parseCommandArgs, UsageError } from "./command.ts";
 import { DATA_SOURCES, type DataSource, parseProjectConfig, VERIFY_DEFAULTS } from "./project.ts";
 import { parse as parseToml } from "smol-toml";

@@ -30,7 +30,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../errors.ts";
 import { closestNames } from "../core/naming.ts";
-import { parseTrainingConfig, type TrainingConfig } from "../training/config.ts";
+import { parseTrainingConfig, type TrainingConfig } from "../core/training_config.ts";
 
 /** Where the training data comes from. */
 export const DATA_SOURCES = ["random", "npz", "env", "gym"] as const;

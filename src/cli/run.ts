@@ -42,7 +42,7 @@ import { GymBridgeError } from "../envs/gym/errors.ts";
 import { Rng } from "../envs/rng.ts";
 import type { Env, Space } from "../envs/types.ts";
 import type { Callback, Metrics, TrainSummary } from "../training/callbacks.ts";
-import { type TrainingConfig, trainingConfigToSnakeCase } from "../training/config.ts";
+import { type TrainingConfig, trainingConfigToSnakeCase } from "../core/training_config.ts";
 import { type Controller, randomController, resolveController } from "../training/controller.ts";
 import { type OnlineResult, trainOnline } from "../training/online.ts";
 import { readReplayArrays, ReplayBuffer } from "../training/replay_buffer.ts";

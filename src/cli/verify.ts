@@ -36,7 +36,7 @@ import { defaultGenerator } from "../tensor/random.ts";
 import { noGrad, Tensor } from "../tensor/tensor.ts";
 import { tidy } from "../tensor/memory.ts";
 import { readCheckpoint } from "../training/checkpoint.ts";
-import { parseTrainingConfig } from "../training/config.ts";
+import { parseTrainingConfig } from "../core/training_config.ts";
 import {
   type ActResult,
   type Controller,

@@ -13,7 +13,7 @@ import cliProgress from "cli-progress";
 import process from "node:process";
 import type { WorldModel } from "../core/world_model.ts";
 import { ConfigError } from "../errors.ts";
-import { type TrainingConfig, trainingConfigToSnakeCase } from "./config.ts";
+import { type TrainingConfig, trainingConfigToSnakeCase } from "../core/training_config.ts";
 import { checkpointName, listCheckpoints } from "./checkpoint.ts";
 import type { TrainStep } from "./train_step.ts";
 

@@ -32,7 +32,11 @@ import { tensor } from "../tensor/creation.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { OptimizerState } from "../optim/optimizer.ts";
 import { StateDictError } from "../nn/module.ts";
-import { parseTrainingConfig, type TrainingConfig, trainingConfigToSnakeCase } from "./config.ts";
+import {
+  parseTrainingConfig,
+  type TrainingConfig,
+  trainingConfigToSnakeCase,
+} from "../core/training_config.ts";
 import type { TrainStep, TrainStepState } from "./train_step.ts";
 
 /** Format name in `manifest.json`. */

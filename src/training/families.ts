@@ -20,7 +20,7 @@ import type { TDMPC2WorldModel } from "../models/tdmpc2/world_model.ts";
 import { type MPPIOptions, MPPIPlanner } from "../planners/mppi.ts";
 import { tensor } from "../tensor/creation.ts";
 import { tidy } from "../tensor/memory.ts";
-import type { TrainingConfig } from "./config.ts";
+import type { TrainingConfig } from "../core/training_config.ts";
 import { type Controller, registerControllerFactory } from "./controller.ts";
 import {
   makeTrainStep,

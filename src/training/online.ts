@@ -37,7 +37,11 @@ import {
 } from "./controller.ts";
 import "./families.ts";
 import type { Callback, Metrics, TrainingState, TrainSummary } from "./callbacks.ts";
-import { parseTrainingConfig, type TrainingConfig, type TrainingConfigInput } from "./config.ts";
+import {
+  parseTrainingConfig,
+  type TrainingConfig,
+  type TrainingConfigInput,
+} from "../core/training_config.ts";
 import { ReplayBuffer } from "./replay_buffer.ts";
 import { disposeBatch, type TrainStep } from "./train_step.ts";
 import { assembleCallbacks, deriveSeed, RunCore } from "./trainer.ts";

@@ -47,7 +47,7 @@ import {
   type OptimizerState,
 } from "../optim/optimizer.ts";
 import { type LRSchedule, warmupCosineLR, warmupLinearLR, warmupLR } from "../optim/schedule.ts";
-import type { TrainingConfig } from "./config.ts";
+import type { TrainingConfig } from "../core/training_config.ts";
 import { setRestorable } from "./family_slots.ts";
 
 /** What a {@link TrainStep} saves besides the model's state dict. */

@@ -50,7 +50,7 @@ import {
   type TrainingConfig,
   type TrainingConfigInput,
   TRAJECTORY_FIELDS,
-} from "./config.ts";
+} from "../core/training_config.ts";
 import { TrainingError } from "./errors.ts";
 import type { ReplayBuffer } from "./replay_buffer.ts";
 import { createTrainStep, disposeBatch, type TrainStep } from "./train_step.ts";

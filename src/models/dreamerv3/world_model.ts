@@ -54,7 +54,7 @@ import {
   type DreamerV3ControllerState,
 } from "./controller.ts";
 import type { Controller, ControllerOptions } from "../../training/controller.ts";
-import type { TrainingConfig } from "../../training/config.ts";
+import type { TrainingConfig } from "../../core/training_config.ts";
 import {
   makeTrainStep,
   type TrainStep,

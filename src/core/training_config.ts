@@ -37,7 +37,7 @@
 
 import { z } from "zod";
 import { ConfigError } from "../errors.ts";
-import { camelToSnake, closestNames, snakeToCamel } from "../core/naming.ts";
+import { camelToSnake, closestNames, snakeToCamel } from "./naming.ts";
 
 /** Optimizers the default training step can build. */
 export const TRAINING_OPTIMIZERS = ["adamw", "adam", "laprop"] as const;
