@@ -243,7 +243,7 @@ export {
   type TrainStepOptions,
   type TrainStepSpec,
   type TrainStepState,
-} from "./src/training/train_step.ts";
+} from "./src/core/train_step.ts";
 export { tdmpc2Controller, tdmpc2TrainStep } from "./src/training/families.ts";
 export {
   type Callback,
@@ -297,7 +297,7 @@ export {
   randomController,
   registerControllerFactory,
   resolveController,
-} from "./src/training/controller.ts";
+} from "./src/core/controller.ts";
 export {
   type EpisodeRecord,
   type EvalRecord,

@@ -34,7 +34,7 @@ import {
 } from "../mod.ts";
 import { evaluateController } from "../cli.ts";
 import { ConfigError } from "../src/errors.ts";
-import type { Controller } from "../src/training/controller.ts";
+import type { Controller } from "../src/core/controller.ts";
 import { loadedMujoco } from "../src/envs/mujoco/loader.ts";
 import { writeFileAtomic } from "../src/io/atomic.ts";
 import { type Box, shapeSize, type Space } from "../src/envs/types.ts";

@@ -57,7 +57,6 @@ export const DEBTS: readonly string[] = [
   "src/tensor/expr.ts -> src/tensor/dtype.ts",
   "src/tensor/expr.ts -> src/tensor/view.ts",
   // Families own their training; the TrainStep and Controller protocols move to core (point 2).
-  "src/models/dreamerv3/ -> src/training/",
   "src/training/ -> src/models/tdmpc2/",
   // Circles (point 3).
   "src/backend/cpu/js_backend.ts | src/backend/cpu/js_kernels.ts",

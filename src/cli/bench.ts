@@ -14,7 +14,7 @@ import { randn } from "../tensor/random.ts";
 import { tidy } from "../tensor/memory.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { parseTrainingConfig } from "../core/training_config.ts";
-import { createTrainStep, disposeBatch } from "../training/train_step.ts";
+import { createTrainStep, disposeBatch } from "../core/train_step.ts";
 import "../training/families.ts";
 import { type Command, EXIT, oneOf, parseCommandArgs } from "./command.ts";
 import { formatTable } from "./models.ts";

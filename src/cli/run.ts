@@ -43,7 +43,7 @@ import { Rng } from "../envs/rng.ts";
 import type { Env, Space } from "../envs/types.ts";
 import type { Callback, Metrics, TrainSummary } from "../training/callbacks.ts";
 import { type TrainingConfig, trainingConfigToSnakeCase } from "../core/training_config.ts";
-import { type Controller, randomController, resolveController } from "../training/controller.ts";
+import { type Controller, randomController, resolveController } from "../core/controller.ts";
 import { type OnlineResult, trainOnline } from "../training/online.ts";
 import { readReplayArrays, ReplayBuffer } from "../training/replay_buffer.ts";
 import { Trainer } from "../training/trainer.ts";

@@ -42,9 +42,9 @@ import {
   type Controller,
   randomController,
   resolveController,
-} from "../training/controller.ts";
+} from "../core/controller.ts";
 import { ReplayBuffer } from "../training/replay_buffer.ts";
-import { disposeBatch } from "../training/train_step.ts";
+import { disposeBatch } from "../core/train_step.ts";
 import "../training/families.ts";
 import { type Command, EXIT, formatRows, oneOf, parseCommandArgs, UsageError } from "./command.ts";
 import { loadProjectConfig, type ProjectConfig, VERIFY_DEFAULTS } from "./project.ts";

@@ -15,7 +15,7 @@ import type { WorldModel } from "../core/world_model.ts";
 import { ConfigError } from "../errors.ts";
 import { type TrainingConfig, trainingConfigToSnakeCase } from "../core/training_config.ts";
 import { checkpointName, listCheckpoints } from "./checkpoint.ts";
-import type { TrainStep } from "./train_step.ts";
+import type { TrainStep } from "../core/train_step.ts";
 
 /** Scalar metrics by name. */
 export type Metrics = Readonly<Record<string, number>>;

@@ -37,7 +37,7 @@ import {
   type TrainingConfig,
   trainingConfigToSnakeCase,
 } from "../core/training_config.ts";
-import type { TrainStep, TrainStepState } from "./train_step.ts";
+import type { TrainStep, TrainStepState } from "../core/train_step.ts";
 
 /** Format name in `manifest.json`. */
 export const CHECKPOINT_FORMAT = "worldflux-training-checkpoint";

@@ -21,13 +21,13 @@ import { type MPPIOptions, MPPIPlanner } from "../planners/mppi.ts";
 import { tensor } from "../tensor/creation.ts";
 import { tidy } from "../tensor/memory.ts";
 import type { TrainingConfig } from "../core/training_config.ts";
-import { type Controller, registerControllerFactory } from "./controller.ts";
+import { type Controller, registerControllerFactory } from "../core/controller.ts";
 import {
   makeTrainStep,
   registerTrainStepFactory,
   type TrainStep,
   type TrainStepOptions,
-} from "./train_step.ts";
+} from "../core/train_step.ts";
 
 /**
  * TD-MPC2's agent update as a {@link TrainStep}: optimizers `model` (world model and Q heads)

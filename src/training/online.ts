@@ -34,7 +34,7 @@ import {
   nextSeed,
   randomController,
   resolveController,
-} from "./controller.ts";
+} from "../core/controller.ts";
 import "./families.ts";
 import type { Callback, Metrics, TrainingState, TrainSummary } from "./callbacks.ts";
 import {
@@ -43,7 +43,7 @@ import {
   type TrainingConfigInput,
 } from "../core/training_config.ts";
 import { ReplayBuffer } from "./replay_buffer.ts";
-import { disposeBatch, type TrainStep } from "./train_step.ts";
+import { disposeBatch, type TrainStep } from "../core/train_step.ts";
 import { assembleCallbacks, deriveSeed, RunCore } from "./trainer.ts";
 
 /** Options of {@link trainOnline}. */

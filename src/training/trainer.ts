@@ -53,9 +53,9 @@ import {
 } from "../core/training_config.ts";
 import { TrainingError } from "./errors.ts";
 import type { ReplayBuffer } from "./replay_buffer.ts";
-import { createTrainStep, disposeBatch, type TrainStep } from "./train_step.ts";
+import { createTrainStep, disposeBatch, type TrainStep } from "../core/train_step.ts";
 import "./families.ts";
-import { nextSeed } from "./controller.ts";
+import { nextSeed } from "../core/controller.ts";
 
 /** Anything that samples batches like a ReplayBuffer. */
 export interface BatchSource {

@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { ActInfo, ActOutput, Controller } from "../../training/controller.ts";
+import type { ActInfo, ActOutput, Controller } from "../../core/controller.ts";
 import type { Observation } from "../../envs/types.ts";
 import { tensor, zeros } from "../../tensor/creation.ts";
 import { tidy } from "../../tensor/memory.ts";

@@ -53,14 +53,14 @@ import {
   type DreamerV3ControllerOptions,
   type DreamerV3ControllerState,
 } from "./controller.ts";
-import type { Controller, ControllerOptions } from "../../training/controller.ts";
+import type { Controller, ControllerOptions } from "../../core/controller.ts";
 import type { TrainingConfig } from "../../core/training_config.ts";
 import {
   makeTrainStep,
   type TrainStep,
   type TrainStepHost,
   type TrainStepOptions,
-} from "../../training/train_step.ts";
+} from "../../core/train_step.ts";
 import { Generator as RandomStream } from "../../tensor/random.ts";
 
 /** Options of {@link DreamerV3WorldModel} (what the registry's factory passes). */

@@ -27,13 +27,13 @@
  * @module
  */
 
-import type { WorldModel } from "../core/world_model.ts";
+import type { WorldModel } from "./world_model.ts";
 import { Rng } from "../envs/rng.ts";
 import type { Action, Box, Observation, Space } from "../envs/types.ts";
 import { sample as sampleSpace } from "../envs/types.ts";
 import { defaultGenerator, type Generator } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import type { TrainingConfig } from "../core/training_config.ts";
+import type { TrainingConfig } from "./training_config.ts";
 import { setRestorable } from "./family_slots.ts";
 
 /** A 53-bit seed from a generator's next key. */

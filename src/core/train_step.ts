@@ -32,8 +32,8 @@
 
 import { warn } from "../log.ts";
 import { ConfigError } from "../errors.ts";
-import type { Batch } from "../core/batch.ts";
-import type { WorldModel } from "../core/world_model.ts";
+import type { Batch } from "./batch.ts";
+import type { WorldModel } from "./world_model.ts";
 import { compile, type CompiledStep } from "../tensor/compile.ts";
 import { tidy } from "../tensor/memory.ts";
 import { defaultGenerator } from "../tensor/random.ts";
@@ -47,7 +47,7 @@ import {
   type OptimizerState,
 } from "../optim/optimizer.ts";
 import { type LRSchedule, warmupCosineLR, warmupLinearLR, warmupLR } from "../optim/schedule.ts";
-import type { TrainingConfig } from "../core/training_config.ts";
+import type { TrainingConfig } from "./training_config.ts";
 import { setRestorable } from "./family_slots.ts";
 
 /** What a {@link TrainStep} saves besides the model's state dict. */
