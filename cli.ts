@@ -48,6 +48,10 @@ export {
   type VerifyStatus,
 } from "./src/cli/verify.ts";
 import { main } from "./src/cli/main.ts";
+import { registerBuiltinFamilies } from "./src/models/registry_setup.ts";
+
+// The functions exported above build models by name: the built-in families must be registered.
+registerBuiltinFamilies();
 
 if (import.meta.main) {
   Deno.exit(await main(Deno.args));

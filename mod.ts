@@ -231,20 +231,17 @@ export {
 } from "./src/core/training_config.ts";
 export {
   createOptimizer,
-  createTrainStep,
   defaultTrainStep,
   disposeBatch,
   learningRateSchedule,
   makeTrainStep,
-  registerTrainStepFactory,
   type TrainStep,
   type TrainStepFactory,
-  type TrainStepHost,
   type TrainStepOptions,
   type TrainStepSpec,
   type TrainStepState,
 } from "./src/core/train_step.ts";
-export { tdmpc2Controller, tdmpc2TrainStep } from "./src/training/families.ts";
+export { createTrainStep, resolveController } from "./src/training/family.ts";
 export {
   type Callback,
   type CallbackResult,
@@ -292,11 +289,8 @@ export {
   type ActResult,
   type Controller,
   type ControllerFactory,
-  type ControllerHost,
   type ControllerOptions,
   randomController,
-  registerControllerFactory,
-  resolveController,
 } from "./src/core/controller.ts";
 export {
   type EpisodeRecord,
@@ -539,6 +533,7 @@ export {
   type DreamerV3ControllerOptions,
   type DreamerV3ControllerState,
   dreamerV3FamilySpec,
+  dreamerV3TrainStep,
   DreamerV3WorldModel,
   type DreamerV3WorldModelOptions,
   type Imagined,
@@ -559,7 +554,11 @@ export {
   type RSSMState,
   TwoHotHead,
 } from "./src/models/dreamerv3/mod.ts";
-export { registerBuiltinFamilies } from "./src/models/registry_setup.ts";
+import { registerBuiltinFamilies } from "./src/models/registry_setup.ts";
+export { registerBuiltinFamilies };
+// Models are built by name (`createWorldModel("dreamer:ci")`): the built-in families are
+// registered when the library is imported.
+registerBuiltinFamilies();
 // ============================================================================================
 // End of the world-model contract section
 // ============================================================================================
@@ -583,6 +582,7 @@ export {
   type TDMPC2AgentOptions,
   type TDMPC2Config,
   tdmpc2ConfigSchema,
+  tdmpc2Controller,
   type TDMPC2Dims,
   tdmpc2Dims,
   tdmpc2Discount,
@@ -590,6 +590,7 @@ export {
   TDMPC2Encoder,
   tdmpc2FamilySpec,
   tdmpc2Init,
+  tdmpc2TrainStep,
   TDMPC2WorldModel,
   type TDMPC2WorldModelOptions,
   type TimeMajorBatch,

@@ -33,13 +33,15 @@ import { JsBackend } from "../src/backend/cpu/js_backend.ts";
 import { WasmBackend } from "../src/backend/wasm/backend.ts";
 import "../src/backend/webgpu/backend.ts";
 import { createWorldModel } from "../src/core/factory.ts";
-import "../src/models/registry_setup.ts";
+import { registerBuiltinFamilies } from "../src/models/registry_setup.ts";
 import { TDMPC2Agent } from "../src/models/tdmpc2/agent.ts";
 import type { TDMPC2WorldModel } from "../src/models/tdmpc2/world_model.ts";
 import { MPPIPlanner } from "../src/planners/mppi.ts";
 import { full } from "../src/tensor/creation.ts";
 import { Generator, rand, randn } from "../src/tensor/random.ts";
 import { keep, type Tensor } from "../src/tensor/tensor.ts";
+
+registerBuiltinFamilies();
 
 const OBS = 39, ACT = 6, BATCH = 256, HORIZON = 3;
 const PYTORCH_MS: Record<string, number> = { "update ci": 27, "update 5m": 552, "plan 5m": 577 };

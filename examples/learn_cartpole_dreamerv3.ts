@@ -21,7 +21,12 @@
  * @module
  */
 
-import { createWorldModel, type DreamerV3WorldModel, makeEnvSync } from "../mod.ts";
+import {
+  createWorldModel,
+  dreamerV3Controller,
+  type DreamerV3WorldModel,
+  makeEnvSync,
+} from "../mod.ts";
 import { onlineConfig, parseFlags, runLearning } from "./learn_lib.ts";
 
 const flags = parseFlags(Deno.args, {
@@ -55,7 +60,7 @@ const modelConfig = {
   seed: flags.seed,
 };
 const model = await createWorldModel(flags.preset, modelConfig) as DreamerV3WorldModel;
-const controller = model.createController();
+const controller = dreamerV3Controller(model);
 const trainRatio = flags.replayRatio / (flags.batchSize * flags.seqLen);
 
 await runLearning({

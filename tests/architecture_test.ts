@@ -56,14 +56,10 @@ export const DEBTS: readonly string[] = [
   // The IR's three files become one module, src/ir/ (point 1).
   "src/tensor/expr.ts -> src/tensor/dtype.ts",
   "src/tensor/expr.ts -> src/tensor/view.ts",
-  // Families own their training; the TrainStep and Controller protocols move to core (point 2).
-  "src/training/ -> src/models/tdmpc2/",
   // Circles (point 3).
   "src/backend/cpu/js_backend.ts | src/backend/cpu/js_kernels.ts",
   "src/backend/wasm/backend.ts | src/backend/wasm/kernels.ts",
   "src/backend/webgpu/backend.ts | src/backend/webgpu/kernels_extra.ts",
-  "src/models/dreamerv3/actor_critic.ts | src/models/dreamerv3/controller.ts | " +
-  "src/models/dreamerv3/trainer.ts | src/models/dreamerv3/world_model.ts",
   "src/tensor/ops_table.ts | src/tensor/schedule.ts | src/tensor/tensor.ts",
 ];
 

@@ -10,7 +10,6 @@ import { camelToSnake } from "../core/naming.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { lexists } from "../io/files.ts";
 import { resolveModelName } from "../core/factory.ts";
-import "../models/registry_setup.ts";
 import { listEnvs } from "../envs/registry.ts";
 import {
   TRAINING_CONFIG_DEFAULTS,

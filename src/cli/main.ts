@@ -13,6 +13,7 @@ import { initCommand } from "./init.ts";
 import { modelsCommand } from "./models.ts";
 import { trainCommand } from "./train.ts";
 import { verifyCommand } from "./verify.ts";
+import { registerBuiltinFamilies } from "../models/registry_setup.ts";
 
 /** The commands, in the order `--help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -104,8 +105,8 @@ async function dispatch(args: string[]): Promise<number> {
 }
 
 /**
- * Runs the CLI with `args` (without the program name) and resolves to the process exit code.
- * Never calls `Deno.exit`, so tests can call it directly.
+ * Runs the CLI with `args` (without the program name) and resolves to the process exit code,
+ * with the built-in families registered. Never calls `Deno.exit`, so tests can call it directly.
  *
  * @example
  * ```ts
@@ -114,6 +115,7 @@ async function dispatch(args: string[]): Promise<number> {
  * ```
  */
 export async function main(args: string[]): Promise<number> {
+  registerBuiltinFamilies();
   try {
     return await dispatch(args);
   } catch (e) {

@@ -8,7 +8,6 @@
 import { type CatalogEntry, MODEL_CATALOG } from "../core/registry.ts";
 import { getModelInfo, listModels, type ModelInfo } from "../core/catalog.ts";
 import { MATURITIES, SURFACES } from "../core/types.ts";
-import "../models/registry_setup.ts";
 import { type Command, EXIT, formatRows, oneOf, parseCommandArgs, UsageError } from "./command.ts";
 
 const LIST_HELP = `Usage: worldflux models list [--verbose] [--surface supported|public|all]

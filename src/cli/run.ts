@@ -32,7 +32,6 @@ import { createWorldModel, resolveModelName } from "../core/factory.ts";
 import { savePretrained } from "../core/serialization.ts";
 import type { WorldModel } from "../core/world_model.ts";
 import { WORLDFLUX_VERSION } from "../core/version.ts";
-import "../models/registry_setup.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { recoverDir } from "../io/atomic.ts";
 import { checkAllocation } from "../io/limits.ts";
@@ -43,11 +42,11 @@ import { Rng } from "../envs/rng.ts";
 import type { Env, Space } from "../envs/types.ts";
 import type { Callback, Metrics, TrainSummary } from "../training/callbacks.ts";
 import { type TrainingConfig, trainingConfigToSnakeCase } from "../core/training_config.ts";
-import { type Controller, randomController, resolveController } from "../core/controller.ts";
+import { type Controller, randomController } from "../core/controller.ts";
+import { resolveController } from "../training/family.ts";
 import { type OnlineResult, trainOnline } from "../training/online.ts";
 import { readReplayArrays, ReplayBuffer } from "../training/replay_buffer.ts";
 import { Trainer } from "../training/trainer.ts";
-import "../training/families.ts";
 import {
   type DataConfig,
   type NpzDataConfig,

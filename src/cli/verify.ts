@@ -37,15 +37,10 @@ import { noGrad, Tensor } from "../tensor/tensor.ts";
 import { tidy } from "../tensor/memory.ts";
 import { readCheckpoint } from "../training/checkpoint.ts";
 import { parseTrainingConfig } from "../core/training_config.ts";
-import {
-  type ActResult,
-  type Controller,
-  randomController,
-  resolveController,
-} from "../core/controller.ts";
+import { type ActResult, type Controller, randomController } from "../core/controller.ts";
+import { resolveController } from "../training/family.ts";
 import { ReplayBuffer } from "../training/replay_buffer.ts";
 import { disposeBatch } from "../core/train_step.ts";
-import "../training/families.ts";
 import { type Command, EXIT, formatRows, oneOf, parseCommandArgs, UsageError } from "./command.ts";
 import { loadProjectConfig, type ProjectConfig, VERIFY_DEFAULTS } from "./project.ts";
 import {

@@ -1,8 +1,7 @@
 /**
  * The controller protocol of the online loop ({@link Controller}): how a family acts in an
- * environment, how it is found ({@link resolveController}: a given controller, the model's
- * `createController`, a factory registered for its family, else random actions), and
- * {@link randomController}.
+ * environment. A family brings its controller as the `controller` of its `FamilySpec`
+ * (`resolveController` in training/ finds it); {@link randomController} acts uniformly at random.
  *
  * A {@link Controller} chooses actions from observations, carrying its own state between steps
  * of an episode (DreamerV3: the RSSM state and previous action; TD-MPC2: whether the episode
@@ -34,7 +33,6 @@ import { sample as sampleSpace } from "../envs/types.ts";
 import { defaultGenerator, type Generator } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { TrainingConfig } from "./training_config.ts";
-import { setRestorable } from "./family_slots.ts";
 
 /** A 53-bit seed from a generator's next key. */
 export function nextSeed(g: Generator): number {
@@ -73,7 +71,7 @@ export interface Controller<S = unknown> {
   act(obs: Observation, state: S | undefined, info: ActInfo): ActResult<S> | Promise<ActResult<S>>;
 }
 
-/** What a family's `createController` receives. */
+/** What a family's controller factory receives. */
 export interface ControllerOptions {
   /** The environment's action space. */
   readonly actionSpace: Space;
@@ -81,12 +79,6 @@ export interface ControllerOptions {
   readonly observationSpace: Box;
   /** The run's config. */
   readonly config: TrainingConfig;
-}
-
-/** A model that provides its own controller (e.g. DreamerV3: its actor). */
-export interface ControllerHost {
-  /** Builds the family's controller for an environment. */
-  createController?(options: ControllerOptions): Controller;
 }
 
 /**
@@ -115,41 +107,8 @@ export function randomController(space: Space, seed?: number): Controller<undefi
   return { act: () => sampleSpace(space, new Rng(nextSeed(defaultGenerator()))) };
 }
 
-/** Builds a family's {@link Controller} (see {@link registerControllerFactory}). */
-export type ControllerFactory = (model: WorldModel, options: ControllerOptions) => Controller;
-
-const factories = new Map<string, ControllerFactory>();
-
-/**
- * Registers the controller of a family (by `model.modelType`), for families that cannot add a
- * `createController` method to their model class. Returns a function that removes it
- * (restoring the one it replaced).
- *
- * @example
- * ```ts
- * import { randomController, registerControllerFactory } from "@worldflux/worldflux";
- * const unregister = registerControllerFactory("myfamily", (_model, opts) =>
- *   randomController(opts.actionSpace));
- * unregister();
- * ```
- */
-export function registerControllerFactory(
-  modelType: string,
-  factory: ControllerFactory,
-): () => void {
-  return setRestorable(factories, modelType, factory);
-}
-
-/**
- * The controller of `model`: its `createController(options)`, else the factory registered for
- * its family, else null.
- */
-export function resolveController(
-  model: WorldModel,
+/** Builds a family's {@link Controller}: the `controller` of its `FamilySpec`. */
+export type ControllerFactory<M extends WorldModel = WorldModel> = (
+  model: M,
   options: ControllerOptions,
-): Controller | null {
-  const host = model as unknown as ControllerHost;
-  if (typeof host.createController === "function") return host.createController(options);
-  const f = factories.get(model.modelType);
-  return f ? f(model, options) : null;
-}
+) => Controller;

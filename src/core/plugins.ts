@@ -19,6 +19,7 @@ import { PluginError } from "./errors.ts";
 import { camelToSnake } from "./naming.ts";
 import { type FamilySpec, type PresetSpec, WorldModelRegistry } from "./registry.ts";
 import { parseRange, satisfies } from "./semver.ts";
+import type { WorldModel } from "./world_model.ts";
 import { PLUGIN_API_VERSION, WORLDFLUX_VERSION } from "./version.ts";
 
 /** What a plugin may register. */
@@ -71,7 +72,7 @@ export interface PluginContext {
   /** The manifest being registered. */
   readonly manifest: PluginManifest;
   /** Registers a family (capability `model-family`). */
-  registerFamily<C>(type: string, spec: FamilySpec<C>): void;
+  registerFamily<C, M extends WorldModel = WorldModel>(type: string, spec: FamilySpec<C, M>): void;
   /** Adds a preset to a registered family (capability `model-preset`). */
   registerPreset(family: string, name: string, preset: PresetSpec): void;
   /** Adds a model alias (capability `model-alias`). */

@@ -16,6 +16,8 @@ import { FamilyUnavailableError, UnknownModelError } from "./errors.ts";
 import { closestNames, snakeToCamel } from "./naming.ts";
 import type { ApiVersion, Maturity, Surface, Tier } from "./types.ts";
 import { MATURITIES, SURFACES, TIERS } from "./types.ts";
+import type { ControllerFactory } from "./controller.ts";
+import type { TrainStepFactory } from "./train_step.ts";
 import type { WorldModel } from "./world_model.ts";
 
 /** One problem found by a {@link ConfigSchema}. */
@@ -88,12 +90,27 @@ export interface PresetSpec<C = Record<string, unknown>> {
   readonly tier?: Tier | null;
 }
 
-/** What a family registers (`C`: its validated config type). */
-export interface FamilySpec<C = Record<string, unknown>> {
+/**
+ * What a family registers (`C`: its validated config type; `M`: its model class, which its
+ * factory builds and its step and controller receive).
+ */
+export interface FamilySpec<C = Record<string, unknown>, M extends WorldModel = WorldModel> {
   /** Schema of the camelCase config; every field needs a default; must define obsShape and actionDim. */
   readonly configSchema: ConfigSchema<C>;
   /** Builds a model (may be async). Parameters go on `ctx.device`, drawn from `ctx.generator`. */
-  readonly factory: (config: C, ctx: BuildContext) => WorldModel | Promise<WorldModel>;
+  readonly factory: (config: C, ctx: BuildContext) => M | Promise<M>;
+  /**
+   * The family's full update for the Trainer and the online loop (the world model and whatever
+   * else it trains: an actor-critic, a policy prior, target networks), built with
+   * `makeTrainStep`. Absent: the generic step (`model.loss(batch)`, backward, one optimizer
+   * from the TrainingConfig).
+   */
+  readonly trainStep?: TrainStepFactory<M>;
+  /**
+   * How the family acts in an environment (the online loop and evaluations). Absent: the
+   * online loop acts at random and says so.
+   */
+  readonly controller?: ControllerFactory<M>;
   /** Presets by size name (`ci`, `small`, `size12m`, ...). */
   readonly presets: Readonly<Record<string, PresetSpec<C>>>;
   /** Preset used for the bare family name (default: the first preset). */
@@ -303,7 +320,7 @@ export class WorldModelRegistry {
   static readonly #paramCache = new Map<string, number>();
 
   /** Registers a family (throws when the name is taken or the spec is inconsistent). */
-  static register<C>(type: string, spec: FamilySpec<C>): void {
+  static register<C, M extends WorldModel>(type: string, spec: FamilySpec<C, M>): void {
     if (!/^[a-z][a-z0-9_-]*$/.test(type)) {
       throw new ConfigError(
         `family name "${type}" must be lower case letters, digits, "_" or "-" (no ":")`,
@@ -323,6 +340,15 @@ export class WorldModelRegistry {
     }
     if (typeof spec.factory !== "function") {
       throw new ConfigError(`the family "${type}" needs a factory(config, ctx) function`);
+    }
+    for (const hook of ["trainStep", "controller"] as const) {
+      if (spec[hook] !== undefined && typeof spec[hook] !== "function") {
+        throw new ConfigError(
+          `the ${hook} of the family "${type}" must be a function (model, ...) => ${
+            hook === "trainStep" ? "TrainStep" : "Controller"
+          }, got ${typeof spec[hook]}`,
+        );
+      }
     }
     if (!MATURITIES.includes(spec.maturity)) {
       throw new ConfigError(`maturity of "${type}" must be one of ${MATURITIES.join(", ")}`);

@@ -1,5 +1,5 @@
 /**
- * {@link TrainStep}: the one update the {@link Trainer} and the online loop drive, whatever the
+ * {@link TrainStep}: the one update the Trainer and the online loop drive, whatever the
  * family. A step takes a {@link Batch}, updates the model (and whatever else the family trains:
  * actor, critic, target networks) in place, and returns scalar tensors by name, lazily: nothing
  * is read back inside a step. The trainer reads them at log steps only.
@@ -9,16 +9,16 @@
  *   reason logged, when tracing fails);
  * - {@link defaultTrainStep}: `model.loss(batch)` -> backward -> one optimizer (AdamW/Adam/LaProp
  *   from the config) for any {@link WorldModel};
- * - {@link createTrainStep}: the model's own `createTrainStep(config, options)` when the family
- *   provides one (see {@link TrainStepHost}), else a factory registered for its family with
- *   {@link registerTrainStepFactory} (TD-MPC2's is built in: `family_steps.ts`), else the default.
+ * - a family with more than a world-model loss brings its own step as the `trainStep` of its
+ *   `FamilySpec`; `createTrainStep` (training/) picks the family's step, else the default.
  *
- * ## Writing a family's step (the `createTrainStep` hook)
+ * ## Writing a family's step (`FamilySpec.trainStep`)
  *
  * A family with more than a world-model loss (DreamerV3's actor-critic, TD-MPC2's policy and
- * target Q-networks) implements `createTrainStep(config, options)` on its model class and
- * returns `makeTrainStep({ name, optimizers: { model, actor, critic }, update, state,
- * loadState, compile: config.compile, log: options.log })`. For `compile()` the update must:
+ * target Q-networks) registers `trainStep: (model, config, options) => makeTrainStep({ name,
+ * optimizers: { model, actor, critic }, update, state, loadState, compile: config.compile, log:
+ * options.log })` in its spec (DreamerV3's: `models/dreamerv3/trainer.ts`; TD-MPC2's:
+ * `models/tdmpc2/training.ts`). For `compile()` the update must:
  * - be synchronous and take the same code path on every call (no JS branching on step counts:
  *   periodic work such as copying target networks every N updates goes in `beforeUpdate`/
  *   `afterUpdate`, which run outside the trace, or becomes an every-step EMA);
@@ -48,7 +48,6 @@ import {
 } from "../optim/optimizer.ts";
 import { type LRSchedule, warmupCosineLR, warmupLinearLR, warmupLR } from "../optim/schedule.ts";
 import type { TrainingConfig } from "./training_config.ts";
-import { setRestorable } from "./family_slots.ts";
 
 /** What a {@link TrainStep} saves besides the model's state dict. */
 export interface TrainStepState {
@@ -91,19 +90,10 @@ export interface TrainStep {
   dispose(): void;
 }
 
-/** Options a {@link TrainStepHost.createTrainStep} hook receives. */
+/** Options a family's step factory receives. */
 export interface TrainStepOptions {
   /** Where to report notes (compile fallbacks, ...). */
   readonly log?: (message: string) => void;
-}
-
-/**
- * A model that builds its own {@link TrainStep} (families with actor-critics, target networks,
- * several optimizers). The Trainer calls `createTrainStep(config, options)` when present.
- */
-export interface TrainStepHost {
-  /** Builds the family's full update from a training config. */
-  createTrainStep?(config: TrainingConfig, options: TrainStepOptions): TrainStep;
 }
 
 /** How to build a {@link TrainStep} with {@link makeTrainStep}. */
@@ -439,77 +429,12 @@ export function defaultTrainStep(
   });
 }
 
-function isTrainStep(x: unknown): x is TrainStep {
-  const s = x as TrainStep;
-  return !!s && typeof s.step === "function" && typeof s.stateDict === "function" &&
-    typeof s.loadStateDict === "function" && typeof s.optimizers === "object";
-}
-
-/** Builds a family's {@link TrainStep} (see {@link registerTrainStepFactory}). */
-export type TrainStepFactory = (
-  model: WorldModel,
+/**
+ * Builds a family's {@link TrainStep}: the `trainStep` of its `FamilySpec` (the Trainer and the
+ * online loop call it through `createTrainStep`).
+ */
+export type TrainStepFactory<M extends WorldModel = WorldModel> = (
+  model: M,
   config: TrainingConfig,
   options: TrainStepOptions,
 ) => TrainStep;
-
-const factories = new Map<string, TrainStepFactory>();
-
-/**
- * Registers the training step of a family (by `model.modelType`), for families that cannot add
- * a `createTrainStep` method to their model class (plugins, adapters). Returns a function that
- * removes the registration (restoring the one it replaced).
- *
- * @example
- * ```ts
- * import { createOptimizer, makeTrainStep, registerTrainStepFactory } from "@worldflux/worldflux";
- * const unregister = registerTrainStepFactory("myfamily", (model, config) => {
- *   const opt = createOptimizer(model.parameters(), config);
- *   return makeTrainStep({
- *     name: "myfamily",
- *     optimizers: { model: opt },
- *     compile: config.compile,
- *     update: (batch) => {
- *       const out = model.loss(batch);
- *       out.loss.backward();
- *       opt.step();
- *       opt.zeroGrad();
- *       return { loss: out.loss, ...out.components };
- *     },
- *   });
- * });
- * unregister();
- * ```
- */
-export function registerTrainStepFactory(modelType: string, factory: TrainStepFactory): () => void {
-  if (typeof factory !== "function") {
-    throw new ConfigError(`registerTrainStepFactory("${modelType}"): factory must be a function`);
-  }
-  return setRestorable(factories, modelType, factory);
-}
-
-/**
- * The model's own step (`model.createTrainStep(config, options)`, see {@link TrainStepHost})
- * when its family provides one, else the factory registered for its `modelType`, else
- * {@link defaultTrainStep}.
- */
-export function createTrainStep(
-  model: WorldModel,
-  config: TrainingConfig,
-  options: TrainStepOptions = {},
-): TrainStep {
-  const host = model as unknown as TrainStepHost;
-  const make = typeof host.createTrainStep === "function"
-    ? () => host.createTrainStep!(config, options)
-    : factories.has(model.modelType)
-    ? () => factories.get(model.modelType)!(model, config, options)
-    : null;
-  if (!make) return defaultTrainStep(model, config, options);
-  const s = make();
-  if (!isTrainStep(s)) {
-    throw new ConfigError(
-      `the ${model.modelType} training step factory must return a TrainStep ({ step, ` +
-        `stateDict, loadStateDict, optimizers, dispose })`,
-    );
-  }
-  return s;
-}

@@ -1,6 +1,8 @@
 /**
- * Registers the built-in families with the {@link WorldModelRegistry} (on import; idempotent).
- * Each family module exports a `register*Family()` function; add new families here.
+ * The built-in families: {@link registerBuiltinFamilies} registers them with the
+ * `WorldModelRegistry` (idempotent). The entry points call it (`mod.ts`, `cli.ts`); importing a
+ * module registers nothing. Each family module exports a `register*Family()` function; add new
+ * families here.
  * @module
  */
 
@@ -14,5 +16,3 @@ export function registerBuiltinFamilies(): void {
   registerDreamerV3Family();
   registerTDMPC2Family();
 }
-
-registerBuiltinFamilies();

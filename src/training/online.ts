@@ -8,9 +8,9 @@
  * A step here is an environment step: `totalSteps`, `logInterval`, `evalInterval` and
  * `saveInterval` count environment steps; `state.updates` counts gradient updates.
  *
- * Actions come from a {@link Controller} (see `controller.ts` for the protocol): the `controller`
- * option, else the model's `createController`, else the factory registered for its family
- * (TD-MPC2's MPPI is built in), else random actions (with a note).
+ * Actions come from a {@link Controller} (see `core/controller.ts` for the protocol): the
+ * `controller` option, else the `controller` of the model's family spec (DreamerV3's actor,
+ * TD-MPC2's MPPI), else random actions (with a note).
  * @module
  */
 
@@ -33,9 +33,8 @@ import {
   type Controller,
   nextSeed,
   randomController,
-  resolveController,
 } from "../core/controller.ts";
-import "./families.ts";
+import { resolveController } from "./family.ts";
 import type { Callback, Metrics, TrainingState, TrainSummary } from "./callbacks.ts";
 import {
   parseTrainingConfig,
@@ -48,7 +47,7 @@ import { assembleCallbacks, deriveSeed, RunCore } from "./trainer.ts";
 
 /** Options of {@link trainOnline}. */
 export interface OnlineOptions {
-  /** Acts after the prefill (default: `model.createController`, else random). */
+  /** Acts after the prefill (default: the family's controller, else random). */
   readonly controller?: Controller;
   /**
    * Environment for evaluation episodes (default: the training one, evaluated at the next
@@ -251,8 +250,8 @@ export async function trainOnline(
     resolveController(model, { actionSpace: space, observationSpace: obsSpace, config: cfg }) ??
     (() => {
       core.log(
-        `${model.modelType} has no createController() or registered controller, and no ` +
-          `controller was given: acting randomly after the prefill too`,
+        `the ${model.modelType} family has no controller, and no controller was given: ` +
+          `acting randomly after the prefill too`,
       );
       return randomController(space);
     })();

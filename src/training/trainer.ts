@@ -53,8 +53,8 @@ import {
 } from "../core/training_config.ts";
 import { TrainingError } from "./errors.ts";
 import type { ReplayBuffer } from "./replay_buffer.ts";
-import { createTrainStep, disposeBatch, type TrainStep } from "../core/train_step.ts";
-import "./families.ts";
+import { disposeBatch, type TrainStep } from "../core/train_step.ts";
+import { createTrainStep } from "./family.ts";
 import { nextSeed } from "../core/controller.ts";
 
 /** Anything that samples batches like a ReplayBuffer. */
@@ -86,7 +86,7 @@ export interface TrainerOptions {
   readonly resumeFrom?: string;
   /** Where notes go (default: stderr). */
   readonly log?: (message: string) => void;
-  /** A ready-made training step (default: the model's `createTrainStep`, else the generic one). */
+  /** A ready-made training step (default: the family's `trainStep`, else the generic one). */
   readonly trainStep?: TrainStep;
 }
 

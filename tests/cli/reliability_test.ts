@@ -10,7 +10,10 @@ import { setAsidePreviousRun } from "../../src/cli/previous_run.ts";
 import { loadProjectConfig } from "../../src/cli/project.ts";
 import { runProject } from "../../src/cli/run.ts";
 import type { Callback } from "../../src/training/callbacks.ts";
+import { registerBuiltinFamilies } from "../../src/models/registry_setup.ts";
 import { run, tempDir, writeToml } from "./helpers.ts";
+
+registerBuiltinFamilies(); // runProject builds models by name
 
 function toml(extra: { data?: string; training?: string; model?: string } = {}): string {
   return `

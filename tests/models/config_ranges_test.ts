@@ -6,7 +6,6 @@
 
 import assert from "node:assert/strict";
 import { ConfigError, MODEL_CATALOG, WorldModelRegistry } from "../../mod.ts";
-import "../../src/models/registry_setup.ts";
 
 const CASES: Record<string, [string, unknown][]> = {
   mlp: [

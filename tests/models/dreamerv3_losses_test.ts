@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import {
   createWorldModel,
   DreamerTrainer,
+  dreamerV3Controller,
   type DreamerV3WorldModel,
   manualSeed,
   noGrad,
@@ -382,7 +383,7 @@ Deno.test("dreamerv3 trainer: learning rates warm up linearly over 1000 updates 
 Deno.test("dreamerv3 controller: the RSSM is fed the action the environment executes", async () => {
   const model = await ciModel();
   const space = { kind: "discrete", n: 2 } as const;
-  const c = model.createController({ actionSpace: space } as never);
+  const c = dreamerV3Controller(model);
   const info = { explore: false, envStep: 0, episodeStep: 0, actionSpace: space };
   const o1 = new Float32Array([0.1, -0.2, 0.3, 0.05]), o2 = new Float32Array([0.2, 0.1, -0.1, 0]);
   const r1 = await c.act(o1, c.reset!({ explore: false }), info) as {

@@ -10,6 +10,7 @@ import {
   type Batch,
   createWorldModel,
   DreamerTrainer,
+  dreamerV3TrainStep,
   type DreamerV3WorldModel,
   fromPretrained,
   manualSeed,
@@ -279,7 +280,7 @@ Deno.test("dreamerv3 trainer: the compiled update equals the uncompiled one", as
   }
 });
 
-Deno.test("dreamerv3 trainer: the Trainer runs the family's full update (createTrainStep)", async () => {
+Deno.test("dreamerv3 trainer: the Trainer runs the family's full update (its spec's trainStep)", async () => {
   const m = await model();
   const buf = new ReplayBuffer({ capacity: 1000, obsShape: [6], actionDim: 2, seed: 0 });
   for (let e = 0; e < 4; e++) {
@@ -290,7 +291,7 @@ Deno.test("dreamerv3 trainer: the Trainer runs the family's full update (createT
       dones: Array.from({ length: 20 }, (_, t) => t === 19),
     });
   }
-  const step = m.createTrainStep(parseTrainingConfig({ batchSize: 4, sequenceLength: 8 }));
+  const step = dreamerV3TrainStep(m, parseTrainingConfig({ batchSize: 4, sequenceLength: 8 }));
   assert.deepEqual(Object.keys(step.optimizers), ["model", "actorCritic"]);
   step.dispose();
   const before = await arr(m.rssm.dyngru.hweight);

@@ -1,8 +1,8 @@
 /**
  * Helpers of the training tests: a deterministic replay buffer of point-mass episodes, a loss
  * recorder callback, temporary directories removed at exit, a tiny environment, and a fake
- * family that brings its own training step through the `createTrainStep` hook (two optimizers,
- * an EMA tensor outside the model's state dict, a JS-side counter).
+ * family whose spec brings its own training step (two optimizers, an EMA tensor outside the
+ * model's state dict, a JS-side counter).
  * @module
  */
 
@@ -14,7 +14,9 @@ import {
   Generator,
   makeTrainStep,
   type Metrics,
+  type MLPConfig,
   mlpConfigSchema,
+  mlpFamilySpec,
   MLPWorldModel,
   type Module,
   noGrad,
@@ -24,6 +26,7 @@ import {
   type TrainStep,
   type TrainStepOptions,
   type WorldModel,
+  WorldModelRegistry,
   zerosLike,
 } from "../../mod.ts";
 import { rng } from "../models/synthetic.ts";
@@ -110,15 +113,30 @@ export const FAST = {
 } as const;
 
 /**
+ * The `fakefam` family: the mlp template with a training step of its own in its spec
+ * ({@link FakeFamilyModel.buildTrainStep}); registered by the first {@link FakeFamilyModel}.
+ */
+function registerFakeFamily(): void {
+  if (WorldModelRegistry.has("fakefam")) return;
+  WorldModelRegistry.register<MLPConfig, FakeFamilyModel>("fakefam", {
+    ...mlpFamilySpec,
+    factory: () => new FakeFamilyModel(),
+    aliases: {},
+    trainStep: (model, config, options) => model.buildTrainStep(config, options),
+  });
+}
+
+/**
  * A family with its own training step: the encoder and the rest on two optimizers, an EMA of
  * the first encoder weight kept by the step (not in the model's state dict), and a JS-side
  * update counter that hard-resets the EMA every 7 updates (outside the trace).
  */
 export class FakeFamilyModel extends MLPWorldModel {
-  /** Training steps built by the hook (for assertions). */
+  /** Training steps built by the family's trainStep (for assertions). */
   built = 0;
 
   constructor(seed = 1) {
+    registerFakeFamily();
     super(
       mlpConfigSchema.parse({ obsShape: [4], actionDim: 2, latentDim: 8, hiddenDim: 32, depth: 1 }),
       {
@@ -128,7 +146,8 @@ export class FakeFamilyModel extends MLPWorldModel {
     );
   }
 
-  createTrainStep(config: TrainingConfig, options: TrainStepOptions): TrainStep {
+  /** The family's step (its spec's `trainStep` calls this). */
+  buildTrainStep(config: TrainingConfig, options: TrainStepOptions): TrainStep {
     this.built++;
     const enc = (this.observationEncoder as unknown as Module).parameters();
     const encSet = new Set<Tensor>(enc);

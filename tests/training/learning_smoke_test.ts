@@ -12,6 +12,8 @@
 import assert from "node:assert/strict";
 import {
   createWorldModel,
+  dreamerV3Controller,
+  dreamerV3TrainStep,
   type DreamerV3WorldModel,
   makeEnvSync,
   type Metrics,
@@ -94,7 +96,7 @@ Deno.test("learning smoke: DreamerV3 online on CartPole-v1 (actor controller) ru
     outputDir: await tempDir(),
   };
   // The family's own step, watched: the batches it gets and their episode starts.
-  const inner = model.createTrainStep(parseTrainingConfig(config));
+  const inner = dreamerV3TrainStep(model, parseTrainingConfig(config));
   const firsts: Tensor[] = [];
   const step: TrainStep = {
     get description() {
@@ -118,7 +120,7 @@ Deno.test("learning smoke: DreamerV3 online on CartPole-v1 (actor controller) ru
     dispose: () => inner.dispose(),
   };
   const r = await trainOnline(model, env, config, {
-    evalEnv, // the model's own createController()
+    evalEnv, // the family's controller
     trainStep: step,
     defaultCallbacks: false,
     log: (m) => notes.push(m),
@@ -161,7 +163,7 @@ Deno.test("learning smoke: DreamerV3 controller carries the posterior and action
     seed: 1,
   }) as DreamerV3WorldModel;
   const space = { kind: "discrete", n: 2 } as const;
-  const c = model.createController(undefined);
+  const c = dreamerV3Controller(model);
   const info = (explore: boolean, t: number) => ({
     explore,
     envStep: 0,

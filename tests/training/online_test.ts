@@ -5,6 +5,10 @@ import {
   LoggingCallback,
   makeEnvSync,
   type Metrics,
+  MLP_PRESETS,
+  mlpConfigSchema,
+  mlpFamilySpec,
+  MLPWorldModel,
   parseTrainingConfig,
   randomController,
   resolveController,
@@ -12,6 +16,7 @@ import {
   type TDMPC2WorldModel,
   tensor,
   trainOnline,
+  WorldModelRegistry,
 } from "../../mod.ts";
 import { PointEnv, tempDir } from "./helpers.ts";
 
@@ -107,14 +112,18 @@ Deno.test("online: prefillUpdates run once when the prefill ends, before the con
   assert.equal(acted.length, 50);
 });
 
-Deno.test("online: the family's createController hook, controller state, separate eval env (CartPole)", async () => {
+Deno.test("online: the family's controller (its spec's), controller state, separate eval env (CartPole)", async () => {
   const env = makeEnvSync("CartPole-v1");
   const evalEnv = makeEnvSync("CartPole-v1");
-  const model = await createWorldModel("mlp:ci", {
-    obsShape: [4],
-    actionDim: 2,
-    actionType: "discrete",
-  });
+  const model = new MLPWorldModel(
+    mlpConfigSchema.parse({
+      ...MLP_PRESETS.ci.config,
+      obsShape: [4],
+      actionDim: 2,
+      actionType: "discrete",
+    }),
+    { modelType: "ctlfam" },
+  );
   let created = 0;
   const explores = new Set<boolean>();
   const controller: Controller<number> = {
@@ -129,10 +138,14 @@ Deno.test("online: the family's createController hook, controller state, separat
       return { action: state! % 2 ? [1, 0] : [0, 1], state: state! + 1 };
     },
   };
-  (model as unknown as { createController: () => Controller }).createController = () => {
-    created++;
-    return controller as Controller;
-  };
+  WorldModelRegistry.register("ctlfam", {
+    ...mlpFamilySpec,
+    aliases: {},
+    controller: () => {
+      created++;
+      return controller as Controller;
+    },
+  });
   const notes: string[] = [];
   const { summary, evaluations, buffer } = await trainOnline(model, env, {
     totalSteps: 150,
@@ -143,7 +156,8 @@ Deno.test("online: the family's createController hook, controller state, separat
     evalEpisodes: 2,
     logInterval: 75,
     outputDir: await tempDir(),
-  }, { defaultCallbacks: false, log: (m) => notes.push(m), evalEnv });
+  }, { defaultCallbacks: false, log: (m) => notes.push(m), evalEnv })
+    .finally(() => WorldModelRegistry.unregister("ctlfam"));
   assert.equal(created, 1);
   assert.deepEqual([...explores].sort(), [false, true]);
   assert.deepEqual(evaluations.map((e) => e.envStep), [75, 150]);
@@ -205,7 +219,7 @@ Deno.test("online: without a controller and no hook, it acts randomly and says s
     outputDir: await tempDir(),
   }, { defaultCallbacks: false, log: (m) => notes.push(m) });
   assert.equal(summary.updates, 21);
-  assert.ok(notes.some((n) => /no createController\(\) or registered controller/.test(n)));
+  assert.ok(notes.some((n) => /the mlp family has no controller/.test(n)));
 });
 
 Deno.test("online: evaluations on the training env do not change the training episodes", async () => {

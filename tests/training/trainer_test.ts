@@ -7,14 +7,15 @@ import {
   createWorldModel,
   makeTrainStep,
   mlpConfigSchema,
+  mlpFamilySpec,
   MLPWorldModel,
   parseTrainingConfig,
-  registerTrainStepFactory,
   type Tensor,
   tensor,
   train,
   Trainer,
   TrainingError,
+  WorldModelRegistry,
 } from "../../mod.ts";
 import { cpuBackend } from "../../src/backend/device.ts";
 import { FakeFamilyModel, FAST, mlpModel, pointMassBuffer, recorder, tempDir } from "./helpers.ts";
@@ -105,7 +106,7 @@ Deno.test("trainer: train() one-liner (snake_case keys too) returns the trained 
   assert.notDeepEqual(Array.from(after), Array.from(before));
 });
 
-Deno.test("trainer: a family's createTrainStep hook is used (fake family: two optimizers, extra state)", async () => {
+Deno.test("trainer: a family's trainStep is used (fake family: two optimizers, extra state)", async () => {
   const model = new FakeFamilyModel();
   const rec = recorder();
   const trainer = new Trainer(model, {
@@ -299,22 +300,26 @@ Deno.test("trainer: TD-MPC2 trains through its agent update (built-in factory)",
   trainer.dispose();
 });
 
-Deno.test("trainer: registerTrainStepFactory supplies a family's step by model type", async () => {
+Deno.test("trainer: the trainStep of a registered family's spec is found by model type", async () => {
   let built = 0;
-  const unregister = registerTrainStepFactory("regfam", (model, config) => {
-    built++;
-    const opt = createOptimizer(model.parameters(), config);
-    return makeTrainStep({
-      name: "regfam",
-      optimizers: { only: opt },
-      update: (b) => {
-        const out = model.loss(b);
-        out.loss.backward();
-        opt.step();
-        opt.zeroGrad();
-        return { loss: out.loss };
-      },
-    });
+  WorldModelRegistry.register("regfam", {
+    ...mlpFamilySpec,
+    aliases: {},
+    trainStep: (model, config) => {
+      built++;
+      const opt = createOptimizer(model.parameters(), config);
+      return makeTrainStep({
+        name: "regfam",
+        optimizers: { only: opt },
+        update: (b) => {
+          const out = model.loss(b);
+          out.loss.backward();
+          opt.step();
+          opt.zeroGrad();
+          return { loss: out.loss };
+        },
+      });
+    },
   });
   const make = () =>
     new MLPWorldModel(mlpConfigSchema.parse({ obsShape: [4], actionDim: 2, hiddenDim: 16 }), {
@@ -326,7 +331,7 @@ Deno.test("trainer: registerTrainStepFactory supplies a family's step by model t
     assert.equal(built, 1);
     assert.deepEqual(Object.keys(t.trainStep.optimizers), ["only"]);
   } finally {
-    unregister();
+    WorldModelRegistry.unregister("regfam");
   }
   const t2 = new Trainer(make(), { ...FAST, totalSteps: 1, outputDir: await tempDir() }, quiet);
   await t2.setup();

@@ -24,11 +24,10 @@ import { concat, stack, zeros } from "../../tensor/creation.ts";
 import type { Generator } from "../../tensor/random.ts";
 import { noGrad, realize, type Tensor } from "../../tensor/tensor.ts";
 import { type DreamerV3Config, featDim } from "./config.ts";
-import { Actor, TwoHotHead } from "./heads.ts";
+import { Actor, type BinaryHead, TwoHotHead } from "./heads.ts";
 import { lambdaReturns, percentiles, twohotLoss } from "./losses.ts";
 import type { NetOptions } from "./networks.ts";
-import type { RSSMState } from "./rssm.ts";
-import type { DreamerV3WorldModel } from "./world_model.ts";
+import type { RSSM, RSSMState } from "./rssm.ts";
 
 /** An imagined trajectory (time first). */
 export interface Imagined {
@@ -84,6 +83,32 @@ export interface ImagineOptions {
   readonly generator?: Generator;
 }
 
+/**
+ * What the actor-critic uses of its world model (the `DreamerV3WorldModel` that owns it):
+ * imagination through the RSSM and the reward and continue heads. Named here so that the actor-critic
+ * and the world model do not import each other.
+ */
+export interface ImaginationModel {
+  /** The RSSM (prior steps in imagination). */
+  readonly rssm: RSSM;
+  /** Reward head (two-hot). */
+  readonly reward: TwoHotHead;
+  /** Continue head (Bernoulli). */
+  readonly cont: BinaryHead;
+  /** The two-hot bins of the reward and critic heads. */
+  readonly bins: Tensor;
+  /** Random stream of the latent samples (undefined: the global generator). */
+  readonly sampleGenerator: Generator | undefined;
+  /** Features `concat(deter, stoch)` of an RSSM state. */
+  features(s: RSSMState): Tensor;
+  /** Action features (one-hot for discrete actions) of `a`. */
+  actionFeatures(a: Tensor): Tensor;
+  /** Open-loop imagination of given action features from `initialState`. */
+  imagineWith(initialState: State, actions: Tensor, deterministic?: boolean): Trajectory;
+  /** The heads' predictions from features. */
+  predict(feat: Tensor, opts?: { obs?: boolean }): Record<string, Tensor>;
+}
+
 /** The actor, the critic, the slow critic and the return-normalisation statistics. */
 export class ActorCritic extends Module {
   /** The policy. */
@@ -91,12 +116,12 @@ export class ActorCritic extends Module {
   /** The critic (two-hot over the exponentially spaced bins, zero-initialised output). */
   critic: TwoHotHead;
   readonly #slow: TwoHotHead;
-  readonly #wm: DreamerV3WorldModel;
+  readonly #wm: ImaginationModel;
   readonly #lo: Tensor;
   readonly #hi: Tensor;
 
   /** Creates the actor-critic of `wm`. */
-  constructor(wm: DreamerV3WorldModel, readonly config: DreamerV3Config, o: NetOptions) {
+  constructor(wm: ImaginationModel, readonly config: DreamerV3Config, o: NetOptions) {
     super();
     const F = featDim(config);
     this.#wm = wm;

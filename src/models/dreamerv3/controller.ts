@@ -58,7 +58,7 @@ function release(s: DreamerV3ControllerState | null | undefined): void {
  *
  * @example
  * ```ts
- * import { createWorldModel } from "@worldflux/worldflux";
+ * import { createWorldModel, dreamerV3Controller } from "@worldflux/worldflux";
  * import type { DreamerV3WorldModel } from "@worldflux/worldflux";
  * const model = await createWorldModel("dreamer:ci", {
  *   obsShape: [4],
@@ -66,7 +66,7 @@ function release(s: DreamerV3ControllerState | null | undefined): void {
  *   actionType: "discrete",
  * }) as DreamerV3WorldModel;
  * const space = { kind: "discrete", n: 2 } as const;
- * const c = model.createController({ actionSpace: space } as never);
+ * const c = dreamerV3Controller(model);
  * const info = { explore: true, envStep: 0, episodeStep: 0, actionSpace: space };
  * const r = await c.act(new Float32Array(4), c.reset!({ explore: true }), info);
  * console.log("action" in (r as object)); // true

@@ -3,7 +3,8 @@
  * categorical latents with unimix and straight-through samples, symlog MLP and CNN
  * encoders/decoders, two-hot reward head, Bernoulli continue head, KL balancing with free bits)
  * and its actor-critic trained in imagination, with the presets of the reference catalog
- * (`dreamer:ci`, `dreamerv3:size12m` ... `size200m`, `official_xl`) and its aliases.
+ * (`dreamer:ci`, `dreamerv3:size12m` ... `size200m`, `official_xl`) and its aliases. It trains
+ * with {@link dreamerV3TrainStep} and acts with {@link dreamerV3Controller} (its actor).
  * @module
  */
 
@@ -15,6 +16,8 @@ import {
   type DreamerV3Config,
   dreamerV3ConfigSchema,
 } from "./config.ts";
+import { dreamerV3Controller } from "./controller.ts";
+import { dreamerV3TrainStep } from "./trainer.ts";
 import { DreamerV3WorldModel } from "./world_model.ts";
 
 export {
@@ -74,7 +77,7 @@ export {
   DreamerV3WorldModel,
   type DreamerV3WorldModelOptions,
 } from "./world_model.ts";
-export { DreamerTrainer, type DreamerTrainerOptions } from "./trainer.ts";
+export { DreamerTrainer, type DreamerTrainerOptions, dreamerV3TrainStep } from "./trainer.ts";
 export {
   dreamerV3Controller,
   type DreamerV3ControllerOptions,
@@ -82,7 +85,7 @@ export {
 } from "./controller.ts";
 
 /** Everything the registry needs to know about the `dreamerv3` family. */
-export const dreamerV3FamilySpec: FamilySpec<DreamerV3Config> = {
+export const dreamerV3FamilySpec: FamilySpec<DreamerV3Config, DreamerV3WorldModel> = {
   configSchema: dreamerV3ConfigSchema,
   // (in tidy: the temporaries of parameter initialisation are freed now, not when collected)
   factory: (config, ctx) =>
@@ -94,6 +97,8 @@ export const dreamerV3FamilySpec: FamilySpec<DreamerV3Config> = {
         modelType: ctx.modelType,
       })
     ),
+  trainStep: dreamerV3TrainStep,
+  controller: (model) => dreamerV3Controller(model),
   presets: DREAMERV3_PRESETS,
   defaultPreset: "size12m",
   familyAliases: ["dreamer"],

@@ -4,14 +4,16 @@
  * state and the replay value loss, all with the parameters before the update; one backward
  * pass, adaptive gradient clipping, the optimizers' steps (learning rates warmed up linearly
  * over `warmup` updates) and the slow critic's EMA. Nothing is read back, so the update can be
- * `compile()`d (`compiledStep`).
+ * `compile()`d (`compiledStep`). {@link dreamerV3TrainStep} wraps it as the family's training step.
  * @module
  */
 
 import { type Batch, batchObservations } from "../../core/batch.ts";
+import type { TrainingConfig } from "../../core/training_config.ts";
+import { makeTrainStep, type TrainStep, type TrainStepOptions } from "../../core/train_step.ts";
 import { compile, type CompiledStep } from "../../tensor/compile.ts";
 import { addPendingTarget } from "../../tensor/schedule.ts";
-import type { Generator } from "../../tensor/random.ts";
+import { Generator } from "../../tensor/random.ts";
 import type { Tensor } from "../../tensor/tensor.ts";
 import { Adam, LaProp, type Optimizer } from "../../optim/optimizer.ts";
 import { warmupLR } from "../../optim/schedule.ts";
@@ -229,4 +231,54 @@ export class DreamerTrainer {
     this.wmOpt.dispose();
     this.acOpt?.dispose();
   }
+}
+
+/**
+ * The full DreamerV3 update as the family's training step (the `trainStep` of its spec, which the
+ * Trainer and the online loop use): world model, then (with an actor-critic) the actor and critic
+ * in imagination, with the family's own optimizer settings (`optimizer`, `lr`, `acLr`, `eps`,
+ * `agc`, `gradClip` of the model config; the TrainingConfig drives the loop, the seed of the
+ * latent/action samples and `compile`). Returns `loss` (the world-model total) and the `wm/...`,
+ * `ac/...` metrics; the random stream is checkpointed.
+ *
+ * @example
+ * ```ts
+ * import { createWorldModel, dreamerV3TrainStep, parseTrainingConfig } from "@worldflux/worldflux";
+ * import type { DreamerV3WorldModel } from "@worldflux/worldflux";
+ * const model = await createWorldModel("dreamer:ci", { obsShape: [4], actionDim: 2 });
+ * const step = dreamerV3TrainStep(
+ *   model as DreamerV3WorldModel,
+ *   parseTrainingConfig({ batchSize: 2, sequenceLength: 4 }),
+ * );
+ * console.log(Object.keys(step.optimizers)); // [ "model", "actorCritic" ]
+ * step.dispose();
+ * ```
+ */
+export function dreamerV3TrainStep(
+  model: DreamerV3WorldModel,
+  config: TrainingConfig,
+  options: TrainStepOptions = {},
+): TrainStep {
+  const generator = new Generator(config.seed);
+  const trainer = new DreamerTrainer(model, { generator });
+  return makeTrainStep({
+    name: "dreamerv3",
+    crossEpisodes: true, // the RSSM resets at isFirst; the losses handle episode ends
+    optimizers: trainer.acOpt
+      ? { model: trainer.wmOpt, actorCritic: trainer.acOpt }
+      : { model: trainer.wmOpt },
+    compile: config.compile,
+    log: options.log,
+    update: (batch) => {
+      const m = trainer.update(batch);
+      return { loss: m["wm/total"], ...m };
+    },
+    state: () => ({ values: { generator: generator.state() } }),
+    loadState: (s) => {
+      const g = s.values.generator as { seed?: unknown; counter?: unknown } | undefined;
+      if (g && typeof g.seed === "number" && typeof g.counter === "number") {
+        generator.setState({ seed: g.seed, counter: g.counter });
+      }
+    },
+  });
 }

@@ -47,21 +47,6 @@ import { BinaryHead, TwoHotHead } from "./heads.ts";
 import { binaryLoss, twohotBins } from "./losses.ts";
 import { MultiDecoder, MultiEncoder, netOptions } from "./networks.ts";
 import { RSSM, type RSSMState } from "./rssm.ts";
-import { DreamerTrainer } from "./trainer.ts";
-import {
-  dreamerV3Controller,
-  type DreamerV3ControllerOptions,
-  type DreamerV3ControllerState,
-} from "./controller.ts";
-import type { Controller, ControllerOptions } from "../../core/controller.ts";
-import type { TrainingConfig } from "../../core/training_config.ts";
-import {
-  makeTrainStep,
-  type TrainStep,
-  type TrainStepHost,
-  type TrainStepOptions,
-} from "../../core/train_step.ts";
-import { Generator as RandomStream } from "../../tensor/random.ts";
 
 /** Options of {@link DreamerV3WorldModel} (what the registry's factory passes). */
 export interface DreamerV3WorldModelOptions extends WorldModelOptions {
@@ -107,7 +92,7 @@ function weightedMean(x: Tensor, w: Tensor | null): Tensor {
  * console.log(Object.keys(out.components)); // reconstruction, reward, continue, dyn, rep
  * ```
  */
-export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> implements TrainStepHost {
+export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> {
   /** Observation encoder (symlog MLP and/or CNN). */
   encoder: MultiEncoder;
   /** The RSSM (core, prior, posterior). */
@@ -530,50 +515,6 @@ export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> implements 
       feat,
       succ,
     };
-  }
-
-  /**
-   * The full DreamerV3 update for the {@link Trainer}: world model, then (with an actor-critic)
-   * the actor and critic in imagination, with the family's own optimizer settings (`optimizer`,
-   * `lr`, `acLr`, `eps`, `agc`, `gradClip` of the model config; the TrainingConfig drives the
-   * loop, the seed of the latent/action samples and `compile`). Returns `loss` (the world-model
-   * total) and the `wm/...`, `ac/...` metrics; the random stream is checkpointed.
-   */
-  createTrainStep(config: TrainingConfig, options: TrainStepOptions = {}): TrainStep {
-    const generator = new RandomStream(config.seed);
-    const trainer = new DreamerTrainer(this, { generator });
-    return makeTrainStep({
-      name: "dreamerv3",
-      crossEpisodes: true, // the RSSM resets at isFirst; the losses handle episode ends
-      optimizers: trainer.acOpt
-        ? { model: trainer.wmOpt, actorCritic: trainer.acOpt }
-        : { model: trainer.wmOpt },
-      compile: config.compile,
-      log: options.log,
-      update: (batch) => {
-        const m = trainer.update(batch);
-        return { loss: m["wm/total"], ...m };
-      },
-      state: () => ({ values: { generator: generator.state() } }),
-      loadState: (s) => {
-        const g = s.values.generator as { seed?: unknown; counter?: unknown } | undefined;
-        if (g && typeof g.seed === "number" && typeof g.counter === "number") {
-          generator.setState({ seed: g.seed, counter: g.counter });
-        }
-      },
-    });
-  }
-
-  /**
-   * The family's controller for the online loop ({@link dreamerV3Controller}): the RSSM filters
-   * the observations with the previous action, the actor samples the next action while exploring
-   * and takes its mode in evaluation. Needs the actor-critic (`actorCritic: true`).
-   */
-  createController(
-    _options?: ControllerOptions,
-    controllerOptions: DreamerV3ControllerOptions = {},
-  ): Controller<DreamerV3ControllerState | null> {
-    return dreamerV3Controller(this, controllerOptions);
   }
 
   /** Releases the parameters, buffers and the bins. */

@@ -3,7 +3,8 @@
  * built as the official `nicklashansen/tdmpc2` (SimNorm latent, NormedLinear MLPs, two-hot
  * reward and Q-ensemble heads, tanh-Gaussian policy prior, target Q heads), its agent update
  * ({@link TDMPC2Agent}) and the official model sizes as presets (`tdmpc2:ci`, `5m`, `proof_5m`,
- * `5m_legacy`, `19m`, `48m`, `317m`). Plan with `MPPIPlanner` from `src/planners`.
+ * `5m_legacy`, `19m`, `48m`, `317m`); it trains with {@link tdmpc2TrainStep} and acts with
+ * {@link tdmpc2Controller} (MPPI with the policy prior).
  * @module
  */
 
@@ -15,6 +16,7 @@ import {
   type TDMPC2Config,
   tdmpc2ConfigSchema,
 } from "./config.ts";
+import { tdmpc2Controller, tdmpc2TrainStep } from "./training.ts";
 import { TDMPC2WorldModel } from "./world_model.ts";
 
 export {
@@ -45,9 +47,10 @@ export {
   type UpdateInputs,
   type UpdatePhase,
 } from "./agent.ts";
+export { tdmpc2Controller, tdmpc2TrainStep } from "./training.ts";
 
 /** Everything the registry needs to know about the `tdmpc2` family. */
-export const tdmpc2FamilySpec: FamilySpec<TDMPC2Config> = {
+export const tdmpc2FamilySpec: FamilySpec<TDMPC2Config, TDMPC2WorldModel> = {
   configSchema: tdmpc2ConfigSchema,
   // (in tidy: the temporaries of parameter initialisation are freed now, not when collected)
   factory: (config, ctx) =>
@@ -59,6 +62,8 @@ export const tdmpc2FamilySpec: FamilySpec<TDMPC2Config> = {
         modelType: ctx.modelType,
       })
     ),
+  trainStep: tdmpc2TrainStep,
+  controller: (model) => tdmpc2Controller(model),
   presets: TDMPC2_PRESETS,
   defaultPreset: "5m",
   familyAliases: ["tdmpc"],

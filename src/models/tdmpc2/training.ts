@@ -1,12 +1,10 @@
 /**
- * Adapters of the built-in families that expose their update and planner as objects rather than
- * `createTrainStep`/`createController` methods, registered with {@link registerTrainStepFactory}
- * and {@link registerControllerFactory} when this module loads (the Trainer and the online loop
- * import it):
+ * How TD-MPC2 trains and acts, as its family spec carries them:
  *
- * - `tdmpc2`: the {@link TDMPC2Agent} update (world model with its Q ensemble, policy prior,
- *   running Q scale, soft-updated target heads) as {@link tdmpc2TrainStep}; MPPI with the policy
- *   prior ({@link MPPIPlanner}, the official settings) as {@link tdmpc2Controller}.
+ * - {@link tdmpc2TrainStep}: the {@link TDMPC2Agent} update (world model with its Q ensemble,
+ *   policy prior, running Q scale, soft-updated target heads);
+ * - {@link tdmpc2Controller}: MPPI with the policy prior ({@link MPPIPlanner}, the official
+ *   settings).
  *
  * The family's own optimizer settings apply (TD-MPC2: its config's `lr`, `encLrScale`,
  * `gradClip`), not the TrainingConfig's `learningRate`/`gradClip`/`optimizer`, which belong to the
@@ -14,20 +12,15 @@
  * @module
  */
 
-import { warn } from "../log.ts";
-import { TDMPC2Agent } from "../models/tdmpc2/agent.ts";
-import type { TDMPC2WorldModel } from "../models/tdmpc2/world_model.ts";
-import { type MPPIOptions, MPPIPlanner } from "../planners/mppi.ts";
-import { tensor } from "../tensor/creation.ts";
-import { tidy } from "../tensor/memory.ts";
-import type { TrainingConfig } from "../core/training_config.ts";
-import { type Controller, registerControllerFactory } from "../core/controller.ts";
-import {
-  makeTrainStep,
-  registerTrainStepFactory,
-  type TrainStep,
-  type TrainStepOptions,
-} from "../core/train_step.ts";
+import { warn } from "../../log.ts";
+import { TDMPC2Agent } from "./agent.ts";
+import type { TDMPC2WorldModel } from "./world_model.ts";
+import { type MPPIOptions, MPPIPlanner } from "../../planners/mppi.ts";
+import { tensor } from "../../tensor/creation.ts";
+import { tidy } from "../../tensor/memory.ts";
+import type { TrainingConfig } from "../../core/training_config.ts";
+import type { Controller } from "../../core/controller.ts";
+import { makeTrainStep, type TrainStep, type TrainStepOptions } from "../../core/train_step.ts";
 
 /**
  * TD-MPC2's agent update as a {@link TrainStep}: optimizers `model` (world model and Q heads)
@@ -84,11 +77,6 @@ export function tdmpc2TrainStep(
   });
 }
 
-registerTrainStepFactory(
-  "tdmpc2",
-  (model, config, options) => tdmpc2TrainStep(model as TDMPC2WorldModel, config, options),
-);
-
 /**
  * TD-MPC2's controller: MPPI with the policy prior over the model's latent dynamics (the
  * official settings from `model.plannerDefaults()`, overridable), warm-started from the previous
@@ -139,8 +127,3 @@ export function tdmpc2Controller(
     },
   };
 }
-
-registerControllerFactory(
-  "tdmpc2",
-  (model) => tdmpc2Controller(model as TDMPC2WorldModel),
-);
