@@ -31,7 +31,7 @@ import {
   type RunManifest,
   runProject,
 } from "../cli.ts";
-import { dataUri, esc, lineChart, type Series } from "./lib/svg_plots.ts";
+import { dataUri, esc, lineChart, lossChart, type Series } from "../src/web/charts.js";
 import {
   type Imagination,
   imaginationPng,
@@ -365,27 +365,10 @@ function trainReturns(r: FamilyResult): string {
 }
 
 function lossCurves(r: FamilyResult): string {
-  const pick = r.family === "tdmpc2"
-    ? ["consistency_loss", "reward_loss", "value_loss", "pi_loss"]
-    : ["wm/rec", "wm/rew", "wm/con", "wm/dyn", "ac/policy", "ac/value"];
-  const palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"];
-  const rows = r.logs.filter((l) => Number.isFinite(l.loss));
-  let keys = pick.filter((k) => rows.some((l) => Number.isFinite(l[k])));
-  if (!keys.length) keys = ["loss"];
-  const positive = keys.every((k) => rows.every((l) => !Number.isFinite(l[k]) || l[k] > 0));
-  return lineChart({
+  return lossChart({
     title: `${NAMES[r.family]}: losses`,
-    width: 380,
-    height: 250,
+    rows: r.logs,
     xLabel: "environment steps",
-    logY: positive,
-    series: keys.map((k, i) => ({
-      name: k,
-      xs: rows.map((l) => l.step),
-      ys: rows.map((l) => l[k]),
-      color: palette[i % palette.length],
-      width: 1.6,
-    })),
   });
 }
 

@@ -39,7 +39,7 @@ import {
 import { parseProjectConfig, runProject } from "../cli.ts";
 import { finalEvaluation, parseFlags, randomBaseline, writeLearningRecord } from "./learn_lib.ts";
 import { imaginationPng, imaginationSvg, imagine, playGreedy } from "./lib/imagination.ts";
-import { dataUri, esc } from "./lib/svg_plots.ts";
+import { dataUri, esc } from "../src/web/charts.js";
 
 /** Budgets and model settings per environment (flags override them). */
 const DEFAULTS = {

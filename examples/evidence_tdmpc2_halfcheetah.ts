@@ -54,7 +54,7 @@ import {
   writeJson,
   writeLearningRecord,
 } from "./learn_lib.ts";
-import { dataUri, esc, lineChart } from "./lib/svg_plots.ts";
+import { dataUri, esc, lineChart } from "../src/web/charts.js";
 
 const ENV = "HalfCheetah-v5";
 /** Issue 12's bar for the 10-episode greedy evaluation. */

@@ -30,7 +30,7 @@ import {
   type WorldModel,
 } from "../../mod.ts";
 import { actGreedy } from "../../cli.ts";
-import { gridSvg, lineChart } from "./svg_plots.ts";
+import { gridSvg, lineChart } from "../../src/web/charts.js";
 
 /**
  * A real trajectory: `obs` has one more row than `actions` (the observation after the last

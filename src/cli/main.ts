@@ -8,6 +8,7 @@
 
 import { type Command, EXIT, parseCommandArgs, UsageError, VERSION } from "./command.ts";
 import { benchCommand } from "./bench.ts";
+import { dashboardCommand } from "./dashboard.ts";
 import { doctorCommand } from "./doctor.ts";
 import { initCommand } from "./init.ts";
 import { modelsCommand } from "./models.ts";
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   initCommand,
   trainCommand,
   verifyCommand,
+  dashboardCommand,
   modelsCommand,
   doctorCommand,
   benchCommand,
@@ -52,6 +54,7 @@ Getting started:
   worldflux init my-world-model && cd my-world-model
   worldflux train
   worldflux verify --target ./outputs --mode quick
+  worldflux dashboard --target ./outputs    # live curves in a browser
 
 Run "worldflux <command> --help" for the options of a command.
 Exit codes: 0 success, 1 the command failed, 2 wrong command line.`;
