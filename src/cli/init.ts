@@ -17,6 +17,7 @@ import {
   type TrainingConfig,
 } from "../core/training_config.ts";
 import { type Command, EXIT, oneOf, parseCommandArgs, UsageError } from "./command.ts";
+import { DASHBOARD_PORT } from "./dashboard_server.ts";
 import { DATA_SOURCES, type DataSource, parseProjectConfig, VERIFY_DEFAULTS } from "./project.ts";
 import { parse as parseToml } from "smol-toml";
 
@@ -248,6 +249,10 @@ cd ${dir}
 worldflux train                                # reads worldflux.toml, writes outputs/
 worldflux verify --target ./outputs --mode quick
 \`\`\`
+
+While \`worldflux train\` runs (or after), \`worldflux dashboard\` in another terminal serves a live page
+of \`outputs/\` on this machine (http://127.0.0.1:${DASHBOARD_PORT}/): the return and loss curves as
+they grow, the run manifest, the quick-verify result and the imagination pictures.
 
 (Inside a worldflux checkout, \`worldflux\` is \`deno run -A cli.ts\`.)
 

@@ -20,7 +20,9 @@ Deno.test("cli init: scaffolds worldflux.toml, README, data/ and .gitignore", as
   assert.equal(project.data.source, "random");
   assert.equal(project.training.outputDir, `${dir}/outputs`);
   assert.ok((await Deno.stat(`${dir}/data`)).isDirectory);
-  assert.match(await Deno.readTextFile(`${dir}/README.md`), /worldflux train/);
+  const readme = await Deno.readTextFile(`${dir}/README.md`);
+  assert.match(readme, /worldflux train/);
+  assert.match(readme, /`worldflux dashboard` in another terminal serves a live page/);
   assert.equal(await Deno.readTextFile(`${dir}/.gitignore`), "outputs/\n");
   await Deno.remove(root, { recursive: true });
 });
