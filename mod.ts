@@ -443,6 +443,7 @@ export {
 export {
   type BaseConfig,
   type BuildContext,
+  type BuiltinNames,
   CatalogEntry,
   type CatalogInfo,
   type ConfigIssue,

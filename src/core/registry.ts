@@ -144,40 +144,28 @@ interface Family {
   readonly presets: Map<string, PresetSpec>;
 }
 
-/** Names that stand for the same family (the reference's `dreamer`/`dreamerv3`, `tdmpc`/`tdmpc2`). */
-const BUILTIN_FAMILY_ALIASES: readonly (readonly string[])[] = [
-  ["dreamerv3", "dreamer"],
-  ["tdmpc2", "tdmpc"],
-];
+/**
+ * Groups of names that stand for one family, known whether or not it is registered (the
+ * reference catalog's `dreamer`/`dreamerv3`: see {@link WorldModelRegistry.registerBuiltinNames}).
+ */
+const BUILTIN_FAMILY_ALIASES: string[][] = [];
 
 /**
- * Model aliases (lower case) -> model specs, live: the reference's aliases are built in; families
- * and plugins add theirs. An alias of a family that is not registered resolves with an error
- * saying the family is not available.
+ * Model aliases (lower case) -> model specs, live: the built-in names (the reference catalog's,
+ * registered with the built-in families) and those families and plugins add. An alias of a family
+ * that is not registered resolves with an error saying the family is not available.
  */
-export const MODEL_ALIASES: Readonly<Record<string, string>> = {
-  // DreamerV3
-  "dreamer": "dreamerv3:size12m",
-  "dreamerv3": "dreamerv3:size12m",
-  "dreamer-ci": "dreamer:ci",
-  "dreamerv3-ci": "dreamer:ci",
-  "dreamer-small": "dreamerv3:size12m",
-  "dreamer-medium": "dreamerv3:size50m",
-  "dreamer-large": "dreamerv3:size200m",
-  "dreamerv3:official": "dreamerv3:official_xl",
-  // TD-MPC2
-  "tdmpc": "tdmpc2:5m",
-  "tdmpc2": "tdmpc2:5m",
-  "tdmpc2-ci": "tdmpc2:ci",
-  "tdmpc-ci": "tdmpc2:ci",
-  "tdmpc-small": "tdmpc2:5m",
-  "tdmpc-medium": "tdmpc2:48m",
-  "tdmpc-large": "tdmpc2:317m",
-  "tdmpc-proof": "tdmpc2:proof_5m",
-  "tdmpc2:proof": "tdmpc2:proof_5m",
-  "tdmpc-legacy": "tdmpc2:5m_legacy",
-};
-const BUILTIN_ALIAS_NAMES = new Set(Object.keys(MODEL_ALIASES));
+export const MODEL_ALIASES: Readonly<Record<string, string>> = {};
+/** Aliases registered as built-in names: they cannot be unregistered. */
+const BUILTIN_ALIAS_NAMES = new Set<string>();
+
+/** Names that stay known whatever is registered (see {@link WorldModelRegistry.registerBuiltinNames}). */
+export interface BuiltinNames {
+  /** Model aliases (lower case) -> model specs. */
+  readonly aliases: Readonly<Record<string, string>>;
+  /** Family name -> the other names of the family. */
+  readonly familyAliases: Readonly<Record<string, readonly string[]>>;
+}
 
 /** A resolved model name. */
 export interface ResolvedModel {
@@ -461,6 +449,25 @@ export class WorldModelRegistry {
     }
     aliases[key] = target;
     WorldModelRegistry.#aliasOwners.set(key, owner);
+  }
+
+  /**
+   * Registers names that stay known whether or not their family is registered (the reference
+   * catalog's aliases, `dreamer` for `dreamerv3`): an alias or family alias of a family that is not
+   * registered then says the family is not available instead of being unknown, and the aliases
+   * cannot be unregistered or repointed. Idempotent; the built-in families register theirs.
+   */
+  static registerBuiltinNames(names: BuiltinNames): void {
+    for (const [family, others] of Object.entries(names.familyAliases)) {
+      const group = [family, ...others].map((n) => n.toLowerCase());
+      const known = BUILTIN_FAMILY_ALIASES.find((g) => g[0] === group[0]);
+      if (!known) BUILTIN_FAMILY_ALIASES.push(group);
+      else for (const n of group) if (!known.includes(n)) known.push(n);
+    }
+    for (const [alias, target] of Object.entries(names.aliases)) {
+      WorldModelRegistry.registerAlias(alias, target, "builtin");
+      BUILTIN_ALIAS_NAMES.add(alias.trim().toLowerCase());
+    }
   }
 
   /** Removes an alias added with {@link WorldModelRegistry.registerAlias} (built-ins stay). */

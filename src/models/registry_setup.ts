@@ -6,12 +6,20 @@
  * @module
  */
 
+import { WorldModelRegistry } from "../core/registry.ts";
 import { registerMLPFamily } from "./mlp/mod.ts";
+import { DREAMERV3_REFERENCE_NAMES } from "./dreamerv3/config.ts";
 import { registerDreamerV3Family } from "./dreamerv3/mod.ts";
+import { TDMPC2_REFERENCE_NAMES } from "./tdmpc2/config.ts";
 import { registerTDMPC2Family } from "./tdmpc2/mod.ts";
 
-/** Registers every built-in family that is not registered yet. */
+/**
+ * Registers every built-in family that is not registered yet, and the reference catalog's names
+ * of the DreamerV3 and TD-MPC2 models (which stay known while those families are unregistered).
+ */
 export function registerBuiltinFamilies(): void {
+  WorldModelRegistry.registerBuiltinNames(DREAMERV3_REFERENCE_NAMES);
+  WorldModelRegistry.registerBuiltinNames(TDMPC2_REFERENCE_NAMES);
   registerMLPFamily();
   registerDreamerV3Family();
   registerTDMPC2Family();

@@ -13,7 +13,12 @@
 import { z } from "zod";
 import { ConfigError } from "../../errors.ts";
 import { RANGES } from "../../core/config_ranges.ts";
-import { baseConfigSchema, type ConfigSchema, type PresetSpec } from "../../core/registry.ts";
+import {
+  baseConfigSchema,
+  type BuiltinNames,
+  type ConfigSchema,
+  type PresetSpec,
+} from "../../core/registry.ts";
 
 /** A validated `dreamerv3` config (camelCase; `config.json` stores it snake_case). */
 export interface DreamerV3Config {
@@ -470,3 +475,21 @@ export function countDreamerV3Parameters(c: DreamerV3Config): number {
   }
   return n;
 }
+
+/**
+ * The reference catalog's names of DreamerV3 models: known (saying the family is not available)
+ * even while the family is not registered.
+ */
+export const DREAMERV3_REFERENCE_NAMES: BuiltinNames = {
+  aliases: {
+    "dreamer": "dreamerv3:size12m",
+    "dreamerv3": "dreamerv3:size12m",
+    "dreamer-ci": "dreamer:ci",
+    "dreamerv3-ci": "dreamer:ci",
+    "dreamer-small": "dreamerv3:size12m",
+    "dreamer-medium": "dreamerv3:size50m",
+    "dreamer-large": "dreamerv3:size200m",
+    "dreamerv3:official": "dreamerv3:official_xl",
+  },
+  familyAliases: { dreamerv3: ["dreamer"] },
+};

@@ -8,7 +8,12 @@
 
 import { z } from "zod";
 import { RANGES } from "../../core/config_ranges.ts";
-import { baseConfigSchema, type ConfigSchema, type PresetSpec } from "../../core/registry.ts";
+import {
+  baseConfigSchema,
+  type BuiltinNames,
+  type ConfigSchema,
+  type PresetSpec,
+} from "../../core/registry.ts";
 
 /** A validated `tdmpc2` config (camelCase; `config.json` stores it snake_case). */
 export interface TDMPC2Config {
@@ -302,3 +307,23 @@ export function countTDMPC2Parameters(c: TDMPC2Config): number {
   if (c.episodic) n += tdmlpParameterCount(L, d.hidden, 1, false);
   return n;
 }
+
+/**
+ * The reference catalog's names of TD-MPC2 models: known (saying the family is not available)
+ * even while the family is not registered.
+ */
+export const TDMPC2_REFERENCE_NAMES: BuiltinNames = {
+  aliases: {
+    "tdmpc": "tdmpc2:5m",
+    "tdmpc2": "tdmpc2:5m",
+    "tdmpc2-ci": "tdmpc2:ci",
+    "tdmpc-ci": "tdmpc2:ci",
+    "tdmpc-small": "tdmpc2:5m",
+    "tdmpc-medium": "tdmpc2:48m",
+    "tdmpc-large": "tdmpc2:317m",
+    "tdmpc-proof": "tdmpc2:proof_5m",
+    "tdmpc2:proof": "tdmpc2:proof_5m",
+    "tdmpc-legacy": "tdmpc2:5m_legacy",
+  },
+  familyAliases: { tdmpc2: ["tdmpc"] },
+};
