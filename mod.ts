@@ -448,6 +448,7 @@ export {
   type CatalogInfo,
   type ConfigIssue,
   type ConfigSchema,
+  type FamilyScaffold,
   type FamilySpec,
   MODEL_ALIASES,
   MODEL_CATALOG,

@@ -9,6 +9,7 @@ import { tryWebGPU } from "../backend/device.ts";
 import type { DeviceName } from "../backend/types.ts";
 import "../backend/webgpu/backend.ts";
 import { createWorldModel } from "../core/factory.ts";
+import { WorldModelRegistry } from "../core/registry.ts";
 import { randn } from "../tensor/random.ts";
 import { tidy } from "../tensor/memory.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -92,8 +93,9 @@ async function benchTrainStep(
   device: DeviceName,
   steps: number,
 ): Promise<BenchResult> {
-  const tdmpc2 = spec.startsWith("tdmpc2");
-  const seqLen = tdmpc2 ? 4 : 16;
+  // The family's own sequence length (TD-MPC2: horizon + 1), as `init` scaffolds it.
+  const family = WorldModelRegistry.resolve(spec).family;
+  const seqLen = WorldModelRegistry.family(family).scaffold?.batch.sequenceLength ?? 16;
   const batchSize = 16;
   const model = await createWorldModel(spec, { obsShape: [8], actionDim: 2, device, seed: 0 });
   const buffer = randomReplayBuffer({

@@ -10,6 +10,7 @@ import { camelToSnake } from "../core/naming.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { lexists } from "../io/files.ts";
 import { resolveModelName } from "../core/factory.ts";
+import { type FamilyScaffold, WorldModelRegistry } from "../core/registry.ts";
 import { listEnvs } from "../envs/registry.ts";
 import {
   TRAINING_CONFIG_DEFAULTS,
@@ -29,15 +30,26 @@ function gymFrames(o: ProjectTemplateOptions): boolean {
   return o.data === "gym" && o.env.startsWith("ALE/");
 }
 
-/** Families `init` scaffolds. */
-export const INIT_FAMILIES = ["dreamerv3", "tdmpc2", "mlp"] as const;
-/** One of {@link INIT_FAMILIES}. */
-export type InitFamily = (typeof INIT_FAMILIES)[number];
+/**
+ * The families `init` scaffolds: the registered ones with a `scaffold` in their spec, in its
+ * order (the first is the default of `--family`).
+ */
+export function initFamilies(): string[] {
+  return WorldModelRegistry.families()
+    .filter((f) => WorldModelRegistry.family(f).scaffold)
+    .sort((a, b) => scaffoldOf(a).order - scaffoldOf(b).order);
+}
+
+function scaffoldOf(family: string): FamilyScaffold {
+  const s = WorldModelRegistry.family(family).scaffold;
+  if (!s) throw new UsageError(`the ${family} family has no init scaffold`, "init");
+  return s;
+}
 
 /** Options of {@link projectToml}. */
 export interface ProjectTemplateOptions {
   readonly name: string;
-  readonly family: InitFamily;
+  readonly family: string;
   readonly preset: string;
   readonly data: DataSource;
   readonly env: string;
@@ -48,7 +60,7 @@ const COMMENTS: Record<keyof TrainingConfig, string> = {
   totalSteps: "updates (offline) or environment steps (env)",
   batchSize: "sequences per batch",
   sequenceLength: "steps per sampled sequence",
-  learningRate: "generic step only (dreamerv3/tdmpc2 use their own optimizer settings)",
+  learningRate: "generic step only", // + which families use their own settings (stepComment)
   gradClip: "global-norm clip, 0 = off (generic step)",
   weightDecay: "generic step",
   warmupSteps: "linear learning-rate warmup (generic step)",
@@ -70,43 +82,28 @@ const COMMENTS: Record<keyof TrainingConfig, string> = {
 
 /** The `[training]` values a scaffolded project sets (the rest is commented with defaults). */
 export function templateTraining(
-  family: InitFamily,
+  family: string,
   data: DataSource,
   pixels = false,
 ): Partial<TrainingConfig> {
-  const seqLen = family === "tdmpc2" ? 4 : 16; // TD-MPC2: horizon + 1
+  const s = scaffoldOf(family);
   if (data !== "env" && data !== "gym") {
     return {
       totalSteps: data === "random" ? 200 : 5000,
-      batchSize: family === "tdmpc2" ? 32 : 16,
-      sequenceLength: seqLen,
+      ...s.batch,
       logInterval: data === "random" ? 20 : 100,
       saveInterval: data === "random" ? 100 : 1000,
     };
   }
-  if (family === "tdmpc2") {
-    return {
-      totalSteps: 3000,
-      batchSize: 64,
-      sequenceLength: 4,
-      prefillSteps: 500,
-      logInterval: 250,
-      evalInterval: 500,
-      evalEpisodes: 3,
-      saveInterval: 1000,
-    };
-  }
-  return {
-    totalSteps: pixels ? 6000 : 4000,
-    batchSize: 16,
-    sequenceLength: 16,
-    prefillSteps: 500,
-    trainRatio: 0.5,
-    logInterval: 250,
-    evalInterval: 500,
-    evalEpisodes: 3,
-    saveInterval: 1000,
-  };
+  return { ...s.online, ...(pixels ? s.onlinePixels : {}) };
+}
+
+/** The learning-rate comment: which registered families train with a step of their own. */
+function stepComment(): string {
+  const own = WorldModelRegistry.families().filter((f) => WorldModelRegistry.family(f).trainStep);
+  return `${COMMENTS.learningRate}${
+    own.length ? ` (${own.join("/")} use their own optimizer settings)` : ""
+  }`;
 }
 
 /** `left` with a `# comment` aligned at column 32. */
@@ -125,20 +122,12 @@ function tomlValue(v: unknown): string {
 function overridesBlock(o: ProjectTemplateOptions): string {
   const head = "# Config fields of the family (snake_case), checked against its schema.";
   const online = o.data === "env" || o.data === "gym";
-  if (online && o.family === "dreamerv3") {
-    return `${head}\n# Learning rates above the official 4e-5: the small presets learn faster with them.\n` +
-      `[model.overrides]\nlr = 0.001\nac_lr = 0.0003`;
+  const s = scaffoldOf(o.family);
+  if (online && s.onlineOverrides) {
+    const lines = Object.entries(s.onlineOverrides.values).map(([k, v]) => `${k} = ${v}`);
+    return `${head}\n# ${s.onlineOverrides.comment}\n[model.overrides]\n${lines.join("\n")}`;
   }
-  if (online && o.family === "tdmpc2") {
-    return `${head}\n# MPPI iterations per action (official 6; 3 plans twice as fast).\n` +
-      `[model.overrides]\niterations = 3`;
-  }
-  const example = o.family === "dreamerv3"
-    ? "units = 64"
-    : o.family === "tdmpc2"
-    ? "latent_dim = 64"
-    : "hidden_dim = 64";
-  return `${head} For example:\n# [model.overrides]\n# ${example}`;
+  return `${head} For example:\n# [model.overrides]\n# ${s.overrideExample}`;
 }
 
 /** The text of a scaffolded `worldflux.toml`. */
@@ -148,7 +137,7 @@ export function projectToml(o: ProjectTemplateOptions): string {
     const key = camelToSnake(f);
     const value = f in set ? set[f] : TRAINING_CONFIG_DEFAULTS[f];
     const line = `${key} = ${tomlValue(value)}`;
-    return c(`${f in set ? "" : "# "}${line}`, COMMENTS[f]);
+    return c(`${f in set ? "" : "# "}${line}`, f === "learningRate" ? stepComment() : COMMENTS[f]);
   });
   const envs = listEnvs().join(", ");
   const dataLines: Record<DataSource, string[]> = {
@@ -213,7 +202,12 @@ name = ${JSON.stringify(o.name)}
 ${c(`# plugins = ["./my_plugin.ts"]`, "local plugin modules (paths; URLs are refused)")}
 
 [model]
-${c(`family = "${o.family}"`, 'dreamerv3 | tdmpc2 | mlp ("worldflux models list --surface all")')}
+${
+    c(
+      `family = "${o.family}"`,
+      `${initFamilies().join(" | ")} ("worldflux models list --surface all")`,
+    )
+  }
 ${c(`preset = "${o.preset}"`, `"worldflux models info ${o.family}:${o.preset}" shows its size`)}
 # obs_shape, action_dim and action_type come from [data].
 
@@ -272,7 +266,8 @@ budget (online: at least 3,000 environment steps and 1,000 gradient updates, as
 `;
 }
 
-const HELP = `Usage: worldflux init DIR [--family dreamerv3|tdmpc2|mlp] [--preset NAME]
+const help = () =>
+  `Usage: worldflux init DIR [--family ${initFamilies().join("|")}] [--preset NAME]
                       [--data random|npz|env|gym] [--env ID] [--pixels] [--name NAME]
                       [--force]
 
@@ -283,7 +278,7 @@ unless --force (then the scaffold's files are replaced, never written through a
 symlink; an existing data/ and other files are kept).
 
 Options:
-  --family <name>    Model family (default: dreamerv3)
+  --family <name>    Model family (default: ${initFamilies()[0]})
   --preset <name>    Preset of the family (default: ci)
   --data <source>    random (default: the contract smoke), npz, env or gym
   --env <id>         Environment for --data env (default: Pendulum-v1); one of
@@ -304,10 +299,12 @@ Exit codes: 0 created, 1 refused (non-empty DIR) or failed, 2 wrong command line
 export const initCommand: Command = {
   name: "init",
   summary: "Scaffold a project: worldflux.toml, README, data/",
-  help: HELP,
+  get help(): string {
+    return help();
+  },
   async run(args: string[]): Promise<number> {
     const { values, positionals } = parseCommandArgs("init", args, {
-      family: { type: "string", default: "dreamerv3" },
+      family: { type: "string", default: initFamilies()[0] },
       preset: { type: "string", default: "ci" },
       data: { type: "string", default: "random" },
       env: { type: "string" },
@@ -317,7 +314,7 @@ export const initCommand: Command = {
       help: { type: "boolean", short: "h" },
     }, true);
     if (values.help) {
-      console.log(HELP);
+      console.log(help());
       return EXIT.OK;
     }
     if (positionals.length !== 1) {
@@ -328,7 +325,7 @@ export const initCommand: Command = {
         "init",
       );
     }
-    const family = oneOf("init", "--family", values.family as string, INIT_FAMILIES);
+    const family = oneOf("init", "--family", values.family as string, initFamilies());
     const data = oneOf("init", "--data", values.data as string, DATA_SOURCES);
     const given = values.env as string | undefined;
     const env = data === "gym"

@@ -17,6 +17,7 @@ import { closestNames, snakeToCamel } from "./naming.ts";
 import type { ApiVersion, Maturity, Surface, Tier } from "./types.ts";
 import { MATURITIES, SURFACES, TIERS } from "./types.ts";
 import type { ControllerFactory } from "./controller.ts";
+import type { TrainingConfig } from "./training_config.ts";
 import type { TrainStepFactory } from "./train_step.ts";
 import type { WorldModel } from "./world_model.ts";
 
@@ -135,6 +136,30 @@ export interface FamilySpec<C = Record<string, unknown>, M extends WorldModel = 
    * on the cpu backend once per preset.
    */
   readonly countParameters?: (config: C) => number;
+  /** What `worldflux init` writes for the family (absent: `init` does not offer it). */
+  readonly scaffold?: FamilyScaffold;
+}
+
+/**
+ * What `worldflux init` scaffolds for a family: the `[training]` settings it writes and the
+ * `[model.overrides]` it suggests. A family without one is not offered by `init`.
+ */
+export interface FamilyScaffold {
+  /** Place in `init`'s family list (ascending; the first is its default). */
+  readonly order: number;
+  /** Batch shape of offline runs (random or npz data). */
+  readonly batch: { readonly batchSize: number; readonly sequenceLength: number };
+  /** The `[training]` settings of online runs (env or gym data). */
+  readonly online: Partial<TrainingConfig>;
+  /** Online settings that differ for pixel observations. */
+  readonly onlinePixels?: Partial<TrainingConfig>;
+  /** `[model.overrides]` set for online runs (snake_case keys), with the comment above them. */
+  readonly onlineOverrides?: {
+    readonly comment: string;
+    readonly values: Readonly<Record<string, number>>;
+  };
+  /** One override shown commented out otherwise (`units = 64`). */
+  readonly overrideExample: string;
 }
 
 /** A registered family. */

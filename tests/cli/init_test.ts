@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { parse } from "smol-toml";
 import { parseProjectConfig } from "../../src/cli/project.ts";
-import { INIT_FAMILIES, projectToml } from "../../src/cli/init.ts";
+import { initFamilies, projectToml } from "../../src/cli/init.ts";
+import { registerBuiltinFamilies } from "../../src/models/registry_setup.ts";
 import { run, tempDir } from "./helpers.ts";
+
+registerBuiltinFamilies(); // the templates are the registered families' scaffolds
 
 Deno.test("cli init: scaffolds worldflux.toml, README, data/ and .gitignore", async () => {
   const root = await tempDir();
@@ -65,7 +68,8 @@ Deno.test("cli init: wrong command lines exit 2; an unknown preset exits 1 with 
 });
 
 Deno.test("cli init: every family x data template parses back", () => {
-  for (const family of INIT_FAMILIES) {
+  assert.deepEqual(initFamilies(), ["dreamerv3", "tdmpc2", "mlp"]);
+  for (const family of initFamilies()) {
     for (const data of ["random", "npz", "env"] as const) {
       const text = projectToml({
         name: "x",

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { LEARNING_BUDGET, learningBudgetShortfalls } from "../../src/cli/learning_budget.ts";
 import { templateTraining } from "../../src/cli/init.ts";
+import { registerBuiltinFamilies } from "../../src/models/registry_setup.ts";
+
+registerBuiltinFamilies(); // the templates are the registered families' scaffolds
 
 const ok = {
   ownPolicy: true,

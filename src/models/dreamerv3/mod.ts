@@ -107,6 +107,27 @@ export const dreamerV3FamilySpec: FamilySpec<DreamerV3Config, DreamerV3WorldMode
   description: "DreamerV3 (RSSM world model with actor-critic in imagination)",
   defaultObs: "image",
   countParameters: countDreamerV3Parameters,
+  scaffold: {
+    order: 0,
+    batch: { batchSize: 16, sequenceLength: 16 },
+    online: {
+      totalSteps: 4000,
+      batchSize: 16,
+      sequenceLength: 16,
+      prefillSteps: 500,
+      trainRatio: 0.5,
+      logInterval: 250,
+      evalInterval: 500,
+      evalEpisodes: 3,
+      saveInterval: 1000,
+    },
+    onlinePixels: { totalSteps: 6000 },
+    onlineOverrides: {
+      comment: "Learning rates above the official 4e-5: the small presets learn faster with them.",
+      values: { lr: 0.001, ac_lr: 0.0003 },
+    },
+    overrideExample: "units = 64",
+  },
 };
 
 /** Registers the `dreamerv3` family (a no-op when it is already registered). */

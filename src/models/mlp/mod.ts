@@ -35,6 +35,23 @@ export const mlpFamilySpec: FamilySpec<MLPConfig> = {
   description: "MLP world model (Gaussian latent, residual MLP dynamics)",
   defaultObs: "vector",
   countParameters: countMLPParameters,
+  scaffold: {
+    order: 2,
+    batch: { batchSize: 16, sequenceLength: 16 },
+    online: {
+      totalSteps: 4000,
+      batchSize: 16,
+      sequenceLength: 16,
+      prefillSteps: 500,
+      trainRatio: 0.5,
+      logInterval: 250,
+      evalInterval: 500,
+      evalEpisodes: 3,
+      saveInterval: 1000,
+    },
+    onlinePixels: { totalSteps: 6000 },
+    overrideExample: "hidden_dim = 64",
+  },
 };
 
 /** Registers the `mlp` family (a no-op when it is already registered). */

@@ -72,6 +72,25 @@ export const tdmpc2FamilySpec: FamilySpec<TDMPC2Config, TDMPC2WorldModel> = {
   description: "TD-MPC2 implicit world model (SimNorm latent, two-hot heads, Q ensemble)",
   defaultObs: "vector",
   countParameters: countTDMPC2Parameters,
+  scaffold: {
+    order: 1,
+    batch: { batchSize: 32, sequenceLength: 4 }, // sequences of horizon + 1 steps
+    online: {
+      totalSteps: 3000,
+      batchSize: 64,
+      sequenceLength: 4,
+      prefillSteps: 500,
+      logInterval: 250,
+      evalInterval: 500,
+      evalEpisodes: 3,
+      saveInterval: 1000,
+    },
+    onlineOverrides: {
+      comment: "MPPI iterations per action (official 6; 3 plans twice as fast).",
+      values: { iterations: 3 },
+    },
+    overrideExample: "latent_dim = 64",
+  },
 };
 
 /** Registers the `tdmpc2` family (a no-op when it is already registered). */
