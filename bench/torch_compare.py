@@ -6,7 +6,8 @@ Protocol (one JSON object per line on stdout, commands on stdin):
   "run K"  -> runs the workload K times             -> {"ms": [...]} (one entry per run)
   "rss"    -> {"peak_rss_mb": x}                     (peak resident set of this process)
   "quit"   -> exits
-Workloads: matmul512, dreamer-ci, tdmpc2-ci, tdmpc2-5m, tdmpc2-5m-plan, dreamer-12m-vec,
+Workloads: matmul512, dreamer-ci, tdmpc2-ci, tdmpc2-5m, tdmpc2-5m-plan, tdmpc2-cheetah,
+tdmpc2-cheetah-plan (the size and planner of the HalfCheetah-v5 evidence runs), dreamer-12m-vec,
 dreamer-12m-img, dreamer-12m-imag.
 
 The models follow ours (src/models/dreamerv3, src/models/tdmpc2) layer for layer and use the same
@@ -411,7 +412,8 @@ class QEnsemble(nn.Module):
 
 
 class TDMPC2(nn.Module):
-    def __init__(self, obs, act, enc, hid, lat, nq, samples=512, elites=64, pi_trajs=24):
+    def __init__(self, obs, act, enc, hid, lat, nq, samples=512, elites=64, pi_trajs=24,
+                 iterations=6):
         super().__init__()
         self.A, self.L, self.nq = act, lat, nq
         self.enc = td_mlp(obs, [enc], lat, act="simnorm")
@@ -423,6 +425,7 @@ class TDMPC2(nn.Module):
         self.register_buffer("bins", torch.linspace(-10, 10, 101))
         self.scale = torch.ones(1)
         self.samples, self.elites, self.pi_trajs = samples, elites, pi_trajs
+        self.iterations = iterations
         self.discount = min(max((200 - 1) / 200, 0.95), 0.995)
 
     def two_hot(self, x):
@@ -536,7 +539,7 @@ class TDMPC2(nn.Module):
         actions = torch.empty(H, N, A)
         actions[:, :P] = pi_actions
         W = self.qs.weights()
-        for _ in range(6):
+        for _ in range(self.iterations):
             r = torch.randn(H, N - P, A)
             actions[:, P:] = (mean.unsqueeze(1) + std.unsqueeze(1) * r).clamp(-1, 1)
             G, disc, _z = 0, 1, z
@@ -563,11 +566,15 @@ class TDMPC2(nn.Module):
 TD_SIZES = {
     "ci": dict(enc=32, hid=32, lat=32, nq=2, samples=64, elites=8, pi_trajs=4),
     "5m": dict(enc=256, hid=512, lat=512, nq=5),
+    "cheetah": dict(enc=128, hid=128, lat=64, nq=2, samples=256, elites=64, pi_trajs=24,
+                    iterations=4),
 }
+TD_OBS = {"ci": 39, "5m": 39, "cheetah": 17}
 
 
 def tdmpc2_update(size, compiled):
-    m = TDMPC2(39, 6, **TD_SIZES[size])
+    D = TD_OBS[size]
+    m = TDMPC2(D, 6, **TD_SIZES[size])
     m.wm_params = [*m.enc.parameters(), *m.dyn.parameters(), *m.rew.parameters(), *m.qs.parameters()]
     opt = torch.optim.Adam([
         {"params": list(m.enc.parameters()), "lr": 3e-4 * 0.3},
@@ -577,7 +584,7 @@ def tdmpc2_update(size, compiled):
     pi_opt = torch.optim.Adam(m.pi.parameters(), lr=3e-4, eps=1e-5)
     g = torch.Generator().manual_seed(2)
     B, H = 256, 3
-    obs = torch.randn(H + 1, B, 39, generator=g)
+    obs = torch.randn(H + 1, B, D, generator=g)
     action = torch.rand(H, B, 6, generator=g) * 2 - 1
     reward = torch.randn(H, B, generator=g)
     upd = torch.compile(m.update) if compiled else m.update
@@ -588,10 +595,10 @@ def tdmpc2_update(size, compiled):
     return step, m
 
 
-def tdmpc2_plan(compiled):
-    m = TDMPC2(39, 6, **TD_SIZES["5m"])
+def tdmpc2_plan(size, compiled):
+    m = TDMPC2(TD_OBS[size], 6, **TD_SIZES[size])
     m.eval()
-    obs = torch.randn(1, 39, generator=torch.Generator().manual_seed(6))
+    obs = torch.randn(1, TD_OBS[size], generator=torch.Generator().manual_seed(6))
     fn = torch.compile(m.plan) if compiled else m.plan
     state = {"mean": None}
 
@@ -640,7 +647,11 @@ def build(name, compiled):
     if name == "tdmpc2-5m":
         return tdmpc2_update("5m", compiled)
     if name == "tdmpc2-5m-plan":
-        return tdmpc2_plan(compiled)
+        return tdmpc2_plan("5m", compiled)
+    if name == "tdmpc2-cheetah":
+        return tdmpc2_update("cheetah", compiled)
+    if name == "tdmpc2-cheetah-plan":
+        return tdmpc2_plan("cheetah", compiled)
     raise SystemExit(f"unknown workload {name}")
 
 

@@ -9,7 +9,8 @@
  *     deno run -A bench/torch_compare.ts [--only a,b] [--rounds 5] [--compile] [--md out.md]
  *
  * Workloads: matmul512 (a chain of 10 products x <- x W; ours, jax-js wasm in our process, MKL
- * sgemm), dreamer-ci, tdmpc2-ci, tdmpc2-5m, tdmpc2-5m-plan, dreamer-12m-vec, dreamer-12m-img,
+ * sgemm), dreamer-ci, tdmpc2-ci, tdmpc2-5m, tdmpc2-5m-plan, tdmpc2-cheetah, tdmpc2-cheetah-plan
+ * (the HalfCheetah evidence runs' size and planner), dreamer-12m-vec, dreamer-12m-img,
  * dreamer-12m-imag. Without WORLDFLUX_TORCH_PYTHON only our side runs. `--compile` adds
  * `torch.compile` (inductor) columns where compiling works on this machine. Threads: ours use
  * every core (WORLDFLUX_CPU_THREADS), PyTorch WORLDFLUX_TORCH_THREADS (default 2).
@@ -22,6 +23,8 @@
  * other processes used meanwhile ("others' CPU"), medians and minimums over all calls.
  * @module
  */
+
+import { cpuThreads } from "../src/backend/device.ts";
 
 /** Splits a text stream into lines (JSR, home of @std/streams, is not reachable here). */
 function lineStream(): TransformStream<string, string> {
@@ -44,6 +47,8 @@ const WORKLOADS = [
   "tdmpc2-ci",
   "tdmpc2-5m",
   "tdmpc2-5m-plan",
+  "tdmpc2-cheetah",
+  "tdmpc2-cheetah-plan",
   "dreamer-12m-vec",
   "dreamer-12m-img",
   "dreamer-12m-imag",
@@ -56,6 +61,8 @@ const LABELS: Record<Workload, string> = {
   "tdmpc2-ci": "`tdmpc2:ci` update, obs 39, act 6, B256 H3",
   "tdmpc2-5m": "`tdmpc2:5m` update",
   "tdmpc2-5m-plan": "`tdmpc2:5m` MPPI plan, 512 x 6",
+  "tdmpc2-cheetah": "HalfCheetah run size update (obs 17, latent 64, MLPs 128, 2 Q heads)",
+  "tdmpc2-cheetah-plan": "HalfCheetah run size MPPI plan, 256 x 4",
   "dreamer-12m-vec": "`dreamerv3:size12m` world-model step, vector obs 8, B16 T64",
   "dreamer-12m-img": "`dreamerv3:size12m` world-model step, 64x64x3 images, B16 T64",
   "dreamer-12m-imag": "`dreamerv3:size12m` imagination, 15 steps, B16",
@@ -132,20 +139,36 @@ async function ourSides(w: Workload): Promise<{ sides: Record<string, Side>; par
     const run = () => finish(imagine(d0, z0, acts));
     return { sides: { ours: { run } }, params: count(model.parameters()) };
   }
-  // TD-MPC2
-  const preset = w === "tdmpc2-ci" ? "ci" : "5m";
-  const model = await wf.createWorldModel(`tdmpc2:${preset}`, {
-    obsShape: [39],
-    actionDim: 6,
-    seed: 1,
-  }) as import("../mod.ts").TDMPC2WorldModel;
+  // TD-MPC2 (the cheetah size: examples/evidence_tdmpc2_halfcheetah.ts's model and planner)
+  const cheetah = w.startsWith("tdmpc2-cheetah");
+  const D = cheetah ? 17 : 39;
+  const model = await wf.createWorldModel(
+    cheetah ? "tdmpc2:ci" : w === "tdmpc2-ci" ? "tdmpc2:ci" : "tdmpc2:5m",
+    {
+      obsShape: [D],
+      actionDim: 6,
+      seed: 1,
+      ...(cheetah
+        ? {
+          latentDim: 64,
+          hiddenDim: 128,
+          encDim: 128,
+          numQNetworks: 2,
+          numSamples: 256,
+          iterations: 4,
+          numElites: 64,
+          numPiTrajs: 24,
+        }
+        : {}),
+    },
+  ) as import("../mod.ts").TDMPC2WorldModel;
   const params = count(model.parameters());
-  if (w === "tdmpc2-5m-plan") {
+  if (w === "tdmpc2-5m-plan" || w === "tdmpc2-cheetah-plan") {
     const planner = new wf.MPPIPlanner(model, {
       ...model.plannerDefaults(),
       generator: new Generator(5),
     });
-    const obs = keep(randn([1, 39], { seed: 6 }).realize());
+    const obs = keep(randn([1, D], { seed: 6 }).realize());
     const run = async () => {
       const p = planner.plan(model.encode(obs));
       await (p.tensor as Tensor).data();
@@ -156,7 +179,7 @@ async function ourSides(w: Workload): Promise<{ sides: Record<string, Side>; par
   const g = new Generator(2);
   const B = 256, T = 4;
   const batch: [Tensor, Tensor, Tensor, Tensor] = [
-    keep(randn([B, T, 39], { generator: g }).realize()),
+    keep(randn([B, T, D], { generator: g }).realize()),
     keep(rand([B, T, 6], { generator: g }).mul(2).sub(1).realize()),
     keep(randn([B, T], { generator: g }).realize()),
     keep(wf.zeros([B, T]).contiguous().realize()),
@@ -481,7 +504,7 @@ function table(results: Result[], info: Record<string, unknown>, args: Args): st
     `PyTorch ${info.torch ?? "(not run)"} (${info.blas ?? "?"}, CPU capability ${
       info.capability ?? "?"
     }, ${info.threads ?? "?"} threads, eager${hasCompile ? "; torch.compile: inductor" : ""}); ` +
-    `ours: Deno ${Deno.version.deno}, cpu device (wasm SIMD, ${navigator.hardwareConcurrency} ` +
+    `ours: Deno ${Deno.version.deno}, cpu device (wasm SIMD, ${cpuThreads()} ` +
     `threads), compiled steps${hasBase ? `; before: ${args.base}` : ""}. Ratio = PyTorch time / ` +
     `ours (above 1: we are faster); medians (minimums) over ${args.rounds} alternating blocks ` +
     `per side. Parameters ours / PyTorch: ${params.join(", ")}.`,
