@@ -29,6 +29,7 @@
 
 import { join, resolve } from "node:path";
 import { FormatError } from "../errors.ts";
+import { openRegularFile } from "../io/files.ts";
 import { parseJson } from "../io/json.ts";
 import { allocationLimit, checkAllocation } from "../io/limits.ts";
 import { JsonLinesTail } from "./jsonl_tail.ts";
@@ -127,10 +128,7 @@ interface FileStat {
   readonly mtime: number | null;
 }
 
-/**
- * The regular file `name` of the run directory (not a symlink), or null. Throws when it is larger
- * than `limit`.
- */
+/** Size and time of the regular file `name` of the run directory (not a symlink), or null. */
 async function statRunFile(dir: string, name: string): Promise<FileStat | null> {
   try {
     const st = await Deno.lstat(join(dir, name));
@@ -151,19 +149,10 @@ async function readRunFile(
   limit: number,
 ): Promise<Uint8Array<ArrayBuffer> | null> {
   const path = join(dir, name);
-  const st = await statRunFile(dir, name);
-  if (!st) return null;
-  let file: Deno.FsFile;
+  const opened = await openRegularFile(path);
+  if (!opened) return null;
+  const { file, info } = opened;
   try {
-    file = await Deno.open(path, { read: true });
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
-  try {
-    const info = await file.stat();
-    // Swapped for something else (a symlink) since the lstat: refuse.
-    if (!info.isFile || info.ino !== (await Deno.lstat(path).catch(() => null))?.ino) return null;
     checkAllocation(
       `${name} (${path})`,
       info.size,

@@ -25,6 +25,7 @@
  * @module
  */
 
+import { openRegularFile } from "../io/files.ts";
 import { checkAllocation } from "../io/limits.ts";
 
 /** Options of {@link JsonLinesTail}. */
@@ -107,32 +108,6 @@ export class JsonLinesTail {
     this.#skipping = false;
   }
 
-  /** Opens the regular file at the path (not through a symlink), or null when there is none. */
-  async #open(): Promise<{ file: Deno.FsFile; info: Deno.FileInfo } | null> {
-    let link: Deno.FileInfo;
-    try {
-      link = await Deno.lstat(this.path);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return null;
-      throw e;
-    }
-    if (!link.isFile) return null;
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(this.path, { read: true });
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return null;
-      throw e;
-    }
-    const info = await file.stat();
-    // Swapped for another file (a symlink, say) between the lstat and the open.
-    if (!info.isFile || (link.ino !== null && info.ino !== link.ino)) {
-      file.close();
-      return null;
-    }
-    return { file, info };
-  }
-
   /** Whether the file still holds the bytes read before (same inode, not shorter, same witnesses). */
   async #sameFile(file: Deno.FsFile, info: Deno.FileInfo): Promise<boolean> {
     if (this.#ino !== null && info.ino !== null && info.ino !== this.#ino) return false;
@@ -148,7 +123,7 @@ export class JsonLinesTail {
   async poll(): Promise<TailUpdate> {
     const records: Record<string, unknown>[] = [];
     let skipped = 0;
-    const opened = await this.#open();
+    const opened = await openRegularFile(this.path);
     if (!opened) {
       const reset = this.#existed;
       this.#existed = false;
