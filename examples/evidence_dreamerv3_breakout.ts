@@ -87,7 +87,8 @@ if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
   console.log(`Usage: deno run -A examples/evidence_dreamerv3_breakout.ts [--env ALE/Breakout-v5 |
        MinAtar/Breakout-v1] [--smoke] [--steps N] [--seed 0] [--preset ci] [--out DIR]
        [--prefill N] [--eval-interval N] [--eval-episodes N] [--random-episodes 100]
-       [--final-episodes 20] [--batch-size B] [--seq-len T] [--replay-ratio R] [--lr X] [--ac-lr X]`);
+       [--final-episodes 20] [--batch-size B] [--seq-len T] [--replay-ratio R] [--lr X] [--ac-lr X]
+       [--warmup UPDATES]`);
   Deno.exit(0);
 }
 
@@ -108,6 +109,7 @@ const flags = parseFlags(Deno.args, {
   replayRatio: 0,
   lr: 0,
   acLr: 0,
+  warmup: -1,
 });
 const envId = flags.env.replace(/^gym:/, "");
 if (!(envId in DEFAULTS)) {
@@ -141,7 +143,12 @@ const project = parseProjectConfig({
   model: {
     family: "dreamerv3",
     preset,
-    overrides: { lr: flags.lr || d.lr, ac_lr: flags.acLr || d.acLr },
+    overrides: {
+      lr: flags.lr || d.lr,
+      ac_lr: flags.acLr || d.acLr,
+      // updates of the learning-rate ramp (official 1,000); shorter for short budgets
+      ...(flags.warmup >= 0 ? { warmup: flags.warmup } : {}),
+    },
   },
   data,
   training: {
