@@ -37,9 +37,8 @@ export {
   type RunProjectOptions,
   type RunProjectResult,
 } from "./src/cli/run.ts";
+export { actGreedy, evaluateController } from "./src/core/acting.ts";
 export {
-  actGreedy,
-  evaluateController,
   formatVerifyReport,
   quickVerify,
   type QuickVerifyOptions,

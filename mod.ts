@@ -293,6 +293,15 @@ export {
   randomController,
 } from "./src/core/controller.ts";
 export {
+  actGreedy,
+  actWith,
+  type EnvAction,
+  evaluateController,
+  type EvaluateOptions,
+  type StepRecorder,
+  toEnvAction,
+} from "./src/core/acting.ts";
+export {
   type EpisodeRecord,
   type EvalRecord,
   type OnlineOptions,

@@ -192,7 +192,7 @@ export async function collectDataset(o: CollectOptions): Promise<DatasetManifest
       };
     }
     const t0 = performance.now();
-    const returns = await evaluateController(env, controller, {
+    const { returns } = await evaluateController(env, controller, {
       episodes: o.episodes,
       seed: o.seed,
       record: buffer,

@@ -192,7 +192,7 @@ async function runFamily(family: string): Promise<FamilyResult> {
     });
     const space = env.actionSpace;
     console.log(`random policy: ${RANDOM_EPISODES} episodes`);
-    const randomReturns = await evaluateController(env, randomController(space, 11), {
+    const { returns: randomReturns } = await evaluateController(env, randomController(space, 11), {
       episodes: RANDOM_EPISODES,
       seed: 500_000,
     });

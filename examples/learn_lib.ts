@@ -521,7 +521,7 @@ export async function finalEvaluation(
   const wasTraining = model.training;
   model.eval();
   try {
-    return await evaluateController(env, controller, { episodes, seed: 20_000 + seed });
+    return (await evaluateController(env, controller, { episodes, seed: 20_000 + seed })).returns;
   } finally {
     model.train(wasTraining);
   }

@@ -30,14 +30,13 @@ import { writeFileAtomic } from "../io/atomic.ts";
 import { parseJson } from "../io/json.ts";
 import { makeEnv } from "../envs/registry.ts";
 import { type EnvArgs, type TrustedGym, verifyEnvArgs } from "./data_env.ts";
-import type { Action, Env, Observation, Space } from "../envs/types.ts";
-import { discreteIndex } from "../envs/types.ts";
 import { defaultGenerator } from "../tensor/random.ts";
-import { noGrad, Tensor } from "../tensor/tensor.ts";
+import { noGrad, type Tensor } from "../tensor/tensor.ts";
 import { tidy } from "../tensor/memory.ts";
 import { readCheckpoint } from "../training/checkpoint.ts";
 import { parseTrainingConfig } from "../core/training_config.ts";
-import { type ActResult, type Controller, randomController } from "../core/controller.ts";
+import { randomController } from "../core/controller.ts";
+import { evaluateController } from "../core/acting.ts";
 import { resolveController } from "../training/family.ts";
 import { ReplayBuffer } from "../training/replay_buffer.ts";
 import { disposeBatch } from "../core/train_step.ts";
@@ -242,85 +241,6 @@ export async function heldoutLoss(
   return total / o.batches;
 }
 
-async function toAction(
-  r: ActResult<unknown>,
-  space: Space,
-): Promise<{ a: number | Float32Array; state: unknown; hasState: boolean }> {
-  let raw: Action | Tensor;
-  let state: unknown = undefined;
-  let hasState = false;
-  if (
-    typeof r === "object" && r !== null && !(r instanceof Tensor) && !ArrayBuffer.isView(r) &&
-    !Array.isArray(r) && "action" in r
-  ) {
-    raw = (r as { action: Action | Tensor }).action;
-    state = (r as { state?: unknown }).state;
-    hasState = true;
-  } else raw = r as Action | Tensor;
-  let v: Action;
-  if (raw instanceof Tensor) {
-    const d = await raw.data();
-    raw.dispose();
-    v = Array.from(d as ArrayLike<number>, Number);
-  } else v = raw;
-  if (space.kind === "discrete") return { a: discreteIndex(v, space.n), state, hasState };
-  const n = space.low.length;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const x = typeof v === "number" ? v : v[i];
-    out[i] = Math.min(space.high[i], Math.max(space.low[i], Number.isFinite(x) ? x : 0));
-  }
-  return { a: out, state, hasState };
-}
-
-/**
- * One greedy action of `controller` for `obs` (evaluation mode: `explore: false`), as the
- * environment takes it (a discrete index, or a box vector clipped to the bounds), with the
- * controller's next state.
- */
-export async function actGreedy<S>(
-  controller: Controller<S>,
-  obs: Observation,
-  state: S | undefined,
-  space: Space,
-  episodeStep: number,
-): Promise<{ action: number | Float32Array; state: S | undefined }> {
-  const r = await controller.act(obs, state, {
-    explore: false,
-    envStep: 0,
-    episodeStep,
-    actionSpace: space,
-  });
-  const { a, state: next, hasState } = await toAction(r as ActResult<unknown>, space);
-  return { action: a, state: hasState ? next as S | undefined : state };
-}
-
-/** Runs `episodes` greedy episodes of `controller`; optionally records them into `record`. */
-export async function evaluateController(
-  env: Env,
-  controller: Controller,
-  o: { episodes: number; seed: number; record?: ReplayBuffer; maxSteps?: number },
-): Promise<number[]> {
-  const returns: number[] = [];
-  const limit = Number.isFinite(env.maxEpisodeSteps) ? Infinity : (o.maxSteps ?? 1000);
-  for (let i = 0; i < o.episodes; i++) {
-    let obs: Observation = env.reset({ seed: o.seed + i }).obs;
-    let cs = controller.reset?.({ explore: false });
-    let ret = 0;
-    for (let t = 0;; t++) {
-      const { action: a, state } = await actGreedy(controller, obs, cs, env.actionSpace, t);
-      cs = state;
-      const s = env.step(a);
-      o.record?.addStep(obs, a, s.reward, s.terminated, s.truncated || t + 1 >= limit);
-      ret += s.reward;
-      obs = s.obs;
-      if (s.terminated || s.truncated || t + 1 >= limit) break;
-    }
-    returns.push(ret);
-  }
-  return returns;
-}
-
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 /**
@@ -522,7 +442,7 @@ export async function quickVerify(
           });
           const seed = 900_000;
           log(`random policy: ${episodes} episodes`);
-          const rnd = await evaluateController(env, randomController(space, 77), {
+          const { returns: rnd } = await evaluateController(env, randomController(space, 77), {
             episodes,
             seed,
           });
@@ -554,7 +474,8 @@ export async function quickVerify(
             model.eval();
             let ret: number[];
             try {
-              ret = await evaluateController(env, controller, { episodes, seed, record });
+              ret = (await evaluateController(env, controller, { episodes, seed, record }))
+                .returns;
             } finally {
               model.train(wasTraining);
               g.setState(saved);

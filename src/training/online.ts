@@ -15,25 +15,11 @@
  */
 
 import type { WorldModel } from "../core/world_model.ts";
-import { ContractError } from "../core/errors.ts";
 import { WorldFluxError } from "../errors.ts";
-import { Tensor } from "../tensor/tensor.ts";
-import {
-  type Action,
-  actionDim,
-  discreteIndex,
-  type Env,
-  type Observation,
-  type Space,
-} from "../envs/types.ts";
-import {
-  type ActInfo,
-  type ActOutput,
-  type ActResult,
-  type Controller,
-  nextSeed,
-  randomController,
-} from "../core/controller.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import { actionDim, type Env } from "../envs/types.ts";
+import { actWith, evaluateController } from "../core/acting.ts";
+import { type ActInfo, type Controller, nextSeed, randomController } from "../core/controller.ts";
 import { resolveController } from "./family.ts";
 import type { Callback, Metrics, TrainingState, TrainSummary } from "./callbacks.ts";
 import {
@@ -104,73 +90,6 @@ export interface OnlineResult {
   readonly evaluations: readonly EvalRecord[];
   /** Every finished training episode, in order. */
   readonly episodes: readonly EpisodeRecord[];
-}
-
-function isActOutput<S>(r: ActResult<S>): r is ActOutput<S> {
-  return typeof r === "object" && r !== null && !(r instanceof Tensor) &&
-    !ArrayBuffer.isView(r) && !Array.isArray(r) && "action" in r;
-}
-
-/** The action as executed: a discrete index, or a box vector clipped to the bounds. */
-async function toEnvAction(a: Action | Tensor, space: Space): Promise<number | Float32Array> {
-  let v: Action;
-  if (a instanceof Tensor) {
-    const d = await a.data();
-    a.dispose();
-    v = Array.from(d as ArrayLike<number>, Number);
-  } else v = a;
-  if (space.kind === "discrete") {
-    const n = space.n;
-    const index = typeof v === "number" ? v : v.length === 1 ? v[0] : null;
-    if (index !== null && !(Number.isInteger(index) && index >= 0 && index < n)) {
-      throw new ContractError(
-        "controller.act",
-        "action_value",
-        "action",
-        `an action index in [0, ${n})`,
-        `index ${index}`,
-      );
-    }
-    if (typeof v !== "number" && index === null && v.length !== n) {
-      throw new ContractError(
-        "controller.act",
-        "action_shape",
-        "action",
-        `an index or ${n} scores`,
-        `${v.length} values`,
-      );
-    }
-    return discreteIndex(v, n);
-  }
-  const n = space.low.length;
-  const out = new Float32Array(n);
-  const bad = (field: string, got: string) =>
-    new ContractError("controller.act", "action_shape", field, `${n} finite values`, got);
-  if (typeof v === "number") {
-    if (n !== 1) throw bad("action", "a number");
-    out[0] = v;
-  } else {
-    if (v.length !== n) throw bad("action", `${v.length} values`);
-    for (let i = 0; i < n; i++) out[i] = v[i];
-  }
-  for (let i = 0; i < n; i++) {
-    if (!Number.isFinite(out[i])) throw bad(`action[${i}]`, String(out[i]));
-    out[i] = Math.min(space.high[i], Math.max(space.low[i], out[i]));
-  }
-  return out;
-}
-
-async function act<S>(
-  c: Controller<S>,
-  obs: Observation,
-  state: S | undefined,
-  info: ActInfo,
-): Promise<{ action: number | Float32Array; state: S | undefined }> {
-  const r = await c.act(obs, state, info);
-  if (isActOutput(r)) {
-    return { action: await toEnvAction(r.action, info.actionSpace), state: r.state };
-  }
-  return { action: await toEnvAction(r, info.actionSpace), state };
 }
 
 function stats(xs: readonly number[]): { mean: number; std: number; min: number; max: number } {
@@ -284,29 +203,14 @@ export async function trainOnline(
       const wasTraining = model.training;
       model.eval();
       try {
-        const limit = Number.isFinite(evalEnv.maxEpisodeSteps) ? Infinity : evalMax;
-        for (let i = 0; i < cfg.evalEpisodes; i++) {
-          let { obs } = evalEnv.reset({ seed: evalSeedBase + i });
-          let cs = controller.reset?.({ explore: false });
-          let ret = 0;
-          let len = 0;
-          for (;;) {
-            const a = await act(controller, obs, cs, {
-              explore: false,
-              envStep: st.step,
-              episodeStep: len,
-              actionSpace: space,
-            });
-            cs = a.state;
-            const r = evalEnv.step(a.action);
-            ret += r.reward;
-            len++;
-            obs = r.obs;
-            if (r.terminated || r.truncated || len >= limit) break;
-          }
-          returns.push(ret);
-          lengths.push(len);
-        }
+        const r = await evaluateController(evalEnv, controller, {
+          episodes: cfg.evalEpisodes,
+          seed: evalSeedBase,
+          maxSteps: evalMax,
+          envStep: st.step,
+        });
+        returns.push(...r.returns);
+        lengths.push(...r.lengths);
       } finally {
         model.train(wasTraining);
       }
@@ -394,8 +298,8 @@ export async function trainOnline(
         actionSpace: space,
       };
       const a = prefill
-        ? await act(random, obs, undefined, info)
-        : await act(controller, obs, cs, info);
+        ? await actWith(random, obs, undefined, info)
+        : await actWith(controller, obs, cs, info);
       if (!prefill) cs = a.state;
       const r = env.step(a.action);
       buffer.addStep(obs, a.action, r.reward, r.terminated, r.truncated);
