@@ -462,3 +462,27 @@ Deno.test("dreamerv3 trainer: image observations and continuous actions on batch
   trainer.dispose();
   model.dispose();
 });
+
+Deno.test("dreamerv3 actor-critic: imagined steps are weighted by cumulative discounted continues from a start of weight 1", async () => {
+  manualSeed(4);
+  const model = await ciModel();
+  const ac = model.actorCritic!;
+  const N = 6;
+  const start = { deter: randn([N, model.config.deter]), stoch: randn([N, 16]).softmax(-1) };
+  const l = ac.loss(start);
+  const [H1, , F] = l.traj.feat.shape;
+  const w = await arr(l.weight); // [H, N]
+  const con = await arr(
+    model.cont.logit(l.traj.feat.reshape([H1 * N, F])).sigmoid().reshape([H1, N]),
+  );
+  const g = 1 - 1 / 333;
+  // weight_0 = 1 (an observed start is not terminal); weight_t = weight_{t-1} * g * con_t.
+  for (let n = 0; n < N; n++) {
+    let want = 1;
+    for (let t = 0; t < H1 - 1; t++) {
+      if (t > 0) want *= g * con[t * N + n];
+      close([w[t * N + n]], [want], 1e-5, `weight ${t},${n}`);
+    }
+  }
+  model.dispose();
+});

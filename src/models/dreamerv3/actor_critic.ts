@@ -20,7 +20,7 @@ import { type LossOutput, Trajectory } from "../../core/outputs.ts";
 import { State } from "../../core/state.ts";
 import { Module } from "../../nn/module.ts";
 import { softUpdate } from "../../optim/ema.ts";
-import { concat, stack, zeros } from "../../tensor/creation.ts";
+import { concat, ones, stack, zeros } from "../../tensor/creation.ts";
 import type { Generator } from "../../tensor/random.ts";
 import { noGrad, realize, type Tensor } from "../../tensor/tensor.ts";
 import { type DreamerV3Config, featDim } from "./config.ts";
@@ -50,6 +50,8 @@ export interface ActorCriticLoss extends LossOutput {
   readonly traj: Imagined;
   /** The lambda-return from each start `[N]` (no gradient): the replay value loss bootstraps on it. */
   readonly startReturn: Tensor;
+  /** The imagined steps' weights `[H, N]` (cumulative discounted continues; no gradient). */
+  readonly weight: Tensor;
 }
 
 /**
@@ -247,7 +249,14 @@ export class ActorCritic extends Module {
         N,
         F,
         rew: wm.reward.pred(fN, bins).reshape([H1, N]),
-        con: wm.cont.logit(fN).sigmoid().reshape([H1, N]),
+        // The starts are observed states and none is terminal (the replay keeps no terminal
+        // observation; the official weights a terminal start by its continue, ~0): their
+        // continue is 1. The head, trained on the states actions lead to, judges the rest.
+        con: concat([
+          ones([1, N], { device: fN.device }),
+          wm.cont.logit(traj.feat.narrow(0, 1, H1 - 1).reshape([(H1 - 1) * N, F])).sigmoid()
+            .reshape([H1 - 1, N]),
+        ], 0),
         val: this.critic.pred(fN, bins).reshape([H1, N]),
         slowVal: this.#slow.pred(traj.feat.narrow(0, 0, H).reshape([H * N, F]), bins),
       };
@@ -295,6 +304,7 @@ export class ActorCritic extends Module {
       },
       traj,
       startReturn: l.ret.narrow(0, 0, 1).reshape([N]),
+      weight: l.weight,
     };
   }
 
