@@ -45,6 +45,12 @@ const flags = parseFlags(Deno.args, {
   acLr: 3e-4,
   preset: "dreamer:ci",
   horizon: 333, // discount 1 - 1/horizon (official 333)
+  // Size overrides of the preset (0: the preset's); the official size1m has stoch 32, classes 4.
+  deter: 0,
+  stoch: 0,
+  classes: 0,
+  hidden: 0,
+  units: 0,
 });
 
 const envId = "CartPole-v1";
@@ -58,6 +64,10 @@ const modelConfig = {
   acLr: flags.acLr,
   horizon: flags.horizon,
   seed: flags.seed,
+  ...Object.fromEntries(
+    (["deter", "stoch", "classes", "hidden", "units"] as const).filter((k) => flags[k] > 0)
+      .map((k) => [k, flags[k]]),
+  ),
 };
 const model = await createWorldModel(flags.preset, modelConfig) as DreamerV3WorldModel;
 const controller = dreamerV3Controller(model);
