@@ -486,6 +486,88 @@ export abstract class WorldModel<C extends object = Record<string, unknown>> ext
     return out;
   }
 
+  // -------------------------------------------------------------------------------------------
+  // WorldLoom names
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * WorldLoom's name of {@link WorldModel.transition}: the next state from a state and an action,
+   * without an observation (the prior; imagination). Same arguments, same validation, same result.
+   *
+   * @example
+   * ```ts
+   * import { createWorldModel, randn } from "@worldflux/worldflux";
+   * const model = await createWorldModel("mlp:ci", { obsShape: [4], actionDim: 2 });
+   * const next = model.predict(model.encode(randn([3, 4])), randn([3, 2]));
+   * console.log(next.get("latent").shape); // [3, 8]
+   * ```
+   */
+  predict(state: State, action: ActionInput, opts: TransitionOptions = {}): State {
+    return this.transition(state, action, opts);
+  }
+
+  /**
+   * WorldLoom's name of {@link WorldModel.update}: the next state from a state, the action taken
+   * and the observation that followed (the posterior; filtering). Same arguments and result.
+   *
+   * @example
+   * ```ts
+   * import { createWorldModel, randn } from "@worldflux/worldflux";
+   * const model = await createWorldModel("mlp:ci", { obsShape: [4], actionDim: 2 });
+   * const s = model.observe(model.initialState(3), randn([3, 2]), randn([3, 4]));
+   * console.log(s.get("latent").shape); // [3, 8]
+   * ```
+   */
+  observe(
+    state: State,
+    action: ActionInput,
+    obs: ObservationInput,
+    opts: UpdateOptions = {},
+  ): State {
+    return this.update(state, action, obs, opts);
+  }
+
+  /**
+   * WorldLoom's name of {@link WorldModel.rollout}: open-loop imagination from a state over a
+   * sequence of actions (`[T, B, ...]`). Same arguments and result.
+   *
+   * @example
+   * ```ts
+   * import { createWorldModel, randn } from "@worldflux/worldflux";
+   * const model = await createWorldModel("mlp:ci", { obsShape: [4], actionDim: 2 });
+   * const traj = model.imagine(model.encode(randn([3, 4])), randn([15, 3, 2]));
+   * console.log(traj.rewards!.shape); // [15, 3]
+   * ```
+   */
+  imagine(
+    initialState: State,
+    actions: ActionSequenceInput,
+    opts: RolloutOptions = {},
+  ): Trajectory {
+    return this.rollout(initialState, actions, opts);
+  }
+
+  /**
+   * WorldLoom's name of {@link WorldModel.loss} (`compute_loss` there): the training loss of a
+   * `[B, T, ...]` batch with its components and metrics. Same argument and result.
+   *
+   * @example
+   * ```ts
+   * import { createWorldModel, randn, zeros } from "@worldflux/worldflux";
+   * const model = await createWorldModel("mlp:ci", { obsShape: [4], actionDim: 2 });
+   * const batch = {
+   *   obs: randn([2, 5, 4]),
+   *   actions: randn([2, 5, 2]),
+   *   rewards: zeros([2, 5]),
+   *   terminations: zeros([2, 5]),
+   * };
+   * console.log(Object.keys(model.computeLoss(batch).components)); // ["recon", "reward", ...]
+   * ```
+   */
+  computeLoss(batch: Batch): LossOutput {
+    return this.loss(batch);
+  }
+
   /** The state before any observation (zeros of every declared state tensor by default). */
   initialState(batchSize: number, opts: InitialStateOptions = {}): State {
     if (!Number.isInteger(batchSize) || batchSize < 1) {

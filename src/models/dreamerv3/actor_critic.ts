@@ -108,7 +108,7 @@ export interface ImaginationModel {
   /** Open-loop imagination of given action features from `initialState`. */
   imagineWith(initialState: State, actions: Tensor, deterministic?: boolean): Trajectory;
   /** The heads' predictions from features. */
-  predict(feat: Tensor, opts?: { obs?: boolean }): Record<string, Tensor>;
+  predictFeatures(feat: Tensor, opts?: { obs?: boolean }): Record<string, Tensor>;
 }
 
 /** The actor, the critic, the slow critic and the return-normalisation statistics. */
@@ -216,7 +216,7 @@ export class ActorCritic extends Module {
       );
     }
     const F = traj.feat.shape[2];
-    const p = wm.predict(traj.feat.narrow(0, 1, H).reshape([H * b, F]), { obs: false });
+    const p = wm.predictFeatures(traj.feat.narrow(0, 1, H).reshape([H * b, F]), { obs: false });
     return new Trajectory({
       states,
       actions: traj.actions.narrow(0, 0, H),

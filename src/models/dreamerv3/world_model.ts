@@ -263,7 +263,7 @@ export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> {
   }
 
   /** Predictions of features `[N, F]`: observations, reward `[N, 1]`, continue `[N, 1]`. */
-  predict(feat: Tensor, opts: { obs?: boolean } = {}): Record<string, Tensor> {
+  predictFeatures(feat: Tensor, opts: { obs?: boolean } = {}): Record<string, Tensor> {
     const n = feat.shape[0];
     const out: Record<string, Tensor> = {};
     if (opts.obs ?? true) {
@@ -343,7 +343,7 @@ export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> {
     state: State,
     _opts: { conditions: ConditionPayload | null },
   ): Record<string, Tensor> {
-    return this.predict(this.features(this.#rssmState(state)));
+    return this.predictFeatures(this.features(this.#rssmState(state)));
   }
 
   /**
@@ -398,7 +398,7 @@ export class DreamerV3WorldModel extends WorldModel<DreamerV3Config> {
     if (steps === 0) return new Trajectory({ states, actions });
     const b = initialState.batchSize;
     const f = stack(feats, 0).reshape([steps * b, featDim(this.config)]);
-    const p = this.predict(f, { obs: false });
+    const p = this.predictFeatures(f, { obs: false });
     return new Trajectory({
       states,
       actions,
