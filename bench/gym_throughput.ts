@@ -26,7 +26,7 @@
 import { fileURLToPath } from "node:url";
 import { GymBridge } from "../src/envs/gym/bridge.ts";
 import { GymEnv, GymVectorEnv } from "../src/envs/gym/env.ts";
-import { Rng } from "../src/envs/rng.ts";
+import { Rng } from "../src/rng.ts";
 import { type Action, sample } from "../src/envs/types.ts";
 
 const args = Deno.args;

@@ -20,7 +20,7 @@ import {
   type WorldModel,
 } from "../mod.ts";
 import { evaluateController } from "../cli.ts";
-import { Rng } from "../src/envs/rng.ts";
+import { Rng } from "../src/rng.ts";
 import { sample as sampleSpace } from "../src/envs/types.ts";
 
 /** Command-line flags: `--name value` or `--name=value`; numbers where the default is one. */

@@ -22,8 +22,8 @@ import assert from "node:assert/strict";
  * one layer are siblings and do not import each other.
  */
 export const LAYERS: readonly (readonly string[])[] = [
-  // Shared leaves: typed errors, the one log sink.
-  ["src/errors.ts", "src/log.ts"],
+  // Shared leaves: typed errors, the one log sink, the host's seeded random numbers.
+  ["src/errors.ts", "src/log.ts", "src/rng.ts"],
   // The IR the tensor layer lowers to and every backend compiles: expressions, views, dtypes.
   ["src/tensor/expr.ts", "src/tensor/view.ts", "src/tensor/dtype.ts"],
   // Devices: buffers, kernels, code generation per target.

@@ -38,7 +38,7 @@ import { checkAllocation } from "../io/limits.ts";
 import type { NpyArray } from "../io/npy.ts";
 import { makeEnv } from "../envs/registry.ts";
 import { GymBridgeError } from "../envs/gym/errors.ts";
-import { Rng } from "../envs/rng.ts";
+import { Rng } from "../rng.ts";
 import type { Env, Space } from "../envs/types.ts";
 import type { Callback, Metrics, TrainSummary } from "../training/callbacks.ts";
 import { type TrainingConfig, trainingConfigToSnakeCase } from "../core/training_config.ts";

@@ -27,7 +27,7 @@
  */
 
 import type { WorldModel } from "./world_model.ts";
-import { Rng } from "../envs/rng.ts";
+import { Rng } from "../rng.ts";
 import type { Action, Box, Observation, Space } from "../envs/types.ts";
 import { sample as sampleSpace } from "../envs/types.ts";
 import { defaultGenerator, type Generator } from "../tensor/random.ts";

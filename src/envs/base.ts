@@ -5,7 +5,7 @@
  */
 
 import { Canvas } from "./render.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../rng.ts";
 import type {
   Action,
   Box,

@@ -18,7 +18,7 @@
  */
 
 export * from "./types.ts";
-export { Rng, type RngState } from "./rng.ts";
+export { Rng, type RngState } from "../rng.ts";
 export { BaseEnv, type BaseEnvOptions, readState, type Transition } from "./base.ts";
 export {
   Canvas,

@@ -25,7 +25,7 @@
  * @module
  */
 
-import { Rng } from "./rng.ts";
+import { Rng } from "../rng.ts";
 import {
   type Action,
   actionDim,

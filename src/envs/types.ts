@@ -18,7 +18,7 @@
  * @module
  */
 
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../rng.ts";
 
 /** Element type of a {@link Box}. */
 export type BoxDType = "float32" | "uint8";

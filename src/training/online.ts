@@ -29,7 +29,8 @@ import {
 } from "../core/training_config.ts";
 import { ReplayBuffer } from "./replay_buffer.ts";
 import { disposeBatch, type TrainStep } from "../core/train_step.ts";
-import { assembleCallbacks, deriveSeed, RunCore } from "./trainer.ts";
+import { deriveSeed } from "../rng.ts";
+import { assembleCallbacks, RunCore } from "./trainer.ts";
 
 /** Options of {@link trainOnline}. */
 export interface OnlineOptions {

@@ -77,6 +77,7 @@ import {
 } from "../io/npz.ts";
 import { npyToNumbers } from "../io/npy.ts";
 import { tensor } from "../tensor/creation.ts";
+import { Rng, type RngState, SAMPLING_SEED_FOLD } from "../rng.ts";
 
 /** Storage type of observations. */
 export type ObsDtype = "float32" | "uint8";
@@ -233,51 +234,12 @@ function transitionBytes(
 const LAST = 1;
 const TERMINAL = 2;
 
-// ---------------------------------------------------------------------------------------------
-// Sampling stream: xoshiro128** seeded through splitmix32.
-// ---------------------------------------------------------------------------------------------
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
-}
-
-class Xoshiro128 {
-  readonly s = new Uint32Array(4);
-
-  constructor(seed: number) {
-    if (!Number.isFinite(seed)) {
-      throw new ConfigError(`ReplayBuffer: seed must be a finite number, got ${seed}`);
-    }
-    let z = (Math.trunc(seed) >>> 0) ^
-      Math.imul(Math.floor(Math.trunc(seed) / 2 ** 32) | 0, 0x9e3779b9);
-    for (let i = 0; i < 4; i++) {
-      z = (z + 0x9e3779b9) | 0;
-      let x = z;
-      x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
-      x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
-      this.s[i] = (x ^ (x >>> 16)) >>> 0;
-    }
-    if ((this.s[0] | this.s[1] | this.s[2] | this.s[3]) === 0) this.s[0] = 1;
+/** The sampling stream of `seed` (the replay buffer's fold of its high word: see `rng.ts`). */
+function samplingRng(seed: number): Rng {
+  if (!Number.isFinite(seed)) {
+    throw new ConfigError(`ReplayBuffer: seed must be a finite number, got ${seed}`);
   }
-
-  next(): number {
-    const s = this.s;
-    const r = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
-    const t = s[1] << 9;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11);
-    return r;
-  }
-
-  /** Uniform integer in [0, n), n <= 2^53 (53 random bits). */
-  int(n: number): number {
-    const hi = this.next() >>> 5, lo = this.next() >>> 6;
-    return Math.floor(((hi * 67108864 + lo) / 9007199254740992) * n);
-  }
+  return new Rng(seed, SAMPLING_SEED_FOLD);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,7 +315,7 @@ export class ReplayBuffer {
   /** An episode is in progress (its last row has no LAST flag). */
   #open = false;
   #curStep = 0;
-  #rng: Xoshiro128;
+  #rng: Rng;
   #version = 0;
   #cache: { key: string; version: number; cum: Float64Array } | null = null;
 
@@ -401,7 +363,7 @@ export class ReplayBuffer {
     this.#rewards = new Float32Array(n);
     this.#flags = new Uint8Array(n);
     this.#epStep = new Uint32Array(n);
-    this.#rng = new Xoshiro128(opts.seed ?? 0);
+    this.#rng = samplingRng(opts.seed ?? 0);
   }
 
   /** Transitions stored (at most `capacity`). */
@@ -437,17 +399,21 @@ export class ReplayBuffer {
 
   /** State of the sampling stream (for checkpoints). */
   getRngState(): number[] {
-    return Array.from(this.#rng.s);
+    return [...this.#rng.getState()];
   }
 
   /** Restores the sampling stream from {@link getRngState}. */
   setRngState(state: readonly number[]): void {
-    if (state.length !== 4 || state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
+    if (
+      state.length !== 4 || state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff) ||
+      state.every((v) => v === 0)
+    ) {
       throw new ConfigError(
-        `ReplayBuffer.setRngState: expected 4 unsigned 32-bit integers, got ${state.length} values`,
+        `ReplayBuffer.setRngState: expected 4 unsigned 32-bit integers, not all zero (a state ` +
+          `from getRngState), got ${JSON.stringify(state.slice(0, 8))}`,
       );
     }
-    this.#rng.s.set(state);
+    this.#rng.setState(state as RngState);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -703,7 +669,7 @@ export class ReplayBuffer {
     B: number,
     T: number,
     pad: boolean,
-    rng: Xoshiro128,
+    rng: Rng,
     cross = false,
   ): { starts: Float64Array; lens: Int32Array } {
     const starts = new Float64Array(B);
@@ -779,7 +745,7 @@ export class ReplayBuffer {
       throw new ConfigError(`sample: seqLen must be an integer >= 1, got ${T}`);
     }
     this.checkSampleSize(B, T);
-    const rng = opts.seed !== undefined ? new Xoshiro128(opts.seed) : this.#rng;
+    const rng = opts.seed !== undefined ? samplingRng(opts.seed) : this.#rng;
     const cross = opts.crossEpisodes ?? false;
     const pad = !cross && (opts.pad ?? false);
     const { starts, lens } = this.#draw(B, T, pad, rng, cross);

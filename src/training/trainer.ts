@@ -20,6 +20,7 @@ import { warn } from "../log.ts";
 import type { DeviceName } from "../backend/types.ts";
 import { ensureDevice } from "../backend/device.ts";
 import { ConfigError } from "../errors.ts";
+import { deriveSeed } from "../rng.ts";
 import { CheckpointError } from "../core/errors.ts";
 import type { Batch } from "../core/batch.ts";
 import type { WorldModel } from "../core/world_model.ts";
@@ -106,15 +107,6 @@ export interface TrainResult {
   readonly model: WorldModel;
   /** How the run went. */
   readonly summary: TrainSummary;
-}
-
-/** A 32-bit stream seed derived from the run's seed and a stream number. */
-export function deriveSeed(seed: number, stream: number): number {
-  let h = (Math.trunc(seed) ^ Math.imul(stream + 1, 0x9e3779b9)) >>> 0;
-  h ^= Math.floor(Math.trunc(seed) / 2 ** 32) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /**

@@ -10,7 +10,7 @@
 import { BaseEnv, type BaseEnvOptions, readState, type Transition } from "../base.ts";
 import type { Canvas, Rgb } from "../render.ts";
 import { View } from "../render.ts";
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../../rng.ts";
 import { type Action, type Box, box, type Discrete, discrete, discreteIndex } from "../types.ts";
 
 /** Gymnasium's Acrobot constants. */

@@ -45,7 +45,7 @@
 
 import { BaseEnv, type BaseEnvOptions, readState, type Transition } from "../base.ts";
 import type { Canvas, Rgb } from "../render.ts";
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../../rng.ts";
 import {
   type Action,
   type Box,

@@ -9,7 +9,7 @@
 import { BaseEnv, type BaseEnvOptions, readState, type Transition } from "../base.ts";
 import type { Canvas, Rgb } from "../render.ts";
 import { View } from "../render.ts";
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../../rng.ts";
 import { type Action, type Box, box, continuousAction } from "../types.ts";
 import {
   loadMujoco,

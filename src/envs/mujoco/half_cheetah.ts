@@ -15,7 +15,7 @@
  */
 
 import type { Transition } from "../base.ts";
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../../rng.ts";
 import { loadMujoco, type MujocoModule } from "./loader.ts";
 import {
   LOCOMOTION_KWARGS,

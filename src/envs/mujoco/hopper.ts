@@ -15,7 +15,7 @@
 
 import { ConfigError } from "../../errors.ts";
 import type { Transition } from "../base.ts";
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../../rng.ts";
 import type { Info } from "../types.ts";
 import { contactMarginRule, loadMujoco, type MujocoModule } from "./loader.ts";
 import {

@@ -20,7 +20,7 @@
 import { ConfigError } from "../../errors.ts";
 import { BaseEnv, type BaseEnvOptions, readState, type Transition } from "../base.ts";
 import { type Canvas, type Rgb, View } from "../render.ts";
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../../rng.ts";
 import { type Action, type Box, box, continuousAction, type Info } from "../types.ts";
 import { type MjData, type MjModel, modelFromXml, type MujocoModule } from "./loader.ts";
 import type { PlanarCapsule, PlanarLimb, PlanarModel } from "./planar_model.ts";
