@@ -25,7 +25,7 @@ export {
 } from "./src/errors.ts";
 
 // Tensors
-export type { DType, TensorData } from "./src/tensor/dtype.ts";
+export type { DType, TensorData } from "./src/ir/dtype.ts";
 export type { DeviceName } from "./src/backend/types.ts";
 export {
   isGradEnabled,

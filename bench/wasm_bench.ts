@@ -17,7 +17,7 @@ import { setCpuBackend } from "../src/backend/device.ts";
 import { JsBackend } from "../src/backend/cpu/js_backend.ts";
 import { WasmBackend } from "../src/backend/wasm/backend.ts";
 import type { Backend, ConvKernel, DeviceBuffer } from "../src/backend/types.ts";
-import { contiguousView } from "../src/tensor/view.ts";
+import { contiguousView } from "../src/ir/view.ts";
 
 const BACKENDS: Record<string, Backend> = {
   wasm: new WasmBackend(),

@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { Expr } from "../tensor/expr.ts";
-import { contiguousStrides, type Shape, type View } from "../tensor/view.ts";
+import type { Expr } from "../ir/expr.ts";
+import { contiguousStrides, type Shape, type View } from "../ir/view.ts";
 
 /** How a load or frame view is indexed. */
 export interface ViewPlan {

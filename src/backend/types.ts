@@ -4,9 +4,9 @@
  * @module
  */
 
-import type { DType } from "../tensor/dtype.ts";
-import type { Expr } from "../tensor/expr.ts";
-import type { Shape, View } from "../tensor/view.ts";
+import type { DType } from "../ir/dtype.ts";
+import type { Expr } from "../ir/expr.ts";
+import type { Shape, View } from "../ir/view.ts";
 
 /** Devices a tensor can live on. */
 export type DeviceName = "cpu" | "webgpu";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { DType } from "../tensor/dtype.ts";
+import type { DType } from "../ir/dtype.ts";
 import { BATCH_CONTAINERS, BATCH_FIELDS } from "./batch.ts";
 import { ContractDefinitionError } from "./errors.ts";
 import type { Capability } from "./types.ts";

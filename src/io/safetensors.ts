@@ -8,7 +8,7 @@
  */
 
 import { FormatError } from "../errors.ts";
-import type { DType } from "../tensor/dtype.ts";
+import type { DType } from "../ir/dtype.ts";
 import { readTensors, realize, type Tensor } from "../tensor/tensor.ts";
 import { tensor as makeTensor } from "../tensor/creation.ts";
 import type { DeviceName } from "../backend/types.ts";

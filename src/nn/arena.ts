@@ -11,7 +11,7 @@ import type { Backend, BufView, DeviceBuffer } from "../backend/types.ts";
 import { LazyNode } from "../tensor/lazy.ts";
 import { realizeNodes } from "../tensor/schedule.ts";
 import { keep, Tensor } from "../tensor/tensor.ts";
-import { contiguousView } from "../tensor/view.ts";
+import { contiguousView } from "../ir/view.ts";
 
 /** Element alignment of slots (256 bytes: any binding offset alignment, and vec4 loads). */
 const ALIGN = 64;

@@ -11,7 +11,7 @@ import { getBackend } from "../backend/device.ts";
 import { keep, readTensors, Tensor } from "../tensor/tensor.ts";
 import { tensor as makeTensor } from "../tensor/creation.ts";
 import { LazyNode } from "../tensor/lazy.ts";
-import { contiguousView } from "../tensor/view.ts";
+import { contiguousView } from "../ir/view.ts";
 import { realize } from "../tensor/tensor.ts";
 
 /**

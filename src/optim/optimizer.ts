@@ -13,7 +13,7 @@ import type { LazyNode } from "../tensor/lazy.ts";
 import { emitKernel, realizeNodes } from "../tensor/schedule.ts";
 import { constant, keep, noGrad, type Tensor } from "../tensor/tensor.ts";
 import { full } from "../tensor/creation.ts";
-import { contiguousView } from "../tensor/view.ts";
+import { contiguousView } from "../ir/view.ts";
 import { ParamArena, type ShadowArena } from "../nn/arena.ts";
 import type { LRSchedule } from "./schedule.ts";
 

@@ -24,7 +24,7 @@ import { setBufferLog } from "./lazy.ts";
 import { type Generator, setKeyLog } from "./random.ts";
 import { realizeNodes, setKernelSink } from "./schedule.ts";
 import { keep, noGrad, Tensor } from "./tensor.ts";
-import { contiguousView } from "./view.ts";
+import { contiguousView } from "../ir/view.ts";
 import { LazyNode as Node } from "./lazy.ts";
 
 /** A recorded kernel, or a JS hook to run at that point of the replay. */

@@ -6,8 +6,8 @@
 import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
 import type { DeviceName } from "../backend/types.ts";
 import { getBackend, getDefaultDevice } from "../backend/device.ts";
-import { assertDType, type DType } from "./dtype.ts";
-import { assertShape, numel } from "./view.ts";
+import { assertDType, type DType } from "../ir/dtype.ts";
+import { assertShape, numel } from "../ir/view.ts";
 import {
   composite,
   concatOp,

@@ -7,7 +7,7 @@
 import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
 import type { ConvGeometry, PoolGeometry } from "../backend/types.ts";
 import { composite, kernelNode, recordGrad, scatterAddOp, type Tensor } from "./tensor.ts";
-import { normAxis } from "./view.ts";
+import { normAxis } from "../ir/view.ts";
 
 /** Options of conv2d / convTranspose2d. */
 export interface ConvOptions {

@@ -10,8 +10,8 @@
  */
 
 import type { Backend, DeviceBuffer, ReduceOp } from "../backend/types.ts";
-import type { DType } from "./dtype.ts";
-import type { Shape, View } from "./view.ts";
+import type { DType } from "../ir/dtype.ts";
+import type { Shape, View } from "../ir/view.ts";
 
 /** A source edge: a node seen through a view. */
 export interface Src {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Ast, parseExpr } from "./expr.ts";
+import { type Ast, parseExpr } from "../ir/expr.ts";
 import type { Tensor } from "./tensor.ts";
 
 /**

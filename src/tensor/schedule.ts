@@ -13,7 +13,7 @@
 
 import { DeviceError } from "../errors.ts";
 import type { Backend, BufView, DeviceBuffer, Kernel } from "../backend/types.ts";
-import { castTo, type Expr, instantiate, type VType, vtypeOf } from "./expr.ts";
+import { castTo, type Expr, instantiate, type VType, vtypeOf } from "../ir/expr.ts";
 import { elementwiseOp } from "./ops_table.ts";
 import { type LazyNode, release, type Src } from "./lazy.ts";
 import { KERNEL_BUILDERS } from "./kernel_builders.ts";
@@ -26,7 +26,7 @@ import {
   type Shape,
   sliceView,
   type View,
-} from "./view.ts";
+} from "../ir/view.ts";
 
 /** Largest number of ops fused into one kernel before a producer gets its own buffer. */
 const MAX_FUSED_OPS = 48;

@@ -17,7 +17,7 @@ import {
   storageArray,
   type TensorData,
   toPublicData,
-} from "./dtype.ts";
+} from "../ir/dtype.ts";
 import { LazyNode, type NodeOp, release, retain, type Src } from "./lazy.ts";
 import { type ElementwiseOp, elementwiseOp } from "./ops_table.ts";
 import { addPendingTarget, realizeNodes } from "./schedule.ts";
@@ -35,7 +35,7 @@ import {
   type Shape,
   sliceView,
   type View,
-} from "./view.ts";
+} from "../ir/view.ts";
 
 /** Nested number arrays, as returned by `array()`. */
 export type NestedArray = number | boolean | NestedArray[];

@@ -32,7 +32,7 @@ import { JsBackend } from "../../src/backend/cpu/js_backend.ts";
 import { WasmBackend } from "../../src/backend/wasm/backend.ts";
 import { WasmHeap } from "../../src/backend/wasm/heap.ts";
 import type { Backend, Kernel, OptimKernel } from "../../src/backend/types.ts";
-import { contiguousView } from "../../src/tensor/view.ts";
+import { contiguousView } from "../../src/ir/view.ts";
 
 const ref = new JsBackend();
 const wasm = new WasmBackend();

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { concat, realize, type Tensor, tensor, where } from "../../mod.ts";
 import type { Backend, Kernel } from "../../src/backend/types.ts";
 import { getBackend } from "../../src/backend/device.ts";
-import { type Expr, walkExpr } from "../../src/tensor/expr.ts";
+import { type Expr, walkExpr } from "../../src/ir/expr.ts";
 import { scheduleOptions, setKernelSink } from "../../src/tensor/schedule.ts";
 import { assertClose, assertSame, numel, Rng, webgpu } from "../util.ts";
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Expr, VType } from "../../tensor/expr.ts";
+import type { Expr, VType } from "../../ir/expr.ts";
 import type { ExprPlan, FramePlan, ViewPlan } from "../plan.ts";
 
 interface FrameCtx {

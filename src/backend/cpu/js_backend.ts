@@ -5,7 +5,7 @@
  */
 
 import { DeviceError } from "../../errors.ts";
-import { numel } from "../../tensor/view.ts";
+import { numel } from "../../ir/view.ts";
 import type {
   Backend,
   BackendMemory,
@@ -302,11 +302,11 @@ ${body}
   }
 }
 
-function inputDecls(expr: import("../../tensor/expr.ts").Expr, n: number): string {
+function inputDecls(expr: import("../../ir/expr.ts").Expr, n: number): string {
   // Each input is read with one type; find it from the loads.
   const types = new Array<string>(n).fill("f");
   const seen = new Set<unknown>();
-  const walk = (e: import("../../tensor/expr.ts").Expr) => {
+  const walk = (e: import("../../ir/expr.ts").Expr) => {
     if (seen.has(e)) return;
     seen.add(e);
     switch (e.k) {

@@ -10,8 +10,8 @@
  */
 
 import { DeviceError } from "../../errors.ts";
-import type { Expr } from "../../tensor/expr.ts";
-import { numel } from "../../tensor/view.ts";
+import type { Expr } from "../../ir/expr.ts";
+import { numel } from "../../ir/view.ts";
 import { JsBackend } from "../cpu/js_backend.ts";
 import type { BackendMemory, DeviceBuffer, Kernel, MatmulKernel, ReadRequest } from "../types.ts";
 import { ModuleBuilder } from "./emit.ts";

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { Expr, VType } from "../../tensor/expr.ts";
-import { numel, type Shape } from "../../tensor/view.ts";
+import type { Expr, VType } from "../../ir/expr.ts";
+import { numel, type Shape } from "../../ir/view.ts";
 import { collapseFrame, type ExprPlan, planExpr } from "../plan.ts";
 import type { EwKernel, ReduceKernel } from "../types.ts";
 import { type FnBuilder, I32, V128 } from "./emit.ts";

@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { Expr, VType } from "../../tensor/expr.ts";
+import type { Expr, VType } from "../../ir/expr.ts";
 import type { ExprPlan, FramePlan, ViewPlan } from "../plan.ts";
 import { FnBuilder, I32, V128 } from "./emit.ts";
 import * as M from "./math.ts";

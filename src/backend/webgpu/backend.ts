@@ -12,7 +12,7 @@
  */
 
 import { DeviceError, KernelError } from "../../errors.ts";
-import { numel } from "../../tensor/view.ts";
+import { numel } from "../../ir/view.ts";
 import { registerWebGPUFactory } from "../device.ts";
 import { collapseFrame, f32Bits, planExpr } from "../plan.ts";
 import { sizeClass } from "../cpu/js_backend.ts";

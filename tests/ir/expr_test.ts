@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type Expr, instantiate, parseExpr, walkExpr } from "../../src/tensor/expr.ts";
+import { type Expr, instantiate, parseExpr, walkExpr } from "../../src/ir/expr.ts";
 import { ELEMENTWISE } from "../../src/tensor/ops_table.ts";
 
 function countCalls(e: Expr, fn: string): number {
