@@ -633,6 +633,7 @@ export {
   type RandomShootingOptions,
   RandomShootingPlanner,
   repeatState,
+  type SamplingOptions,
   selectElites,
   shiftSequence,
 } from "./src/planners/mod.ts";

@@ -2,43 +2,22 @@
  * Cross-entropy method planners: {@link CEMPlanner} (Gaussian over continuous action
  * sequences: the elites' mean and standard deviation become the next sampling distribution)
  * and {@link CategoricalCEMPlanner} (independent categoricals per step over discrete actions:
- * the elites' action frequencies, smoothed, become the next probabilities). Both warm-start
- * from the previous plan shifted by one step, evaluate every candidate of an iteration as one
- * batch, select elites on the device, and return the plan as a tensor without reading back.
+ * the elites' action frequencies, smoothed, become the next probabilities). Both are the
+ * shared sampling planner (`sampling.ts`: warm start, policy trajectories, batched scoring,
+ * elites on the device, no read-back) with their own refit.
  * @module
  */
 
+import { full, oneHot } from "../tensor/creation.ts";
+import { categorical } from "../tensor/random.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import type { ActionPayload } from "../core/payloads.ts";
-import { concat, full, oneHot } from "../tensor/creation.ts";
-import { nanToNum } from "../tensor/functional.ts";
-import { tidy } from "../tensor/memory.ts";
-import { categorical, randn } from "../tensor/random.ts";
-import { noGrad, realize, type Tensor } from "../tensor/tensor.ts";
-import {
-  Imaginer,
-  planInput,
-  plannedPayload,
-  type PlannerBaseOptions,
-  type PlanningModel,
-  type PlanOptions,
-  repeatState,
-  replaceKept,
-  shiftSequence,
-  type State,
-  zeroSequence,
-} from "./helpers.ts";
-import { selectElites } from "./mppi.ts";
+import { type PlanningModel, type PlanOptions, shiftSequence, type State } from "./helpers.ts";
+import { drawGaussian, exploreFirst, type Gaussian, startGaussian } from "./gaussian.ts";
+import { type Elites, type Refit, type SamplingOptions, SamplingPlanner } from "./sampling.ts";
 
-/** Options of {@link CEMPlanner}. */
-export interface CEMOptions extends PlannerBaseOptions {
-  /** Iterations (default 6). */
-  readonly iterations?: number;
-  /** Candidates per state and iteration, policy trajectories included (default 512). */
-  readonly numSamples?: number;
-  /** Elites (default 64). */
-  readonly numElites?: number;
-  /** Policy-prior trajectories among the samples (default 0). */
-  readonly numPiTrajs?: number;
+/** Options of {@link CEMPlanner} (policy trajectories default to 0; plans are not compiled). */
+export interface CEMOptions extends SamplingOptions {
   /** Smallest standard deviation (default 0.05). */
   readonly minStd?: number;
   /** Largest and initial standard deviation (default 2). */
@@ -47,189 +26,169 @@ export interface CEMOptions extends PlannerBaseOptions {
   readonly momentum?: number;
 }
 
-/** Gaussian CEM over continuous action sequences. */
+/** Score of a NaN return: never an elite while any candidate has a number. */
+const NAN_LAST = -3e38;
+
+/** The best elite's value `[B]` (elites come best first). */
+function bestValue(e: Elites): Tensor {
+  return e.values.narrow(1, 0, 1).reshape([e.values.shape[0]]);
+}
+
+/** Gaussian CEM's refit: the elites' mean and standard deviation, optionally with momentum. */
+function cemRefit(opts: CEMOptions): Refit<Gaussian> {
+  const minStd = opts.minStd ?? 0.05, maxStd = opts.maxStd ?? 2, mom = opts.momentum ?? 0;
+  return {
+    nanScore: NAN_LAST,
+    start: (f, prev) => startGaussian(f, prev, maxStd),
+    draw: drawGaussian,
+    refit(_f, d, elites) {
+      const eMean = elites.actions.mean(2);
+      const eStd = elites.actions.sub(eMean.unsqueeze(2)).square().mean(2).sqrt();
+      const mean = mom > 0 ? d.mean.mul(mom).add(eMean.mul(1 - mom)) : eMean;
+      const std = (mom > 0 ? d.std.mul(mom).add(eStd.mul(1 - mom)) : eStd).clamp(minStd, maxStd);
+      return { mean, std };
+    },
+    choose(f, d, elites, evalMode) {
+      const actions = evalMode ? d.mean : exploreFirst(f, d.mean, d.std);
+      return { actions: actions.clamp(f.bounds[0], f.bounds[1]), value: bestValue(elites) };
+    },
+    keep: (d) => d.mean,
+  };
+}
+
+/**
+ * Gaussian CEM over continuous action sequences. The plan is the final mean, with exploration
+ * noise on its first step unless `evalMode`.
+ */
 export class CEMPlanner {
   /** Horizon. */
   readonly horizon: number;
-  readonly #im: Imaginer;
-  readonly #o: Required<
-    Pick<
-      CEMOptions,
-      "iterations" | "numSamples" | "numElites" | "numPiTrajs" | "minStd" | "maxStd" | "momentum"
-    >
-  >;
-  readonly #opts: CEMOptions;
-  #prevMean: Tensor | null = null;
+  readonly #body: SamplingPlanner<Gaussian>;
 
   /** A planner for `model`. */
   constructor(model: PlanningModel, opts: CEMOptions = {}) {
-    this.#im = new Imaginer(model, opts);
-    if (this.#im.space.discrete) {
-      throw new TypeError("CEMPlanner plans continuous actions; use CategoricalCEMPlanner");
-    }
-    this.#opts = opts;
-    this.horizon = opts.horizon ?? 3;
-    const numSamples = opts.numSamples ?? 512;
-    this.#o = {
-      iterations: opts.iterations ?? 6,
-      numSamples,
-      numElites: Math.min(opts.numElites ?? 64, numSamples),
-      numPiTrajs: this.#im.hasPolicy ? Math.min(opts.numPiTrajs ?? 0, numSamples - 1) : 0,
-      minStd: opts.minStd ?? 0.05,
-      maxStd: opts.maxStd ?? 2,
-      momentum: opts.momentum ?? 0,
-    };
+    this.#body = new SamplingPlanner(
+      model,
+      opts,
+      {
+        name: "CEMPlanner",
+        discrete: false,
+        other: "CategoricalCEMPlanner",
+        numPiTrajs: 0,
+        compile: false,
+      },
+      cemRefit(opts),
+    );
+    this.horizon = this.#body.horizon;
   }
 
-  /** Forgets the warm start. */
+  /** The mean of the last plan `[H, B, A]` (the next plan's warm start), or null. */
+  get previousMean(): Tensor | null {
+    return this.#body.previous;
+  }
+
+  /** Forgets the warm start (a new episode). */
   reset(): void {
-    this.#prevMean = replaceKept(this.#prevMean, null);
+    this.#body.reset();
   }
 
   /**
-   * Plans from states `[B]` (or observations). Returns the final mean sequence `[H, B, A]`
-   * (exploration noise on its first step unless `evalMode`) with `wf.planner.horizon`.
+   * Plans from encoded states (`[B]`; or observations, encoded first): see the class doc for
+   * what the plan `[H, B, dim]` is. The payload carries `extras["wf.planner.horizon"] = H` and
+   * the estimated value `[B]` in `extras["wf.planner.value"]`.
    */
   plan(from: State | Tensor, opts: PlanOptions = {}): ActionPayload {
-    const im = this.#im;
-    const o = this.#o;
-    const H = this.horizon;
-    const A = im.space.dim;
-    const [lo, hi] = this.#opts.actionBounds ?? [-1, 1];
-    const g = { generator: this.#opts.generator };
-    const input = planInput(im.model, from);
-    const { batch: B, device } = input;
-    const N = o.numSamples, P = o.numPiTrajs, E = o.numElites, mom = o.momentum;
-    const prev = this.#prevMean;
-    const warm = !opts.t0 && prev && prev.shape[1] === B && prev.shape[0] === H ? prev : null;
-    const out = noGrad(() =>
-      tidy(() => {
-        const state = input.state();
-        const piActs = P > 0
-          ? im.policyRollout(repeatState(state, P), H).reshape([H, B, P, A])
-          : null;
-        let mean = warm ? shiftSequence(warm, 0) : zeroSequence(H, B, A, device);
-        let std = full([H, B, A], o.maxStd, { device });
-        let best: Tensor | null = null;
-        for (let it = 0; it < o.iterations; it++) {
-          const r = randn([H, B, N - P, A], { ...g, device });
-          const sampled = mean.unsqueeze(2).add(std.unsqueeze(2).mul(r)).clamp(lo, hi);
-          const actions = piActs ? concat([piActs, sampled], 2) : sampled;
-          const value = im.returns(state, actions.reshape([H, B * N, A]), N).reshape([B, N]);
-          const elite = selectElites(actions, nanToNum(value, -3e38), E);
-          const eMean = elite.actions.mean(2);
-          const eStd = elite.actions.sub(eMean.unsqueeze(2)).square().mean(2).sqrt();
-          mean = mom > 0 ? mean.mul(mom).add(eMean.mul(1 - mom)) : eMean;
-          std = (mom > 0 ? std.mul(mom).add(eStd.mul(1 - mom)) : eStd).clamp(o.minStd, o.maxStd);
-          best = elite.values.narrow(1, 0, 1).reshape([B]);
-        }
-        let actions = mean;
-        if (!opts.evalMode) {
-          const first = mean.narrow(0, 0, 1).add(
-            std.narrow(0, 0, 1).mul(randn([1, B, A], { ...g, device })),
-          );
-          actions = H > 1 ? concat([first, mean.narrow(0, 1, H - 1)], 0) : first;
-        }
-        return { actions: actions.clamp(lo, hi), mean, best: best! };
-      })
-    );
-    realize(out.actions, out.mean, out.best);
-    this.#prevMean = replaceKept(this.#prevMean, out.mean);
-    return plannedPayload(im.space, out.actions, { "wf.planner.value": out.best });
+    return this.#body.plan(from, opts);
+  }
+
+  /** Frees the buffers of compiled plans (they are traced again when needed). */
+  dispose(): void {
+    this.#body.dispose();
   }
 }
 
-/** Options of {@link CategoricalCEMPlanner}. */
-export interface CategoricalCEMOptions extends PlannerBaseOptions {
-  /** Iterations (default 6). */
-  readonly iterations?: number;
-  /** Candidates per state and iteration, policy trajectories included (default 512). */
-  readonly numSamples?: number;
-  /** Elites (default 64). */
-  readonly numElites?: number;
-  /** Policy-prior trajectories among the samples (default 0). */
-  readonly numPiTrajs?: number;
+/** Options of {@link CategoricalCEMPlanner} (policy trajectories default to 0; not compiled). */
+export interface CategoricalCEMOptions extends SamplingOptions {
   /** Weight of the previous probabilities in each update (default 0.1). */
   readonly smoothing?: number;
   /** Floor of every probability before renormalising (default 1e-3; keeps exploring). */
   readonly minProb?: number;
 }
 
+/** Categorical CEM's refit: the elites' action frequencies, smoothed and floored. */
+function categoricalRefit(opts: CategoricalCEMOptions): Refit<Tensor> {
+  const alpha = opts.smoothing ?? 0.1, minProb = opts.minProb ?? 1e-3;
+  return {
+    nanScore: NAN_LAST,
+    start: (f, prev) =>
+      prev
+        ? shiftSequence(prev, 1 / f.dim)
+        : full([f.H, f.B, f.dim], 1 / f.dim, { device: f.device }),
+    draw(f, probs, n) {
+      const logits = probs.log().unsqueeze(2).expand([f.H, f.B, n, f.dim]);
+      return oneHot(categorical(logits, { ...f.g }), f.dim); // [H, B, n, K]
+    },
+    refit(_f, probs, elites) {
+      const freq = elites.actions.mean(2); // [H, B, K]
+      const p = freq.mul(1 - alpha).add(probs.mul(alpha)).maximum(minProb);
+      return p.div(p.sum(-1, true));
+    },
+    choose(f, probs, elites, evalMode) {
+      const idx = evalMode ? probs.argmax(-1) : categorical(probs.log(), { ...f.g });
+      return { actions: oneHot(idx, f.dim), value: bestValue(elites) };
+    },
+    keep: (probs) => probs,
+  };
+}
+
 /**
  * CEM over discrete action sequences: one categorical per step (and state), sampled as one-hot
- * actions, refit to the elites' action frequencies.
+ * actions, refit to the elites' action frequencies. The plan is one-hot: the most likely action
+ * per step in `evalMode`, else a draw from the final probabilities.
  */
 export class CategoricalCEMPlanner {
   /** Horizon. */
   readonly horizon: number;
-  readonly #im: Imaginer;
-  readonly #opts: CategoricalCEMOptions;
-  #prevProbs: Tensor | null = null;
+  readonly #body: SamplingPlanner<Tensor>;
 
   /** A planner for a model with discrete actions. */
   constructor(model: PlanningModel, opts: CategoricalCEMOptions = {}) {
-    this.#im = new Imaginer(model, opts);
-    if (!this.#im.space.discrete) {
-      throw new TypeError("CategoricalCEMPlanner plans discrete actions; use CEMPlanner");
-    }
-    this.#opts = opts;
-    this.horizon = opts.horizon ?? 3;
-  }
-
-  /** Forgets the warm start. */
-  reset(): void {
-    this.#prevProbs = replaceKept(this.#prevProbs, null);
+    this.#body = new SamplingPlanner(
+      model,
+      opts,
+      {
+        name: "CategoricalCEMPlanner",
+        discrete: true,
+        other: "CEMPlanner",
+        numPiTrajs: 0,
+        compile: false,
+      },
+      categoricalRefit(opts),
+    );
+    this.horizon = this.#body.horizon;
   }
 
   /** The probabilities of the last plan `[H, B, K]`, or null. */
   get previousProbs(): Tensor | null {
-    return this.#prevProbs;
+    return this.#body.previous;
+  }
+
+  /** Forgets the warm start (a new episode). */
+  reset(): void {
+    this.#body.reset();
   }
 
   /**
-   * Plans from states `[B]` (or observations). Returns one-hot actions `[H, B, K]`: the most
-   * likely action per step in `evalMode`, else a draw from the final probabilities.
+   * Plans from encoded states (`[B]`; or observations, encoded first): see the class doc for
+   * what the plan `[H, B, dim]` is. The payload carries `extras["wf.planner.horizon"] = H` and
+   * the estimated value `[B]` in `extras["wf.planner.value"]`.
    */
   plan(from: State | Tensor, opts: PlanOptions = {}): ActionPayload {
-    const im = this.#im;
-    const H = this.horizon;
-    const K = im.space.dim;
-    const N = this.#opts.numSamples ?? 512;
-    const E = Math.min(this.#opts.numElites ?? 64, N);
-    const P = im.hasPolicy ? Math.min(this.#opts.numPiTrajs ?? 0, N - 1) : 0;
-    const iterations = this.#opts.iterations ?? 6;
-    const alpha = this.#opts.smoothing ?? 0.1;
-    const minProb = this.#opts.minProb ?? 1e-3;
-    const g = { generator: this.#opts.generator };
-    const input = planInput(im.model, from);
-    const { batch: B, device } = input;
-    const prev = this.#prevProbs;
-    const warm = !opts.t0 && prev && prev.shape[1] === B && prev.shape[0] === H ? prev : null;
-    const out = noGrad(() =>
-      tidy(() => {
-        const state = input.state();
-        const piActs = P > 0
-          ? im.policyRollout(repeatState(state, P), H).reshape([H, B, P, K])
-          : null;
-        let probs = warm ? shiftSequence(warm, 1 / K) : full([H, B, K], 1 / K, { device });
-        let best: Tensor | null = null;
-        for (let it = 0; it < iterations; it++) {
-          const logits = probs.log().unsqueeze(2).expand([H, B, N - P, K]);
-          const sampled = oneHot(categorical(logits, { ...g }), K); // [H, B, N - P, K]
-          const actions = piActs ? concat([piActs, sampled], 2) : sampled;
-          const value = im.returns(state, actions.reshape([H, B * N, K]), N).reshape([B, N]);
-          const elite = selectElites(actions, nanToNum(value, -3e38), E);
-          const freq = elite.actions.mean(2); // [H, B, K]
-          probs = freq.mul(1 - alpha).add(probs.mul(alpha)).maximum(minProb);
-          probs = probs.div(probs.sum(-1, true));
-          best = elite.values.narrow(1, 0, 1).reshape([B]);
-        }
-        const idx = opts.evalMode ? probs.argmax(-1) : categorical(probs.log(), { ...g });
-        return { actions: oneHot(idx, K), probs, best: best! };
-      })
-    );
-    realize(out.actions, out.probs, out.best);
-    this.#prevProbs = replaceKept(this.#prevProbs, out.probs);
-    return plannedPayload(im.space, out.actions, { "wf.planner.value": out.best });
+    return this.#body.plan(from, opts);
+  }
+
+  /** Frees the buffers of compiled plans (they are traced again when needed). */
+  dispose(): void {
+    this.#body.dispose();
   }
 }

@@ -18,7 +18,17 @@ export {
   repeatState,
   shiftSequence,
 } from "./helpers.ts";
-export { type MPPIOptions, MPPIPlanner, selectElites } from "./mppi.ts";
+export { type MPPIOptions, MPPIPlanner } from "./mppi.ts";
+export {
+  type Elites,
+  type Refit,
+  type SampleFrame,
+  type SamplingKind,
+  type SamplingOptions,
+  SamplingPlanner,
+  type SamplingSettings,
+  selectElites,
+} from "./sampling.ts";
 export {
   type CategoricalCEMOptions,
   CategoricalCEMPlanner,

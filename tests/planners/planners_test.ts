@@ -317,3 +317,28 @@ Deno.test("planners: MPPI iterations equal the official update computed by hand 
   assert.ok(match, `chosen ${JSON.stringify(chosen)} is an elite`);
   model.dispose();
 });
+
+Deno.test("planners: CEM and categorical CEM share MPPI's compiled body (compiled plans equal uncompiled ones)", async () => {
+  for (const discrete of [false, true]) {
+    const model = new PointModel([0.8, -0.6], 0.3, discrete);
+    const make = (compile: boolean) => {
+      const opts = { horizon: H, numSamples: 32, numElites: 6, iterations: 3, compile };
+      const generator = new Generator(11);
+      return discrete
+        ? new CategoricalCEMPlanner(model, { ...opts, generator })
+        : new CEMPlanner(model, { ...opts, generator, momentum: 0.2 });
+    };
+    const compiled = make(true), eager = make(false);
+    for (const opts of [{ t0: true }, {}, { evalMode: true }]) {
+      const a = compiled.plan(model.encode(startTensor()), opts);
+      const b = eager.plan(model.encode(startTensor()), opts);
+      const label = `${discrete ? "categorical" : "gaussian"} ${JSON.stringify(opts)}`;
+      assert.deepEqual(await a.tensor!.data(), await b.tensor!.data(), label);
+      const v = (p: typeof a) => (p.extras!["wf.planner.value"] as Tensor).data();
+      assert.deepEqual(await v(a), await v(b), `${label}: value`);
+    }
+    compiled.dispose();
+    eager.dispose();
+    model.dispose();
+  }
+});
