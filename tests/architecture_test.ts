@@ -54,9 +54,6 @@ export const LAYERS: readonly (readonly string[])[] = [
  */
 export const DEBTS: readonly string[] = [
   // Circles (point 3).
-  "src/backend/cpu/js_backend.ts | src/backend/cpu/js_kernels.ts",
-  "src/backend/wasm/backend.ts | src/backend/wasm/kernels.ts",
-  "src/backend/webgpu/backend.ts | src/backend/webgpu/kernels_extra.ts",
   "src/tensor/ops_table.ts | src/tensor/schedule.ts | src/tensor/tensor.ts",
 ];
 

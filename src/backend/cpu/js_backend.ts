@@ -18,13 +18,8 @@ import type {
 } from "../types.ts";
 import { collapseFrame, planExpr } from "../plan.ts";
 import { castJs, JsExprGen, roundEven, storeJs } from "./codegen_js.ts";
+import type { CpuBuffer } from "./buffer.ts";
 import { runHandKernel } from "./js_kernels.ts";
-
-/** A cpu buffer: one ArrayBuffer seen as float32 and int32. */
-export interface CpuBuffer extends DeviceBuffer {
-  readonly f: Float32Array;
-  readonly i: Int32Array;
-}
 
 let nextBufferId = 1;
 

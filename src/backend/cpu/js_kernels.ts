@@ -16,7 +16,7 @@ import type {
   SoftmaxKernel,
   SortKernel,
 } from "../types.ts";
-import type { CpuBuffer } from "./js_backend.ts";
+import type { CpuBuffer } from "./buffer.ts";
 import { fillRandom } from "../rng.ts";
 
 const F = (b: { buf: unknown }) => (b.buf as CpuBuffer).f;

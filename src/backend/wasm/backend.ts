@@ -163,7 +163,7 @@ export class WasmBackend extends JsBackend {
       this.dispatchCount++;
       return this.planMatmul(k)();
     }
-    if (this.kernels.run(this, k)) {
+    if (this.kernels.run(k)) {
       this.dispatchCount++;
       return;
     }
@@ -180,7 +180,7 @@ export class WasmBackend extends JsBackend {
         run();
       };
     }
-    const p = this.kernels.prepare(this, k);
+    const p = this.kernels.prepare(k);
     if (p) {
       return () => {
         this.dispatchCount++;
@@ -358,7 +358,7 @@ export class WasmBackend extends JsBackend {
           inputs: [...k.inputs, k.out.buf],
           consts: k.consts,
         };
-        const p = prepared ? this.kernels.prepare(this, ew) : null;
+        const p = prepared ? this.kernels.prepare(ew) : null;
         steps.push(p ?? (() => this.runUncounted(ew)));
       }
     }
@@ -430,7 +430,7 @@ export class WasmBackend extends JsBackend {
 
   /** Runs a kernel without counting a dispatch (parts of a planned kernel); fallbacks count. */
   private runUncounted(k: Kernel): void {
-    if (this.kernels.run(this, k)) return;
+    if (this.kernels.run(k)) return;
     this.fallbacks.set(k.kind, (this.fallbacks.get(k.kind) ?? 0) + 1);
     super.run(k);
   }

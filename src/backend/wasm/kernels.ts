@@ -23,7 +23,6 @@ import type {
 } from "../types.ts";
 import { f32Bits } from "../plan.ts";
 import type { WasmBuffer, WasmHeap } from "./heap.ts";
-import type { WasmBackend } from "./backend.ts";
 import type { WorkerPool } from "./pool.ts";
 import { ModuleBuilder } from "./emit.ts";
 import { Unsupported } from "./codegen_expr.ts";
@@ -85,14 +84,14 @@ const COL_CAP = 1 << 18;
 /** The generated-kernel runner of a heap. */
 export interface WasmKernels {
   /** Runs `k` if it has a wasm implementation; returns whether it did. */
-  run(backend: WasmBackend, k: Kernel): boolean;
+  run(k: Kernel): boolean;
   /** Whether `k` has a wasm implementation. */
   handles(k: Kernel): boolean;
   /**
    * Plans `k` once and returns a function running it (null: no wasm implementation). Generated
    * kernels keep their compiled function and parameter words; the others re-run `run`.
    */
-  prepare(backend: WasmBackend, k: Kernel): (() => void) | null;
+  prepare(k: Kernel): (() => void) | null;
   /** Compiled generated kernels (for tests and profiling). */
   readonly compiled: number;
 }
@@ -169,7 +168,7 @@ class Runner implements WasmKernels {
     return n;
   }
 
-  run(backend: WasmBackend, k: Kernel): boolean {
+  run(k: Kernel): boolean {
     switch (k.kind) {
       case "ew":
         return this.ew(k);
@@ -188,7 +187,6 @@ class Runner implements WasmKernels {
       case "gather":
         return this.gather(k);
       default:
-        void backend;
         return false;
     }
   }
@@ -197,11 +195,11 @@ class Runner implements WasmKernels {
     return HANDLED.has(k.kind);
   }
 
-  prepare(backend: WasmBackend, k: Kernel): (() => void) | null {
+  prepare(k: Kernel): (() => void) | null {
     if (k.kind === "ew" || k.kind === "reduce") {
       const p = plan(k);
       if (p === undefined) return null;
-      if (!p) return () => this.run(backend, k);
+      if (!p) return () => this.run(k);
       const c = this.compile(p);
       if (!c) return null;
       const ptrs = this.pointers(k);
@@ -213,7 +211,7 @@ class Runner implements WasmKernels {
     }
     if (!this.handles(k)) return null;
     return () => {
-      if (!this.run(backend, k)) throw new Error(`internal: wasm ${k.kind} kernel failed`);
+      if (!this.run(k)) throw new Error(`internal: wasm ${k.kind} kernel failed`);
     };
   }
 

@@ -38,6 +38,7 @@ import {
   storeWgsl,
   WgslExprGen,
 } from "./codegen_wgsl.ts";
+import type { CompiledKernel, KernelHost } from "./kernel_host.ts";
 import { runExtraKernel } from "./kernels_extra.ts";
 import elementwiseTpl from "../../../kernels/elementwise.wgsl" with { type: "text" };
 import reduceTpl from "../../../kernels/reduce.wgsl" with { type: "text" };
@@ -53,15 +54,6 @@ import rngSrc from "../../../kernels/rng.wgsl" with { type: "text" };
 /** A WebGPU buffer handed out by the pool. */
 export interface GpuBuffer extends DeviceBuffer {
   readonly gpu: GPUBuffer;
-}
-
-/** A compiled kernel: pipeline plus the layout pattern of its bindings. */
-export interface CompiledKernel {
-  readonly pipeline: GPUComputePipeline;
-  /** Binding access pattern after the uniform, e.g. `"wrr"` (w = read_write, r = read). */
-  readonly pattern: string;
-  /** Uniform words the kernel reads (bound size is this rounded up to vec4). */
-  readonly words: number;
 }
 
 let nextId = 1;
@@ -85,7 +77,7 @@ function uniformBytesOf(words: number): number {
 const UNIFORM_CAPACITY = 1 << 20; // bytes per batch before an automatic submit
 
 /** The WebGPU backend. */
-export class WebGPUBackend implements Backend {
+export class WebGPUBackend implements Backend, KernelHost {
   readonly name = "webgpu" as const;
   readonly maxKernelInputs: number;
   readonly maxBufferElements: number;

@@ -18,7 +18,7 @@ import type {
   PoolKernel,
   SortKernel,
 } from "../types.ts";
-import type { CompiledKernel, WebGPUBackend } from "./backend.ts";
+import type { CompiledKernel, KernelHost } from "./kernel_host.ts";
 import { fillTemplate } from "./codegen_wgsl.ts";
 import convTpl from "../../../kernels/conv.wgsl" with { type: "text" };
 import poolSrc from "../../../kernels/pool.wgsl" with { type: "text" };
@@ -27,7 +27,7 @@ import sortTpl from "../../../kernels/sort.wgsl" with { type: "text" };
 import optimSrc from "../../../kernels/optim.wgsl" with { type: "text" };
 
 /** Runs a hand-written kernel on the WebGPU backend. */
-export function runExtraKernel(be: WebGPUBackend, k: Kernel): void {
+export function runExtraKernel(be: KernelHost, k: Kernel): void {
   switch (k.kind) {
     case "conv":
       return runConv(be, k);
@@ -58,9 +58,9 @@ function nextPow2(x: number): number {
  * the same kernel (GPU work runs in order, so kernels may share them), and a dispatch recorded
  * for replay (compiled steps) keeps a valid buffer. A role keeps one buffer per size it needed.
  */
-const scratchBuffers = new WeakMap<WebGPUBackend, Map<string, DeviceBuffer[]>>();
+const scratchBuffers = new WeakMap<KernelHost, Map<string, DeviceBuffer[]>>();
 
-function scratch(be: WebGPUBackend, role: string, n: number): DeviceBuffer {
+function scratch(be: KernelHost, role: string, n: number): DeviceBuffer {
   let roles = scratchBuffers.get(be);
   if (!roles) scratchBuffers.set(be, roles = new Map());
   let list = roles.get(role);
@@ -89,7 +89,7 @@ function convTile4(channels: number): number {
 const FWD_PIXELS = 8;
 const WGRAD_TAPS = 4;
 
-function convKernel(be: WebGPUBackend, q: number, t4: number, entry: string): CompiledKernel {
+function convKernel(be: KernelHost, q: number, t4: number, entry: string): CompiledKernel {
   return be.compile(
     `conv|${entry}|${q}|${t4}`,
     "wrrr",
@@ -101,7 +101,7 @@ function convKernel(be: WebGPUBackend, q: number, t4: number, entry: string): Co
 
 /** Packs NCHW `src` ([n, c, hw]) into a new [n, hw, c4] vec4 buffer (zero-padded channels). */
 function packAct(
-  be: WebGPUBackend,
+  be: KernelHost,
   role: string,
   src: BufView,
   n: number,
@@ -126,7 +126,7 @@ const WGRAD_TARGET_GROUPS = 64;
 /** Fewest reduction elements one weight-gradient split sums. */
 const WGRAD_MIN_SPLIT = 512;
 
-function runConv(be: WebGPUBackend, k: ConvKernel): void {
+function runConv(be: KernelHost, k: ConvKernel): void {
   const g = k.geom;
   const { n, cin, h, w, cout, kh, kw, stride, padding, outH, outW } = g;
   const taps = kh * kw;
@@ -241,7 +241,7 @@ function runConv(be: WebGPUBackend, k: ConvKernel): void {
 
 const POOL_MODES = ["max", "avg", "maxGrad", "avgGrad", "upsample", "upsampleGrad"] as const;
 
-function runPool(be: WebGPUBackend, k: PoolKernel): void {
+function runPool(be: KernelHost, k: PoolKernel): void {
   const { n, c, h, w, k: ks, stride, outH, outW } = k.geom;
   const planes = n * c;
   // Output-centric: grads write one value per input element, the rest per output element.
@@ -277,7 +277,7 @@ function runPool(be: WebGPUBackend, k: PoolKernel): void {
  */
 const SCATTER_SORT_MIN_WORK = 1 << 16;
 
-function runGather(be: WebGPUBackend, k: GatherKernel): void {
+function runGather(be: KernelHost, k: GatherKernel): void {
   const { outer, axisSize, nIdx, inner } = k;
   const total = k.mode === "gather" ? outer * nIdx * inner : outer * axisSize * inner;
   if (total === 0) return;
@@ -333,7 +333,7 @@ const SORT_CHUNK = 2048;
 /** Entries held in workgroup memory at least (short rows share a workgroup). */
 const SORT_MIN_SLOTS = 512;
 
-function sortKernel(be: WebGPUBackend, seg: number, entry: string): CompiledKernel {
+function sortKernel(be: KernelHost, seg: number, entry: string): CompiledKernel {
   const slots = Math.max(seg, SORT_MIN_SLOTS);
   // Software adapters (llvmpipe) run a workgroup on one CPU thread and switch between its SIMD
   // groups at every barrier: small workgroups are several times faster there.
@@ -347,7 +347,7 @@ function sortKernel(be: WebGPUBackend, seg: number, entry: string): CompiledKern
   );
 }
 
-function runSort(be: WebGPUBackend, k: SortKernel): void {
+function runSort(be: KernelHost, k: SortKernel): void {
   const { rows, cols } = k;
   if (rows === 0 || cols === 0) return;
   const desc = k.descending ? 1 : 0;
@@ -375,7 +375,7 @@ function runSort(be: WebGPUBackend, k: SortKernel): void {
 // Optimizer
 // ---------------------------------------------------------------------------------------------
 
-function runOptim(be: WebGPUBackend, k: OptimKernel): void {
+function runOptim(be: KernelHost, k: OptimKernel): void {
   if (k.n === 0) return;
   const ck = be.compile("optim", "wwwrr", 18, () => optimSrc);
   const [lr, b1, b2, eps, wd, bc1, bc2, gscale] = k.hyper;
