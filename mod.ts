@@ -232,6 +232,7 @@ export {
 export {
   createOptimizer,
   defaultTrainStep,
+  type DefaultTrainStepHooks,
   disposeBatch,
   learningRateSchedule,
   makeTrainStep,
@@ -524,6 +525,20 @@ export {
   type MLPWorldModelOptions,
   registerMLPFamily,
 } from "./src/models/mlp/mod.ts";
+export {
+  countJEPAParameters,
+  JEPA_PRESETS,
+  type JEPAConfig,
+  jepaConfigSchema,
+  JEPAEncoder,
+  jepaFamilySpec,
+  JEPAPredictor,
+  jepaTrainStep,
+  JEPAWorldModel,
+  type JEPAWorldModelOptions,
+  registerJEPAFamily,
+  vicregTerms,
+} from "./src/models/jepa/mod.ts";
 // DreamerV3
 export {
   Actor,

@@ -24,6 +24,7 @@
 import { writeFileAtomic } from "../src/io/atomic.ts";
 import { registerBuiltinFamilies } from "../src/models/registry_setup.ts";
 import { WorldModelRegistry } from "../src/core/registry.ts";
+import { sha256Hex } from "../src/core/spec.ts";
 
 /** The tier of an export. */
 export type ApiTier = "stable" | "experimental";
@@ -91,11 +92,6 @@ function isPrivate(x: Json): boolean {
   if (x === null || typeof x !== "object" || Array.isArray(x)) return false;
   const name = x.name;
   return x.accessibility === "private" || (typeof name === "string" && name.startsWith("#"));
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 interface DocDeclaration {

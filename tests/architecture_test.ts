@@ -39,7 +39,13 @@ export const LAYERS: readonly (readonly string[])[] = [
   // Planning over any WorldModel.
   ["src/planners/"],
   // The families, and the loops that train any family (they never import each other).
-  ["src/models/mlp/", "src/models/dreamerv3/", "src/models/tdmpc2/", "src/training/"],
+  [
+    "src/models/mlp/",
+    "src/models/dreamerv3/",
+    "src/models/tdmpc2/",
+    "src/models/jepa/",
+    "src/training/",
+  ],
   // The built-in family list.
   ["src/models/"],
   // The command line.

@@ -395,15 +395,28 @@ export function createOptimizer(params: readonly Tensor[], config: TrainingConfi
   }
 }
 
+/** What a family adds to {@link defaultTrainStep} (e.g. JEPA's moving-average target encoder). */
+export interface DefaultTrainStepHooks {
+  /**
+   * Runs inside the update right after the optimizer step, traced with it: in-place tensor
+   * updates only (`softUpdate`, `assign()`), no reads, the same work every call.
+   */
+  readonly afterOptimizerStep?: () => void;
+  /** Name for logs (default: the model's family). */
+  readonly name?: string;
+}
+
 /**
  * The generic step for any world model: `model.loss(batch)`, backward, one optimizer step
- * (the config's optimizer over `model.parameters()`). Returns `loss`, every loss component,
- * the model's metrics (prefixed `metrics.` where a name collides) and `grad_norm` when clipping.
+ * (the config's optimizer over the trainable parameters of the model: those with
+ * `requiresGrad`), then `hooks.afterOptimizerStep`. Returns `loss`, every loss component, the
+ * model's metrics (prefixed `metrics.` where a name collides) and `grad_norm` when clipping.
  */
 export function defaultTrainStep(
   model: WorldModel,
   config: TrainingConfig,
   options: TrainStepOptions = {},
+  hooks: DefaultTrainStepHooks = {},
 ): TrainStep {
   const params = model.parameters().filter((p) => p.requiresGrad !== false);
   if (params.length === 0) {
@@ -411,7 +424,7 @@ export function defaultTrainStep(
   }
   const opt = createOptimizer(params, config);
   return makeTrainStep({
-    name: model.modelType,
+    name: hooks.name ?? model.modelType,
     optimizers: { model: opt },
     compile: config.compile,
     log: options.log,
@@ -420,6 +433,7 @@ export function defaultTrainStep(
       out.loss.backward();
       opt.step();
       opt.zeroGrad();
+      hooks.afterOptimizerStep?.();
       const r: Record<string, Tensor> = { loss: out.loss };
       for (const [k, t] of Object.entries(out.components)) r[k in r ? `components.${k}` : k] = t;
       for (const [k, t] of Object.entries(out.metrics)) r[k in r ? `metrics.${k}` : k] = t;

@@ -8,6 +8,7 @@
 
 import { WorldModelRegistry } from "../core/registry.ts";
 import { registerMLPFamily } from "./mlp/mod.ts";
+import { registerJEPAFamily } from "./jepa/mod.ts";
 import { DREAMERV3_REFERENCE_NAMES } from "./dreamerv3/config.ts";
 import { registerDreamerV3Family } from "./dreamerv3/mod.ts";
 import { TDMPC2_REFERENCE_NAMES } from "./tdmpc2/config.ts";
@@ -23,4 +24,5 @@ export function registerBuiltinFamilies(): void {
   registerMLPFamily();
   registerDreamerV3Family();
   registerTDMPC2Family();
+  registerJEPAFamily();
 }

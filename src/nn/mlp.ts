@@ -70,6 +70,27 @@ export function mlp(
   return new Sequential(...layers);
 }
 
+/**
+ * Parameters of `mlp(inDim, [hidden] * depth, outDim, { norm })` from the shapes alone (families
+ * count their presets with it, without allocating).
+ */
+export function mlpParameterCount(
+  inDim: number,
+  hidden: number,
+  depth: number,
+  outDim: number,
+  norm: "layer" | "rms" | "none",
+): number {
+  let n = 0;
+  let d = inDim;
+  for (let i = 0; i < depth; i++) {
+    n += d * hidden + (norm === "none" ? hidden : 0); // Linear (biased only without a norm)
+    n += norm === "layer" ? 2 * hidden : norm === "rms" ? hidden : 0;
+    d = hidden;
+  }
+  return n + d * outDim + outDim;
+}
+
 /** Options of {@link NormedLinear}. */
 export interface NormedLinearOptions extends LayerOptions {
   /** Activation after the norm (default "mish"); "simnorm" applies SimNorm instead. */

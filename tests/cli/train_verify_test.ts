@@ -161,40 +161,42 @@ Deno.test("cli train: --steps, --output, --resume-from (offline)", async () => {
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("cli train + verify: npz data with held-out episodes (offline tier)", async () => {
-  const dir = await tempDir();
-  const buffer = randomReplayBuffer({
-    source: "random",
-    obsShape: [4],
-    actionDim: 1,
-    actionType: "continuous",
-    episodes: 10,
-    episodeLength: 20,
-  }, 3);
-  await Deno.mkdir(`${dir}/data`);
-  await buffer.save(`${dir}/data/trajectories.npz`);
-  const toml = await writeToml(
-    dir,
-    `[model]\npreset = "mlp:ci"\n[data]\nsource = "npz"\npath = "data/trajectories.npz"\n` +
-      `holdout_episodes = 2\n[training]\ntotal_steps = 6\nbatch_size = 4\nsequence_length = 8\n` +
-      `log_interval = 3\n`,
-  );
-  const r = await run(["train", "-c", toml]);
-  assert.equal(r.code, 0, r.err);
-  const m = await readJson<RunManifest>(`${dir}/outputs/run_manifest.json`);
-  assert.equal(m.run_classification, "meaningful_local_training");
-  assert.deepEqual(m.degraded_modes, []);
-  assert.equal(m.data.holdout_episodes, 2);
-  assert.equal(m.data.train_transitions, 160);
-  assert.equal(m.artifacts.holdout, "holdout.npz");
-  const v = await run(["verify", "--target", `${dir}/outputs`, "--format", "json"]);
-  assert.equal(v.code, 0, v.out);
-  const report = JSON.parse(v.out) as QuickVerifyReport;
-  assert.equal(report.tier, "offline");
-  assert.ok(report.artifacts.some((a) => a.name === "holdout.npz" && a.ok));
-  assert.match(report.quality[0].detail, /held-out episodes/);
-  await Deno.remove(dir, { recursive: true });
-});
+for (const preset of ["mlp:ci", "jepa:ci"]) {
+  Deno.test(`cli train + verify: ${preset} on npz data with held-out episodes (offline tier)`, async () => {
+    const dir = await tempDir();
+    const buffer = randomReplayBuffer({
+      source: "random",
+      obsShape: [4],
+      actionDim: 1,
+      actionType: "continuous",
+      episodes: 10,
+      episodeLength: 20,
+    }, 3);
+    await Deno.mkdir(`${dir}/data`);
+    await buffer.save(`${dir}/data/trajectories.npz`);
+    const toml = await writeToml(
+      dir,
+      `[model]\npreset = "${preset}"\n[data]\nsource = "npz"\npath = "data/trajectories.npz"\n` +
+        `holdout_episodes = 2\n[training]\ntotal_steps = 6\nbatch_size = 4\nsequence_length = 8\n` +
+        `log_interval = 3\n`,
+    );
+    const r = await run(["train", "-c", toml]);
+    assert.equal(r.code, 0, r.err);
+    const m = await readJson<RunManifest>(`${dir}/outputs/run_manifest.json`);
+    assert.equal(m.run_classification, "meaningful_local_training");
+    assert.deepEqual(m.degraded_modes, []);
+    assert.equal(m.data.holdout_episodes, 2);
+    assert.equal(m.data.train_transitions, 160);
+    assert.equal(m.artifacts.holdout, "holdout.npz");
+    const v = await run(["verify", "--target", `${dir}/outputs`, "--format", "json"]);
+    assert.equal(v.code, 0, v.out);
+    const report = JSON.parse(v.out) as QuickVerifyReport;
+    assert.equal(report.tier, "offline");
+    assert.ok(report.artifacts.some((a) => a.name === "holdout.npz" && a.ok));
+    assert.match(report.quality[0].detail, /held-out episodes/);
+    await Deno.remove(dir, { recursive: true });
+  });
+}
 
 Deno.test("cli train + verify: online in an environment (tdmpc2 with MPPI, real_env_smoke tier)", async () => {
   const dir = await tempDir();

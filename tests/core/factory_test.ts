@@ -178,10 +178,13 @@ Deno.test("catalog: listModels defaults to the supported surface; all includes e
     for (const id of ["mlp:ci", "mlp:small", "dreamerv3:ci", "tdmpc2:317m"]) {
       assert.ok(all.includes(id), id);
     }
+    const experimental = await listModels({ surface: "all", maturity: "experimental" });
     assert.deepEqual(
-      await listModels({ surface: "all", maturity: "experimental" }),
+      experimental.filter((id) => id.startsWith("mlp:")),
       ["mlp:ci", "mlp:small", "mlp:medium", "mlp:large"],
     );
+    for (const id of ["jepa:ci", "jepa:small"]) assert.ok(experimental.includes(id), id);
+    assert.ok(!supported.some((id) => id.startsWith("jepa:")));
     assert.ok(
       (await listModels({ surface: "all", maturity: "reference-family" })).every((id) =>
         !id.startsWith("mlp")

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { type ActivationName, ACTIVATIONS } from "../../nn/layers.ts";
 import { RANGES } from "../../core/config_ranges.ts";
 import { baseConfigSchema, type ConfigSchema, type PresetSpec } from "../../core/registry.ts";
+import { mlpParameterCount } from "../../nn/mlp.ts";
 
 /** A validated `mlp` config (camelCase; `config.json` stores it snake_case). */
 export interface MLPConfig {
@@ -84,24 +85,6 @@ export const MLP_PRESETS: Readonly<Record<string, PresetSpec<MLPConfig>>> = {
     description: "MLP world model, large",
   },
 };
-
-/** Parameters of `mlp(inDim, [hidden] * depth, outDim, { norm })` as built by `src/nn/mlp.ts`. */
-export function mlpParameterCount(
-  inDim: number,
-  hidden: number,
-  depth: number,
-  outDim: number,
-  norm: "layer" | "rms" | "none",
-): number {
-  let n = 0;
-  let d = inDim;
-  for (let i = 0; i < depth; i++) {
-    n += d * hidden + (norm === "none" ? hidden : 0); // Linear (biased only without a norm)
-    n += norm === "layer" ? 2 * hidden : norm === "rms" ? hidden : 0;
-    d = hidden;
-  }
-  return n + d * outDim + outDim;
-}
 
 /**
  * Parameters of an `mlp` model, from the config alone: encoder (obs -> 2 * latent), dynamics
