@@ -199,20 +199,20 @@ export {
   type NpzWriteOptions,
   saveNpz,
 } from "./src/io/npz.ts";
-export {
-  type ActionDtype,
-  type EpisodeInput,
-  type FlagInput,
-  type NumericInput,
-  type ObsDtype,
-  readReplayArrays,
-  ReplayBuffer,
-  type ReplayBufferOptions,
-  type ReplayLoadOptions,
-  type ReplaySample,
-  type ReplaySaveOptions,
-  type SampleOptions,
-} from "./src/training/replay_buffer.ts";
+export { ReplayBuffer } from "./src/training/replay_buffer.ts";
+export { readReplayArrays } from "./src/training/replay_file.ts";
+export type {
+  ActionDtype,
+  EpisodeInput,
+  FlagInput,
+  NumericInput,
+  ObsDtype,
+  ReplayBufferOptions,
+  ReplayLoadOptions,
+  ReplaySample,
+  ReplaySaveOptions,
+  SampleOptions,
+} from "./src/training/replay_types.ts";
 
 // Training
 export { TrainingError } from "./src/training/errors.ts";
@@ -616,6 +616,7 @@ export {
   TDMPC2Encoder,
   tdmpc2FamilySpec,
   tdmpc2Init,
+  TDMPC2Network,
   tdmpc2TrainStep,
   TDMPC2WorldModel,
   type TDMPC2WorldModelOptions,

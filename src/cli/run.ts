@@ -45,7 +45,8 @@ import { type TrainingConfig, trainingConfigToSnakeCase } from "../core/training
 import { type Controller, randomController } from "../core/controller.ts";
 import { resolveController } from "../training/family.ts";
 import { type OnlineResult, trainOnline } from "../training/online.ts";
-import { readReplayArrays, ReplayBuffer } from "../training/replay_buffer.ts";
+import { ReplayBuffer } from "../training/replay_buffer.ts";
+import { readReplayArrays } from "../training/replay_file.ts";
 import { Trainer } from "../training/trainer.ts";
 import {
   type DataConfig,

@@ -12,7 +12,8 @@ import { ConfigError, FormatError, SizeLimitError, WorldFluxError } from "../../
 import { ContractError } from "../../src/core/errors.ts";
 import { setAllocationLimit } from "../../src/io/limits.ts";
 import { encodeNpz, loadNpz, type NpyArray, type NpyInput, saveNpz } from "../../src/io/npz.ts";
-import { ReplayBuffer, type ReplaySample } from "../../src/training/replay_buffer.ts";
+import { ReplayBuffer } from "../../src/training/replay_buffer.ts";
+import type { ReplaySample } from "../../src/training/replay_types.ts";
 import { findPythonWithNumpy, formatErrorOf } from "../grad_util.ts";
 import { Rng, webgpu } from "../util.ts";
 

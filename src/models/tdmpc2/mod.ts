@@ -30,16 +30,14 @@ export {
 } from "./config.ts";
 export { binCenters, type BinSpec, RunningScale, softCE, twoHot, twoHotInv } from "./math.ts";
 export { fastMish, qForward, type QWeights, TDMLP, tdmpc2Init } from "./networks.ts";
+export { TDMPC2Dynamics, TDMPC2Encoder } from "./components.ts";
 export {
   type PolicySample,
   type RandomOpts,
-  TDMPC2Dynamics,
-  TDMPC2Encoder,
-  TDMPC2WorldModel,
+  TDMPC2Network,
   type TDMPC2WorldModelOptions,
-  type TimeMajorBatch,
-  type WorldModelLossParts,
-} from "./world_model.ts";
+} from "./network.ts";
+export { TDMPC2WorldModel, type TimeMajorBatch, type WorldModelLossParts } from "./world_model.ts";
 export {
   TDMPC2Agent,
   type TDMPC2AgentOptions,

@@ -14,6 +14,11 @@
  * step that led there); `decode()` predicts `reward` `[1]`, `continue` `[1]`, `q_values`
  * `[numQ]` (Q of the policy's mean action, per head) and `action` `[A]` (the policy's mean
  * action). The agent update (world model, policy, target heads) is {@link TDMPC2Agent}.
+ *
+ * The networks and the official building blocks on them (encode, next, reward, pi, Q,
+ * termination, target heads) are {@link TDMPC2Network} (`network.ts`); this file is how they
+ * meet the `WorldModel` contract: the IO contract, the encode/transition/decode hooks, the
+ * planning hooks and the losses.
  * @module
  */
 
@@ -21,72 +26,17 @@ import type { DeviceName } from "../../backend/types.ts";
 import { ShapeError } from "../../errors.ts";
 import { type Batch, batchObservations } from "../../core/batch.ts";
 import { DefaultActionConditioner } from "../../core/components.ts";
-import type { DynamicsModel, ObservationEncoder } from "../../core/components.ts";
-import { SimNormLatentSpace } from "../../core/latent.ts";
 import type { LossOutput } from "../../core/outputs.ts";
 import type { ActionPayload, ConditionPayload } from "../../core/payloads.ts";
 import { type ModelIOContract, standardIOContract } from "../../core/spec.ts";
 import { State } from "../../core/state.ts";
 import { checkBatch } from "../../core/validation.ts";
-import { WorldModel, type WorldModelOptions } from "../../core/world_model.ts";
-import type { EnsembleMLP } from "../../nn/mlp.ts";
-import { Module } from "../../nn/module.ts";
-import { arange, concat, full, oneHot, stack, zeros } from "../../tensor/creation.ts";
-import { topk } from "../../tensor/functional.ts";
-import { categorical, type Generator, rand, randn } from "../../tensor/random.ts";
+import { arange, concat, full, stack, zeros } from "../../tensor/creation.ts";
 import { noGrad, type Tensor } from "../../tensor/tensor.ts";
-import {
-  countTDMPC2Parameters,
-  type TDMPC2Config,
-  tdmpc2ConfigSchema,
-  type TDMPC2Dims,
-  tdmpc2Dims,
-  tdmpc2Discount,
-} from "./config.ts";
-import {
-  type BinSpec,
-  boundedLogStd,
-  gaussianLogProb,
-  RunningScale,
-  softCE,
-  squash,
-  twoHotInv,
-} from "./math.ts";
-import {
-  mapQWeights,
-  qEnsemble,
-  qForward,
-  type QWeights,
-  qWeightsOf,
-  selectHeads,
-  TDMLP,
-} from "./networks.ts";
-
-/** Options of {@link TDMPC2WorldModel} (what the registry's factory passes). */
-export interface TDMPC2WorldModelOptions extends WorldModelOptions {
-  /** Parameter initialisation stream. */
-  readonly generator?: Generator;
-  /** Family name to report (default `"tdmpc2"`). */
-  readonly modelType?: string;
-}
-
-/** Random streams of stochastic parts (policy noise, dropout, random Q pairs). */
-export interface RandomOpts {
-  /** Generator of the draws (default: the global one). */
-  readonly generator?: Generator;
-}
-
-/** A sample of the policy prior (official `WorldModel.pi` and its info dict). */
-export interface PolicySample {
-  /** Sampled (squashed) action `[..., A]` (one-hot, straight-through, when discrete). */
-  readonly action: Tensor;
-  /** Mean action `tanh(mu)` `[..., A]` (one-hot argmax when discrete). */
-  readonly mean: Tensor;
-  /** `-log pi(a)` `[..., 1]`. */
-  readonly entropy: Tensor;
-  /** The entropy scaled by the action size (official `scaled_entropy`) `[..., 1]`. */
-  readonly scaledEntropy: Tensor;
-}
+import { countTDMPC2Parameters, type TDMPC2Config, tdmpc2ConfigSchema } from "./config.ts";
+import { qForward } from "./networks.ts";
+import { TDMPC2Dynamics } from "./components.ts";
+import { type RandomOpts, TDMPC2Network } from "./network.ts";
 
 /** Time-major training tensors (what the loss and the agent work on). */
 export interface TimeMajorBatch {
@@ -116,93 +66,6 @@ export interface WorldModelLossParts {
   readonly zs: Tensor;
 }
 
-/** Observation encoder: `obs [B, D]` -> SimNorm latent (official `layers.enc`, state obs). */
-export class TDMPC2Encoder extends Module implements ObservationEncoder {
-  /** `obs -> latent` (NormedLinear layers, the last with SimNorm). */
-  readonly net: TDMLP;
-
-  /** Builds the encoder. */
-  constructor(
-    c: TDMPC2Config,
-    d: TDMPC2Dims,
-    opts: { generator?: Generator; device?: DeviceName },
-  ) {
-    super();
-    this.net = new TDMLP(d.obsDim, d.encHidden, c.latentDim, {
-      ...opts,
-      outAct: "simnorm",
-      simnormDim: c.simnormDim,
-    });
-  }
-
-  /** Encodes `observations.obs` into `{ latent }`. */
-  encode(observations: Readonly<Record<string, Tensor>>): State {
-    return new State({ latent: this.net.forward(observations.obs) });
-  }
-}
-
-/**
- * Latent dynamics on (z, a): official `_dynamics` (NormedLinear layers ending in SimNorm), or
- * in the legacy variant `simnorm(z + mlp(z, a))` (residual). A missing action reads as zeros.
- */
-export class TDMPC2Dynamics extends Module implements DynamicsModel {
-  /** `[z, a] -> z'` (or the residual). */
-  readonly net: TDMLP;
-  readonly #legacy: boolean;
-  readonly #simnormDim: number;
-  readonly #actionDim: number;
-
-  /** Builds the dynamics. */
-  constructor(
-    c: TDMPC2Config,
-    d: TDMPC2Dims,
-    opts: { generator?: Generator; device?: DeviceName },
-  ) {
-    super();
-    this.#legacy = c.variant === "legacy";
-    this.#simnormDim = c.simnormDim;
-    this.#actionDim = d.actionFeatures;
-    this.net = new TDMLP(c.latentDim + d.actionFeatures, d.hidden, c.latentDim, {
-      ...opts,
-      outAct: this.#legacy ? null : "simnorm",
-      simnormDim: c.simnormDim,
-    });
-  }
-
-  /** The next latent from `z` `[..., L]` and action features `a` `[..., A]`. */
-  next(z: Tensor, a: Tensor): Tensor {
-    const y = this.net.forward(concat([z, a], -1));
-    if (!this.#legacy) return y;
-    const s = z.add(y);
-    const lead = s.shape.slice(0, -1);
-    const L = s.shape[s.rank - 1];
-    return s.reshape([...lead, L / this.#simnormDim, this.#simnormDim]).softmax(-1).reshape(
-      [...lead, L],
-    );
-  }
-
-  /**
-   * Next latents `[B * n, L]` of each latent `z` `[B, L]` under `n` actions `a` `[B, n, A]`,
-   * without repeating `z` in the first layer (see `TDMLP.forwardShared`).
-   */
-  nextShared(z: Tensor, a: Tensor): Tensor {
-    const y = this.net.forwardShared(z, a);
-    if (!this.#legacy) return y;
-    const [B, n] = a.shape;
-    const L = z.shape[1];
-    const g = this.#simnormDim;
-    return z.unsqueeze(1).add(y.reshape([B, n, L])).reshape([B * n, L / g, g]).softmax(-1)
-      .reshape([B * n, L]);
-  }
-
-  /** The next state `{ latent }`. */
-  transition(state: State, conditioned: Readonly<Record<string, Tensor>>): State {
-    const z = state.get("latent");
-    const a = conditioned.action ?? zeros([z.shape[0], this.#actionDim], { device: z.device });
-    return new State({ latent: this.next(z, a) });
-  }
-}
-
 /**
  * TD-MPC2 world model. Build it with `createWorldModel("tdmpc2:5m", { obsShape, actionDim })`;
  * train it with {@link TDMPC2Agent} (`model.createAgent()`), plan with `MPPIPlanner`.
@@ -216,71 +79,7 @@ export class TDMPC2Dynamics extends Module implements DynamicsModel {
  * console.log(out.predictions.q_values.shape); // [4, 2]
  * ```
  */
-export class TDMPC2WorldModel extends WorldModel<TDMPC2Config> {
-  /** Reward head on (z, a) (two-hot logits, or a scalar in the legacy variant). */
-  readonly reward: TDMLP;
-  /** Policy prior on z: mean and raw log-std `[2A]` (logits `[A]` when discrete). */
-  readonly pi: TDMLP;
-  /** The Q ensemble on (z, a): `numQNetworks` heads as one batched MLP. */
-  readonly qs: EnsembleMLP;
-  /** Termination logit on z (episodic models only). */
-  readonly termination: TDMLP | null;
-  /** Target Q heads (buffers `targetQs.*`, soft-updated copies of `qs`). */
-  readonly targetQs: QWeights;
-  /** Running 5-95 percentile scale of Q values (buffer `scale.value`). */
-  readonly runningScale: RunningScale;
-  /** The two-hot bins. */
-  readonly bins: BinSpec;
-  /** The discount (configured, or the official heuristic from the episode length). */
-  readonly discount: number;
-  /** Layer sizes. */
-  readonly dims: TDMPC2Dims;
-  /** The latent space (SimNorm, groups of `simnormDim`). */
-  readonly latentSpace: SimNormLatentSpace;
-
-  /** Builds the networks from a validated config. */
-  constructor(config: TDMPC2Config, opts: TDMPC2WorldModelOptions = {}) {
-    super(opts.modelType ?? "tdmpc2", tdmpc2ConfigSchema.parse(config), opts);
-    const c = this.config;
-    for (
-      const cap of [
-        "latent_dynamics",
-        "representation",
-        "reward_pred",
-        "continue_pred",
-        "planning",
-        "value",
-        "policy",
-      ] as const
-    ) this.capabilities.add(cap);
-    const d = tdmpc2Dims(c);
-    this.dims = d;
-    this.bins = { numBins: c.numBins, vmin: c.vmin, vmax: c.vmax };
-    this.discount = tdmpc2Discount(c);
-    this.latentSpace = new SimNormLatentSpace(c.latentDim, c.simnormDim);
-    const layer = { generator: opts.generator, device: this.device };
-    const za = c.latentDim + d.actionFeatures;
-    // Component slots: the base class routes encode/transition through them (overridable).
-    this.observationEncoder = new TDMPC2Encoder(c, d, layer);
-    this.actionConditioner = new DefaultActionConditioner(this.contract.actionSpec);
-    this.dynamicsModel = new TDMPC2Dynamics(c, d, layer);
-    // Heads (official world_model.py: zero-init reward[-1].weight and the Q output weights).
-    this.reward = new TDMLP(za, d.hidden, d.headOut, { ...layer, zeroOut: true });
-    this.pi = new TDMLP(c.latentDim, d.hidden, d.piOut, layer);
-    this.qs = qEnsemble(c.numQNetworks, za, d.hidden, d.headOut, { ...layer, dropout: c.dropout });
-    this.termination = c.episodic ? new TDMLP(c.latentDim, d.hidden, 1, layer) : null;
-    // Target heads: buffers (saved with the model, not trained), soft-updated from qs.
-    this.targetQs = mapQWeights(qWeightsOf(this.qs), (t, name) => {
-      const copy = noGrad(() => t.clone()).realize();
-      this.registerBuffer(`targetQs.${name}`, copy);
-      return copy;
-    });
-    this.runningScale = new RunningScale(c.tau, this.device);
-    this.registerBuffer("scale.value", this.runningScale.value);
-    // Official: the model is in eval mode except inside an update.
-    this.eval();
-  }
-
+export class TDMPC2WorldModel extends TDMPC2Network {
   /** The schema defaults of every field. */
   static defaults(): TDMPC2Config {
     return tdmpc2ConfigSchema.parse({});
@@ -329,168 +128,6 @@ export class TDMPC2WorldModel extends WorldModel<TDMPC2Config> {
   /** Checks a batch against the contract (as `loss()` does). */
   validateBatch(batch: Batch, op = "update"): void {
     checkBatch(this.validator, this.contract, op, batch);
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Building blocks (official WorldModel methods: encode, next, reward, pi, Q, termination)
-  // -------------------------------------------------------------------------------------------
-
-  /** Action features `[B, A]` from a payload or tensor (through the action conditioner). */
-  actionFeatures(
-    action: ActionPayload | Tensor | null,
-    batch: number,
-    device?: DeviceName,
-  ): Tensor {
-    const payload = this.coerceAction(action);
-    const conditioner = this.actionConditioner ??
-      new DefaultActionConditioner(this.contract.actionSpec);
-    const f = conditioner.condition(new State({}, { batchSize: batch }), payload, null).action;
-    return f ?? zeros([batch, this.dims.actionFeatures], { device: device ?? this.device });
-  }
-
-  /** Latent `[B, L]` of observations `[B, D]` (official `encode`). */
-  encodeLatent(obs: Tensor): Tensor {
-    return this.encodeImpl({ obs }, { deterministic: true }).get("latent");
-  }
-
-  /** Next latent from `z` `[B, L]` and action features `a` `[B, A]` (official `next`). */
-  nextLatent(z: Tensor, a: Tensor): Tensor {
-    const dyn = this.dynamicsModel;
-    if (dyn instanceof TDMPC2Dynamics) return dyn.next(z, a);
-    return dyn!.transition(new State({ latent: z }), { action: a }).get("latent");
-  }
-
-  /** Reward logits (or the legacy scalar) of (z, a) `[..., K]` (official `reward`). */
-  rewardLogits(z: Tensor, a: Tensor): Tensor {
-    return this.reward.forward(concat([z, a], -1));
-  }
-
-  /** Scalar value `[...]` of reward/Q head outputs `[..., K]` (two-hot inverse, or legacy). */
-  headValue(out: Tensor): Tensor {
-    return this.config.variant === "legacy" ? out.squeeze(-1) : twoHotInv(out, this.bins);
-  }
-
-  /** Loss `[...]` of head outputs `[..., K]` against scalar targets `[...]` (CE or MSE). */
-  headLoss(out: Tensor, target: Tensor): Tensor {
-    return this.config.variant === "legacy"
-      ? out.squeeze(-1).sub(target).square()
-      : softCE(out, target, this.bins);
-  }
-
-  /** Predicted reward `[B]` of (z, a). */
-  rewardValue(z: Tensor, a: Tensor): Tensor {
-    return this.headValue(this.rewardLogits(z, a));
-  }
-
-  /** Termination logits `[..., 1]` of latents (official `termination(..., unnormalized=True)`). */
-  terminationLogit(z: Tensor): Tensor {
-    if (!this.termination) throw new ShapeError("terminationLogit", "the model is not episodic");
-    return this.termination.forward(z);
-  }
-
-  /**
-   * Samples the policy prior at `z` (official `WorldModel.pi`): `mu, log_std = pi(z)`,
-   * `log_std` bounded to `[logStdMin, logStdMax]` through tanh, a reparameterised sample
-   * squashed by tanh, and the (scaled) entropy. Discrete actions: a straight-through one-hot
-   * sample of the categorical with logits `pi(z)`.
-   */
-  policy(z: Tensor, opts: RandomOpts = {}): PolicySample {
-    const c = this.config;
-    const out = this.pi.forward(z);
-    const A = c.actionDim;
-    if (c.actionType === "discrete") {
-      const probs = out.softmax(-1);
-      const logp = out.logSoftmax(-1);
-      const idx = categorical(out, { generator: opts.generator });
-      const action = oneHot(idx, A).add(probs.sub(probs.detach()));
-      const entropy = probs.mul(logp).sum(-1, true).neg();
-      return { action, mean: oneHot(out.argmax(-1), A), entropy, scaledEntropy: entropy };
-    }
-    const [mu, rawLogStd] = out.split([A, A], -1);
-    const logStd = boundedLogStd(rawLogStd, c.logStdMin, c.logStdMax);
-    const eps = randn(mu.shape, { generator: opts.generator, device: mu.device });
-    const logProb = gaussianLogProb(eps, logStd);
-    const scaledLogProb = logProb.mul(A); // official: scale by the action size
-    const sq = squash(mu, mu.add(eps.mul(logStd.exp())), logProb);
-    const entropyScale = scaledLogProb.div(sq.logProb.add(1e-8));
-    return {
-      action: sq.action,
-      mean: sq.mean,
-      entropy: sq.logProb.neg(),
-      scaledEntropy: sq.logProb.neg().mul(entropyScale),
-    };
-  }
-
-  /** The policy's mean action `[B, A]` (deterministic). */
-  policyMean(z: Tensor): Tensor {
-    const c = this.config;
-    const out = this.pi.forward(z);
-    if (c.actionType === "discrete") return oneHot(out.argmax(-1), c.actionDim);
-    return out.narrow(-1, 0, c.actionDim).tanh();
-  }
-
-  /** The live Q weights (the `qs` parameters). */
-  qWeights(): QWeights {
-    return qWeightsOf(this.qs);
-  }
-
-  /**
-   * Q logits of every head `[numQ, N, K]` for `z` `[N, L]` and actions `a` `[N, A]` (official
-   * `Q(..., return_type='all')`); dropout in training mode.
-   */
-  qAll(z: Tensor, a: Tensor, opts: RandomOpts = {}): Tensor {
-    return qForward(this.qWeights(), concat([z, a], -1), {
-      dropoutP: this.qs.training ? this.config.dropout : 0,
-      generator: opts.generator,
-    });
-  }
-
-  /**
-   * Q value `[N]` of (z, a) from two random heads (official `Q(..., return_type='min'|'avg')`):
-   * `min` or average of the pair, from the target heads (`target`), from the live heads with
-   * their parameters detached (`detach`, the policy loss), or the live heads. The pair is
-   * drawn on the device and only those two heads are evaluated (their weights are gathered
-   * first: the same values as evaluating all heads and picking two).
-   */
-  qPair(
-    z: Tensor,
-    a: Tensor,
-    opts: RandomOpts & { reduce: "min" | "avg"; target?: boolean; detach?: boolean },
-  ): Tensor {
-    const c = this.config;
-    const live = this.qWeights();
-    const base = opts.target
-      ? this.targetQs
-      : opts.detach
-      ? mapQWeights(live, (t) => t.detach())
-      : live;
-    const idx = topk(rand([c.numQNetworks], { generator: opts.generator, device: z.device }), 2)
-      .indices;
-    const dropoutP = !opts.target && this.qs.training ? c.dropout : 0;
-    const logits = qForward(selectHeads(base, idx), concat([z, a], -1), {
-      dropoutP,
-      generator: opts.generator,
-    });
-    const v = this.headValue(logits); // [2, N]
-    return opts.reduce === "min" ? v.min(0) : v.sum(0).div(2);
-  }
-
-  /** Soft update of the target heads: `target <- (1 - tau) * target + tau * qs` (official). */
-  softUpdateTargetQ(tau = this.config.tau): void {
-    const src = this.qWeights();
-    const pairs: [Tensor, Tensor][] = [];
-    mapQWeights(this.targetQs, (t, name) => {
-      pairs.push([t, pick(src, name)]);
-      return t;
-    });
-    noGrad(() => {
-      for (const [t, s] of pairs) t.assign(t.add(s.sub(t).mul(tau)));
-    });
-  }
-
-  /** Copies the live heads into the target heads. */
-  resetTargetQ(): void {
-    this.softUpdateTargetQ(1);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -802,11 +439,4 @@ export class TDMPC2WorldModel extends WorldModel<TDMPC2Config> {
       },
     };
   }
-}
-
-function pick(q: QWeights, name: string): Tensor {
-  const [group, idx, field] = name.split(".");
-  if (group === "out") return q.out[idx as "weight" | "bias"];
-  const list = group === "layers" ? q.layers : q.norms;
-  return list[Number(idx)][field as "weight" | "bias"];
 }
