@@ -5,7 +5,10 @@
  * greedy evaluations (the actor's mode).
  *
  *   deno run -A examples/learn_cartpole_dreamerv3.ts [--steps 30000] [--seed 0]
- *     [--out outputs/learning/dreamerv3]
+ *     [--out outputs/learning/dreamerv3] [--pixels]
+ *
+ * `--pixels` learns from 64x64 RGB frames of the built-in renderer (the CNN encoder and decoder)
+ * instead of the 4 state values.
  *
  * Writes `<out>/metrics.jsonl`, `returns.json`, `summary.json` and `returns.png` (see
  * `learn_pendulum_tdmpc2.ts`).
@@ -26,6 +29,7 @@ import {
   dreamerV3Controller,
   type DreamerV3WorldModel,
   makeEnvSync,
+  PixelObservation,
 } from "../mod.ts";
 import { onlineConfig, parseFlags, runLearning } from "./learn_lib.ts";
 
@@ -51,11 +55,17 @@ const flags = parseFlags(Deno.args, {
   classes: 0,
   hidden: 0,
   units: 0,
+  // Learn from 64x64 RGB frames of the built-in renderer (PixelObservation) instead of the state.
+  pixels: false,
 });
 
 const envId = "CartPole-v1";
-const env = makeEnvSync(envId);
-const evalEnv = makeEnvSync(envId);
+const makeCartPole = () => {
+  const e = makeEnvSync(envId);
+  return flags.pixels ? new PixelObservation(e) : e;
+};
+const env = makeCartPole();
+const evalEnv = makeCartPole();
 const modelConfig = {
   obsShape: env.observationSpace.shape,
   actionDim: 2,
@@ -75,7 +85,7 @@ const trainRatio = flags.replayRatio / (flags.batchSize * flags.seqLen);
 
 await runLearning({
   family: "dreamerv3",
-  envId,
+  envId: env.id,
   model,
   env,
   evalEnv,
@@ -102,10 +112,10 @@ await runLearning({
       optimizer: model.config.optimizer,
       agc: model.config.agc,
     },
-    env: { id: envId },
+    env: { id: env.id, pixels: flags.pixels },
   },
   command: `deno run -A examples/learn_cartpole_dreamerv3.ts ${Deno.args.join(" ")}`.trim(),
-  title: `DREAMERV3 ON CARTPOLE-V1 (SEED ${flags.seed})`,
+  title: `DREAMERV3 ON CARTPOLE-V1${flags.pixels ? " FROM PIXELS" : ""} (SEED ${flags.seed})`,
   references: [{ y: 500, label: "MAX RETURN 500" }],
 });
 Deno.exit(0);
