@@ -63,6 +63,23 @@ const PREC: Record<string, number> = {
 
 /** Parses an op-language string. Throws on a syntax error (a bug in the op table). */
 export function parseExpr(src: string): Ast {
+  return shareSubtrees(parseTree(src, FUNCTIONS), new Map());
+}
+
+/**
+ * Parses several expressions whose functions are `functions` (name -> arity) instead of the
+ * built-ins, identical subtrees being one object across all of them: the op table's gradient
+ * rules, which call table ops (`sigmoid(a)`) and share values between an op's input gradients.
+ */
+export function parseExprList(
+  srcs: readonly string[],
+  functions: Readonly<Record<string, number>>,
+): Ast[] {
+  const byKey = new Map<string, Ast>();
+  return srcs.map((src) => shareSubtrees(parseTree(src, functions), byKey));
+}
+
+function parseTree(src: string, functions: Readonly<Record<string, number>>): Ast {
   const toks = src.match(
     /\d+\.\d*(?:e[+-]?\d+)?|\d+(?:e[+-]?\d+)?|[A-Za-z_]\w*|<=|>=|==|!=|&&|\|\||[-+*/<>(),!]/g,
   ) ?? [];
@@ -90,9 +107,9 @@ export function parseExpr(src: string): Ast {
           do args.push(binary(0)); while (peek() === "," && next());
         }
         expect(")");
-        if (FUNCTIONS[t] === undefined) throw new Error(`op language: unknown function ${t}`);
-        if (FUNCTIONS[t] !== args.length) {
-          throw new Error(`op language: ${t} takes ${FUNCTIONS[t]} arguments`);
+        if (functions[t] === undefined) throw new Error(`op language: unknown function ${t}`);
+        if (functions[t] !== args.length) {
+          throw new Error(`op language: ${t} takes ${functions[t]} arguments`);
         }
         return { t: "call", fn: t, args };
       }
@@ -114,15 +131,14 @@ export function parseExpr(src: string): Ast {
   };
   const ast = binary(0);
   if (p !== toks.length) throw new Error(`op language: trailing tokens in "${src}"`);
-  return shareSubtrees(ast);
+  return ast;
 }
 
 /**
  * The same tree with identical subtrees as one object (`exp(-abs(a))` written five times is one
  * node): {@link instantiate} maps each object to one Expr, so every backend computes it once.
  */
-function shareSubtrees(root: Ast): Ast {
-  const byKey = new Map<string, Ast>();
+function shareSubtrees(root: Ast, byKey: Map<string, Ast>): Ast {
   const go = (a: Ast): [Ast, string] => {
     let node: Ast, key: string;
     switch (a.t) {

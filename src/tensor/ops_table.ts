@@ -5,15 +5,41 @@
  * @module
  */
 
-import { type Ast, parseExpr } from "../ir/expr.ts";
-import type { Tensor } from "./tensor.ts";
+import { type Ast, type BinOp, parseExpr, parseExprList, type UnOp } from "../ir/expr.ts";
 
 /**
- * Gradient rule of an elementwise op: given the output gradient `g`, the inputs and the output
- * (all broadcast to the output shape), returns one gradient per input (`null`: none). The caller
- * sums each gradient back to its input's shape.
+ * Gradient rule of an elementwise op: one expression per input (`null`: no gradient), written in
+ * the op language over the output gradient `g`, the inputs `a`, `b`, `c` (broadcast to the output
+ * shape) and the output `out`. Functions are the table's ops (`sigmoid(a)`, `maximum(a, 1e-38)`),
+ * operators are the table's arithmetic, comparison and logic ops ({@link GRAD_OPERATORS}), and
+ * numbers are constants (`3.0 * 0.5` is folded in double precision, as JavaScript would). A
+ * subexpression written twice, within one input's gradient or across them, is computed once. The
+ * tensor layer evaluates the rule with its own ops (so gradients fuse like any other op) and sums
+ * each gradient back to its input's shape.
  */
-export type GradRule = (g: Tensor, x: readonly Tensor[], out: Tensor) => (Tensor | null)[];
+export type GradRule = readonly (Ast | null)[];
+
+/** The table op each operator of a gradient rule stands for. */
+export const GRAD_OPERATORS: {
+  readonly binary: Readonly<Record<BinOp, string>>;
+  readonly unary: Readonly<Record<UnOp, string>>;
+} = {
+  binary: {
+    "+": "add",
+    "-": "sub",
+    "*": "mul",
+    "/": "div",
+    "<": "lt",
+    "<=": "le",
+    ">": "gt",
+    ">=": "ge",
+    "==": "eq",
+    "!=": "ne",
+    "&&": "logicalAnd",
+    "||": "logicalOr",
+  },
+  unary: { "-": "neg", "!": "logicalNot" },
+};
 
 /**
  * How an op types its result:
@@ -33,7 +59,7 @@ export interface ElementwiseOp {
   readonly expr: string;
   /** Parsed `expr`, filled in once at module load. */
   readonly ast: Ast;
-  /** Gradient rule; absent for ops that are not differentiable (comparisons, logic). */
+  /** Gradient rule, parsed; absent for ops that are not differentiable (comparisons, logic). */
   readonly grad?: GradRule;
 }
 
@@ -124,76 +150,87 @@ const DECLS: Decl[] = [
   ["copy", 1, "same", "a"],
 ];
 
-const sigmoidOf = (a: Tensor) => a.sigmoid();
-const zero = (g: Tensor) => g.mul(0);
+/** GELU's inner tanh, as its gradient needs it. */
+const GELU_T = "tanh((a * a * a * 0.044715 + a) * 0.7978845608)";
 
-/** Gradient rules, one per differentiable op (composed of tensor ops, so they fuse). */
-const GRADS: Record<string, GradRule> = {
-  add: (g) => [g, g],
-  sub: (g) => [g, g.neg()],
-  mul: (g, [a, b]) => [g.mul(b), g.mul(a)],
-  div: (g, [, b], out) => [g.div(b), g.mul(out).div(b).neg()],
-  pow: (g, [a, b], out) => [
-    g.mul(b).mul(a.pow(b.sub(1))),
-    g.mul(out).mul(a.maximum(1e-38).log()).mul(a.gt(0)),
+/**
+ * Gradient rules (see {@link GradRule}), one per differentiable op: each input's gradient as an
+ * expression over `g`, the inputs and `out`.
+ */
+const GRADS: Record<string, readonly (string | null)[]> = {
+  add: ["g", "g"],
+  sub: ["g", "-g"],
+  mul: ["g * b", "g * a"],
+  div: ["g / b", "-(g * out / b)"],
+  pow: ["g * b * pow(a, b - 1)", "g * out * log(maximum(a, 1e-38)) * (a > 0)"],
+  maximum: ["g * ((a > b) + (a == b) * 0.5)", "g * ((b > a) + (a == b) * 0.5)"],
+  minimum: ["g * ((a < b) + (a == b) * 0.5)", "g * ((b < a) + (a == b) * 0.5)"],
+  neg: ["-g"],
+  abs: ["g * sign(a)"],
+  sign: ["g * 0"],
+  square: ["g * a * 2"],
+  reciprocal: ["-(g * out * out)"],
+  floor: ["g * 0"],
+  ceil: ["g * 0"],
+  round: ["g * 0"],
+  clamp: ["g * (a >= b && a <= c)", "g * (a < b)", "g * (a > c)"],
+  exp: ["g * out"],
+  log: ["g / a"],
+  sqrt: ["g * 0.5 / out"],
+  rsqrt: ["g * (out * out * out) * -0.5"],
+  sin: ["g * cos(a)"],
+  cos: ["-(g * sin(a))"],
+  tanh: ["g * (-(out * out) + 1)"],
+  sigmoid: ["g * out * (-out + 1)"],
+  relu: ["g * (a > 0)"],
+  silu: ["g * (sigmoid(a) * (a * (-sigmoid(a) + 1) + 1))"],
+  elu: ["g * where(a > 0, 1, out + 1)"],
+  softplus: ["g * sigmoid(a)"],
+  mish: [
+    "g * (tanh(softplus(a)) + a * sigmoid(a) * (-(tanh(softplus(a)) * tanh(softplus(a))) + 1))",
   ],
-  maximum: (g, [a, b]) => {
-    const half = a.eq(b).mul(0.5);
-    return [g.mul(a.gt(b).add(half)), g.mul(b.gt(a).add(half))];
-  },
-  minimum: (g, [a, b]) => {
-    const half = a.eq(b).mul(0.5);
-    return [g.mul(a.lt(b).add(half)), g.mul(b.lt(a).add(half))];
-  },
-  neg: (g) => [g.neg()],
-  abs: (g, [a]) => [g.mul(a.sign())],
-  sign: (g) => [zero(g)],
-  square: (g, [a]) => [g.mul(a).mul(2)],
-  reciprocal: (g, _x, out) => [g.mul(out).mul(out).neg()],
-  floor: (g) => [zero(g)],
-  ceil: (g) => [zero(g)],
-  round: (g) => [zero(g)],
-  clamp: (g, [a, lo, hi]) => [
-    g.mul(a.ge(lo).logicalAnd(a.le(hi))),
-    g.mul(a.lt(lo)),
-    g.mul(a.gt(hi)),
+  gelu: [
+    `g * ((${GELU_T} + 1) * 0.5 + a * 0.5 * ((-(${GELU_T} * ${GELU_T}) + 1) * ` +
+    "(a * a * (3.0 * 0.044715 * 0.7978845608) + 0.7978845608)))",
   ],
-  exp: (g, _x, out) => [g.mul(out)],
-  log: (g, [a]) => [g.div(a)],
-  sqrt: (g, _x, out) => [g.mul(0.5).div(out)],
-  rsqrt: (g, _x, out) => [g.mul(out.mul(out).mul(out)).mul(-0.5)],
-  sin: (g, [a]) => [g.mul(a.cos())],
-  cos: (g, [a]) => [g.mul(a.sin()).neg()],
-  tanh: (g, _x, out) => [g.mul(out.mul(out).neg().add(1))],
-  sigmoid: (g, _x, out) => [g.mul(out).mul(out.neg().add(1))],
-  relu: (g, [a]) => [g.mul(a.gt(0))],
-  silu: (g, [a]) => {
-    const s = sigmoidOf(a);
-    return [g.mul(s.mul(a.mul(s.neg().add(1)).add(1)))];
-  },
-  elu: (g, [a], out) => [g.mul(a.gt(0).ifElse(1, out.add(1)))],
-  softplus: (g, [a]) => [g.mul(sigmoidOf(a))],
-  mish: (g, [a]) => {
-    const t = a.softplus().tanh();
-    return [g.mul(t.add(a.mul(sigmoidOf(a)).mul(t.mul(t).neg().add(1))))];
-  },
-  gelu: (g, [a]) => {
-    const k = 0.7978845608;
-    const t = a.mul(a).mul(a).mul(0.044715).add(a).mul(k).tanh();
-    const dt = t.mul(t).neg().add(1).mul(a.mul(a).mul(3 * 0.044715 * k).add(k));
-    return [g.mul(t.add(1).mul(0.5).add(a.mul(0.5).mul(dt)))];
-  },
-  symlog: (g, [a]) => [g.div(a.abs().add(1))],
-  symexp: (g, [a]) => [g.mul(a.abs().exp())],
-  where: (g, [c]) => [null, c.ifElse(g, 0), c.ifElse(0, g)],
-  copy: (g) => [g],
+  symlog: ["g / (abs(a) + 1)"],
+  symexp: ["g * exp(abs(a))"],
+  where: [null, "where(a, g, 0)", "where(a, 0, g)"],
+  copy: ["g"],
 };
+
+/** The functions gradient rules may call: every table op, by its arity. */
+const GRAD_FUNCTIONS: Readonly<Record<string, number>> = Object.fromEntries(
+  DECLS.map(([name, arity]) => [name, arity]),
+);
+
+/** The names of an op's inputs in its gradient rule, in order. */
+export const GRAD_INPUTS: readonly string[] = ["a", "b", "c"];
+
+/** Parses an op's gradient rule (undefined: the op has none); checks the names it reads. */
+function parseGrad(name: string, arity: number): GradRule | undefined {
+  const srcs = GRADS[name];
+  if (!srcs) return undefined;
+  if (srcs.length !== arity) throw new Error(`op table: ${name} has ${arity} inputs`);
+  const known = new Set(["g", "out", ...GRAD_INPUTS.slice(0, arity)]);
+  const check = (e: Ast): void => {
+    if (e.t === "var" && !known.has(e.name)) {
+      throw new Error(`op table: the gradient of ${name} reads an unknown name "${e.name}"`);
+    }
+    if (e.t === "un") check(e.a);
+    if (e.t === "bin") [e.a, e.b].forEach(check);
+    if (e.t === "call") e.args.forEach(check);
+  };
+  const asts = parseExprList(srcs.map((s) => s ?? "0"), GRAD_FUNCTIONS);
+  asts.forEach(check);
+  return srcs.map((s, i) => (s === null ? null : asts[i]));
+}
 
 /** All elementwise ops by name. */
 export const ELEMENTWISE: Readonly<Record<string, ElementwiseOp>> = Object.fromEntries(
   DECLS.map((
     [name, arity, rule, expr],
-  ) => [name, { name, arity, rule, expr, ast: parseExpr(expr), grad: GRADS[name] }]),
+  ) => [name, { name, arity, rule, expr, ast: parseExpr(expr), grad: parseGrad(name, arity) }]),
 );
 
 /** Looks up an op, throwing for an unknown name (a programming error). */

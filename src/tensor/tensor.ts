@@ -10,6 +10,7 @@
 import { DeviceError, DisposedError, DTypeError, fmtShape, ShapeError } from "../errors.ts";
 import type { Backend, DeviceName, ReduceOp } from "../backend/types.ts";
 import { getBackend, getDefaultDevice } from "../backend/device.ts";
+import type { Ast } from "../ir/expr.ts";
 import {
   assertDType,
   type DType,
@@ -19,7 +20,13 @@ import {
   toPublicData,
 } from "../ir/dtype.ts";
 import { LazyNode, type NodeOp, release, retain, type Src } from "./lazy.ts";
-import { type ElementwiseOp, elementwiseOp } from "./ops_table.ts";
+import {
+  type ElementwiseOp,
+  elementwiseOp,
+  GRAD_INPUTS,
+  GRAD_OPERATORS,
+  type GradRule,
+} from "./ops_table.ts";
 import { addPendingTarget, realizeNodes } from "./schedule.ts";
 import {
   broadcastShapes,
@@ -1422,6 +1429,73 @@ export function elementwise(op: string, args: TensorLike[]): Tensor {
   }
 }
 
+/**
+ * Evaluates an op-table gradient rule (see {@link GradRule}) with tensor ops: `g` the output
+ * gradient, `xs` the inputs (`a`, `b`, `c`), `out` the output. A subexpression shared by the
+ * rule's expressions is computed once; number-only subexpressions fold in double precision.
+ */
+function evalGradRule(
+  rule: GradRule,
+  g: Tensor,
+  xs: readonly Tensor[],
+  out: Tensor,
+): (Tensor | null)[] {
+  const memo = new Map<Ast, TensorLike>();
+  const value = (e: Ast): TensorLike => {
+    const hit = memo.get(e);
+    if (hit !== undefined) return hit;
+    let v: TensorLike;
+    switch (e.t) {
+      case "num":
+        v = e.v;
+        break;
+      case "var":
+        v = e.name === "g" ? g : e.name === "out" ? out : xs[GRAD_INPUTS.indexOf(e.name)];
+        break;
+      case "un": {
+        const a = value(e.a);
+        v = typeof a === "number" && e.op === "-"
+          ? -a
+          : elementwise(GRAD_OPERATORS.unary[e.op], [a]);
+        break;
+      }
+      case "bin": {
+        const a = value(e.a), b = value(e.b);
+        v = typeof a === "number" && typeof b === "number"
+          ? foldNumbers(e.op, a, b)
+          : elementwise(GRAD_OPERATORS.binary[e.op], [a, b]);
+        break;
+      }
+      case "call":
+        v = elementwise(e.fn, e.args.map(value));
+        break;
+    }
+    memo.set(e, v);
+    return v;
+  };
+  return rule.map((e) => {
+    if (e === null) return null;
+    const v = value(e);
+    if (!(v instanceof Tensor)) throw new Error("internal: a gradient rule evaluated to a number");
+    return v;
+  });
+}
+
+/** `a op b` for two numbers of a gradient rule (arithmetic only). */
+function foldNumbers(op: string, a: number, b: number): number {
+  switch (op) {
+    case "+":
+      return a + b;
+    case "-":
+      return a - b;
+    case "*":
+      return a * b;
+    case "/":
+      return a / b;
+  }
+  throw new Error(`internal: gradient rule applies "${op}" to two numbers`);
+}
+
 function elementwiseOf(op: string, def: ElementwiseOp, ts: Tensor[]): Tensor {
   const be = sameBackend(ts, op);
   let shape: number[] = ts[0].shape;
@@ -1453,7 +1527,7 @@ function elementwiseOf(op: string, def: ElementwiseOp, ts: Tensor[]): Tensor {
   const shapes = ts.map((t) => t.shape);
   return recordGrad(out, op, ts, [...ts, out], (g, saved) => {
     const xs = saved.slice(0, ts.length).map((t) => t.expand(shape));
-    const gs = grad(g, xs, saved[ts.length]);
+    const gs = evalGradRule(grad, g, xs, saved[ts.length]);
     return gs.map((gi, i) => (gi && ts[i].dtype === "float32" ? sumTo(gi, shapes[i]) : null));
   });
 }
