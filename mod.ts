@@ -137,6 +137,14 @@ export {
   NormedLinear,
   type NormedLinearOptions,
 } from "./src/nn/mlp.ts";
+export {
+  alibiSlopes,
+  causalAlibiBias,
+  CausalSelfAttention,
+  MASKED,
+  scaledDotProductAttention,
+  TransformerBlock,
+} from "./src/nn/attention.ts";
 
 // optim
 export {
@@ -539,6 +547,19 @@ export {
   registerJEPAFamily,
   vicregTerms,
 } from "./src/models/jepa/mod.ts";
+export {
+  countTokenParameters,
+  registerTokenFamily,
+  TOKEN_PRESETS,
+  type TokenConfig,
+  tokenConfigSchema,
+  tokenFamilySpec,
+  type Tokenized,
+  TokenTransformer,
+  TokenWorldModel,
+  type TokenWorldModelOptions,
+  VQTokenizer,
+} from "./src/models/token/mod.ts";
 // DreamerV3
 export {
   Actor,

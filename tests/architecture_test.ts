@@ -44,6 +44,7 @@ export const LAYERS: readonly (readonly string[])[] = [
     "src/models/dreamerv3/",
     "src/models/tdmpc2/",
     "src/models/jepa/",
+    "src/models/token/",
     "src/training/",
   ],
   // The built-in family list.

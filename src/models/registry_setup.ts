@@ -9,6 +9,7 @@
 import { WorldModelRegistry } from "../core/registry.ts";
 import { registerMLPFamily } from "./mlp/mod.ts";
 import { registerJEPAFamily } from "./jepa/mod.ts";
+import { registerTokenFamily } from "./token/mod.ts";
 import { DREAMERV3_REFERENCE_NAMES } from "./dreamerv3/config.ts";
 import { registerDreamerV3Family } from "./dreamerv3/mod.ts";
 import { TDMPC2_REFERENCE_NAMES } from "./tdmpc2/config.ts";
@@ -25,4 +26,5 @@ export function registerBuiltinFamilies(): void {
   registerDreamerV3Family();
   registerTDMPC2Family();
   registerJEPAFamily();
+  registerTokenFamily();
 }

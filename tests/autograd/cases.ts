@@ -16,18 +16,22 @@
 
 import {
   avgPool2d,
+  causalAlibiBias,
   concat,
   conv2d,
   convTranspose2d,
+  Generator,
   layerNorm,
   maxPool2d,
   rmsNorm,
+  scaledDotProductAttention,
   scatterAdd,
   sort,
   stack,
   type Tensor,
   tensor,
   topk,
+  TransformerBlock,
   upsampleNearest2d,
   where,
 } from "../../mod.ts";
@@ -579,6 +583,25 @@ add({
   fd: false,
   inputs: [normal([3, 4])],
   build: ([x]) => x.add(x.tanh().sub(x).detach()).mul(x.detach().add(1)).add(x.square()),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Attention (the token family's transformer), built from matmul, softmax and movement ops
+// ---------------------------------------------------------------------------------------------
+
+add({
+  name: "scaled dot-product attention with a causal ALiBi bias [2,2,5,4]",
+  inputs: [normal([2, 2, 5, 4]), normal([2, 2, 5, 4]), normal([2, 2, 5, 4])],
+  build: ([q, k, v], dev) =>
+    scaledDotProductAttention(q, k, v, causalAlibiBias(2, 5, { device: dev })),
+});
+add({
+  name: "transformer block (causal multi-head self-attention, GELU MLP) of x [2,5,8]",
+  inputs: [normal([2, 5, 8])],
+  build: ([x], dev) => {
+    const block = new TransformerBlock(8, 2, { device: dev, generator: new Generator(7) });
+    return block.forward(x, causalAlibiBias(2, 5, { device: dev }));
+  },
 });
 
 /** Every case, in a fixed order. */

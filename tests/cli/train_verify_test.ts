@@ -161,7 +161,7 @@ Deno.test("cli train: --steps, --output, --resume-from (offline)", async () => {
   await Deno.remove(dir, { recursive: true });
 });
 
-for (const preset of ["mlp:ci", "jepa:ci"]) {
+for (const preset of ["mlp:ci", "jepa:ci", "token:ci"]) {
   Deno.test(`cli train + verify: ${preset} on npz data with held-out episodes (offline tier)`, async () => {
     const dir = await tempDir();
     const buffer = randomReplayBuffer({

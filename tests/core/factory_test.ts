@@ -183,8 +183,10 @@ Deno.test("catalog: listModels defaults to the supported surface; all includes e
       experimental.filter((id) => id.startsWith("mlp:")),
       ["mlp:ci", "mlp:small", "mlp:medium", "mlp:large"],
     );
-    for (const id of ["jepa:ci", "jepa:small"]) assert.ok(experimental.includes(id), id);
-    assert.ok(!supported.some((id) => id.startsWith("jepa:")));
+    for (const id of ["jepa:ci", "jepa:small", "token:ci", "token:small"]) {
+      assert.ok(experimental.includes(id), id);
+      assert.ok(!supported.includes(id) && !pub.includes(id), id);
+    }
     assert.ok(
       (await listModels({ surface: "all", maturity: "reference-family" })).every((id) =>
         !id.startsWith("mlp")

@@ -362,7 +362,7 @@ Deno.test("contract: the fingerprint is the sha256 of canonical JSON and is stab
   assert.ok(ContractError.prototype instanceof Error);
 });
 
-for (const family of ["mlp", "dreamerv3", "tdmpc2", "jepa"]) {
+for (const family of ["mlp", "dreamerv3", "tdmpc2", "jepa", "token"]) {
   Deno.test(`contract: ${family} refuses discrete indices outside [0, n) in transition, update, rollout, loss and the replay buffer`, async () => {
     const m = await createWorldModel(`${family}:ci`, {
       obsShape: [4],
