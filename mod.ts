@@ -329,6 +329,7 @@ export {
   resolveAuto,
   setDefaultDevice,
 } from "./src/backend/device.ts";
+export { setKernelWorkerUrl } from "./src/backend/wasm/pool.ts";
 import "./src/backend/webgpu/backend.ts";
 import { initWebGPU as initWebGPUBackend } from "./src/backend/device.ts";
 

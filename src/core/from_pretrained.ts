@@ -11,6 +11,7 @@ import type { DeviceName } from "../backend/types.ts";
 import { type DeviceRequest, ensureDevice, getDefaultDevice } from "../backend/device.ts";
 import { ConfigError, fmtShape, FormatError } from "../errors.ts";
 import { strandedCopies } from "../io/atomic.ts";
+import { checkAllocation } from "../io/limits.ts";
 import { decodeSafetensors } from "../io/safetensors.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { Generator } from "../tensor/random.ts";
@@ -66,6 +67,9 @@ export interface FromPretrainedOptions {
  * type, a contract fingerprint that no longer matches, missing/extra tensors, shapes, dtypes
  * and the weights checksum each give their own {@link CheckpointError}.
  *
+ * `dir` is a directory (a path or a `file:` URL), or an `http(s):` URL whose files are fetched
+ * (`<dir>/config.json`, ...): how a browser page loads a model (see `examples/browser/`).
+ *
  * @example
  * ```ts
  * import { createWorldModel, fromPretrained } from "@worldflux/worldflux";
@@ -77,48 +81,22 @@ export interface FromPretrainedOptions {
  * ```
  */
 export async function fromPretrained(
-  dir: string,
+  dir: string | URL,
   opts: FromPretrainedOptions = {},
 ): Promise<WorldModel> {
-  const root = dir.replace(/\/+$/, "") || "/";
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(root);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      const stranded = await strandedCopies(root);
-      throw new CheckpointError(
-        "missing_directory",
-        `no saved model at ${root} (no such directory)` +
-          (stranded.length
-            ? `; an interrupted save left the previous copy at ${stranded[0]}: ` +
-              `recoverAtomic("${root}") (or the next run in that directory) puts it back`
-            : ""),
-        root,
-      );
-    }
-    throw e;
-  }
-  if (!info.isDirectory) {
-    throw new CheckpointError(
-      "missing_directory",
-      `${root} is a file; a saved model is a directory with ${
-        Object.values(PRETRAINED_FILES).join(", ")
-      }`,
-      root,
-    );
-  }
+  const files = isRemote(dir) ? urlFiles(new URL(dir)) : await directoryFiles(localPath(dir));
+  const root = files.root;
   const metaPath = `${root}/${PRETRAINED_FILES.meta}`;
   const configPath = `${root}/${PRETRAINED_FILES.config}`;
   const weightsPath = `${root}/${PRETRAINED_FILES.weights}`;
 
   // 1. Metadata and config (checked against its recorded sha256).
   const meta = checkMeta(
-    parseJsonObject(await readBytes(root, PRETRAINED_FILES.meta), root, PRETRAINED_FILES.meta),
+    parseJsonObject(await files.read(PRETRAINED_FILES.meta), root, PRETRAINED_FILES.meta),
     metaPath,
   );
   requireChecksums(meta, metaPath, opts.allowMissingChecksum ?? false);
-  const configBytes = await readBytes(root, PRETRAINED_FILES.config);
+  const configBytes = await files.read(PRETRAINED_FILES.config);
   if (meta.config_sha256 && !opts.allowEditedConfig) {
     const sha = await sha256Hex(configBytes);
     if (sha !== meta.config_sha256) {
@@ -195,19 +173,7 @@ export async function fromPretrained(
     }
 
     // 4. Weights: names, shapes and dtypes, then the checksum.
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(weightsPath);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        throw new CheckpointError(
-          "missing_file",
-          `missing file ${PRETRAINED_FILES.weights} in the saved model ${root}`,
-          weightsPath,
-        );
-      }
-      throw e;
-    }
+    const bytes = await files.read(PRETRAINED_FILES.weights);
     let file;
     try {
       file = decodeSafetensors(bytes, weightsPath);
@@ -320,4 +286,110 @@ export async function fromPretrained(
     model.dispose();
     throw e;
   }
+}
+
+/** A saved model's files, read by name (a missing one is a `missing_file` CheckpointError). */
+interface SavedFiles {
+  /** The directory or URL, as error messages name it (no trailing slash). */
+  readonly root: string;
+  read(name: string): Promise<Uint8Array>;
+}
+
+/** Whether `dir` names a saved model served over HTTP(S) (read with fetch). */
+function isRemote(dir: string | URL): boolean {
+  const href = dir instanceof URL ? dir.href : dir;
+  return /^https?:\/\//i.test(href);
+}
+
+/** The path of a local directory given as a path or a `file:` URL. */
+function localPath(dir: string | URL): string {
+  if (!(dir instanceof URL)) return dir;
+  if (dir.protocol !== "file:") {
+    throw new CheckpointError(
+      "missing_directory",
+      `cannot read a saved model from ${dir.href}: expected a directory path, a file: URL or an ` +
+        `http(s): URL`,
+      dir.href,
+    );
+  }
+  return decodeURIComponent(dir.pathname);
+}
+
+/** The files of a saved model directory (it must exist and be a directory). */
+async function directoryFiles(dir: string): Promise<SavedFiles> {
+  const root = dir.replace(/\/+$/, "") || "/";
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(root);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      const stranded = await strandedCopies(root);
+      throw new CheckpointError(
+        "missing_directory",
+        `no saved model at ${root} (no such directory)` +
+          (stranded.length
+            ? `; an interrupted save left the previous copy at ${stranded[0]}: ` +
+              `recoverAtomic("${root}") (or the next run in that directory) puts it back`
+            : ""),
+        root,
+      );
+    }
+    throw e;
+  }
+  if (!info.isDirectory) {
+    throw new CheckpointError(
+      "missing_directory",
+      `${root} is a file; a saved model is a directory with ${
+        Object.values(PRETRAINED_FILES).join(", ")
+      }`,
+      root,
+    );
+  }
+  return { root, read: (name) => readBytes(root, name) };
+}
+
+/**
+ * The files of a saved model served over HTTP(S) (a browser page: `examples/browser/`), fetched
+ * from `base` (a directory URL; a trailing slash is added). A file whose announced size is over
+ * the allocation limit is refused before its body is read.
+ */
+function urlFiles(base: URL): SavedFiles {
+  const dirUrl = new URL(base.href.endsWith("/") ? base.href : `${base.href}/`);
+  const root = dirUrl.href.replace(/\/+$/, "");
+  return {
+    root,
+    async read(name: string): Promise<Uint8Array> {
+      const url = new URL(name, dirUrl).href;
+      let res: Response;
+      try {
+        res = await fetch(url);
+      } catch (e) {
+        throw new CheckpointError(
+          "missing_file",
+          `cannot fetch ${name} of the saved model ${root}: ${(e as Error).message}`,
+          url,
+        );
+      }
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new CheckpointError(
+          "missing_file",
+          res.status === 404
+            ? `missing file ${name} in the saved model ${root} (HTTP 404)`
+            : `cannot fetch ${name} of the saved model ${root}: HTTP ${res.status}`,
+          url,
+        );
+      }
+      const announced = Number(res.headers.get("content-length") ?? NaN);
+      if (Number.isFinite(announced)) {
+        try {
+          checkAllocation(url, announced, "serve a smaller model or raise the allocation limit");
+        } catch (e) {
+          await res.body?.cancel();
+          throw e;
+        }
+      }
+      return new Uint8Array(await res.arrayBuffer());
+    },
+  };
 }

@@ -9,8 +9,6 @@
  * @module
  */
 
-import cliProgress from "cli-progress";
-import process from "node:process";
 import type { WorldModel } from "../core/world_model.ts";
 import { ConfigError } from "../errors.ts";
 import { type TrainingConfig, trainingConfigToSnakeCase } from "../core/training_config.ts";
@@ -541,16 +539,22 @@ export class ProgressCallback implements Callback {
     (this.#opts.write ?? ((l: string) => console.log(l)))(s);
   }
 
-  /** Starts the bar, or prints the first line. */
-  onTrainBegin(ctx: TrainingContext): void {
+  /**
+   * Starts the bar, or prints the first line. The bar's modules (`npm:cli-progress`,
+   * `node:process`) are loaded here, only on a terminal: importing this module stays free of
+   * Node and terminal APIs (the browser build, see `examples/browser/`).
+   */
+  async onTrainBegin(ctx: TrainingContext): Promise<void> {
     this.#total = ctx.state.totalSteps;
     this.#unit = ctx.state.mode === "online" ? "env steps" : "steps";
     const desc = this.#opts.desc ?? "train";
     if (this.terminal) {
+      const { default: cliProgress } = await import("cli-progress");
+      const stream = this.#opts.stream ?? (await import("node:process")).default.stdout;
       this.#bar = new cliProgress.SingleBar({
         format: `${desc} |{bar}| {percentage}% | {value}/{total} ${this.#unit} | loss {loss} | ` +
           `{speed} ${this.#unit}/s | eta {eta_formatted}`,
-        stream: this.#opts.stream ?? process.stdout,
+        stream,
         hideCursor: true,
         barsize: 30,
         etaBuffer: 50,

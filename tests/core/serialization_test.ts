@@ -124,6 +124,52 @@ Deno.test("save/load: saving over an existing directory replaces it atomically",
   model.dispose();
 });
 
+Deno.test("save/load: over HTTP (a browser page's fetch) and from a file: URL, same outputs; a missing file or a failing server is a missing_file", async () => {
+  const { model, dir } = await savedModel();
+  const served: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const name = new URL(req.url).pathname.replace(/^\/model\//, "");
+    served.push(name);
+    if (name === "broken/config.json") return new Response("oops", { status: 500 });
+    try {
+      return new Response(await Deno.readFile(`${dir}/${name}`));
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+  try {
+    const base = `http://127.0.0.1:${server.addr.port}/model`;
+    const want = await outputs(model);
+    for (const src of [base, new URL(`${base}/`), new URL(`file://${dir}`)]) {
+      const loaded = await fromPretrained(src, { expectModelType: "mlp" });
+      assert.deepEqual(await outputs(loaded), want, String(src));
+      loaded.dispose();
+    }
+    assert.deepEqual(served.slice(0, 3), [
+      "worldflux_meta.json",
+      "config.json",
+      "model.safetensors",
+    ]);
+    await expectProblem(
+      `${base}/nothing`,
+      "missing_file",
+      /missing file worldflux_meta\.json in the saved model http:.*\/nothing \(HTTP 404\)/,
+    );
+    const metaOnly = await Deno.readFile(`${dir}/worldflux_meta.json`);
+    await Deno.mkdir(`${dir}/broken`);
+    await Deno.writeFile(`${dir}/broken/worldflux_meta.json`, metaOnly);
+    await expectProblem(`${base}/broken`, "missing_file", /cannot fetch config\.json .*HTTP 500/);
+    await expectProblem(
+      "http://127.0.0.1:9/model",
+      "missing_file",
+      /cannot fetch worldflux_meta\.json of the saved model http:\/\/127\.0\.0\.1:9\/model/,
+    );
+  } finally {
+    await server.shutdown();
+    model.dispose();
+  }
+});
+
 Deno.test("save/load: missing directory and missing files", async () => {
   await expectProblem("/nonexistent/wf-model", "missing_directory", /no such directory/);
   // A crash mid-replacement left the previous copy aside: the error says where and how.

@@ -10,6 +10,39 @@
 
 import { CTL, JOB, JOB_WORDS, POOL_PROTOCOL } from "./pool_protocol.ts";
 
+/** The kernel worker's script: `worker.ts` beside this module, unless a bundle says otherwise. */
+let workerScript: URL = new URL("./worker.ts", import.meta.url);
+
+/**
+ * Where the cpu kernel threads' script is. A bundle of the module (for a browser page: see
+ * `examples/browser/`) has no `worker.ts` beside it; it ships the worker bundled on its own and
+ * names it here before the first cpu tensor (pools started later use it).
+ *
+ * @example
+ * ```ts
+ * import { setKernelWorkerUrl } from "@worldflux/worldflux";
+ * setKernelWorkerUrl(new URL("./kernel_worker.js", import.meta.url));
+ * ```
+ */
+export function setKernelWorkerUrl(url: URL | string): void {
+  workerScript = new URL(url, import.meta.url);
+}
+
+/**
+ * Whether this thread may block in `Atomics.wait` (a browser page's main thread may not): once
+ * it refuses, the pool waits for the workers' slices by spinning.
+ */
+let canBlock = true;
+
+function waitBriefly(words: Int32Array, index: number, value: number): void {
+  if (!canBlock) return;
+  try {
+    Atomics.wait(words, index, value, 20);
+  } catch {
+    canBlock = false;
+  }
+}
+
 interface Slot {
   worker: Worker | null;
   ctl: Int32Array;
@@ -74,7 +107,7 @@ export class WorkerPool {
       if (s.worker && st !== CTL.EXITED) continue;
       if (s.worker) s.worker.terminate();
       Atomics.store(s.ctl, CTL.STATE, CTL.STARTING);
-      const w = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+      const w = new Worker(workerScript, { type: "module" });
       w.postMessage({
         memory: this.memory,
         module: this.module,
@@ -186,7 +219,7 @@ export class WorkerPool {
     for (;;) {
       const done = Atomics.load(job, JOB.DONE);
       if (done >= count) break;
-      if (++spins > 2000) Atomics.wait(job, JOB.DONE, done, 20);
+      if (++spins > 2000) waitBriefly(job, JOB.DONE, done);
     }
     if (job[JOB.ERROR]) throw new Error(`a kernel worker failed running ${fn}`);
     if (restart) this.warm();

@@ -14,7 +14,6 @@
  * @module
  */
 
-import { fileURLToPath } from "node:url";
 import { ChannelError, PipeChannel } from "./channel.ts";
 import {
   GymBridgeError,
@@ -93,7 +92,8 @@ export async function prepareHostScript(): Promise<void> {
 function hostArgs(): (fifoDir: string) => string[] {
   // -B: no .pyc files next to the package's sources.
   if (SCRIPT_URL.protocol === "file:") {
-    const path = fileURLToPath(SCRIPT_URL);
+    // The file's path (named pipes, hence this bridge, exist on POSIX systems only).
+    const path = decodeURIComponent(SCRIPT_URL.pathname);
     return (dir) => ["-B", path, "--fifo", dir];
   }
   if (scriptText === null) {

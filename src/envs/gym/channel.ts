@@ -25,8 +25,7 @@
  * @module
  */
 
-import { join } from "node:path";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import {
   type ChannelFailureInfo,
   type ChannelWorkerData,
@@ -145,10 +144,13 @@ export class PipeChannel {
       command: options.command,
       args: [...options.args(this.dir)],
       env: { ...options.env },
-      replyPath: join(this.dir, "rep"),
+      replyPath: `${this.dir}/rep`,
       forwardStderr: options.forwardStderr ?? false,
       exitGraceMs: options.exitGraceMs ?? 5000,
     };
+    // node:worker_threads is taken here, not imported: importing this module must not need Node
+    // APIs (the module is also bundled for browsers, where no channel opens).
+    const { Worker } = process.getBuiltinModule("node:worker_threads");
     this.worker = new Worker(new URL("./channel_worker.ts", import.meta.url), { workerData });
     this.worker.unref();
     this.worker.on("error", (e: Error) => {
@@ -197,8 +199,8 @@ export class PipeChannel {
 
   /** Waits for the FIFOs, opens them, and reads the first frame. */
   private connect(timeoutMs: number): Uint8Array {
-    const req = join(this.dir, "req");
-    const rep = join(this.dir, "rep");
+    const req = `${this.dir}/req`;
+    const rep = `${this.dir}/rep`;
     const end = performance.now() + timeoutMs;
     while (!(exists(req) && exists(rep))) {
       const state = Atomics.load(this.ctl, CTL.STATE);
