@@ -3,6 +3,7 @@
 // 2 h, 3 w, 4 k, 5 stride, 6 outH, 7 outW, 8 x off, 9 dy off, 10 out off, 11 total threads.
 // max/avg/upsample/upsampleGrad: one thread per output element of [planes, outH, outW]
 // (for upsampleGrad, x is the gradient [planes, h, w] with h = outH * k).
+// -inf is written f32_bits(0xff800000u) (the prelude every kernel gets: WGSL_PRELUDE).
 // maxGrad/avgGrad: one thread per input element of [planes, h, w]; it sums, in window order,
 // the dy of every window that routes to it (no atomics, deterministic).
 struct Params { w: array<vec4<u32>, 3> }
@@ -16,7 +17,7 @@ fn word(i: u32) -> u32 { return P.w[i >> 2u][i & 3u]; }
 // Index (within the plane) of the first maximum of window (oy, ox); the window's first element
 // when nothing exceeds -inf.
 fn argmax_window(xb: u32, w: u32, k: u32, stride: u32, oy: u32, ox: u32) -> u32 {
-  var best = bitcast<f32>(0xff800000u);
+  var best = f32_bits(0xff800000u);
   var bi = oy * stride * w + ox * stride;
   for (var ky: u32 = 0u; ky < k; ky++) {
     let r = (oy * stride + ky) * w + ox * stride;
@@ -85,7 +86,7 @@ fn main(
     return;
   }
   if (mode == 0u) {
-    var m = bitcast<f32>(0xff800000u);
+    var m = f32_bits(0xff800000u);
     for (var ky: u32 = 0u; ky < k; ky++) {
       let r = xb + (oy * stride + ky) * w + ox * stride;
       for (var kx: u32 = 0u; kx < k; kx++) {

@@ -1,6 +1,7 @@
 // softmax / logSoftmax / logsumexp over the last axis of a contiguous [rows, cols] block.
 // Words: 0 rows, 1 cols, 2 x offset, 3 out offset, 4 mode (0 softmax, 1 log-softmax, 2 logsumexp).
 // per_thread: one thread per row (short rows); per_workgroup: 64 threads per row.
+// -inf is written f32_bits(0xff800000u) (the prelude every kernel gets: WGSL_PRELUDE).
 struct Params { w: array<vec4<u32>, 2> }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
@@ -33,9 +34,9 @@ fn per_thread(
   let cols = word(1u);
   if (row >= rows) { return; }
   let base = word(2u) + row * cols;
-  var mx = bitcast<f32>(0xff800000u);
+  var mx = f32_bits(0xff800000u);
   for (var c: u32 = 0u; c < cols; c++) { mx = max(mx, x[base + c]); }
-  if (mx == bitcast<f32>(0xff800000u)) { mx = 0.0; }
+  if (mx == f32_bits(0xff800000u)) { mx = 0.0; }
   var s = 0.0;
   for (var c: u32 = 0u; c < cols; c++) { s += exp(x[base + c] - mx); }
   finish(row, cols, base, mx, s, 0u, 1u);
@@ -54,7 +55,7 @@ fn per_workgroup(
   let cols = word(1u);
   if (row >= rows) { return; }
   let base = word(2u) + row * cols;
-  var mx = bitcast<f32>(0xff800000u);
+  var mx = f32_bits(0xff800000u);
   for (var c: u32 = lid; c < cols; c += 64u) { mx = max(mx, x[base + c]); }
   red[lid] = mx;
   workgroupBarrier();
@@ -63,7 +64,7 @@ fn per_workgroup(
     workgroupBarrier();
   }
   var m = red[0];
-  if (m == bitcast<f32>(0xff800000u)) { m = 0.0; }
+  if (m == f32_bits(0xff800000u)) { m = 0.0; }
   workgroupBarrier();
   var acc = 0.0;
   for (var c: u32 = lid; c < cols; c += 64u) { acc += exp(x[base + c] - m); }

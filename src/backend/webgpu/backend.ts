@@ -32,10 +32,12 @@ import type {
 import { isFallback, limitsToRequest, requestAdapter, WANTED_FEATURES } from "./adapter.ts";
 import {
   castWgsl,
+  f32Lit,
   fillTemplate,
   inputTypes,
   storageType,
   storeWgsl,
+  WGSL_PRELUDE,
   WgslExprGen,
 } from "./codegen_wgsl.ts";
 import type { CompiledKernel, KernelHost } from "./kernel_host.ts";
@@ -333,7 +335,7 @@ export class WebGPUBackend implements Backend, KernelHost {
   ): CompiledKernel {
     const hit = this.pipelines.get(key);
     if (hit) return hit;
-    const code = source();
+    const code = WGSL_PRELUDE + source();
     const bytes = uniformBytesOf(words);
     const plKey = `${pattern}|${bytes}`;
     let pl = this.pipelineLayouts.get(plKey);
@@ -513,8 +515,8 @@ export class WebGPUBackend implements Backend, KernelHost {
       const f = g.frame("L", plan.outer);
       const v = castWgsl(g.gen(c.expr, f), t, accT === "f32" ? "f32" : "i32");
       const types = inputTypes(c.expr, k.inputs.length).map(storageType);
-      const big = accT === "f32" ? "bitcast<f32>(0x7f800000u)" : "2147483647i";
-      const small = accT === "f32" ? "bitcast<f32>(0xff800000u)" : "(-2147483647i - 1i)";
+      const big = accT === "f32" ? f32Lit(Infinity) : "2147483647i";
+      const small = accT === "f32" ? f32Lit(-Infinity) : "(-2147483647i - 1i)";
       const init = k.op === "sum"
         ? (accT === "f32" ? "0.0f" : "0i")
         : k.op === "prod"

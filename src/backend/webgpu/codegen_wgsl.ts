@@ -24,11 +24,20 @@ export function storageType(t: VType): string {
   return t === "f32" ? "f32" : "i32";
 }
 
-/** A float literal in WGSL syntax. */
+/**
+ * The function every kernel gets in front of its source (see `WebGPUBackend.compile`) to write
+ * infinities and NaN: `f32_bits(0xff800000u)` is -inf. WGSL evaluates `bitcast<f32>` of a
+ * literal at shader-creation time, where a value that is not a finite f32 is an error (Chrome's
+ * compiler, Tint, refuses it; wgpu's naga lets it pass); a function's parameter is a runtime
+ * value, so this is valid everywhere.
+ */
+export const WGSL_PRELUDE = "fn f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }\n";
+
+/** A float literal in WGSL syntax (non-finite values through `f32_bits`, see WGSL_PRELUDE). */
 export function f32Lit(v: number): string {
-  if (Number.isNaN(v)) return "bitcast<f32>(0x7fc00000u)";
-  if (v === Infinity) return "bitcast<f32>(0x7f800000u)";
-  if (v === -Infinity) return "bitcast<f32>(0xff800000u)";
+  if (Number.isNaN(v)) return "f32_bits(0x7fc00000u)";
+  if (v === Infinity) return "f32_bits(0x7f800000u)";
+  if (v === -Infinity) return "f32_bits(0xff800000u)";
   const s = String(Math.abs(v));
   return v < 0 || Object.is(v, -0) ? `(-${s}f)` : `${s}f`;
 }
