@@ -14,6 +14,7 @@
  */
 
 import {
+  actGreedy,
   Canvas,
   type Controller,
   drawBreakoutGrid,
@@ -29,7 +30,6 @@ import {
   tileFrames,
   type WorldModel,
 } from "../../mod.ts";
-import { actGreedy } from "../../cli.ts";
 import { gridSvg, lineChart } from "../../src/web/charts.js";
 
 /**

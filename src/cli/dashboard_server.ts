@@ -210,8 +210,11 @@ async function runInfo(dir: string): Promise<Record<string, unknown>> {
   };
 }
 
-/** The `Host` header values a loopback-bound server answers (DNS-rebinding protection). */
-function allowedHosts(hostname: string, port: number): Set<string> | null {
+/**
+ * The `Host` header values a server bound to `hostname` answers (DNS-rebinding protection); null
+ * when bound to every interface. Shared with the browser page's server (`examples/browser/`).
+ */
+export function allowedHosts(hostname: string, port: number): Set<string> | null {
   if (hostname === "0.0.0.0" || hostname === "::" || hostname === "[::]") return null;
   const names = new Set([hostname, hostname.includes(":") ? `[${hostname}]` : hostname]);
   if (isLoopback(hostname)) { for (const n of ["127.0.0.1", "localhost", "[::1]"]) names.add(n); }

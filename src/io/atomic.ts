@@ -104,6 +104,8 @@ export interface AtomicRecovery {
 
 async function entries(dir: string): Promise<Deno.DirEntry[]> {
   const out: Deno.DirEntry[] = [];
+  // No file system here (a browser page trains without one): nothing was left to recover.
+  if (typeof Deno === "undefined") return out;
   try {
     for await (const e of Deno.readDir(dir)) out.push(e);
   } catch (e) {
