@@ -27,8 +27,13 @@ export const BROWSER_PORT = 8471;
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const ROOT = resolve(HERE, "../..");
 
-/** The bundles `deno bundle` writes: name in the build directory -> entry point. */
+/**
+ * The bundles `deno bundle` writes: name in the build directory -> entry point. `worldflux.js` is
+ * the module itself (`mod.ts`) for pages of your own; it names its kernel worker with
+ * `setKernelWorkerUrl(new URL("./kernel_worker.js", import.meta.url))`, as `engine.ts` does.
+ */
 export const BUNDLES: Readonly<Record<string, string>> = {
+  "worldflux.js": join(ROOT, "mod.ts"),
   "engine.js": join(HERE, "engine.ts"),
   "kernel_worker.js": join(ROOT, "src/backend/wasm/worker.ts"),
 };

@@ -4,6 +4,7 @@
  * over fetch, and its imagination of a CartPole trajectory (encode, filter, open-loop rollout,
  * decode) on WebGPU and on the wasm cpu backend must equal Deno's for the same saved model and
  * trajectory on the same device (float32 tolerance); a short online training runs in the page;
+ * the module bundled on its own (`worldflux.js`) imports and computes on the page's main thread;
  * no console error or failed request on the way. Screenshots are kept in
  * `outputs/test-artifacts/browser/`.
  */
@@ -154,6 +155,16 @@ Deno.test({
         2,
         "real and imagined strips after training",
       );
+      // The whole module, bundled on its own, imports in a page (no Node or Deno API at import)
+      // and computes on the cpu backend on the page's main thread.
+      const direct = await page.evaluate<{ exports: number; y: number[][] }>(`(async () => {
+        const wf = await import("./worldflux.js");
+        wf.setKernelWorkerUrl(new URL("./kernel_worker.js", location.href));
+        const y = wf.tidy(() => wf.tensor([[1, 2], [3, 4]]).matmul(wf.tensor([[1], [1]])).relu());
+        return { exports: Object.keys(wf).length, y: await y.array() };
+      })()`);
+      assert.ok(direct.exports > 100, `${direct.exports} exports`);
+      assert.deepEqual(direct.y, [[3], [7]]);
       await page.close();
       assert.deepEqual(problems, []);
       console.log(`browser page screenshots: ${shots}`);
