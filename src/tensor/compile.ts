@@ -45,10 +45,18 @@ interface CaptureState {
 let capture: CaptureState | null = null;
 
 let replayProfiler: ((k: Kernel, ms: number) => void) | null = null;
+let profilerClock: () => number = () => performance.now();
 
-/** Times every prepared kernel of compiled replays (profiling; null turns it off). @internal */
-export function setReplayProfiler(f: ((k: Kernel, ms: number) => void) | null): void {
+/**
+ * Times every prepared kernel of compiled replays (profiling; null turns it off) with `clock`
+ * (milliseconds; default the wall clock). @internal
+ */
+export function setReplayProfiler(
+  f: ((k: Kernel, ms: number) => void) | null,
+  clock: () => number = () => performance.now(),
+): void {
   replayProfiler = f;
+  profilerClock = clock;
 }
 
 /** True while a compiled step is being traced. */
@@ -324,9 +332,9 @@ function replay(prog: Program, args: Tensor[]): StepOutput {
     used.add(r.backend);
     if (r.prepared) {
       if (replayProfiler) {
-        const t0 = performance.now();
+        const t0 = profilerClock();
         r.prepared();
-        replayProfiler(r.kernel, performance.now() - t0);
+        replayProfiler(r.kernel, profilerClock() - t0);
       } else r.prepared();
       continue;
     }

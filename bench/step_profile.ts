@@ -1,0 +1,168 @@
+/**
+ * Where the time of a compiled step goes on the `cpu` device: every kernel of a few replays
+ * timed (`setReplayProfiler`), grouped by kind and shape (matmuls by batch x M x N x K and the
+ * operands' layout: `n` plain, `t` transposed, `s` other strides), the largest groups first.
+ *
+ *   XDG_RUNTIME_DIR=/tmp/xdg deno run -A --no-check bench/step_profile.ts \
+ *     [dreamer-12m-vec|dreamer-ci|tdmpc2-5m|tdmpc2-5m-plan] [--steps 3] [--top 30]
+ *
+ * Profiling adds a clock read per kernel (~1 us): the total is close to, not equal to, the
+ * unprofiled step. `--cpu` times kernels by the process's CPU time instead of the wall clock
+ * (~4 us per read): with `WORLDFLUX_CPU_THREADS=1` that is each kernel's own work, which other
+ * processes on a shared machine disturb much less than its wall time.
+ * @module
+ */
+
+import process from "node:process";
+import * as wf from "../mod.ts";
+import { setReplayProfiler } from "../src/tensor/compile.ts";
+import { Generator, rand, randn } from "../src/tensor/random.ts";
+import { keep } from "../src/tensor/tensor.ts";
+import type { Kernel } from "../src/backend/types.ts";
+import type { View } from "../src/tensor/view.ts";
+
+type Tensor = wf.Tensor;
+
+/** `n` row-major, `t` transposed (column-major), `s` anything else, for the last two axes. */
+function layout(v: View): string {
+  const r = v.shape.length;
+  const [s0, s1] = [v.strides[r - 2], v.strides[r - 1]];
+  if (s1 === 1 && (s0 === v.shape[r - 1] || v.shape[r - 2] === 1)) return "n";
+  if (s0 === 1 && (s1 === v.shape[r - 2] || v.shape[r - 1] === 1)) return "t";
+  return "s";
+}
+
+function describe(k: Kernel): string {
+  switch (k.kind) {
+    case "matmul": {
+      const b = k.batch.length ? `${k.batch.join("x")} x ` : "";
+      const ep = k.epilogue ? " +epi" : "";
+      return `matmul ${b}${k.m}x${k.n}x${k.k} ${layout(k.a.view)}${layout(k.b.view)}${ep}`;
+    }
+    case "ew":
+      return `ew [${k.out.view.shape.join(",")}]`;
+    case "reduce":
+      return `reduce ${k.op} ${k.outSize} x ${k.reduceSize}`;
+    case "softmax":
+    case "norm":
+      return `${k.kind} ${k.rows} x ${k.cols}`;
+    default:
+      return k.kind;
+  }
+}
+
+async function setup(w: string): Promise<() => Promise<void>> {
+  const finish = async (ts: Tensor[]) => {
+    await wf.realizeAsync(...ts);
+    for (const t of ts) t.dispose();
+  };
+  if (w.startsWith("dreamer-")) {
+    const model = await wf.createWorldModel(
+      w === "dreamer-ci" ? "dreamer:ci" : "dreamerv3:size12m",
+      { obsShape: [8], actionDim: 2, actorCritic: false },
+    ) as wf.DreamerV3WorldModel;
+    const trainer = new wf.DreamerTrainer(model, {
+      optimizer: "adam",
+      agc: 0,
+      gradClip: 1000,
+      lr: 1e-4,
+      eps: 1e-8,
+    });
+    const B = 16, T = 64;
+    const batch = {
+      obs: keep(randn([B, T, 8], { seed: 1 }).realize()),
+      actions: keep(randn([B, T, 2], { seed: 2 }).tanh().realize()),
+      rewards: keep(randn([B, T], { seed: 3 }).realize()),
+      terminations: keep(wf.zeros([B, T]).contiguous().realize()),
+    };
+    return () => finish(Object.values(trainer.compiledStep(batch)));
+  }
+  const model = await wf.createWorldModel("tdmpc2:5m", {
+    obsShape: [39],
+    actionDim: 6,
+    seed: 1,
+  }) as wf.TDMPC2WorldModel;
+  if (w === "tdmpc2-5m-plan") {
+    const planner = new wf.MPPIPlanner(model, {
+      ...model.plannerDefaults(),
+      generator: new Generator(5),
+    });
+    const obs = keep(randn([1, 39], { seed: 6 }).realize());
+    return async () => {
+      const p = planner.plan(model.encode(obs));
+      await (p.tensor as Tensor).data();
+    };
+  }
+  const agent = new wf.TDMPC2Agent(model, { seed: 3 });
+  const g = new Generator(2);
+  const B = 256, T = 4;
+  const batch: [Tensor, Tensor, Tensor, Tensor] = [
+    keep(randn([B, T, 39], { generator: g }).realize()),
+    keep(rand([B, T, 6], { generator: g }).mul(2).sub(1).realize()),
+    keep(randn([B, T], { generator: g }).realize()),
+    keep(wf.zeros([B, T]).contiguous().realize()),
+  ];
+  const step = agent.compiled();
+  return async () => {
+    const info = step(...batch);
+    await info.total_loss.item();
+    for (const x of Object.values(info)) x.dispose();
+  };
+}
+
+const argv = Deno.args;
+const w = argv.find((a) => !a.startsWith("--") && !/^\d+$/.test(a)) ?? "dreamer-12m-vec";
+const opt = (k: string, d: number) => {
+  const i = argv.indexOf(k);
+  return i >= 0 ? Number(argv[i + 1]) : d;
+};
+const steps = opt("--steps", 3), top = opt("--top", 30);
+const cpuClock = argv.includes("--cpu");
+const clock = cpuClock
+  ? () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e3;
+  }
+  : () => performance.now();
+const run = await setup(w);
+for (let i = 0; i < 2; i++) await run();
+const groups = new Map<string, { ms: number; n: number; flop: number }>();
+setReplayProfiler((k, ms) => {
+  const key = describe(k);
+  const g = groups.get(key) ?? { ms: 0, n: 0, flop: 0 };
+  g.ms += ms;
+  g.n++;
+  if (k.kind === "matmul") g.flop += 2 * k.m * k.n * k.k * k.batch.reduce((a, b) => a * b, 1);
+  groups.set(key, g);
+}, clock);
+const t0 = clock();
+for (let i = 0; i < steps; i++) await run();
+const wall = (clock() - t0) / steps;
+setReplayProfiler(null);
+const rows = [...groups.entries()].sort((a, b) => b[1].ms - a[1].ms);
+const total = rows.reduce((s, [, g]) => s + g.ms, 0) / steps;
+const byKind = new Map<string, number>();
+for (const [key, g] of rows) {
+  const kind = key.split(" ")[0];
+  byKind.set(kind, (byKind.get(kind) ?? 0) + g.ms / steps);
+}
+console.log(
+  `${w}: ${wall.toFixed(1)} ms ${cpuClock ? "CPU" : ""} per step (profiled), kernels ` +
+    `${total.toFixed(1)} ms, ${rows.reduce((s, [, g]) => s + g.n, 0) / steps} kernels per ` +
+    `step, ${(rows.reduce((s, [, g]) => s + g.flop, 0) / steps / 1e9).toFixed(2)} GFLOP`,
+);
+console.log(
+  [...byKind.entries()].sort((a, b) => b[1] - a[1]).map(([k, ms]) => `${k} ${ms.toFixed(1)}`)
+    .join(", "),
+);
+console.log("ms/step  share  count  GFLOP/s  kernel");
+for (const [key, g] of rows.slice(0, top)) {
+  const ms = g.ms / steps;
+  const gf = g.flop ? (g.flop / (g.ms * 1e6)).toFixed(1) : "";
+  console.log(
+    `${ms.toFixed(2).padStart(7)}  ${(100 * ms / total).toFixed(1).padStart(4)}%  ${
+      String(g.n / steps).padStart(5)
+    }  ${gf.padStart(7)}  ${key}`,
+  );
+}
+Deno.exit(0);
