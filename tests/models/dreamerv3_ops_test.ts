@@ -313,6 +313,49 @@ Deno.test("dreamerv3 rssm: the core equals the official block GRU equations (den
   model.dispose();
 });
 
+Deno.test("dreamerv3 rssm: observe gives the same values and gradients in dense and blocked modes", async () => {
+  // Blocked mode shares h's dense products (posterior | dynin0) between a step's posterior and
+  // the next step's core, as dense mode does with dynhid's part too: both must be one function.
+  const model = await createWorldModel("dreamer:ci", {
+    obsShape: [4],
+    actionDim: 2,
+    actorCritic: false,
+    seed: 7,
+  }) as DreamerV3WorldModel;
+  noGrad(() => {
+    for (const p of model.rssm.parameters()) p.assign(p.add(randn(p.shape).mul(0.1)));
+  });
+  const r = model.rssm;
+  const [B, T, E] = [3, 5, r.embedDim];
+  manualSeed(8);
+  const embed = randn([B, T, E]), actions = randn([B, T, 2]);
+  const isFirst = tensor([[0, 0, 1, 0, 0], [0, 0, 0, 0, 1], [0, 1, 0, 0, 0]]);
+  const start = { deter: randn([B, r.deterDim]).tanh(), stoch: zeros([B, r.stochDim]) };
+  const w = randn([B, T, r.deterDim]);
+  const params = r.parameters();
+  const runs: number[][][] = [];
+  const prev = rssmOptions.denseBlocksMax;
+  try {
+    for (const max of [512, 0]) {
+      rssmOptions.denseBlocksMax = max;
+      manualSeed(9); // the same Gumbel noise
+      const o = r.observe(embed, actions, isFirst, { start });
+      const loss = o.deter.mul(w).sum().add(o.postLogits.square().sum())
+        .add(o.priorLogits.sin().sum()).add(o.succDeter.square().sum());
+      for (const p of params) p.zeroGrad();
+      loss.backward();
+      const out = [await arr(o.deter), await arr(o.postLogits), await arr(o.succDeter)];
+      for (const p of params) out.push(await arr(p.grad!));
+      runs.push(out);
+    }
+  } finally {
+    rssmOptions.denseBlocksMax = prev;
+  }
+  assert.equal(runs[0].length, 3 + params.length);
+  runs[0].forEach((x, i) => close(runs[1][i], x, 2e-4, `output/gradient ${i}`));
+  model.dispose();
+});
+
 Deno.test("dreamerv3 autograd: per-step slices merge into one concat (same gradients as unmerged)", async () => {
   manualSeed(6);
   const x0 = randn([3, 6, 4]);

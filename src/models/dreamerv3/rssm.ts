@@ -95,8 +95,11 @@ export interface CoreWeights {
   readonly in0: PreparedLinear;
   /** `dynin1` (flat z). */
   readonly in1: PreparedLinear;
-  /** Dense mode: `[D, 2H + D]` = posterior (h part) | dynin0 | blockdiag(dynhid, h part). */
-  readonly hW: Tensor | null;
+  /**
+   * Every dense product of h in one matrix: `[D, 2H]` = posterior (h part) | dynin0, and in
+   * dense mode also blockdiag(dynhid, h part): `[D, 2H + D]`.
+   */
+  readonly hW: Tensor;
   /** `dynhid`'s weights on `[x0, x1]`: `[2H, D]`. */
   readonly x01W: Tensor;
   /** Norm after `dynhid`. */
@@ -223,19 +226,21 @@ export class RSSM extends Module {
       norm: aff(l.norm),
     });
     const dense = D <= rssmOptions.denseBlocksMax;
+    // Every dense product of h in one matmul, h @ [W_post | W_in0 (| blockdiag(W_hid,h))]: h is
+    // read once, and its gradient is one product instead of one per weight (blocked mode keeps
+    // dynhid's blocks as a batched product: dense, they would cost `blocks` times the work).
+    // Blocked mode stacks the weights as stored ([out, in] rows) and reads the stack transposed:
+    // a k-contiguous B, which a product of few rows walks along memory (a row-major [D, 2H] one
+    // strides over D rows per column strip: see bench/step_profile.ts, 16-row products).
+    const wPost = this.obs0.linear.weight.narrow(1, 0, D), wIn0 = this.dynin0.linear.weight;
     return {
       n,
       dense,
       in0: lin(this.dynin0),
       in1: lin(this.dynin1),
-      // Dense: every product of h in one matmul, h @ [W_post | W_in0 | blockdiag(W_hid,h)].
       hW: dense
-        ? concat([
-          this.obs0.linear.weight.narrow(1, 0, D).mT,
-          this.dynin0.linear.weight.mT,
-          blockDiag(this.dynhid.hweight),
-        ], 1) // [D, 2H + D]
-        : null,
+        ? concat([wPost.mT, wIn0.mT, blockDiag(this.dynhid.hweight)], 1)
+        : concat([wPost, wIn0], 0).mT,
       x01W: this.dynhid.xweight!.narrow(0, 0, 2 * H), // [2H, D]
       dynNorm: aff(this.dynhidnorm),
       gruW: dense ? blockDiag(this.dyngru.hweight) : null, // [D, 3D]
@@ -260,18 +265,18 @@ export class RSSM extends Module {
   }
 
   /**
-   * Products of h with every weight that reads it (dense mode, see {@link RSSM.prepare}):
-   * `[N, 2H + D]` = posterior pre-activation | dynin0 pre-activation | dynhid's h part (no
-   * biases). Null in blocked mode.
+   * Products of h with the dense weights that read it (see {@link RSSM.prepare}): `[N, 2H]` =
+   * posterior pre-activation | dynin0 pre-activation, then in dense mode dynhid's h part
+   * (`[N, 2H + D]`); no biases.
    */
-  hProducts(h: Tensor, cw: CoreWeights): Tensor | null {
-    return cw.hW ? h.matmul(cw.hW) : null;
+  hProducts(h: Tensor, cw: CoreWeights): Tensor {
+    return h.matmul(cw.hW);
   }
 
   /**
    * The GRU core: `h [N, D]`, `z [N, SK]` and the action's part `aPart [N, D]` (see
-   * {@link RSSM.actionPart}) -> h'. `hp` are h's products (`hProducts(h)`, dense mode), when the
-   * caller has them.
+   * {@link RSSM.actionPart}) -> h'. `hp` are h's products (`hProducts(h)`), when the caller has
+   * them.
    */
   core(
     h: Tensor,
@@ -282,14 +287,16 @@ export class RSSM extends Module {
   ): Tensor {
     const n = h.shape[0], g = this.config.blocks, per = this.deterDim / g;
     const H = this.config.hidden, D = this.deterDim;
-    const P = cw.hW ? (hp ?? h.matmul(cw.hW)) : null;
-    const pre0 = P ? P.narrow(1, H, H).add(cw.in0.b) : h.matmul(cw.in0.w).add(cw.in0.b);
-    const x0 = normSilu(pre0, cw.in0.norm);
+    // Dense mode: all of h's products at once (also without `hp`: dynhid's part is needed);
+    // blocked mode without `hp` (imagination): only dynin0's.
+    const P = cw.dense ? (hp ?? h.matmul(cw.hW)) : hp;
+    const pre0 = P ? P.narrow(1, H, H) : h.matmul(cw.in0.w);
+    const x0 = normSilu(pre0.add(cw.in0.b), cw.in0.norm);
     const x1 = normSilu(z.matmul(cw.in1.w).add(cw.in1.b), cw.in1.norm);
     const x01 = concat([x0, x1], -1).matmul(cw.x01W);
     let y: Tensor;
-    if (P) {
-      y = x01.add(P.narrow(1, 2 * H, D).add(aPart));
+    if (cw.dense) {
+      y = x01.add(P!.narrow(1, 2 * H, D).add(aPart));
     } else {
       const hb = h.reshape([n, g, per]).permute([1, 0, 2]); // [G, N, D/G]
       const yb = hb.matmul(this.dynhid.hweight).permute([1, 0, 2]).reshape([n, D]);
@@ -310,7 +317,7 @@ export class RSSM extends Module {
 
   /**
    * Posterior logits from h `[N, D]` and the embedding part `[N, H]` (pre-norm, with bias);
-   * `hp`: h's products when the caller has them (dense mode).
+   * `hp`: h's products when the caller has them.
    */
   postLogitsFrom(
     h: Tensor,
