@@ -8,67 +8,29 @@
 
 import assert from "node:assert/strict";
 import {
-  type Batch,
   CapabilityError,
   ContractError,
   countJEPAParameters,
-  createTrainStep,
   createWorldModel,
   fromPretrained,
   getModelInfo,
   JEPA_PRESETS,
   jepaConfigSchema,
-  type JEPAWorldModel,
-  keep,
   listModels,
-  manualSeed,
-  parseTrainingConfig,
   randn,
-  tidy,
   type WorldModel,
 } from "../../mod.ts";
-import { pointMassBatch } from "./synthetic.ts";
+import { type PointMassRun, trainPointMass } from "./synthetic.ts";
 import { tempDir } from "../core/helpers.ts";
 
-/** Held-out loss and metrics. */
-async function evaluate(model: WorldModel, batch: Batch): Promise<Record<string, number>> {
-  const out = tidy(() => model.loss(batch));
-  const r: Record<string, number> = { loss: await out.loss.item() };
-  for (const [k, t] of Object.entries(out.metrics)) r[k] = await t.item();
-  return r;
-}
-
-/** Trains `jepa:ci` with the family's step (EMA target included) on 16 fixed batches. */
-async function train(seed: number, steps: number) {
-  const model = await createWorldModel("jepa:ci", {
-    obsShape: [4],
-    actionDim: 2,
-    seed,
-  }) as JEPAWorldModel;
-  const data = Array.from({ length: 16 }, (_, i) => pointMassBatch(32, 8, 100 + i));
-  for (const b of data) for (const t of Object.values(b)) keep(t);
-  const heldOut = pointMassBatch(64, 8, 999);
-  const before = await evaluate(model, heldOut);
-  const step = createTrainStep(
-    model,
-    parseTrainingConfig({ learningRate: 3e-3, batchSize: 32, sequenceLength: 8, seed }),
-  );
-  manualSeed(seed);
-  assert.ok(step.description.includes("EMA target encoder"), step.description);
-  const losses: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const out = step.step(data[i % data.length]);
-    if (i % 50 === 0 || i === steps - 1) losses.push(await out.loss.item());
-    for (const t of Object.values(out)) t.dispose();
-  }
-  assert.ok(step.compiled, `the update traces with compile(): ${step.fallbackReason}`);
-  step.dispose();
-  const after = await evaluate(model, heldOut);
-  return { model, before, after, losses, heldOut };
+/** Trains `jepa:ci` with the family's step (see synthetic.ts). */
+function train(seed: number, steps: number): Promise<PointMassRun> {
+  return trainPointMass("jepa:ci", { seed, steps, batchSize: 32, learningRate: 3e-3 });
 }
 
 Deno.test("jepa: learns the point-mass task in latent space (300 steps: loss falls 5x, r2 > 0.75, no collapse), deterministic per seed", async () => {
-  const { model, before, after, losses } = await train(1, 300);
+  const { model, before, after, losses, description } = await train(1, 300);
+  assert.ok(description.includes("EMA target encoder"), description);
   const factor = before.loss / after.loss;
   assert.ok(
     factor >= 5, // measured 1.896 -> 0.214 (x8.9)
@@ -113,12 +75,10 @@ Deno.test("jepa: contract (encode/transition/update/rollout; decode throws a Cap
     });
     assert.throws(() => m.transition(s, randn([2, 4])), ContractError);
     assert.throws(() => m.encode(randn([2, 4])), ContractError);
-    const batch = pointMassBatch(2, 4, 1);
     assert.throws(
       () => m.loss({ obs: randn([2, 4, 5]), actions: randn([2, 4, 3]) }),
       ContractError,
     );
-    void batch;
     // the target encoder is stored but not trained
     assert.ok(Object.keys(m.stateDict()).some((k) => k.startsWith("targetEncoder.")));
     assert.ok(

@@ -10,62 +10,24 @@
 
 import assert from "node:assert/strict";
 import {
-  type Batch,
   ContractError,
   countTokenParameters,
-  createTrainStep,
   createWorldModel,
   fromPretrained,
   getModelInfo,
-  keep,
   listModels,
-  manualSeed,
-  parseTrainingConfig,
   randn,
   type Tensor,
-  tidy,
   TOKEN_PRESETS,
   tokenConfigSchema,
-  type TokenWorldModel,
   type WorldModel,
 } from "../../mod.ts";
-import { pointMassBatch } from "./synthetic.ts";
+import { type PointMassRun, trainPointMass } from "./synthetic.ts";
 import { tempDir } from "../core/helpers.ts";
 
-/** Held-out loss and metrics. */
-async function evaluate(model: WorldModel, batch: Batch): Promise<Record<string, number>> {
-  const out = tidy(() => model.loss(batch));
-  const r: Record<string, number> = { loss: await out.loss.item() };
-  for (const [k, t] of Object.entries(out.metrics)) r[k] = await t.item();
-  return r;
-}
-
-/** Trains `token:ci` with the family's step on 16 fixed batches of the point mass. */
-async function train(seed: number, steps: number) {
-  const model = await createWorldModel("token:ci", {
-    obsShape: [4],
-    actionDim: 2,
-    seed,
-  }) as TokenWorldModel;
-  const data = Array.from({ length: 16 }, (_, i) => pointMassBatch(16, 8, 100 + i));
-  for (const b of data) for (const t of Object.values(b)) keep(t);
-  const heldOut = pointMassBatch(64, 8, 999);
-  const before = await evaluate(model, heldOut);
-  const step = createTrainStep(
-    model,
-    parseTrainingConfig({ learningRate: 3e-3, batchSize: 16, sequenceLength: 8, seed }),
-  );
-  manualSeed(seed);
-  const losses: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const out = step.step(data[i % data.length]);
-    if (i % 50 === 0 || i === steps - 1) losses.push(await out.loss.item());
-    for (const t of Object.values(out)) t.dispose();
-  }
-  assert.ok(step.compiled, `the update traces with compile(): ${step.fallbackReason}`);
-  step.dispose();
-  const after = await evaluate(model, heldOut);
-  return { model, before, after, losses, heldOut };
+/** Trains `token:ci` with the family's step (see synthetic.ts). */
+function train(seed: number, steps: number): Promise<PointMassRun> {
+  return trainPointMass("token:ci", { seed, steps, batchSize: 16, learningRate: 3e-3 });
 }
 
 Deno.test("token: learns the point-mass task (300 steps: loss falls 3x, token accuracy > 0.5, imagined rewards track the true ones)", async () => {
