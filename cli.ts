@@ -29,23 +29,17 @@ export {
   VERIFY_DEFAULTS,
   type VerifyConfig,
 } from "./src/cli/project.ts";
-export {
-  randomReplayBuffer,
-  type RunClassification,
-  type RunManifest,
-  runProject,
-  type RunProjectOptions,
-  type RunProjectResult,
-} from "./src/cli/run.ts";
+export { runProject, type RunProjectOptions, type RunProjectResult } from "./src/cli/run.ts";
+export { randomReplayBuffer } from "./src/cli/run_data.ts";
+export type { RunClassification, RunManifest } from "./src/cli/run_manifest.ts";
 export { actGreedy, evaluateController } from "./src/core/acting.ts";
-export {
-  formatVerifyReport,
-  quickVerify,
-  type QuickVerifyOptions,
-  type QuickVerifyReport,
-  type VerifyCheck,
-  type VerifyStatus,
-} from "./src/cli/verify.ts";
+export { formatVerifyReport, quickVerify } from "./src/cli/verify.ts";
+export type {
+  QuickVerifyOptions,
+  QuickVerifyReport,
+  VerifyCheck,
+  VerifyStatus,
+} from "./src/cli/verify_report.ts";
 import { main } from "./src/cli/main.ts";
 import { registerBuiltinFamilies } from "./src/models/registry_setup.ts";
 

@@ -18,7 +18,8 @@ import { disposeBatch } from "../core/train_step.ts";
 import { createTrainStep } from "../training/family.ts";
 import { type Command, EXIT, oneOf, parseCommandArgs } from "./command.ts";
 import { formatTable } from "./models.ts";
-import { randomReplayBuffer, resolveRunDevice } from "./run.ts";
+import { resolveRunDevice } from "./run.ts";
+import { randomReplayBuffer } from "./run_data.ts";
 
 /** One measurement. */
 export interface BenchResult {

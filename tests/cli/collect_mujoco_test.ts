@@ -14,7 +14,7 @@ import {
 import { ReplayBuffer } from "../../mod.ts";
 import { ConfigError, SizeLimitError } from "../../src/errors.ts";
 import { loadNpz } from "../../src/io/npz.ts";
-import type { RunManifest } from "../../src/cli/run.ts";
+import type { RunManifest } from "../../src/cli/run_manifest.ts";
 import { readJson, run, tempDir, writeToml } from "./helpers.ts";
 
 Deno.test("collect_mujoco: random datasets that ReplayBuffer.load and worldflux train accept; a saved policy collects", async () => {

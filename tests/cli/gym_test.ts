@@ -12,8 +12,8 @@ import { ConfigError } from "../../src/errors.ts";
 import { type GymDataConfig, parseProjectConfig } from "../../src/cli/project.ts";
 import { onlineEnvArgs, verifyEnvArgs } from "../../src/cli/data_env.ts";
 import { collectGymReport } from "../../src/cli/doctor.ts";
-import type { RunManifest } from "../../src/cli/run.ts";
-import type { QuickVerifyReport } from "../../src/cli/verify.ts";
+import type { RunManifest } from "../../src/cli/run_manifest.ts";
+import type { QuickVerifyReport } from "../../src/cli/verify_report.ts";
 import { python, SKIP_GYM } from "../envs/gym_helpers.ts";
 import { readJson, run, tempDir, writeToml } from "./helpers.ts";
 

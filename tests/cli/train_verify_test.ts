@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import type { RunManifest } from "../../src/cli/run.ts";
-import { randomReplayBuffer } from "../../src/cli/run.ts";
-import type { QuickVerifyReport } from "../../src/cli/verify.ts";
+import type { RunManifest } from "../../src/cli/run_manifest.ts";
+import { randomReplayBuffer } from "../../src/cli/run_data.ts";
+import type { QuickVerifyReport } from "../../src/cli/verify_report.ts";
 import { readJson, run, tempDir, writeToml } from "./helpers.ts";
 
 function smokeToml(family: string, extra = ""): string {

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { decode } from "fast-png";
 import { EVIDENCE_DEFAULTS, runEvidence } from "../../examples/evidence_tdmpc2_halfcheetah.ts";
-import type { RunManifest } from "../../src/cli/run.ts";
+import type { RunManifest } from "../../src/cli/run_manifest.ts";
 import { SKIP_GYM } from "../envs/gym_helpers.ts";
 
 /** A tiny budget: 20-step episodes, a 16-wide model, MPPI 16 x 1, action repeat 2. */
