@@ -189,6 +189,48 @@ Deno.test("examples: --data FILE.npz trains offline from the file; visualize_ima
   }
 });
 
+Deno.test("examples: learn_cartpole_dreamerv3.ts (states and --pixels) at a tiny budget, and learning_seeds.ts judges the runs against a bar", async () => {
+  const out = await Deno.makeTempDir({ prefix: "wf_learn_dreamer_" });
+  // 240 steps (160 random), an update every 4 steps (20 updates), one-episode evaluations.
+  const tiny = (
+    "--steps 240 --prefill 160 --eval-interval 120 --eval-episodes 1 --final-episodes 1 " +
+    "--baseline-episodes 1 --batch-size 2 --seq-len 8 --replay-ratio 4"
+  ).split(" ");
+  try {
+    for (const [name, extra] of [["states", []], ["pixels", ["--pixels"]]] as const) {
+      const dir = join(out, name);
+      await example("learn_cartpole_dreamerv3.ts", [...tiny, ...extra, "--out", dir]);
+      const r = await json<{ env: string; evaluations: { env_step: number; returns: number[] }[] }>(
+        join(dir, "returns.json"),
+      );
+      assert.equal(r.env, name === "pixels" ? "CartPole-v1/pixels" : "CartPole-v1");
+      assert.deepEqual(r.evaluations.map((e) => e.env_step), [120, 240]);
+      for (const e of r.evaluations) assert.equal(e.returns.length, 1);
+      const summary = await json<{ settings: { model: { stoch: number; horizon: number } } }>(
+        join(dir, "summary.json"),
+      );
+      assert.equal(summary.settings.model.stoch, 32, "the example's latent is 32 x 4");
+      assert.equal(summary.settings.model.horizon, 100);
+      assert.ok(await exists(join(dir, "returns.png")));
+    }
+    const text = await example("learning_seeds.ts", [
+      "--runs",
+      `${join(out, "states")},${join(out, "pixels")}`,
+      "--out",
+      join(out, "seeds"),
+      "--within",
+      "240",
+    ]);
+    const verdicts = await json<{ seeds: { passes: boolean }[] }>(join(out, "seeds", "seeds.json"));
+    assert.equal(verdicts.seeds.length, 2);
+    // A CartPole episode of 240 steps' training cannot reach 475: both fail the bar, visibly.
+    assert.ok(verdicts.seeds.every((v) => !v.passes), text);
+    assert.ok(await exists(join(out, "seeds", "returns.png")));
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
 Deno.test("examples: evidence_dreamerv3_breakout.ts --smoke on MinAtar Breakout writes the whole bundle", async () => {
   const out = await Deno.makeTempDir({ prefix: "wf_evidence_" });
   try {
