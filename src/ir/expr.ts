@@ -19,24 +19,56 @@ import type { Shape, View } from "./view.ts";
 export type BinOp = "+" | "-" | "*" | "/" | "<" | "<=" | ">" | ">=" | "==" | "!=" | "&&" | "||";
 /** Unary operators of the op language. */
 export type UnOp = "-" | "!";
-/** Built-in functions of the op language (each backend implements all of them). */
-export const FUNCTIONS: Readonly<Record<string, number>> = {
-  exp: 1,
-  log: 1,
-  sqrt: 1,
-  abs: 1,
-  sign: 1,
-  floor: 1,
-  ceil: 1,
-  round: 1,
-  tanh: 1,
-  sin: 1,
-  cos: 1,
-  min: 2,
-  max: 2,
-  pow: 2,
-  where: 3,
-};
+/**
+ * What every code generator needs to know of a built-in function of the op language. Each
+ * target implements every built-in in its own table (`JS_BUILTINS`, `WGSL_BUILTINS`,
+ * `WASM_BUILTINS`, typed by {@link BuiltinName} so a missing one does not compile): a new
+ * built-in is one entry here and one emitter per target.
+ */
+export interface Builtin {
+  /** Number of arguments. */
+  readonly arity: 1 | 2 | 3;
+  /**
+   * Integer arguments are converted to float32 and the result is float32 (`exp`); otherwise
+   * integers stay integers (`abs`, `min`). `where` has its own rule (bool condition, promoted
+   * values).
+   */
+  readonly floatOnly: boolean;
+  /**
+   * The result of float32 arguments is itself a float32 value (`abs`, `floor`, `min`): a target
+   * computing in double (JavaScript) need not round it back to float32.
+   */
+  readonly exactInF32: boolean;
+  /** Extra per-element cost over a plain arithmetic op (8: a transcendental function). */
+  readonly cost: number;
+}
+
+/** The built-in functions of the op language. */
+export const BUILTINS = {
+  exp: { arity: 1, floatOnly: true, exactInF32: false, cost: 8 },
+  log: { arity: 1, floatOnly: true, exactInF32: false, cost: 8 },
+  sqrt: { arity: 1, floatOnly: true, exactInF32: false, cost: 8 },
+  abs: { arity: 1, floatOnly: false, exactInF32: true, cost: 0 },
+  sign: { arity: 1, floatOnly: false, exactInF32: true, cost: 0 },
+  floor: { arity: 1, floatOnly: true, exactInF32: true, cost: 0 },
+  ceil: { arity: 1, floatOnly: true, exactInF32: true, cost: 0 },
+  round: { arity: 1, floatOnly: true, exactInF32: true, cost: 0 },
+  tanh: { arity: 1, floatOnly: true, exactInF32: false, cost: 8 },
+  sin: { arity: 1, floatOnly: true, exactInF32: false, cost: 8 },
+  cos: { arity: 1, floatOnly: true, exactInF32: false, cost: 8 },
+  min: { arity: 2, floatOnly: false, exactInF32: true, cost: 0 },
+  max: { arity: 2, floatOnly: false, exactInF32: true, cost: 0 },
+  pow: { arity: 2, floatOnly: true, exactInF32: false, cost: 8 },
+  where: { arity: 3, floatOnly: false, exactInF32: true, cost: 0 },
+} as const satisfies Record<string, Builtin>;
+
+/** The name of a built-in function. */
+export type BuiltinName = keyof typeof BUILTINS;
+
+/** Built-in functions of the op language by arity (the parser's function table). */
+const FUNCTIONS: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(BUILTINS).map(([name, b]) => [name, b.arity]),
+);
 
 /** Parsed op-language expression. */
 export type Ast =
@@ -202,7 +234,12 @@ export type Expr =
   | { readonly k: "index"; readonly t: "i32" }
   | { readonly k: "un"; readonly op: UnOp; readonly a: Expr; readonly t: VType }
   | { readonly k: "bin"; readonly op: BinOp; readonly a: Expr; readonly b: Expr; readonly t: VType }
-  | { readonly k: "call"; readonly fn: string; readonly args: readonly Expr[]; readonly t: VType }
+  | {
+    readonly k: "call";
+    readonly fn: BuiltinName;
+    readonly args: readonly Expr[];
+    readonly t: VType;
+  }
   | { readonly k: "cast"; readonly a: Expr; readonly t: VType }
   | {
     readonly k: "frame";
@@ -277,11 +314,13 @@ export function instantiate(ast: Ast, args: Record<string, Expr>, compute: VType
           y = castTo(y, t);
           return { k: "call", fn: "where", args: [c, x, y], t };
         }
-        const floatOnly = a.fn !== "abs" && a.fn !== "sign" && a.fn !== "min" && a.fn !== "max";
+        const fn = a.fn as BuiltinName;
+        if (BUILTINS[fn] === undefined) throw new Error(`op language: unknown function ${a.fn}`);
+        const floatOnly = BUILTINS[fn].floatOnly;
         let xs = a.args.map(go).map((x) => (x.t === "bool" ? castTo(x, num) : x));
         const t: VType = floatOnly || xs.some((x) => x.t === "f32") ? "f32" : "i32";
         xs = xs.map((x) => castTo(x, t));
-        return { k: "call", fn: a.fn, args: xs, t };
+        return { k: "call", fn, args: xs, t };
       }
     }
   };

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Expr, VType } from "../../ir/expr.ts";
+import { type BuiltinName, BUILTINS, type Expr, type VType } from "../../ir/expr.ts";
 import type { ExprPlan, FramePlan, ViewPlan } from "../plan.ts";
 
 interface FrameCtx {
@@ -117,21 +117,8 @@ export class JsExprGen {
         }
         break;
       }
-      case "call": {
-        const xs = e.args.map((a) => this.gen(a, f));
-        switch (e.fn) {
-          case "where":
-            return `(${xs[0]} ? ${xs[1]} : ${xs[2]})`;
-          case "round":
-            return `roundEven(${xs[0]})`;
-          case "abs":
-            return e.t === "i32" ? `(Math.abs(${xs[0]}) | 0)` : `Math.abs(${xs[0]})`;
-          case "sign":
-            return `Math.sign(${xs[0]})`;
-          default:
-            return `Math.${e.fn}(${xs.join(", ")})`;
-        }
-      }
+      case "call":
+        return JS_BUILTINS[e.fn](e.args.map((a) => this.gen(a, f)), e.t);
       case "cast":
         return castJs(this.gen(e.a, f), e.a.t, e.t);
       case "frame": {
@@ -152,13 +139,32 @@ export class JsExprGen {
   }
 }
 
+/** The op language's built-in functions in JavaScript (`roundEven` is in scope of the kernel). */
+const JS_BUILTINS: Record<BuiltinName, (xs: readonly string[], t: VType) => string> = {
+  exp: (xs) => `Math.exp(${xs[0]})`,
+  log: (xs) => `Math.log(${xs[0]})`,
+  sqrt: (xs) => `Math.sqrt(${xs[0]})`,
+  abs: (xs, t) => (t === "i32" ? `(Math.abs(${xs[0]}) | 0)` : `Math.abs(${xs[0]})`),
+  sign: (xs) => `Math.sign(${xs[0]})`,
+  floor: (xs) => `Math.floor(${xs[0]})`,
+  ceil: (xs) => `Math.ceil(${xs[0]})`,
+  round: (xs) => `roundEven(${xs[0]})`,
+  tanh: (xs) => `Math.tanh(${xs[0]})`,
+  sin: (xs) => `Math.sin(${xs[0]})`,
+  cos: (xs) => `Math.cos(${xs[0]})`,
+  min: (xs) => `Math.min(${xs[0]}, ${xs[1]})`,
+  max: (xs) => `Math.max(${xs[0]}, ${xs[1]})`,
+  pow: (xs) => `Math.pow(${xs[0]}, ${xs[1]})`,
+  where: (xs) => `(${xs[0]} ? ${xs[1]} : ${xs[2]})`,
+};
+
 /** Float ops whose float64 result may not be a float32 value (they need `Math.fround`). */
 function roundsF32(e: Expr): boolean {
   switch (e.k) {
     case "bin":
       return e.op === "+" || e.op === "-" || e.op === "*" || e.op === "/";
     case "call":
-      return !["abs", "sign", "floor", "ceil", "round", "min", "max", "where"].includes(e.fn);
+      return !BUILTINS[e.fn].exactInF32;
     case "cast":
       return e.a.t === "i32";
     default:

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Expr, VType } from "../../ir/expr.ts";
+import { BUILTINS, type Expr, type VType } from "../../ir/expr.ts";
 import { numel, type Shape } from "../../ir/view.ts";
 import { collapseFrame, type ExprPlan, planExpr } from "../plan.ts";
 import type { EwKernel, ReduceKernel } from "../types.ts";
@@ -73,7 +73,7 @@ function weight(expr: Expr): number {
         go(e.a);
         return go(e.b);
       case "call":
-        if (["exp", "log", "tanh", "sin", "cos", "pow", "sqrt"].includes(e.fn)) w += 8;
+        w += BUILTINS[e.fn].cost;
         return e.args.forEach(go);
       case "frame":
         w += 4; // per-lane index arithmetic

@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { Expr, VType } from "../../ir/expr.ts";
+import type { BuiltinName, Expr, VType } from "../../ir/expr.ts";
 import type { ExprPlan, FramePlan, ViewPlan } from "../plan.ts";
 import { FnBuilder, I32, V128 } from "./emit.ts";
 import * as M from "./math.ts";
@@ -722,52 +722,40 @@ export function binOp(f: FnBuilder, op: string, t: VType): void {
   f.op(name);
 }
 
+/** A built-in function on locals `xs` of type `t`; leaves the result on the stack. */
+type WasmBuiltin = (f: FnBuilder, t: VType, xs: readonly number[]) => void;
+
+/** The op language's built-in functions in wasm SIMD (transcendentals from math.ts). */
+const WASM_BUILTINS: Record<BuiltinName, WasmBuiltin> = {
+  exp: (f, _t, xs) => M.exp(f, xs[0]),
+  log: (f, _t, xs) => M.log(f, xs[0]),
+  sqrt: (f, _t, xs) => void f.get(xs[0]).op("f32x4.sqrt"),
+  abs: (f, t, xs) => void f.get(xs[0]).op(t === "f32" ? "f32x4.abs" : "i32x4.abs"),
+  sign: (f, t, xs) => {
+    if (t === "f32") {
+      // copysign(1, x) where x != 0 and not NaN; x itself otherwise (±0, NaN)
+      f.get(xs[0]).v128i(-0x80000000).op("v128.and").v128f(1).op("v128.or");
+      f.get(xs[0]);
+      f.get(xs[0]).v128f(0).op("f32x4.lt").get(xs[0]).v128f(0).op("f32x4.gt").op("v128.or");
+      f.op("v128.bitselect");
+    } else {
+      f.get(xs[0]).v128i(0).op("i32x4.lt_s").get(xs[0]).v128i(0).op("i32x4.gt_s");
+      f.op("i32x4.sub");
+    }
+  },
+  floor: (f, _t, xs) => void f.get(xs[0]).op("f32x4.floor"),
+  ceil: (f, _t, xs) => void f.get(xs[0]).op("f32x4.ceil"),
+  round: (f, _t, xs) => void f.get(xs[0]).op("f32x4.nearest"),
+  tanh: (f, _t, xs) => M.tanh(f, xs[0]),
+  sin: (f, _t, xs) => M.sincos(f, xs[0], false),
+  cos: (f, _t, xs) => M.sincos(f, xs[0], true),
+  min: (f, t, xs) => void f.get(xs[0]).get(xs[1]).op(t === "f32" ? "f32x4.min" : "i32x4.min_s"),
+  max: (f, t, xs) => void f.get(xs[0]).get(xs[1]).op(t === "f32" ? "f32x4.max" : "i32x4.max_s"),
+  pow: (f, _t, xs) => M.pow(f, xs[0], xs[1]),
+  where: (f, _t, xs) => void f.get(xs[1]).get(xs[2]).get(xs[0]).op("v128.bitselect"),
+};
+
 /** Built-in function on locals `xs`; leaves the result on the stack. */
-export function callOp(f: FnBuilder, fn: string, t: VType, xs: readonly number[]): void {
-  const isF = t === "f32";
-  switch (fn) {
-    case "where":
-      f.get(xs[1]).get(xs[2]).get(xs[0]).op("v128.bitselect");
-      return;
-    case "min":
-    case "max":
-      f.get(xs[0]).get(xs[1]).op(isF ? `f32x4.${fn}` : `i32x4.${fn}_s`);
-      return;
-    case "abs":
-      f.get(xs[0]).op(isF ? "f32x4.abs" : "i32x4.abs");
-      return;
-    case "sign":
-      if (isF) {
-        // copysign(1, x) where x != 0 and not NaN; x itself otherwise (±0, NaN)
-        f.get(xs[0]).v128i(-0x80000000).op("v128.and").v128f(1).op("v128.or");
-        f.get(xs[0]);
-        f.get(xs[0]).v128f(0).op("f32x4.lt").get(xs[0]).v128f(0).op("f32x4.gt").op("v128.or");
-        f.op("v128.bitselect");
-      } else {
-        f.get(xs[0]).v128i(0).op("i32x4.lt_s").get(xs[0]).v128i(0).op("i32x4.gt_s");
-        f.op("i32x4.sub");
-      }
-      return;
-    case "floor":
-    case "ceil":
-    case "sqrt":
-      f.get(xs[0]).op(`f32x4.${fn}`);
-      return;
-    case "round":
-      f.get(xs[0]).op("f32x4.nearest");
-      return;
-    case "exp":
-      return M.exp(f, xs[0]);
-    case "log":
-      return M.log(f, xs[0]);
-    case "tanh":
-      return M.tanh(f, xs[0]);
-    case "sin":
-      return M.sincos(f, xs[0], false);
-    case "cos":
-      return M.sincos(f, xs[0], true);
-    case "pow":
-      return M.pow(f, xs[0], xs[1]);
-  }
-  throw new Unsupported(`function ${fn}`);
+export function callOp(f: FnBuilder, fn: BuiltinName, t: VType, xs: readonly number[]): void {
+  WASM_BUILTINS[fn](f, t, xs);
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Expr, VType } from "../../ir/expr.ts";
+import type { BuiltinName, Expr, VType } from "../../ir/expr.ts";
 import type { ExprPlan, FramePlan, ViewPlan } from "../plan.ts";
 
 interface FrameCtx {
@@ -41,6 +41,43 @@ export function f32Lit(v: number): string {
   const s = String(Math.abs(v));
   return v < 0 || Object.is(v, -0) ? `(-${s}f)` : `${s}f`;
 }
+
+/** Where a built-in's WGSL goes: fresh names, and lines before the expression (`let` bindings). */
+interface WgslScope {
+  fresh(prefix?: string): string;
+  readonly lines: string[];
+}
+
+/** The op language's built-in functions in WGSL. */
+const WGSL_BUILTINS: Record<BuiltinName, (xs: readonly string[], s: WgslScope) => string> = {
+  exp: (xs) => `exp(${xs[0]})`,
+  log: (xs) => `log(${xs[0]})`,
+  sqrt: (xs) => `sqrt(${xs[0]})`,
+  abs: (xs) => `abs(${xs[0]})`,
+  sign: (xs) => `sign(${xs[0]})`,
+  floor: (xs) => `floor(${xs[0]})`,
+  ceil: (xs) => `ceil(${xs[0]})`,
+  round: (xs) => `round(${xs[0]})`,
+  tanh: (xs, s) => {
+    // WGSL's tanh may be (e^2x - 1) / (e^2x + 1) (llvmpipe: absolute error ~6e-8, so
+    // tanh(2e-9) came out 3e-8): its series below |x| = 0.05 (relative error < 1e-9).
+    const v = s.fresh("th");
+    s.lines.push(`let ${v}: f32 = ${xs[0]};`);
+    return `select(tanh(${v}), ${v} * (1.0 - ${v} * ${v} * (0.33333334 - ${v} * ${v} * ` +
+      `0.13333334)), abs(${v}) < 0.05)`;
+  },
+  sin: (xs) => `sin(${xs[0]})`,
+  cos: (xs) => `cos(${xs[0]})`,
+  min: (xs) => `min(${xs[0]}, ${xs[1]})`,
+  max: (xs) => `max(${xs[0]}, ${xs[1]})`,
+  pow: (xs, s) => {
+    // WGSL leaves pow(0, y < 0) undefined (llvmpipe gives 0); IEEE and the cpu give inf.
+    const [x, y] = [s.fresh("px"), s.fresh("py")];
+    s.lines.push(`let ${x}: f32 = ${xs[0]};`, `let ${y}: f32 = ${xs[1]};`);
+    return `select(pow(${x}, ${y}), ${f32Lit(Infinity)}, ${x} == 0.0 && ${y} < 0.0)`;
+  },
+  where: (xs) => `select(${xs[2]}, ${xs[1]}, ${xs[0]})`,
+};
 
 /** Emits WGSL statements computing an expression; words are hoisted as `w<k>` lets. */
 export class WgslExprGen {
@@ -128,25 +165,8 @@ export class WgslExprGen {
       }
       case "bin":
         return `(${this.gen(e.a, f)} ${e.op} ${this.gen(e.b, f)})`;
-      case "call": {
-        const xs = e.args.map((a) => this.gen(a, f));
-        if (e.fn === "where") return `select(${xs[2]}, ${xs[1]}, ${xs[0]})`;
-        if (e.fn === "tanh") {
-          // WGSL's tanh may be (e^2x - 1) / (e^2x + 1) (llvmpipe: absolute error ~6e-8, so
-          // tanh(2e-9) came out 3e-8): its series below |x| = 0.05 (relative error < 1e-9).
-          const v = this.fresh("th");
-          this.lines.push(`let ${v}: f32 = ${xs[0]};`);
-          return `select(tanh(${v}), ${v} * (1.0 - ${v} * ${v} * (0.33333334 - ${v} * ${v} * ` +
-            `0.13333334)), abs(${v}) < 0.05)`;
-        }
-        if (e.fn === "pow") {
-          // WGSL leaves pow(0, y < 0) undefined (llvmpipe gives 0); IEEE and the cpu give inf.
-          const [x, y] = [this.fresh("px"), this.fresh("py")];
-          this.lines.push(`let ${x}: f32 = ${xs[0]};`, `let ${y}: f32 = ${xs[1]};`);
-          return `select(pow(${x}, ${y}), ${f32Lit(Infinity)}, ${x} == 0.0 && ${y} < 0.0)`;
-        }
-        return `${e.fn}(${xs.join(", ")})`;
-      }
+      case "call":
+        return WGSL_BUILTINS[e.fn](e.args.map((a) => this.gen(a, f)), this);
       case "cast":
         return castWgsl(this.gen(e.a, f), e.a.t, e.t);
       case "frame": {
