@@ -27,16 +27,7 @@ export {
 // Tensors
 export type { DType, TensorData } from "./src/ir/dtype.ts";
 export type { DeviceName } from "./src/backend/types.ts";
-export {
-  isGradEnabled,
-  keep,
-  type NestedArray,
-  noGrad,
-  realize,
-  realizeAsync,
-  Tensor,
-  type TensorLike,
-} from "./src/tensor/tensor.ts";
+export { type NestedArray, noGrad, realize, Tensor, type TensorLike } from "./src/tensor/tensor.ts";
 export {
   arange,
   concat,
@@ -74,7 +65,6 @@ export {
   layerNorm,
   maxPool2d,
   rmsNorm,
-  scatterAdd,
   sort,
   topk,
   upsampleNearest2d,
@@ -83,13 +73,7 @@ export { type DeviceMemory, type MemoryInfo, memoryInfo, tidy } from "./src/tens
 
 // Autograd and compiled steps
 export { backwardGrad as grad, valueAndGrad } from "./src/tensor/autograd.ts";
-export {
-  compile,
-  type CompiledStep,
-  isTracing,
-  onReplay,
-  type StepOutput,
-} from "./src/tensor/compile.ts";
+export { compile, type CompiledStep, type StepOutput } from "./src/tensor/compile.ts";
 
 // nn
 export {
@@ -322,35 +306,9 @@ export {
 export * from "./src/envs/mod.ts";
 
 // Devices
-export {
-  type AutoDecision,
-  type DeviceRequest,
-  getDefaultDevice,
-  resolveAuto,
-  setDefaultDevice,
-} from "./src/backend/device.ts";
+export { type DeviceRequest, getDefaultDevice, setDefaultDevice } from "./src/backend/device.ts";
+export { initWebGPU } from "./backend.ts";
 export { setKernelWorkerUrl } from "./src/backend/wasm/pool.ts";
-import "./src/backend/webgpu/backend.ts";
-import { initWebGPU as initWebGPUBackend } from "./src/backend/device.ts";
-
-/**
- * Brings up the WebGPU device (adapter with its real limits). Call it (or
- * `await setDefaultDevice("webgpu")`) before creating webgpu tensors.
- *
- * @example
- * ```ts
- * import { initWebGPU, tensor } from "@worldflux/worldflux";
- * try {
- *   await initWebGPU();
- *   console.log(await tensor([1, 2], [2], { device: "webgpu" }).sum().item()); // 3
- * } catch (e) {
- *   console.log("no WebGPU here:", (e as Error).message);
- * }
- * ```
- */
-export async function initWebGPU(): Promise<void> {
-  await initWebGPUBackend();
-}
 
 // ============================================================================================
 // World-model contract (src/core) and the built-in families (src/models)
@@ -588,14 +546,11 @@ export {
   type ImagineOptions,
   MultiDecoder,
   MultiEncoder,
-  type NetOptions,
   Norm,
-  type NormAffine,
   NormLinear,
   type ObserveResult,
   type ObsLayout,
   type PolicyDist,
-  type PreparedLinear,
   registerDreamerV3Family,
   type ReplayValueInputs,
   RSSM,
@@ -616,9 +571,7 @@ export {
   binCenters,
   type BinSpec,
   countTDMPC2Parameters,
-  fastMish,
   type PolicySample,
-  qForward,
   type QWeights,
   type RandomOpts,
   registerTDMPC2Family,
@@ -637,7 +590,6 @@ export {
   TDMPC2Dynamics,
   TDMPC2Encoder,
   tdmpc2FamilySpec,
-  tdmpc2Init,
   TDMPC2Network,
   tdmpc2TrainStep,
   TDMPC2WorldModel,

@@ -31,11 +31,11 @@ import {
   initWebGPU,
   noGrad,
   randn,
-  realizeAsync,
   State,
   type Tensor,
   zeros,
 } from "../mod.ts";
+import { realizeAsync } from "../tensor.ts";
 
 type Device = "cpu" | "webgpu";
 interface Target {

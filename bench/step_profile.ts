@@ -15,6 +15,7 @@
 
 import process from "node:process";
 import * as wf from "../mod.ts";
+import { realizeAsync } from "../tensor.ts";
 import { setReplayProfiler } from "../src/tensor/compile.ts";
 import { Generator, rand, randn } from "../src/tensor/random.ts";
 import { keep } from "../src/tensor/tensor.ts";
@@ -53,7 +54,7 @@ function describe(k: Kernel): string {
 
 async function setup(w: string): Promise<() => Promise<void>> {
   const finish = async (ts: Tensor[]) => {
-    await wf.realizeAsync(...ts);
+    await realizeAsync(...ts);
     for (const t of ts) t.dispose();
   };
   if (w.startsWith("dreamer-")) {

@@ -83,7 +83,7 @@ async function ourSides(w: Workload): Promise<{ sides: Record<string, Side>; par
   type Tensor = import("../mod.ts").Tensor;
   const count = (ps: Tensor[]) => ps.reduce((a, p) => a + p.size, 0);
   const finish = async (ts: Tensor[]) => {
-    await wf.realizeAsync(...ts);
+    await (await import("../tensor.ts")).realizeAsync(...ts);
     for (const t of ts) t.dispose();
   };
   if (w === "matmul512") {

@@ -9,13 +9,13 @@ import {
   DisposedError,
   DTypeError,
   grad,
-  isGradEnabled,
   noGrad,
   Parameter,
   ShapeError,
   tensor,
   valueAndGrad,
 } from "../../mod.ts";
+import { isGradEnabled } from "../../tensor.ts";
 import { values } from "../grad_util.ts";
 
 Deno.test("autograd: requiresGrad, leaves, and float32 only", () => {

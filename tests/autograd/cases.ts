@@ -25,7 +25,6 @@ import {
   maxPool2d,
   rmsNorm,
   scaledDotProductAttention,
-  scatterAdd,
   sort,
   stack,
   type Tensor,
@@ -35,6 +34,7 @@ import {
   upsampleNearest2d,
   where,
 } from "../../mod.ts";
+import { scatterAdd } from "../../tensor.ts";
 import { ELEMENTWISE } from "../../src/tensor/ops_table.ts";
 import { numel, Rng } from "../util.ts";
 

@@ -19,13 +19,13 @@ import {
   maxPool2d,
   randint,
   randn,
-  scatterAdd,
   sort,
   type Tensor,
   tensor,
   topk,
   upsampleNearest2d,
 } from "../../mod.ts";
+import { scatterAdd } from "../../tensor.ts";
 import { getBackend } from "../../src/backend/device.ts";
 import type { Backend, BufView, DeviceBuffer, OptimKernel } from "../../src/backend/types.ts";
 

@@ -4,7 +4,6 @@ import {
   type Batch,
   countMLPParameters,
   createWorldModel,
-  keep,
   manualSeed,
   mlpConfigSchema,
   randn,
@@ -12,6 +11,7 @@ import {
   tidy,
   type WorldModel,
 } from "../../mod.ts";
+import { keep } from "../../tensor.ts";
 import { pointMassBatch } from "./synthetic.ts";
 
 /** Held-out loss and its parts (one evaluation, with a fixed sampling seed). */

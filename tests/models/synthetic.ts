@@ -11,13 +11,13 @@ import {
   type Batch,
   createTrainStep,
   createWorldModel,
-  keep,
   manualSeed,
   parseTrainingConfig,
   tensor,
   tidy,
   type WorldModel,
 } from "../../mod.ts";
+import { keep } from "../../tensor.ts";
 
 /** Mulberry32: a small seeded PRNG. */
 export function rng(seed: number): () => number {

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import {
   binCenters,
-  fastMish,
   layerNorm,
   randn,
   RunningScale,
@@ -14,6 +13,7 @@ import {
   twoHot,
   twoHotInv,
 } from "../../mod.ts";
+import { fastMish } from "../../nn.ts";
 import { fixtureStateDict, fx, loadFixture, values } from "../grad_util.ts";
 
 const BINS = { numBins: 101, vmin: -10, vmax: 10 };

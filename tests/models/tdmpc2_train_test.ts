@@ -3,7 +3,6 @@ import {
   type Batch,
   createWorldModel,
   fromPretrained,
-  keep,
   manualSeed,
   memoryInfo,
   MPPIPlanner,
@@ -17,6 +16,7 @@ import {
   tidy,
   zeros,
 } from "../../mod.ts";
+import { keep } from "../../tensor.ts";
 import { cpuBackend } from "../../src/backend/device.ts";
 import { Parameter } from "../../src/nn/module.ts";
 import { addPendingTarget } from "../../src/tensor/schedule.ts";

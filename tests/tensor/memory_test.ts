@@ -9,7 +9,6 @@ import {
   DisposedError,
   dropout,
   eye,
-  keep,
   linspace,
   type MemoryInfo,
   memoryInfo,
@@ -21,6 +20,7 @@ import {
   tensor,
   tidy,
 } from "../../mod.ts";
+import { keep } from "../../tensor.ts";
 import { getBackend } from "../../src/backend/device.ts";
 import { assertClose, webgpu } from "../util.ts";
 

@@ -1,0 +1,84 @@
+/**
+ * Building networks (`@worldflux/worldflux/nn`): `Module`s and `Parameter`s, layers, ensembles,
+ * initialisers, and the families' own building blocks that the root module leaves out because
+ * only code assembling new models needs them (TD-MPC2's fused Mish activation, its
+ * initialisation, the batched Q-ensemble forward pass; DreamerV3's layer options, norm affine
+ * parameters and prepared linear weights).
+ *
+ * @example
+ * ```ts
+ * import { fastMish, Linear } from "@worldflux/worldflux/nn";
+ * import { randn } from "@worldflux/worldflux/tensor";
+ * const layer = new Linear(4, 8);
+ * console.log(fastMish(layer.forward(randn([2, 4]))).shape); // [2, 8]
+ * ```
+ * @module
+ */
+
+export type { Tensor } from "./src/tensor/tensor.ts";
+export type { Generator } from "./src/tensor/random.ts";
+export {
+  type LoadStateDictOptions,
+  type LoadStateDictResult,
+  Module,
+  Parameter,
+  Sequential,
+  StateDictError,
+} from "./src/nn/module.ts";
+export {
+  type Init,
+  type InitOptions,
+  initWeight,
+  truncNormalInit,
+  uniformInit,
+  zerosInit,
+} from "./src/nn/init.ts";
+export {
+  activate,
+  Activation,
+  type ActivationName,
+  ACTIVATIONS,
+  Conv2d,
+  type ConvLayerOptions,
+  ConvTranspose2d,
+  Dropout,
+  LayerNorm,
+  type LayerOptions,
+  Linear,
+  makeNorm,
+  type NormKind,
+  RMSNorm,
+  SimNorm,
+  simnorm,
+} from "./src/nn/layers.ts";
+export { BlockLayerNorm, GRUCell, type GRUCellOptions } from "./src/nn/gru.ts";
+export {
+  EnsembleLayerNorm,
+  EnsembleLinear,
+  EnsembleMLP,
+  type EnsembleMLPOptions,
+  mlp,
+  type MLPOptions,
+  NormedLinear,
+  type NormedLinearOptions,
+} from "./src/nn/mlp.ts";
+export {
+  alibiSlopes,
+  causalAlibiBias,
+  CausalSelfAttention,
+  MASKED,
+  scaledDotProductAttention,
+  TransformerBlock,
+} from "./src/nn/attention.ts";
+export {
+  fastMish,
+  qForward,
+  type QWeights,
+  TDMLP,
+  tdmpc2Init,
+} from "./src/models/tdmpc2/networks.ts";
+export {
+  type NetOptions,
+  type NormAffine,
+  type PreparedLinear,
+} from "./src/models/dreamerv3/mod.ts";
