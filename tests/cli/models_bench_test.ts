@@ -34,7 +34,9 @@ Deno.test("cli models list --verbose: counted parameters; filters by surface and
   ]);
   assert.equal(j.code, 0, j.err);
   const rows = JSON.parse(j.out) as { id: string; params: number; params_label: string }[];
-  assert.ok(rows.length > 0 && rows.every((r) => r.id.startsWith("mlp:")));
+  // The experimental families, and only they: no stable family's preset slips in.
+  const families = new Set(rows.map((r) => r.id.split(":")[0]));
+  assert.deepEqual([...families].sort(), ["jepa", "mlp", "token"]);
   assert.ok(rows.every((r) => r.params > 0 && r.params_label.startsWith("~")));
   const t = await run([
     "models",
