@@ -11,7 +11,7 @@
  */
 
 import { chromium } from "playwright-core";
-import type { BrowserContext } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { fileURLToPath } from "node:url";
 
 /** The browser binary (`WORLDFLUX_CHROMIUM` overrides Debian's). */
@@ -80,4 +80,28 @@ export async function artifactDir(name: string): Promise<string> {
   const dir = fileURLToPath(new URL(`../outputs/test-artifacts/${name}/`, import.meta.url));
   await Deno.mkdir(dir, { recursive: true });
   return dir;
+}
+
+/**
+ * Collects what a tested page must not do, as lines: console errors and warnings, uncaught
+ * errors, failed requests (except those `failureExpected` accepts, e.g. a stream cut when the
+ * page closes) and requests outside `origin`. The test asserts the list is empty at the end.
+ */
+export function watchPage(
+  page: Page,
+  origin: string,
+  failureExpected: (url: string) => boolean = () => false,
+): string[] {
+  const problems: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") problems.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("requestfailed", (r) => {
+    if (!failureExpected(r.url())) problems.push(`request failed: ${r.url()}`);
+  });
+  page.on("request", (r) => {
+    if (!r.url().startsWith(origin)) problems.push(`outside request: ${r.url()}`);
+  });
+  return problems;
 }

@@ -158,13 +158,13 @@ export function serveBrowserPage(options: BrowserPageOptions): BrowserPageServer
   };
 }
 
-/** Saves a seeded, untrained `dreamer:ci` for CartPole to `dir` (the page's default model). */
-export async function saveDefaultModel(dir: string): Promise<void> {
+/** Saves an untrained `dreamer:ci` for CartPole, seeded, to `dir` (the page's default model). */
+export async function saveDefaultModel(dir: string, seed = 0): Promise<void> {
   const model = await createWorldModel("dreamer:ci", {
     obsShape: [4],
     actionDim: 2,
     actionType: "discrete",
-    seed: 0,
+    seed,
   });
   await model.savePretrained(dir);
   model.dispose();

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { serveDashboard } from "../../src/cli/dashboard_server.ts";
-import { artifactDir, chromiumSkipReason, launchChromium } from "../chromium.ts";
+import { artifactDir, chromiumSkipReason, launchChromium, watchPage } from "../chromium.ts";
 import { tempDir } from "./helpers.ts";
 
 const skip = chromiumSkipReason();
@@ -132,20 +132,10 @@ Deno.test({
     const server = serveDashboard({ target: runDir, port: 0, pollMs: 100 });
     const browser = await launchChromium();
     const shots = await artifactDir("dashboard");
-    const problems: string[] = [];
     try {
       const page = await browser.context.newPage();
-      page.on("console", (m) => {
-        if (m.type() === "error" || m.type() === "warning") problems.push(`console: ${m.text()}`);
-      });
-      page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-      page.on("requestfailed", (r) => {
-        // The event stream is cut when the page closes; anything else is a problem.
-        if (!r.url().endsWith("/api/events")) problems.push(`request failed: ${r.url()}`);
-      });
-      page.on("request", (r) => {
-        if (!r.url().startsWith(server.url)) problems.push(`outside request: ${r.url()}`);
-      });
+      // The event stream is cut when the page closes; anything else is a problem.
+      const problems = watchPage(page, server.url, (url) => url.endsWith("/api/events"));
       await page.goto(server.url);
 
       let // (The status and the charts are redrawn apart: wait for both.)

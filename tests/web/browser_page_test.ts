@@ -11,7 +11,6 @@
 
 import assert from "node:assert/strict";
 import {
-  createWorldModel,
   type DeviceName,
   fromPretrained,
   initWebGPU,
@@ -20,9 +19,13 @@ import {
   randomController,
 } from "../../mod.ts";
 import { imagine, playGreedy } from "../../examples/lib/imagination.ts";
-import { bundleBrowserPage, serveBrowserPage } from "../../examples/browser/serve.ts";
+import {
+  bundleBrowserPage,
+  saveDefaultModel,
+  serveBrowserPage,
+} from "../../examples/browser/serve.ts";
 import type { ImagineResult, PlainTrajectory, TrainResult } from "../../examples/browser/engine.ts";
-import { artifactDir, chromiumSkipReason, launchChromium } from "../chromium.ts";
+import { artifactDir, chromiumSkipReason, launchChromium, watchPage } from "../chromium.ts";
 
 const skip = chromiumSkipReason();
 /** Seed of the latent samples of the imagination's posterior steps (page and Deno alike). */
@@ -55,14 +58,7 @@ Deno.test({
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "wf_browser_page_" });
     const modelDir = `${root}/model`;
-    const saved = await createWorldModel("dreamer:ci", {
-      obsShape: [4],
-      actionDim: 2,
-      actionType: "discrete",
-      seed: 7,
-    });
-    await saved.savePretrained(modelDir);
-    saved.dispose();
+    await saveDefaultModel(modelDir, 7);
     await bundleBrowserPage(`${root}/dist`);
 
     // Deno's imagination of the page's trajectory (CartPole from reset({ seed }) with seeded
@@ -92,17 +88,9 @@ Deno.test({
     const server = serveBrowserPage({ model: modelDir, dist: `${root}/dist`, port: 0 });
     const browser = await launchChromium({ width: 1300, height: 1400 });
     const shots = await artifactDir("browser");
-    const problems: string[] = [];
     try {
       const page = await browser.context.newPage();
-      page.on("console", (m) => {
-        if (m.type() === "error" || m.type() === "warning") problems.push(`console: ${m.text()}`);
-      });
-      page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-      page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()}`));
-      page.on("request", (r) => {
-        if (!r.url().startsWith(server.url)) problems.push(`outside request: ${r.url()}`);
-      });
+      const problems = watchPage(page, server.url);
       await page.goto(
         `${server.url}?seed=${SEED}&steps=${STEPS}&warmup=${WARMUP}&train=${TRAIN_STEPS}`,
       );
