@@ -20,7 +20,7 @@ import { setReplayProfiler } from "../src/tensor/compile.ts";
 import { Generator, rand, randn } from "../src/tensor/random.ts";
 import { keep } from "../src/tensor/tensor.ts";
 import type { Kernel } from "../src/backend/types.ts";
-import type { View } from "../src/tensor/view.ts";
+import type { View } from "../src/ir/view.ts";
 
 type Tensor = wf.Tensor;
 
