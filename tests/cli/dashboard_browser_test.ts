@@ -142,7 +142,8 @@ Deno.test({
       s = await waitFor(
         page,
         "the first lines",
-        (s) => s.step === "300" && s.lossPoints.length > 0,
+        // The manifest panel is filled by a request of its own: wait for it too.
+        (s) => s.step === "300" && s.lossPoints.length > 0 && s.manifest !== "",
       );
       assert.deepEqual(s.lossPoints, [3, 3, 3, 3]); // consistency, reward, value, pi
       assert.equal(s.evalDots, 1);
