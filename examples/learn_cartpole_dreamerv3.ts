@@ -58,6 +58,7 @@ const flags = parseFlags(Deno.args, {
   classes: 0,
   hidden: 0,
   units: 0,
+  cnnDepth: 0, // channels of the first conv stage (doubling per stage); the preset's is 3
   // Learn from 64x64 RGB frames of the built-in renderer (PixelObservation) instead of the state.
   pixels: false,
 });
@@ -78,7 +79,9 @@ const modelConfig = {
   horizon: flags.horizon,
   seed: flags.seed,
   ...Object.fromEntries(
-    (["deter", "stoch", "classes", "hidden", "units"] as const).filter((k) => flags[k] > 0)
+    (["deter", "stoch", "classes", "hidden", "units", "cnnDepth"] as const).filter((k) =>
+      flags[k] > 0
+    )
       .map((k) => [k, flags[k]]),
   ),
 };
@@ -110,6 +113,7 @@ await runLearning({
       classes: model.config.classes,
       hidden: model.config.hidden,
       units: model.config.units,
+      cnnDepth: model.config.cnnDepth,
       imagLength: model.config.imagLength,
       horizon: model.config.horizon,
       optimizer: model.config.optimizer,
