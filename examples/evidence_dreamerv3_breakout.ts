@@ -88,7 +88,8 @@ if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
        MinAtar/Breakout-v1] [--smoke] [--steps N] [--seed 0] [--preset ci] [--out DIR]
        [--prefill N] [--eval-interval N] [--eval-episodes N] [--random-episodes 100]
        [--final-episodes 20] [--batch-size B] [--seq-len T] [--replay-ratio R] [--lr X] [--ac-lr X]
-       [--warmup UPDATES]`);
+       [--warmup UPDATES] [--deter N] [--stoch N] [--classes N] [--hidden N] [--units N]
+       [--cnn-depth N] [--horizon N]`);
   Deno.exit(0);
 }
 
@@ -110,7 +111,21 @@ const flags = parseFlags(Deno.args, {
   lr: 0,
   acLr: 0,
   warmup: -1,
+  // Size overrides of the preset (0: the preset's) and the return horizon (discount 1 - 1/h).
+  deter: 0,
+  stoch: 0,
+  classes: 0,
+  hidden: 0,
+  units: 0,
+  cnnDepth: 0,
+  horizon: 0,
 });
+const SIZE_FLAGS = ["deter", "stoch", "classes", "hidden", "units", "cnnDepth", "horizon"] as const;
+const sizeOverrides = Object.fromEntries(
+  SIZE_FLAGS.filter((k) => flags[k] > 0).map((
+    k,
+  ) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), flags[k]]),
+);
 const envId = flags.env.replace(/^gym:/, "");
 if (!(envId in DEFAULTS)) {
   throw new Error(`--env must be one of ${Object.keys(DEFAULTS).join(", ")}, got ${flags.env}`);
@@ -148,6 +163,7 @@ const project = parseProjectConfig({
       ac_lr: flags.acLr || d.acLr,
       // updates of the learning-rate ramp (official 1,000); shorter for short budgets
       ...(flags.warmup >= 0 ? { warmup: flags.warmup } : {}),
+      ...sizeOverrides,
     },
   },
   data,
