@@ -18,10 +18,12 @@
  *
  * The child is always reaped: by {@link PipeChannel.close} (end of input, then killed after a
  * grace time), by a timeout (killed at once, as its state is unknown), at program exit (`unload`
- * kills every live child) and on SIGINT/SIGTERM (children killed, then the program exits with
- * 128 + the signal's number, the default that a signal listener would otherwise suppress). The
- * worker is a `node:worker_threads` worker with `unref()`, so an open channel never keeps the
- * program alive.
+ * kills every live child), and when the program dies any other way (a signal, a crash): the
+ * child's request pipe then reaches its end and the host exits. No signal listener is installed on
+ * purpose: a listener replaces the signal's default action by a callback of the event loop, which
+ * never runs while the program is in a synchronous loop (a training run stepping a Gymnasium
+ * environment), so SIGTERM and Ctrl-C would not end such a program. The worker is a
+ * `node:worker_threads` worker with `unref()`, so an open channel never keeps the program alive.
  * @module
  */
 
@@ -69,35 +71,8 @@ export class ChannelError extends Error {
 }
 
 const live = new Set<PipeChannel>();
-const SIGNALS: readonly [Deno.Signal, number][] = [["SIGINT", 2], ["SIGTERM", 15]];
-const signalHandlers = new Map<Deno.Signal, () => void>();
-
 function killAll(): void {
   for (const c of live) c.discard();
-}
-
-function listenSignals(): void {
-  if (signalHandlers.size) return;
-  for (const [sig, num] of SIGNALS) {
-    const handler = () => {
-      killAll();
-      unlistenSignals();
-      Deno.exit(128 + num);
-    };
-    try {
-      Deno.addSignalListener(sig, handler);
-      signalHandlers.set(sig, handler);
-    } catch { /* signals unavailable: unload and end of input still end the children */ }
-  }
-}
-
-function unlistenSignals(): void {
-  for (const [sig, handler] of signalHandlers) {
-    try {
-      Deno.removeSignalListener(sig, handler);
-    } catch { /* already gone */ }
-  }
-  signalHandlers.clear();
 }
 
 globalThis.addEventListener("unload", killAll);
@@ -157,7 +132,6 @@ export class PipeChannel {
       this.dead ??= new ChannelError("internal", `channel worker failed: ${e.message}`);
     });
     live.add(this);
-    listenSignals();
   }
 
   /**
@@ -362,7 +336,6 @@ export class PipeChannel {
       Atomics.wait(this.ctl, CTL.STATE, s, left);
     }
     live.delete(this);
-    if (live.size === 0) unlistenSignals();
     void this.worker.terminate();
     try {
       Deno.removeSync(this.dir, { recursive: true });
