@@ -89,7 +89,7 @@ if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
        [--prefill N] [--eval-interval N] [--eval-episodes N] [--random-episodes 100]
        [--final-episodes 20] [--batch-size B] [--seq-len T] [--replay-ratio R] [--lr X] [--ac-lr X]
        [--warmup UPDATES] [--deter N] [--stoch N] [--classes N] [--hidden N] [--units N]
-       [--cnn-depth N] [--horizon N]`);
+       [--cnn-depth N] [--horizon N] [--actor-entropy X]`);
   Deno.exit(0);
 }
 
@@ -119,8 +119,18 @@ const flags = parseFlags(Deno.args, {
   units: 0,
   cnnDepth: 0,
   horizon: 0,
+  actorEntropy: 0, // entropy bonus of the actor (0: the preset's, official 3e-4)
 });
-const SIZE_FLAGS = ["deter", "stoch", "classes", "hidden", "units", "cnnDepth", "horizon"] as const;
+const SIZE_FLAGS = [
+  "deter",
+  "stoch",
+  "classes",
+  "hidden",
+  "units",
+  "cnnDepth",
+  "horizon",
+  "actorEntropy",
+] as const;
 const sizeOverrides = Object.fromEntries(
   SIZE_FLAGS.filter((k) => flags[k] > 0).map((
     k,
