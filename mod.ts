@@ -27,7 +27,8 @@ export {
 // Tensors
 export type { DType, TensorData } from "./src/ir/dtype.ts";
 export type { DeviceName } from "./src/backend/types.ts";
-export { type NestedArray, noGrad, realize, Tensor, type TensorLike } from "./src/tensor/tensor.ts";
+export { type NestedArray, realize, Tensor, type TensorLike } from "./src/tensor/tensor.ts";
+export { noGrad } from "./src/tensor/autograd.ts";
 export {
   arange,
   concat,
@@ -72,7 +73,7 @@ export {
 export { type DeviceMemory, type MemoryInfo, memoryInfo, tidy } from "./src/tensor/memory.ts";
 
 // Autograd and compiled steps
-export { backwardGrad as grad, valueAndGrad } from "./src/tensor/autograd.ts";
+export { backwardGrad as grad, valueAndGrad } from "./src/tensor/grad.ts";
 export { compile, type CompiledStep, type StepOutput } from "./src/tensor/compile.ts";
 
 // nn

@@ -17,15 +17,14 @@
 
 export type { DType, TensorData } from "./src/ir/dtype.ts";
 export {
-  isGradEnabled,
-  keep,
   type NestedArray,
-  noGrad,
   realize,
   realizeAsync,
   Tensor,
   type TensorLike,
 } from "./src/tensor/tensor.ts";
+export { isGradEnabled, noGrad } from "./src/tensor/autograd.ts";
+export { keep, type Scoped } from "./src/tensor/scope.ts";
 export {
   arange,
   concat,
@@ -69,7 +68,7 @@ export {
   upsampleNearest2d,
 } from "./src/tensor/functional.ts";
 export { type DeviceMemory, type MemoryInfo, memoryInfo, tidy } from "./src/tensor/memory.ts";
-export { backwardGrad as grad, valueAndGrad } from "./src/tensor/autograd.ts";
+export { backwardGrad as grad, valueAndGrad } from "./src/tensor/grad.ts";
 export {
   compile,
   type CompiledStep,

@@ -23,7 +23,9 @@ import type { LazyNode } from "./lazy.ts";
 import { setBufferLog } from "./lazy.ts";
 import { type Generator, setKeyLog } from "./random.ts";
 import { realizeNodes, setKernelSink } from "./schedule.ts";
-import { keep, noGrad, Tensor } from "./tensor.ts";
+import { noGrad } from "./autograd.ts";
+import { keep } from "./scope.ts";
+import { Tensor } from "./tensor.ts";
 import { contiguousView } from "../ir/view.ts";
 import { LazyNode as Node } from "./lazy.ts";
 

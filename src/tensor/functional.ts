@@ -1,12 +1,15 @@
 /**
  * Neural-network primitives on tensors: convolutions (NCHW, PyTorch weight layouts), pooling,
- * nearest upsampling, layer/RMS normalisation, sorting, scatter-add. Each has a gradient.
+ * nearest upsampling, layer/RMS normalisation, sorting, scatter-add. Each has a gradient (its
+ * rule in the gradient table, gradients.ts).
  * @module
  */
 
 import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
 import type { ConvGeometry, PoolGeometry } from "../backend/types.ts";
-import { composite, kernelNode, recordGrad, scatterAddOp, type Tensor } from "./tensor.ts";
+import { recordGrad } from "./gradients.ts";
+import { composite } from "./scope.ts";
+import { kernelNode, scatterAddOp, type Tensor } from "./tensor.ts";
 import { normAxis } from "../ir/view.ts";
 
 /** Options of conv2d / convTranspose2d. */
@@ -88,19 +91,7 @@ export function conv2d(x: Tensor, weight: Tensor, opts: ConvOptions = {}): Tenso
   const geom: ConvGeometry = { n, cin, h, w, cout, kh, kw, stride, padding, outH, outW };
   const out = convNode("conv2d", x, weight, bias, geom, [n, cout, outH, outW]);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return recordGrad(out, "conv2d", inputs, [x, weight], (g, [xs, ws]) => {
-    const dx = convNode("convTranspose2d", g, ws, null, {
-      ...geom,
-      cin: cout,
-      cout: cin,
-      h: outH,
-      w: outW,
-      outH: h,
-      outW: w,
-    }, [n, cin, h, w]);
-    const dw = convNode("conv2dWeightGrad", xs, g, null, geom, [cout, cin, kh, kw]);
-    return bias ? [dx, dw, g.sum([0, 2, 3])] : [dx, dw];
-  });
+  return recordGrad(out, "conv2d", inputs, [x, weight], { geom, hasBias: !!bias });
 }
 
 /**
@@ -135,20 +126,7 @@ export function convTranspose2d(x: Tensor, weight: Tensor, opts: ConvOptions = {
   const geom: ConvGeometry = { n, cin, h, w, cout, kh, kw, stride, padding, outH, outW };
   const out = convNode("convTranspose2d", x, weight, bias, geom, [n, cout, outH, outW]);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return recordGrad(out, "convTranspose2d", inputs, [x, weight], (g, [xs, ws]) => {
-    // d/dx is a plain convolution of g with the same weight read as [cout=cin, cin=cout, k, k].
-    const dx = convNode("conv2d", g, ws, null, {
-      ...geom,
-      cin: cout,
-      cout: cin,
-      h: outH,
-      w: outW,
-      outH: h,
-      outW: w,
-    }, [n, cin, h, w]);
-    const dw = convNode("convTranspose2dWeightGrad", xs, g, null, geom, [cin, cout, kh, kw]);
-    return bias ? [dx, dw, g.sum([0, 2, 3])] : [dx, dw];
-  });
+  return recordGrad(out, "convTranspose2d", inputs, [x, weight], { geom, hasBias: !!bias });
 }
 
 function poolGeom(op: string, x: Tensor, k: number, stride: number): PoolGeometry {
@@ -174,9 +152,7 @@ export function maxPool2d(x: Tensor, k: number, stride: number = k): Tensor {
     "float32",
     "maxPool2d",
   );
-  return recordGrad(out, "maxPool2d", [x], [x], (g, [xs]) => [
-    kernelNode("pool", [xs, g], { mode: "maxGrad", geom }, x.shape, "float32"),
-  ]);
+  return recordGrad(out, "maxPool2d", [x], [x], { geom, inShape: x.shape });
 }
 
 /** Average pooling with a `k x k` window (stride defaults to k). */
@@ -190,9 +166,7 @@ export function avgPool2d(x: Tensor, k: number, stride: number = k): Tensor {
     "float32",
     "avgPool2d",
   );
-  return recordGrad(out, "avgPool2d", [x], false, (g) => [
-    kernelNode("pool", [g, g], { mode: "avgGrad", geom }, x.shape, "float32"),
-  ]);
+  return recordGrad(out, "avgPool2d", [x], [], { geom, inShape: x.shape });
 }
 
 /** Nearest-neighbour upsampling by an integer factor. */
@@ -231,9 +205,7 @@ export function upsampleNearest2d(x: Tensor, factor: number): Tensor {
     outH: h,
     outW: w,
   };
-  return recordGrad(out, "upsampleNearest2d", [x], false, (g) => [
-    kernelNode("pool", [g], { mode: "upsampleGrad", geom: back }, [n, c, h, w], "float32"),
-  ]);
+  return recordGrad(out, "upsampleNearest2d", [x], [], { back, inShape: [n, c, h, w] });
 }
 
 function normOp(
@@ -268,20 +240,8 @@ function normOp(
     op,
   );
   const save = weight ? [x, weight] : [x];
-  return recordGrad(out, op, inputs, save, (g, [xs, ws]) => {
-    const centered = mode === "layer" ? xs.sub(xs.mean(-1, true)) : xs;
-    const rstd = centered.square().mean(-1, true).add(eps).rsqrt();
-    const xhat = centered.mul(rstd);
-    const gw = ws ? g.mul(ws) : g;
-    let inner = gw.sub(xhat.mul(gw.mul(xhat).mean(-1, true)));
-    if (mode === "layer") inner = inner.sub(gw.mean(-1, true));
-    const dx = inner.mul(rstd);
-    const lead = Array.from({ length: x.rank - 1 }, (_, i) => i);
-    const grads: (Tensor | null)[] = [dx];
-    if (weight) grads.push(g.mul(xhat).sum(lead));
-    if (bias) grads.push(g.sum(lead));
-    return grads;
-  });
+  const attrs = { mode, eps, rank: x.rank, hasWeight: !!weight, hasBias: !!bias };
+  return recordGrad(out, op, inputs, save, attrs);
 }
 
 /** Layer normalisation over the last axis, with optional affine weight and bias. */

@@ -6,7 +6,8 @@
 
 import { cpuBackend, webgpuIfReady } from "../backend/device.ts";
 import { graphStats } from "./lazy.ts";
-import { adoptIntoScope, keep, popScope, pushScope, Tensor, tensorStats } from "./tensor.ts";
+import { adoptIntoScope, keep, popScope, pushScope, type Scoped, tensorStats } from "./scope.ts";
+import { Tensor } from "./tensor.ts";
 
 /** Buffers and bytes of one device. */
 export interface DeviceMemory {
@@ -60,7 +61,7 @@ export function memoryInfo(): MemoryInfo {
   };
 }
 
-function collect(value: unknown, out: Set<Tensor>, depth = 0): void {
+function collect(value: unknown, out: Set<Scoped>, depth = 0): void {
   if (depth > 8 || value === null || typeof value !== "object") return;
   if (value instanceof Tensor) {
     out.add(value);
@@ -105,7 +106,7 @@ export function tidy<T>(fn: () => T): T {
   if (result instanceof Promise) {
     throw new TypeError("tidy() takes a synchronous function; await inside it is not supported");
   }
-  const kept = new Set<Tensor>();
+  const kept = new Set<Scoped>();
   collect(result, kept);
   for (const t of scope) if (!kept.has(t)) t.dispose();
   // Returned tensors belong to the enclosing scope, if any.

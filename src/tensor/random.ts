@@ -10,7 +10,8 @@ import type { DeviceName } from "../backend/types.ts";
 import { getBackend, getDefaultDevice } from "../backend/device.ts";
 import { foldIn, seedToKey } from "../backend/rng.ts";
 import { assertShape } from "../ir/view.ts";
-import { composite, fromNode, type Tensor } from "./tensor.ts";
+import { composite } from "./scope.ts";
+import { fromNode, type Tensor } from "./tensor.ts";
 
 /** A stream of random keys: a seed and a counter (its whole state, for checkpoints). */
 export class Generator {

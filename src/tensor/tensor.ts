@@ -2,15 +2,18 @@
  * The {@link Tensor}: an immutable value on a device, backed by a lazy graph node and a strided
  * view. Ops record nodes; values are computed when read (`await t.data()`) or `realize()`d.
  *
- * Autograd lives here too: every differentiable op records a backward closure when one of its
- * inputs requires a gradient and gradients are enabled (see `backward`, `grad`, `noGrad`).
+ * Here: the class, the op constructors behind its methods (elementwise ops from the op table,
+ * reductions, movement, matmul, gather/scatter, hand-written kernel nodes), and reading values
+ * back. Each differentiable op records its gradient rule by name (`recordGrad`, the gradient
+ * table in gradients.ts); the backward engine is autograd.ts, tensor lifetimes (tidy scopes,
+ * finalisation) are scope.ts. Both work on interfaces the class implements, so neither imports
+ * this file; the class hands the engine the constructors it needs ({@link TENSOR_KIT}).
  * @module
  */
 
 import { DeviceError, DisposedError, DTypeError, fmtShape, ShapeError } from "../errors.ts";
 import type { Backend, DeviceName, ReduceOp } from "../backend/types.ts";
 import { getBackend, getDefaultDevice } from "../backend/device.ts";
-import type { Ast } from "../ir/expr.ts";
 import {
   assertDType,
   type DType,
@@ -20,14 +23,17 @@ import {
   toPublicData,
 } from "../ir/dtype.ts";
 import { LazyNode, type NodeOp, release, retain, type Src } from "./lazy.ts";
+import { type ElementwiseOp, elementwiseOp } from "./ops_table.ts";
+import { realizeNodes } from "./schedule.ts";
 import {
-  type ElementwiseOp,
-  elementwiseOp,
-  GRAD_INPUTS,
-  GRAD_OPERATORS,
-  type GradRule,
-} from "./ops_table.ts";
-import { addPendingTarget, realizeNodes } from "./schedule.ts";
+  backward as runBackward,
+  type GradCtx,
+  type GradTensor,
+  type TensorKit,
+  withGradMode,
+} from "./autograd.ts";
+import { recordGrad } from "./gradients.ts";
+import { composite, type Held, trackTensor, untrackTensor } from "./scope.ts";
 import {
   broadcastShapes,
   contiguousView,
@@ -50,134 +56,9 @@ export type NestedArray = number | boolean | NestedArray[];
 /** A value accepted where a tensor operand is expected: a tensor or a scalar. */
 export type TensorLike = Tensor | number | boolean;
 
-// ---------------------------------------------------------------------------------------------
-// Scopes, statistics and finalisation
-// ---------------------------------------------------------------------------------------------
-
-/** Statistics of live tensors. @internal */
-export const tensorStats: { live: number } = { live: 0 };
-
-const scopes: Set<Tensor>[] = [];
-
-const finalizer = new FinalizationRegistry<{ node: LazyNode; ctx: GradCtx | null }>((held) => {
-  tensorStats.live--;
-  release(held.node);
-  if (held.ctx) releaseCtx(held.ctx);
-});
-
-/** @internal */
-export function pushScope(): Set<Tensor> {
-  const s = new Set<Tensor>();
-  scopes.push(s);
-  return s;
-}
-
-/** @internal */
-export function popScope(s: Set<Tensor>): void {
-  const top = scopes.pop();
-  if (top !== s) throw new Error("internal: tidy scopes popped out of order");
-}
-
-/** Adds a tensor to the innermost open tidy scope (a tidy's result joins its parent). @internal */
-export function adoptIntoScope(t: Tensor): void {
-  const s = scopes[scopes.length - 1];
-  if (s && !t.isDisposed) s.add(t);
-}
-
-/** Removes a tensor from every open tidy scope so it survives them. */
-export function keep<T extends Tensor>(t: T): T {
-  for (const s of scopes) s.delete(t);
-  return t;
-}
-
-/**
- * Runs the body of an op built from other ops: every tensor it creates except its result(s) is
- * disposed when it returns (the result's graph holds the nodes it needs), so the op's
- * intermediates neither count as live tensors nor keep buffers (its inputs' included) alive
- * until garbage collection. @internal
- */
-export function composite<T extends Tensor | Tensor[]>(fn: () => T): T {
-  const scope = pushScope();
-  let out: T;
-  try {
-    out = fn();
-  } catch (e) {
-    popScope(scope);
-    for (const t of scope) t.dispose();
-    throw e;
-  }
-  popScope(scope);
-  const results = new Set<Tensor>(Array.isArray(out) ? out : [out]);
-  for (const t of scope) {
-    if (results.has(t)) adoptIntoScope(t);
-    else t.dispose();
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Autograd state
-// ---------------------------------------------------------------------------------------------
-
-let gradEnabled = true;
-
-/** True when ops record gradients. */
-export function isGradEnabled(): boolean {
-  return gradEnabled;
-}
-
-/** Runs `fn` without recording gradients (like `torch.no_grad()`). */
-export function noGrad<T>(fn: () => T): T {
-  const prev = gradEnabled;
-  gradEnabled = false;
-  try {
-    return fn();
-  } finally {
-    gradEnabled = prev;
-  }
-}
-
-/** Runs `fn` with gradient recording switched on or off. @internal */
-export function withGradMode<T>(enabled: boolean, fn: () => T): T {
-  const prev = gradEnabled;
-  gradEnabled = enabled;
-  try {
-    return fn();
-  } finally {
-    gradEnabled = prev;
-  }
-}
-
-/** A saved value: a node reference held by a backward closure. */
-interface Saved {
-  readonly node: LazyNode;
-  readonly view: View;
-  readonly dtype: DType;
-  /** The node's version when saved: an in-place update since then invalidates the graph. */
-  readonly version: number;
-}
-
-/** Computes input gradients from the output gradient and the saved values. */
-export type BackwardFn = (g: Tensor, saved: Tensor[]) => (Tensor | null)[];
-
-/** What an op output remembers for backward. @internal */
-export interface GradCtx {
-  /** The op that produced the tensor (for debugging and error messages). */
-  readonly op: string;
-  /** Inputs, in order; gradients route to the ones that require grad. */
-  readonly parents: readonly Tensor[];
-  /** Values the rule needs, held as node references so `dispose()` of inputs is safe. */
-  saved: Saved[];
-  readonly backward: BackwardFn;
-  released: boolean;
-}
-
-function releaseCtx(ctx: GradCtx): void {
-  if (ctx.released) return;
-  ctx.released = true;
-  for (const s of ctx.saved) release(s.node);
-  ctx.saved = [];
-}
+// The gradient mode and tensor lifetimes, as the tensor module's users know them.
+export { isGradEnabled, noGrad, withGradMode } from "./autograd.ts";
+export { composite, keep } from "./scope.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Tensor
@@ -194,7 +75,7 @@ function releaseCtx(ctx: GradCtx): void {
  * console.log(await y.item()); // 24
  * ```
  */
-export class Tensor {
+export class Tensor implements GradTensor {
   /** @internal */
   _node: LazyNode;
   /** @internal */
@@ -205,7 +86,7 @@ export class Tensor {
   _disposed = false;
   /** @internal Who freed it, when not the tensor's own `dispose()` (e.g. `"MLPWorldModel.dispose()"`). */
   _disposedBy: string | null = null;
-  private readonly held: { node: LazyNode; ctx: GradCtx | null };
+  private readonly held: Held;
   /** Whether gradients flow to this tensor (leaf tensors accumulate them in `grad`). */
   requiresGrad = false;
   /** Accumulated gradient of a leaf tensor after `backward()`. */
@@ -216,11 +97,8 @@ export class Tensor {
     this._node = node;
     this._view = view;
     retain(node);
-    tensorStats.live++;
     this.held = { node, ctx: null };
-    finalizer.register(this, this.held, this);
-    const scope = scopes[scopes.length - 1];
-    if (scope) scope.add(this);
+    trackTensor(this, this.held);
   }
 
   /** The shape (sizes of each axis). */
@@ -355,16 +233,10 @@ export class Tensor {
   dispose(): void {
     if (this._disposed) return;
     this._disposed = true;
-    finalizer.unregister(this);
-    tensorStats.live--;
-    for (const s of scopes) s.delete(this);
-    release(this._node);
     // The autograd context stays alive while other tensors' graphs may need it; it is released
     // by backward() or when this object is garbage collected.
-    if (this._ctx) {
-      const ctx = this._ctx;
-      finalizerCtx.register(this, ctx);
-    }
+    untrackTensor(this, this._ctx);
+    release(this._node);
   }
 
   /** `using t = ...` support. */
@@ -383,7 +255,7 @@ export class Tensor {
     const be = getBackend(device);
     const node = new LazyNode(be, this.shape, this.dtype, { kind: "transfer" }, [this._src()]);
     const out = new Tensor(node, contiguousView(this.shape));
-    return recordGrad(out, "to", [this], false, (g) => [g.to(this.device)]);
+    return recordGrad(out, "to", [this], [], { device: this.device });
   }
 
   /** Converts the element type (float -> int truncates toward zero; != 0 -> true). */
@@ -744,8 +616,7 @@ export class Tensor {
       const base = v ? this : this.ew("copy", []);
       return new Tensor(base._node, v ?? reshapeView(base._view, target)!);
     });
-    const from = this.shape;
-    return recordGrad(out, "reshape", [this], false, (g) => [g.reshape(from)]);
+    return recordGrad(out, "reshape", [this], [], { from: this.shape });
   }
 
   /** Alias of `reshape`. */
@@ -768,9 +639,9 @@ export class Tensor {
     const p = perm.map((a) => normAxis(a, this.rank, "permute"));
     if (p.every((a, i) => a === i)) return this;
     const out = new Tensor(this._node, permuteView(this._view, p));
-    const inv = new Array<number>(p.length);
-    p.forEach((a, i) => (inv[a] = i));
-    return recordGrad(out, "permute", [this], false, (g) => [g.permute(inv)]);
+    const inverse = new Array<number>(p.length);
+    p.forEach((a, i) => (inverse[a] = i));
+    return recordGrad(out, "permute", [this], [], { inverse });
   }
 
   /** Reverses the axes, or applies `perm`; for two axes, swaps the last two when omitted. */
@@ -802,8 +673,7 @@ export class Tensor {
     const target = shape.map((s, i) => (s === -1 ? this.shape[i - lead] : s));
     if (sameShape(target, this.shape)) return this;
     const out = new Tensor(this._node, expandView(this._view, target));
-    const from = this.shape;
-    return recordGrad(out, "expand", [this], false, (g) => [sumTo(g, from)]);
+    return recordGrad(out, "expand", [this], [], { from: this.shape });
   }
 
   /** Alias of `expand`. */
@@ -822,7 +692,7 @@ export class Tensor {
     const out = new Tensor(this._node, v);
     const from = this.shape;
     const begin = starts.map((s, d) => (s < 0 ? s + from[d] : s));
-    return recordGrad(out, "slice", [this], false, (g) => [padTo(g, from, begin)]);
+    return recordGrad(out, "slice", [this], [], { from, begin });
   }
 
   /** Narrows one axis to `start .. start + length`. */
@@ -974,8 +844,6 @@ export class Tensor {
   }
 }
 
-const finalizerCtx = new FinalizationRegistry<GradCtx>((ctx) => releaseCtx(ctx));
-
 // ---------------------------------------------------------------------------------------------
 // Node construction helpers
 // ---------------------------------------------------------------------------------------------
@@ -1061,81 +929,35 @@ function toTensor(x: TensorLike, like: Tensor): Tensor {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Autograd recording
+// The backward engine's view of the class
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Records a backward rule on `out` when grads are enabled and an input requires them.
- * `save` lists the tensors whose values the rule reads (passed back to it as `saved`, in order);
- * `true` saves the inputs followed by the output, `false` saves nothing.
- * @internal
+ * The constructors the backward engine and the gradient rules use (they run on
+ * {@link GradTensor}s, which here are always `Tensor`s). @internal
  */
-export function recordGrad(
-  out: Tensor,
-  op: string,
-  inputs: Tensor[],
-  save: boolean | Tensor[],
-  backward: BackwardFn,
-): Tensor {
-  if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
-  const toSave = save === true ? [...inputs, out] : save === false ? [] : save;
-  const saved: Saved[] = toSave.map((t) => {
-    retain(t._node);
-    return { node: t._node, view: t._view, dtype: t.dtype, version: t._node.version };
-  });
-  out.requiresGrad = true;
-  out._setCtx({ op, parents: inputs, saved, backward, released: false });
-  return out;
-}
-
-/** Sums a gradient of a broadcast shape back to `shape`. @internal */
-export function sumTo(g: Tensor, shape: Shape): Tensor {
-  if (sameShape(g.shape, shape)) return g;
-  const lead = g.rank - shape.length;
-  const axes: number[] = [];
-  for (let d = 0; d < g.rank; d++) {
-    if (d < lead || (shape[d - lead] === 1 && g.shape[d] !== 1)) axes.push(d);
-  }
-  let r = axes.length ? g.sum(axes, true) : g;
-  if (lead > 0) r = r.reshape(shape);
-  else if (!sameShape(r.shape, shape)) r = r.reshape(shape);
-  return r;
-}
-
-/** Zero-pads `g` into `shape` at `begin` (the backward of slice). @internal */
-export function padTo(g: Tensor, shape: Shape, begin: readonly number[]): Tensor {
-  let r = g;
-  for (let d = 0; d < shape.length; d++) {
-    const b = begin[d] ?? 0;
-    const after = shape[d] - b - r.shape[d];
-    if (b === 0 && after === 0) continue;
-    const parts: Tensor[] = [];
-    const zshape = (n: number) => r.shape.map((s, i) => (i === d ? n : s));
-    if (b > 0) parts.push(constant(r._backend, 0, r.dtype, zshape(b)));
-    parts.push(r);
-    if (after > 0) parts.push(constant(r._backend, 0, r.dtype, zshape(after)));
-    r = concatOp(parts, d);
-  }
-  return r;
-}
-
-function savedTensors(ctx: GradCtx): Tensor[] {
-  return ctx.saved.map((s) => {
-    if (s.node.version !== s.version) {
-      throw new DisposedError(
-        `backward: a value saved by "${ctx.op}" (shape ${fmtShape(s.view.shape)}) was updated ` +
-          `in place after the forward pass (an optimizer step or assign() between forward and ` +
-          `backward); run backward before updating parameters`,
-      );
-    }
-    return new Tensor(s.node, s.view);
-  });
-}
+export const TENSOR_KIT: TensorKit = {
+  wrap: (node: LazyNode, view: View) => new Tensor(node, view),
+  constant: (like: Tensor, value: number, dtype: DType, shape: Shape) =>
+    constant(like._backend, value, dtype, shape),
+  concat: (ts: Tensor[], axis: number) => concatOp(ts, axis),
+  elementwise: (op: string, args: TensorLike[]) => elementwise(op, args),
+  kernel: (
+    name: string,
+    inputs: Tensor[],
+    params: Record<string, unknown>,
+    shape: Shape,
+    dtype: DType,
+    op?: string,
+  ) => kernelNode(name, inputs, params, shape, dtype, op),
+  scatterAdd: (src: Tensor, indices: Tensor, axis: number, shape: Shape) =>
+    scatterAddOp(src, indices, axis, shape),
+};
 
 /**
- * Reverse-mode differentiation. Computes d(sum of outputs * seeds)/d(each input). With `inputs`
- * null, accumulates into the `.grad` of every reachable leaf that requires grad (backward());
- * otherwise returns the gradients of `inputs` (zeros for unreachable ones) and leaves `.grad`.
+ * Reverse-mode differentiation (autograd.ts's `backward`) over tensors. With `inputs` null,
+ * accumulates into the `.grad` of every reachable leaf that requires grad; otherwise returns the
+ * gradients of `inputs` and leaves `.grad` untouched.
  * @internal
  */
 export function backwardImpl(
@@ -1144,268 +966,7 @@ export function backwardImpl(
   inputs: Tensor[] | null,
   retainGraph: boolean,
 ): Tensor[] {
-  for (const o of outputs) {
-    o._check("backward");
-    if (!o.requiresGrad) {
-      throw new DTypeError(
-        "backward",
-        "the tensor does not require grad: no input of its graph has requiresGrad set, or it " +
-          "was computed under noGrad()",
-      );
-    }
-  }
-  // Topological order over tensors with autograd contexts (iterative DFS).
-  const order: Tensor[] = [];
-  const seen = new Set<Tensor>();
-  for (const root of outputs) {
-    if (seen.has(root)) continue;
-    const stack: [Tensor, number][] = [[root, 0]];
-    seen.add(root);
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      const [t, i] = top;
-      const parents = t._ctx?.parents ?? [];
-      if (i < parents.length) {
-        top[1]++;
-        const p = parents[i];
-        if (p.requiresGrad && !seen.has(p)) {
-          seen.add(p);
-          stack.push([p, 0]);
-        }
-      } else {
-        stack.pop();
-        order.push(t);
-      }
-    }
-  }
-  // Gradient terms per tensor, summed when the tensor's own backward runs (see sumGradTerms).
-  const grads = new Map<Tensor, Tensor[]>();
-  const addTerm = (t: Tensor, g: Tensor) => {
-    const list = grads.get(t);
-    if (list) list.push(g);
-    else grads.set(t, [g]);
-  };
-  outputs.forEach((o, i) => {
-    let seed = seeds?.[i];
-    if (!seed) {
-      if (o.size !== 1) {
-        throw new ShapeError(
-          "backward",
-          `needs a scalar output or an explicit gradient, got shape ${fmtShape(o.shape)}`,
-        );
-      }
-      seed = constant(o._backend, 1, "float32", o.shape);
-    } else if (!sameShape(seed.shape, o.shape)) {
-      throw new ShapeError(
-        "backward",
-        `gradient shape ${fmtShape(seed.shape)} does not match output shape ${fmtShape(o.shape)}`,
-      );
-    }
-    addTerm(o, seed);
-  });
-  // The outputs (the loss) are realized with the next schedule, which computes the gradients:
-  // the forward pass then runs once even when the loss is read after the optimizer step.
-  for (const o of outputs) addPendingTarget(o._node);
-  const wanted = inputs ? new Set(inputs) : null;
-  const result = new Map<Tensor, Tensor>();
-  withGradMode(false, () => {
-    for (let i = order.length - 1; i >= 0; i--) {
-      const t = order[i];
-      const terms = grads.get(t);
-      if (!terms) continue;
-      grads.delete(t);
-      const g = sumGradTerms(terms);
-      const ctx = t._ctx;
-      if (wanted?.has(t)) result.set(t, g);
-      if (!ctx) {
-        if (!wanted && t.requiresGrad) {
-          const acc = t.grad && !t.grad.isDisposed ? t.grad.add(g) : g;
-          t.grad = keep(acc);
-        }
-        continue;
-      }
-      if (ctx.released) {
-        throw new DisposedError(
-          `backward: the graph through "${ctx.op}" was already freed by an earlier backward(); ` +
-            `pass { retainGraph: true } to backward through it twice`,
-        );
-      }
-      const gs = ctx.backward(g, savedTensors(ctx));
-      ctx.parents.forEach((p, j) => {
-        const gj = gs[j];
-        if (!gj || !p.requiresGrad) return;
-        addTerm(p, gj);
-      });
-      if (!retainGraph) releaseCtx(ctx);
-    }
-  });
-  if (!inputs) return [];
-  return inputs.map((x) => keep(result.get(x) ?? constant(x._backend, 0, "float32", x.shape)));
-}
-
-/** Autograd options (tests compare merged and unmerged gradient sums). @internal */
-export const gradOptions: { mergeMatmulTerms: boolean; mergeSliceTerms: boolean } = {
-  mergeMatmulTerms: true,
-  mergeSliceTerms: true,
-};
-
-/**
- * A gradient term that is a zero-padded slice (what `padTo`, the backward of slicing, builds):
- * a concat along `axis` whose parts are zero constants except `inner`, starting at `begin`.
- */
-function paddedSliceTerm(t: Tensor): { axis: number; begin: number; inner: Tensor } | null {
-  const node = t._node;
-  if (node.realized || node.op.kind !== "concat") return null;
-  const v = t._view;
-  if (!isContiguous(v) || v.offset !== 0 || !sameShape(v.shape, node.shape)) return null;
-  const axis = node.op.axis;
-  let inner: Tensor | null = null;
-  let begin = 0, at = 0;
-  for (const s of node.srcs) {
-    const isZero = s.node.op.kind === "const" && s.node.op.value === 0;
-    if (!isZero) {
-      if (inner) return null;
-      inner = new Tensor(s.node, s.view);
-      begin = at;
-    }
-    at += s.view.shape[axis];
-  }
-  return inner ? { axis, begin, inner } : null;
-}
-
-/**
- * Merges terms that are zero-padded slices of one shape along one axis with disjoint ranges —
- * the gradients of the per-step slices of a tensor computed for all steps at once — into ONE
- * concat of the slices (zeros in the gaps), instead of T full-size padded tensors and T adds.
- * Returns the remaining terms and the merged ones.
- */
-function mergeSliceTerms(terms: Tensor[]): Tensor[] {
-  const groups = new Map<string, { axis: number; begin: number; inner: Tensor }[]>();
-  const out: Tensor[] = [];
-  for (const t of terms) {
-    const p = paddedSliceTerm(t);
-    if (!p) {
-      out.push(t);
-      continue;
-    }
-    const key = `${t.shape.join(",")}|${p.axis}|${t.dtype}`;
-    const g = groups.get(key);
-    if (g) g.push(p);
-    else groups.set(key, [p]);
-  }
-  for (const [key, ps] of groups) {
-    const shape = key.split("|")[0].split(",").map(Number);
-    const axis = ps[0].axis;
-    ps.sort((a, b) => a.begin - b.begin);
-    const disjoint = ps.every((p, i) =>
-      i === 0 || ps[i - 1].begin + ps[i - 1].inner.shape[axis] <= p.begin
-    );
-    if (ps.length === 1 || !disjoint) {
-      for (const p of ps) {
-        out.push(padTo(p.inner, shape, shape.map((_, d) => (d === axis ? p.begin : 0))));
-      }
-      continue;
-    }
-    const be = ps[0].inner._backend;
-    const dtype = ps[0].inner.dtype;
-    const zerosOf = (n: number) =>
-      constant(be, 0, dtype, shape.map((s, d) => (d === axis ? n : s)));
-    const parts: Tensor[] = [];
-    let at = 0;
-    for (const p of ps) {
-      if (p.begin > at) parts.push(zerosOf(p.begin - at));
-      parts.push(p.inner);
-      at = p.begin + p.inner.shape[axis];
-    }
-    if (at < shape[axis]) parts.push(zerosOf(shape[axis] - at));
-    out.push(concatOp(parts, axis));
-  }
-  return out;
-}
-
-/** A gradient term that is a matmul product, as (a, b) with term = a @ b. */
-function matmulTerm(t: Tensor): [Tensor, Tensor] | null {
-  const node = t._node;
-  const op = node.op;
-  if (node.realized || op.kind !== "kernel" || op.name !== "matmul" || node.srcs.length !== 2) {
-    return null;
-  }
-  const r = node.shape.length;
-  const [sa, sb] = node.srcs;
-  // Only unbroadcast operands (same rank as the product): then concatenation is exact.
-  if (sa.view.shape.length !== r || sb.view.shape.length !== r) return null;
-  const a = new Tensor(sa.node, sa.view);
-  const b = new Tensor(sb.node, sb.view);
-  const v = t._view;
-  if (v.offset !== 0 || !sameShape(v.shape, node.shape) && v.shape.length !== r) return null;
-  const cs = contiguousView(node.shape);
-  if (isContiguous(v) && sameShape(v.shape, node.shape) && v.offset === 0) return [a, b];
-  // A view with the last two axes swapped: (a @ b)^T = b^T @ a^T.
-  const swapped = permuteView(cs, [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2]);
-  if (sameShape(v.shape, swapped.shape) && v.strides.every((s, i) => s === swapped.strides[i])) {
-    return [b.mT, a.mT];
-  }
-  return null;
-}
-
-/**
- * Sums gradient terms. Terms that are matmul products of one shape — the gradients of a weight
- * used at every step of a recurrence — are merged into ONE matmul over the concatenated operands
- * (sum_t a_t @ b_t = [a_1 .. a_T] @ [b_1; ..; b_T]), instead of T small products and T adds;
- * zero-padded slices with disjoint ranges (a tensor sliced per step) become one concat.
- */
-function sumGradTerms(terms: Tensor[]): Tensor {
-  if (terms.length === 1) return terms[0];
-  if (gradOptions.mergeSliceTerms) {
-    terms = mergeSliceTerms(terms);
-    if (terms.length === 1) return terms[0];
-  }
-  if (!gradOptions.mergeMatmulTerms) return terms.reduce((a, b) => a.add(b));
-  const groups = new Map<string, [Tensor, Tensor][]>();
-  const rest: Tensor[] = [];
-  for (const t of terms) {
-    const mm = matmulTerm(t);
-    if (!mm) {
-      rest.push(t);
-      continue;
-    }
-    const key = t.shape.join(",");
-    const g = groups.get(key);
-    if (g) g.push(mm);
-    else groups.set(key, [mm]);
-  }
-  const parts: Tensor[] = [...rest];
-  for (const pairs of groups.values()) {
-    // Merging costs copies of the operands; it pays on the cpu (memory traffic of T full-size
-    // products) and for large products anywhere; small GPU products stay separate (each copy is
-    // a dispatch there).
-    const [a0, b0] = pairs[0];
-    const out = a0.shape[a0.rank - 2] * b0.shape[b0.rank - 1] *
-      a0.shape.slice(0, -2).reduce((x, y) => x * y, 1);
-    const big = out >= 65536;
-    // Large copies must cost less than the adds they save: a weight's gradient over T steps
-    // (operands [in, rows] and [rows, out], sums of [in, out]) merges; the gradient of an
-    // activation read by several large weights (g_i @ W_i^T: operands as large as the weights,
-    // sums of a few rows) does not, or every step would copy the weights. Small merges always
-    // pay (fewer kernels).
-    const copied = pairs.reduce((s, [a, b]) => s + a.size + b.size, 0);
-    const cheap = copied <= (pairs.length - 1) * out || copied < 65536;
-    if (pairs.length === 1 || !cheap || (!big && a0.device !== "cpu")) {
-      for (const [a, b] of pairs) parts.push(a.matmul(b));
-    } else {
-      // (transposed left operands, a weight gradient's x_t^T: concatenated as the contiguous
-      // x_t along rows and viewed transposed, so each part is a plain copy, not a transpose)
-      const ats = pairs.map((p) => p[0].mT);
-      const a = ats.every((t) => isContiguous(t._view))
-        ? concatOp(ats, -2).mT
-        : concatOp(pairs.map((p) => p[0]), -1);
-      const b = concatOp(pairs.map((p) => p[1]), -2);
-      parts.push(a.matmul(b));
-    }
-  }
-  let sum = parts[0];
-  for (let i = 1; i < parts.length; i++) sum = sum.add(parts[i]);
-  return sum;
+  return runBackward(outputs, seeds, inputs, retainGraph, TENSOR_KIT) as Tensor[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1427,73 +988,6 @@ export function elementwise(op: string, args: TensorLike[]): Tensor {
       if (t !== args[i]) t.dispose();
     });
   }
-}
-
-/**
- * Evaluates an op-table gradient rule (see {@link GradRule}) with tensor ops: `g` the output
- * gradient, `xs` the inputs (`a`, `b`, `c`), `out` the output. A subexpression shared by the
- * rule's expressions is computed once; number-only subexpressions fold in double precision.
- */
-function evalGradRule(
-  rule: GradRule,
-  g: Tensor,
-  xs: readonly Tensor[],
-  out: Tensor,
-): (Tensor | null)[] {
-  const memo = new Map<Ast, TensorLike>();
-  const value = (e: Ast): TensorLike => {
-    const hit = memo.get(e);
-    if (hit !== undefined) return hit;
-    let v: TensorLike;
-    switch (e.t) {
-      case "num":
-        v = e.v;
-        break;
-      case "var":
-        v = e.name === "g" ? g : e.name === "out" ? out : xs[GRAD_INPUTS.indexOf(e.name)];
-        break;
-      case "un": {
-        const a = value(e.a);
-        v = typeof a === "number" && e.op === "-"
-          ? -a
-          : elementwise(GRAD_OPERATORS.unary[e.op], [a]);
-        break;
-      }
-      case "bin": {
-        const a = value(e.a), b = value(e.b);
-        v = typeof a === "number" && typeof b === "number"
-          ? foldNumbers(e.op, a, b)
-          : elementwise(GRAD_OPERATORS.binary[e.op], [a, b]);
-        break;
-      }
-      case "call":
-        v = elementwise(e.fn, e.args.map(value));
-        break;
-    }
-    memo.set(e, v);
-    return v;
-  };
-  return rule.map((e) => {
-    if (e === null) return null;
-    const v = value(e);
-    if (!(v instanceof Tensor)) throw new Error("internal: a gradient rule evaluated to a number");
-    return v;
-  });
-}
-
-/** `a op b` for two numbers of a gradient rule (arithmetic only). */
-function foldNumbers(op: string, a: number, b: number): number {
-  switch (op) {
-    case "+":
-      return a + b;
-    case "-":
-      return a - b;
-    case "*":
-      return a * b;
-    case "/":
-      return a / b;
-  }
-  throw new Error(`internal: gradient rule applies "${op}" to two numbers`);
 }
 
 function elementwiseOf(op: string, def: ElementwiseOp, ts: Tensor[]): Tensor {
@@ -1522,14 +1016,8 @@ function elementwiseOf(op: string, def: ElementwiseOp, ts: Tensor[]): Tensor {
   }
   const srcs = ts.map((t) => ({ node: t._node, view: expandView(t._view, shape) }));
   const out = fromNode(be, shape, dtype, { kind: "ew", op }, srcs);
-  const grad = def.grad;
-  if (!grad || dtype !== "float32") return out;
-  const shapes = ts.map((t) => t.shape);
-  return recordGrad(out, op, ts, [...ts, out], (g, saved) => {
-    const xs = saved.slice(0, ts.length).map((t) => t.expand(shape));
-    const gs = evalGradRule(grad, g, xs, saved[ts.length]);
-    return gs.map((gi, i) => (gi && ts[i].dtype === "float32" ? sumTo(gi, shapes[i]) : null));
-  });
+  if (!def.grad || dtype !== "float32") return out;
+  return recordGrad(out, op, ts, [...ts, out], { shape, shapes: ts.map((t) => t.shape) });
 }
 
 function normAxes(axes: number | number[] | null | undefined, rank: number, op: string): number[] {
@@ -1562,27 +1050,8 @@ function reduce(
   else out = fromNode(t._backend, outShape, dtype, { kind: "reduce", op, axes: ax }, [t._src()]);
   if (keepDims) out = out.reshape(keptShape);
   if (dtype !== "float32") return out;
-  const inShape = t.shape;
-  if (op === "sum") {
-    return recordGrad(out, "sum", [t], false, (g) => [g.reshape(keptShape).expand(inShape)]);
-  }
-  return recordGrad(out, op, [t], [t, out], (g, [x, y]) => {
-    const yk = y.reshape(keptShape);
-    const gk = g.reshape(keptShape);
-    if (op === "prod") {
-      // d/dx_i = product of the other entries. y / x is that only without zeros: where the
-      // reduced slice has one zero, only the zero's position gets a gradient (the product of
-      // the nonzero entries); with two or more zeros, no position does.
-      const zero = x.eq(0);
-      const zeros = zero.sum(ax, true);
-      const safe = zero.ifElse(1, x);
-      const onlyZero = zero.logicalAnd(zeros.eq(1)).ifElse(safe.prod(ax, true), 0);
-      return [zeros.eq(0).ifElse(yk.div(safe), onlyZero).mul(gk)];
-    }
-    // Split the gradient evenly among the positions that attain the extremum.
-    const mask = x.eq(yk).cast("float32");
-    return [mask.div(mask.sum(ax, true)).mul(gk)];
-  });
+  const attrs = { axes: ax, keptShape, inShape: t.shape };
+  return recordGrad(out, op, [t], op === "sum" ? [] : [t, out], attrs);
 }
 
 function argReduce(t: Tensor, op: "argmax" | "argmin", axis: number, keepDims: boolean): Tensor {
@@ -1619,12 +1088,7 @@ function lastAxisKernel(
   perm.forEach((p, i) => (inv[p] = i));
   y = y.permute(inv);
   if (t.rank === 0) y = y.reshape([]);
-  const save = mode === "logsumexp" ? [t, y] : [y];
-  return recordGrad(y, mode, [t], save, (g, s) => {
-    if (mode === "softmax") return [s[0].mul(g.sub(g.mul(s[0]).sum(a, true)))];
-    if (mode === "logsoftmax") return [g.sub(s[0].exp().mul(g.sum(a, true)))];
-    return [s[0].sub(s[1]).exp().mul(g)];
-  });
+  return recordGrad(y, mode, [t], mode === "logsumexp" ? [t, y] : [y], { axis: a });
 }
 
 /** Creates a hand-written-kernel node; the schedule's builder for `name` makes the kernel. */
@@ -1667,8 +1131,7 @@ function concatImpl(ts: Tensor[], axis: number): Tensor {
   shape[a] = ts.reduce((s, t) => s + t.shape[a], 0);
   const casted = ts.map((t) => t.cast(dtype));
   const out = fromNode(be, shape, dtype, { kind: "concat", axis: a }, casted.map((t) => t._src()));
-  const sizes = ts.map((t) => t.shape[a]);
-  return recordGrad(out, "concat", casted, false, (g) => g.split(sizes, a));
+  return recordGrad(out, "concat", casted, [], { sizes: ts.map((t) => t.shape[a]), axis: a });
 }
 
 function matmulOp(a: Tensor, b: Tensor): Tensor {
@@ -1696,11 +1159,7 @@ function matmulOp(a: Tensor, b: Tensor): Tensor {
   const af = a.dtype === "float32" ? a : a.cast("float32");
   const bf = b.dtype === "float32" ? b : b.cast("float32");
   const out = kernelNode("matmul", [af, bf], {}, [...batch, m, n], "float32");
-  const aShape = a.shape, bShape = b.shape;
-  return recordGrad(out, "matmul", [af, bf], [af, bf], (g, [x, y]) => [
-    sumTo(g.matmul(y.mT), aShape),
-    sumTo(x.mT.matmul(g), bShape),
-  ]);
+  return recordGrad(out, "matmul", [af, bf], [af, bf], { aShape: a.shape, bShape: b.shape });
 }
 
 function gatherOp(x: Tensor, indices: Tensor, axis: number): Tensor {
@@ -1740,8 +1199,7 @@ function gatherOp(x: Tensor, indices: Tensor, axis: number): Tensor {
   const xf = x.dtype === "float32" ? x : x.cast("float32");
   const params = { outer, axisSize: x.shape[a], nIdx: outShape[a], inner };
   let out = kernelNode("gather", [xf, idx], params, outShape, "float32");
-  const xShape = x.shape;
-  out = recordGrad(out, "gather", [xf], [idx], (g, [ix]) => [scatterAddOp(g, ix, a, xShape)]);
+  out = recordGrad(out, "gather", [xf], [idx], { axis: a, xShape: x.shape });
   return x.dtype === "float32" ? out : out.cast(x.dtype);
 }
 
@@ -1762,7 +1220,7 @@ function scatterAddImpl(src: Tensor, indices: Tensor, axis: number, shape: Shape
   const inner = shape.slice(a + 1).reduce((p, s) => p * s, 1);
   const params = { outer, axisSize: shape[a], nIdx: src.shape[a], inner };
   const out = kernelNode("scatterAdd", [src.cast("float32"), indices], params, shape, "float32");
-  return recordGrad(out, "scatterAdd", [src], [indices], (g, [ix]) => [g.gather(ix, a)]);
+  return recordGrad(out, "scatterAdd", [src], [indices], { axis: a });
 }
 
 // ---------------------------------------------------------------------------------------------

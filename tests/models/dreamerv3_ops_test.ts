@@ -33,7 +33,7 @@ import {
   tensor,
   zeros,
 } from "../../mod.ts";
-import { gradOptions } from "../../src/tensor/tensor.ts";
+import { gradOptions } from "../../src/tensor/autograd.ts";
 import { setKernelSink } from "../../src/tensor/schedule.ts";
 import { fx, loadFixture } from "../grad_util.ts";
 

@@ -18,7 +18,44 @@
  */
 
 import { concat, oneHot } from "../../tensor/creation.ts";
-import { recordGrad, type Tensor, withGradMode } from "../../tensor/tensor.ts";
+import { defineGradient, recordGrad } from "../../tensor/gradients.ts";
+import { type Tensor, withGradMode } from "../../tensor/tensor.ts";
+
+/** What normAffine's forward and gradient share: the row size, full shape, norm, eps, act. */
+interface NormAffineAttrs {
+  readonly d: number;
+  readonly full: readonly number[];
+  readonly kind: "rms" | "layer";
+  readonly eps: number;
+  readonly act: "silu" | null;
+  readonly hasShift: boolean;
+  readonly hasMu: boolean;
+  readonly scaleShape: readonly number[];
+  readonly shiftShape: readonly number[] | null;
+}
+
+/** `x - mean` for a layer norm (from the row sums `mu`), `x` for an RMS norm. */
+function centred(t: Tensor, mu: Tensor | null, a: NormAffineAttrs): Tensor {
+  return mu ? t.sub(mu.expand(a.full).mul(1 / a.d)) : t;
+}
+
+/** `1 / sqrt(mean + eps)` in the full frame, from the row sums of squares `ss`. */
+function rOf(ss: Tensor, a: NormAffineAttrs): Tensor {
+  return ss.expand(a.full).mul(1 / a.d).add(a.eps).rsqrt();
+}
+
+/** The normalised, scaled (and shifted) rows, before the activation. */
+function affine(
+  xs: Tensor,
+  sq: Tensor,
+  sc: Tensor,
+  mus: Tensor | null,
+  sh: Tensor | null,
+  a: NormAffineAttrs,
+): Tensor {
+  const y = centred(xs, mus, a).mul(rOf(sq, a)).mul(sc);
+  return sh ? y.add(sh) : y;
+}
 
 /**
  * `norm(x) * scale (+ shift)` over the last axis: `rms`: `x / sqrt(mean(x^2) + eps)`; `layer`:
@@ -32,48 +69,54 @@ export function normAffine(
   eps: number,
   act: "silu" | null = null,
 ): Tensor {
-  const d = x.shape[x.rank - 1];
   // Kernel economy: a computed node read by two consumers, or read through a broadcasting view,
   // gets its own kernel. So the row statistics are plain sums (reductions, saved for the
   // backward pass) whose scaling, eps and rsqrt are computed in the full frame from a broadcast
   // view, every use builds fresh expression nodes that fuse, and the activation is part of the
   // op so that its input is never materialised for its own backward.
-  const full = x.shape;
-  const centred = (t: Tensor, mu: Tensor | null) => (mu ? t.sub(mu.expand(full).mul(1 / d)) : t);
-  const rOf = (ss: Tensor) => ss.expand(full).mul(1 / d).add(eps).rsqrt();
-  const affine = (xs: Tensor, sq: Tensor, sc: Tensor, mus: Tensor | null, sh: Tensor | null) => {
-    const y = centred(xs, mus).mul(rOf(sq)).mul(sc);
-    return sh ? y.add(sh) : y;
+  const a: NormAffineAttrs = {
+    d: x.shape[x.rank - 1],
+    full: x.shape,
+    kind,
+    eps,
+    act,
+    hasShift: !!shift,
+    hasMu: kind === "layer",
+    scaleShape: scale.shape,
+    shiftShape: shift ? shift.shape : null,
   };
   let mu: Tensor | null = null, r: Tensor, out: Tensor;
   withGradMode(false, () => {
     mu = kind === "layer" ? x.sum(-1, true) : null; // d * mean
-    r = centred(x, mu).square().sum(-1, true); // d * (mean square or variance), [..., 1]
-    const y = affine(x, r, scale, mu, shift);
+    r = centred(x, mu, a).square().sum(-1, true); // d * (mean square or variance), [..., 1]
+    const y = affine(x, r, scale, mu, shift, a);
     out = act === "silu" ? y.silu() : y;
   });
   const inputs = shift ? [x, scale, shift] : [x, scale];
   const saved = [x, r!, scale, ...(shift ? [shift] : []), ...(mu ? [mu] : [])];
-  return recordGrad(out!, `${kind}NormAffine`, inputs, saved, (gOut, sv) => {
-    const [xs, rs, ss] = sv;
-    const sh = shift ? sv[3] : null;
-    const mus = mu ? sv[shift ? 4 : 3] : null;
-    // Gradient at the norm's output (through silu: s(y) (1 + y (1 - s(y))), y recomputed).
-    const gy = () => {
-      if (act !== "silu") return gOut;
-      const sig = () => affine(xs, rs, ss, mus, sh).sigmoid();
-      return gOut.mul(sig()).mul(affine(xs, rs, ss, mus, sh).mul(sig().neg().add(1)).add(1));
-    };
-    const xhat = () => centred(xs, mus).mul(rOf(rs));
-    // dx = r * (g s - xhat * mean(g s xhat) [- mean(g s)])
-    const dot = gy().mul(ss).mul(xhat()).sum(-1, true);
-    let inner = gy().mul(ss).sub(xhat().mul(dot.expand(full).mul(1 / d)));
-    if (kind === "layer") inner = inner.sub(gy().mul(ss).sum(-1, true).expand(full).mul(1 / d));
-    const grads: Tensor[] = [inner.mul(rOf(rs)), reduceTo(gy().mul(xhat()), scale.shape)];
-    if (shift) grads.push(reduceTo(gy(), shift.shape));
-    return grads;
-  });
+  return recordGrad(out!, "normAffine", inputs, saved, a);
 }
+
+defineGradient<NormAffineAttrs, Tensor>("normAffine", (gOut, sv, a) => {
+  const [xs, rs, ss] = sv;
+  const sh = a.hasShift ? sv[3] : null;
+  const mus = a.hasMu ? sv[a.hasShift ? 4 : 3] : null;
+  const { full, d } = a;
+  // Gradient at the norm's output (through silu: s(y) (1 + y (1 - s(y))), y recomputed).
+  const gy = () => {
+    if (a.act !== "silu") return gOut;
+    const sig = () => affine(xs, rs, ss, mus, sh, a).sigmoid();
+    return gOut.mul(sig()).mul(affine(xs, rs, ss, mus, sh, a).mul(sig().neg().add(1)).add(1));
+  };
+  const xhat = () => centred(xs, mus, a).mul(rOf(rs, a));
+  // dx = r * (g s - xhat * mean(g s xhat) [- mean(g s)])
+  const dot = gy().mul(ss).mul(xhat()).sum(-1, true);
+  let inner = gy().mul(ss).sub(xhat().mul(dot.expand(full).mul(1 / d)));
+  if (a.kind === "layer") inner = inner.sub(gy().mul(ss).sum(-1, true).expand(full).mul(1 / d));
+  const grads: Tensor[] = [inner.mul(rOf(rs, a)), reduceTo(gy().mul(xhat()), a.scaleShape)];
+  if (a.shiftShape) grads.push(reduceTo(gy(), a.shiftShape));
+  return grads;
+});
 
 /** Sums a gradient over broadcast axes back to `shape`. */
 function reduceTo(g: Tensor, shape: readonly number[]): Tensor {
@@ -91,35 +134,41 @@ function reduceTo(g: Tensor, shape: readonly number[]): Tensor {
  * official `dyngru` output), `h [N, G, p]` -> `h' [N, G, p]`.
  */
 export function gruUpdate(gates: Tensor, h: Tensor): Tensor {
-  const [n, g, p3] = gates.shape;
-  const p = p3 / 3;
-  // Fresh expression nodes per use (see normAffine): everything fuses into one kernel each.
-  const rOf = (gt: Tensor) => gt.narrow(2, 0, p).sigmoid();
-  const cPreOf = (gt: Tensor) => gt.narrow(2, p, p);
-  const cOf = (gt: Tensor) => cPreOf(gt).mul(rOf(gt)).tanh();
-  const uOf = (gt: Tensor) => gt.narrow(2, 2 * p, p).sub(1).sigmoid();
+  const p = gates.shape[2] / 3;
   let out: Tensor;
   withGradMode(false, () => {
-    out = h.add(uOf(gates).mul(cOf(gates).sub(h))); // u * c + (1 - u) * h
+    out = h.add(gruU(gates, p).mul(gruC(gates, p).sub(h))); // u * c + (1 - u) * h
   });
-  return recordGrad(out!, "gruUpdate", [gates, h], [gates, h], (gy, [gt, hs]) => {
-    const dh = gy.mul(uOf(gt).neg().add(1));
-    // The gates' gradient as a concat over the gate axis of [N, G, 3, p]: one kernel per part,
-    // each evaluating only its own formula from views of the saved buffers.
-    const g4 = gt.reshape([n, g, 3, p]);
-    const part = (j: number) => g4.narrow(2, j, 1);
-    const gy4 = () => gy.reshape([n, g, 1, p]);
-    const h4 = hs.reshape([n, g, 1, p]);
-    const r = () => part(0).sigmoid();
-    const u = () => part(2).sub(1).sigmoid();
-    const c = () => part(1).mul(r()).tanh();
-    const dcPre = () => gy4().mul(u()).mul(c().square().neg().add(1)); // through tanh
-    const dr = dcPre().mul(part(1)).mul(r()).mul(r().neg().add(1));
-    const dc = dcPre().mul(r());
-    const du = gy4().mul(c().sub(h4)).mul(u()).mul(u().neg().add(1));
-    return [concat([dr, dc, du], 2).reshape([n, g, p3]), dh];
-  });
+  return recordGrad(out!, "gruUpdate", [gates, h], [gates, h]);
 }
+
+// Fresh expression nodes per use (see normAffine): everything fuses into one kernel each.
+/** The reset gate `sigmoid(r)` of gates `[N, G, 3p]`. */
+const gruR = (gt: Tensor, p: number) => gt.narrow(2, 0, p).sigmoid();
+/** The candidate `tanh(sigmoid(r) * c)`. */
+const gruC = (gt: Tensor, p: number) => gt.narrow(2, p, p).mul(gruR(gt, p)).tanh();
+/** The update gate `sigmoid(u - 1)`. */
+const gruU = (gt: Tensor, p: number) => gt.narrow(2, 2 * p, p).sub(1).sigmoid();
+
+defineGradient<undefined, Tensor>("gruUpdate", (gy, [gt, hs]) => {
+  const [n, g, p3] = gt.shape;
+  const p = p3 / 3;
+  const dh = gy.mul(gruU(gt, p).neg().add(1));
+  // The gates' gradient as a concat over the gate axis of [N, G, 3, p]: one kernel per part,
+  // each evaluating only its own formula from views of the saved buffers.
+  const g4 = gt.reshape([n, g, 3, p]);
+  const part = (j: number) => g4.narrow(2, j, 1);
+  const gy4 = () => gy.reshape([n, g, 1, p]);
+  const h4 = hs.reshape([n, g, 1, p]);
+  const r = () => part(0).sigmoid();
+  const u = () => part(2).sub(1).sigmoid();
+  const c = () => part(1).mul(r()).tanh();
+  const dcPre = () => gy4().mul(u()).mul(c().square().neg().add(1)); // through tanh
+  const dr = dcPre().mul(part(1)).mul(r()).mul(r().neg().add(1));
+  const dc = dcPre().mul(r());
+  const du = gy4().mul(c().sub(h4)).mul(u()).mul(u().neg().add(1));
+  return [concat([dr, dc, du], 2).reshape([n, g, p3]), dh];
+});
 
 /**
  * A one-hot sample of categoricals `[..., S, K]` from logits (Gumbel-max with `gumbel` noise of
@@ -140,9 +189,11 @@ export function straightThroughSample(
     const score = gumbel ? probs.log().add(gumbel) : probs;
     hot = oneHot(score.argmax(-1), k);
   });
-  const sample = recordGrad(hot!, "straightThrough", [logits], [soft!], (g, [s]) => {
-    const gp = () => (unimix > 0 ? g.mul(1 - unimix) : g);
-    return [s.mul(gp().sub(gp().mul(s).sum(-1, true)))];
-  });
+  const sample = recordGrad(hot!, "straightThrough", [logits], [soft!], { unimix });
   return { sample, probs: probs! };
 }
+
+defineGradient<{ unimix: number }, Tensor>("straightThrough", (g, [s], { unimix }) => {
+  const gp = () => (unimix > 0 ? g.mul(1 - unimix) : g);
+  return [s.mul(gp().sub(gp().mul(s).sum(-1, true)))];
+});

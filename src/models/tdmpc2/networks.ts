@@ -15,7 +15,8 @@ import { EnsembleMLP, NormedLinear } from "../../nn/mlp.ts";
 import { Module } from "../../nn/module.ts";
 import { layerNorm } from "../../tensor/functional.ts";
 import { defaultGenerator, dropout, type Generator, randn } from "../../tensor/random.ts";
-import { noGrad, recordGrad, type Tensor } from "../../tensor/tensor.ts";
+import { defineGradient, recordGrad } from "../../tensor/gradients.ts";
+import { noGrad, type Tensor } from "../../tensor/tensor.ts";
 
 /**
  * Official `init.weight_init`: Linear weights `trunc_normal_(std=0.02)` (PyTorch truncates at
@@ -38,12 +39,14 @@ export const tdmpc2Init: Init = (shape, _fanIn, _fanOut, opts): Tensor =>
 export function fastMish(x: Tensor): Tensor {
   const e = noGrad(() => x.minimum(20).exp());
   const y = noGrad(() => x.div(e.mul(e.add(2)).reciprocal().mul(2).add(1)));
-  return recordGrad(y, "mish", [x], [x, e], (g, [xs, es]) => {
-    // 1 / (n + 2) = r; mish'(x) = 1 - 2r + 4 x e (e + 1) r^2
-    const r = es.mul(es.add(2)).add(2).reciprocal();
-    return [g.mul(r.mul(xs.mul(es).mul(es.add(1)).mul(4).mul(r).sub(2)).add(1))];
-  });
+  return recordGrad(y, "fastMish", [x], [x, e]);
 }
+
+defineGradient<undefined, Tensor>("fastMish", (g, [xs, es]) => {
+  // 1 / (n + 2) = r; mish'(x) = 1 - 2r + 4 x e (e + 1) r^2
+  const r = es.mul(es.add(2)).add(2).reciprocal();
+  return [g.mul(r.mul(xs.mul(es).mul(es.add(1)).mul(4).mul(r).sub(2)).add(1))];
+});
 
 /** Options of {@link TDMLP}. */
 export interface TDMLPOptions {
