@@ -8,11 +8,10 @@ import type { DeviceName } from "../backend/types.ts";
 import { getBackend, getDefaultDevice } from "../backend/device.ts";
 import { assertDType, type DType } from "../ir/dtype.ts";
 import { assertShape, numel } from "../ir/view.ts";
+import { concatOp, elementwise } from "./ops.ts";
+import { composite } from "./scope.ts";
 import {
-  composite,
-  concatOp,
   constant,
-  elementwise,
   fromData,
   fromNode,
   type NestedArray,

@@ -9,7 +9,8 @@ import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
 import type { ConvGeometry, PoolGeometry } from "../backend/types.ts";
 import { recordGrad } from "./gradients.ts";
 import { composite } from "./scope.ts";
-import { kernelNode, scatterAddOp, type Tensor } from "./tensor.ts";
+import { kernelNode, scatterAddOp } from "./ops.ts";
+import type { Tensor } from "./tensor.ts";
 import { normAxis } from "../ir/view.ts";
 
 /** Options of conv2d / convTranspose2d. */

@@ -2,36 +2,43 @@
  * The {@link Tensor}: an immutable value on a device, backed by a lazy graph node and a strided
  * view. Ops record nodes; values are computed when read (`await t.data()`) or `realize()`d.
  *
- * Here: the class, the op constructors behind its methods (elementwise ops from the op table,
- * reductions, movement, matmul, gather/scatter, hand-written kernel nodes), and reading values
- * back. Each differentiable op records its gradient rule by name (`recordGrad`, the gradient
- * table in gradients.ts); the backward engine is autograd.ts, tensor lifetimes (tidy scopes,
- * finalisation) are scope.ts. Both work on interfaces the class implements, so neither imports
- * this file; the class hands the engine the constructors it needs ({@link TENSOR_KIT}).
+ * Here: the class (its movement ops, which only change the view, are its own methods), the
+ * constructors of tensors over new nodes, and reading values back. The other op constructors
+ * are ops.ts; each differentiable op records its gradient rule by name (`recordGrad`, the
+ * gradient table in gradients.ts); the backward engine is autograd.ts; tensor lifetimes (tidy
+ * scopes, finalisation) are scope.ts. They work on interfaces the class implements
+ * (`OpTensor`, `GradTensor`, `Scoped`), so none imports this file; the class hands the engine
+ * the constructors it needs ({@link TENSOR_KIT}).
  * @module
  */
 
 import { DeviceError, DisposedError, DTypeError, fmtShape, ShapeError } from "../errors.ts";
-import type { Backend, DeviceName, ReduceOp } from "../backend/types.ts";
+import type { Backend, DeviceName } from "../backend/types.ts";
 import { getBackend, getDefaultDevice } from "../backend/device.ts";
 import {
   assertDType,
   type DType,
-  promote,
   storageArray,
   type TensorData,
   toPublicData,
 } from "../ir/dtype.ts";
 import { LazyNode, type NodeOp, release, retain, type Src } from "./lazy.ts";
-import { type ElementwiseOp, elementwiseOp } from "./ops_table.ts";
-import { realizeNodes } from "./schedule.ts";
 import {
-  backward as runBackward,
-  type GradCtx,
-  type GradTensor,
-  type TensorKit,
-  withGradMode,
-} from "./autograd.ts";
+  argReduce,
+  concatOp,
+  elementwise,
+  gatherOp,
+  kernelNode,
+  lastAxisKernel,
+  matmulOp,
+  normAxes,
+  type OpTensor,
+  reduce,
+  scatterAddOp,
+  toTensor,
+} from "./ops.ts";
+import { realizeNodes } from "./schedule.ts";
+import { backward as runBackward, type GradCtx, type TensorKit, withGradMode } from "./autograd.ts";
 import { recordGrad } from "./gradients.ts";
 import { composite, type Held, trackTensor, untrackTensor } from "./scope.ts";
 import {
@@ -75,7 +82,7 @@ export { composite, keep } from "./scope.ts";
  * console.log(await y.item()); // 24
  * ```
  */
-export class Tensor implements GradTensor {
+export class Tensor implements OpTensor<Tensor> {
   /** @internal */
   _node: LazyNode;
   /** @internal */
@@ -169,6 +176,11 @@ export class Tensor implements GradTensor {
     this._view = view;
     this.held.node = node;
     release(old);
+  }
+
+  /** @internal A tensor over `node` seen through `view` (how the op constructors make results). */
+  _make(node: LazyNode, view: View): Tensor {
+    return new Tensor(node, view);
   }
 
   /** @internal Sets the autograd context. */
@@ -291,7 +303,7 @@ export class Tensor implements GradTensor {
       );
     }
     const v = withGradMode(false, () => {
-      const t = value instanceof Tensor ? value._check("assign") : toTensor(value, this);
+      const t = value instanceof Tensor ? value._check("assign") : toTensor<Tensor>(value, this);
       if (t._backend !== this._backend) {
         throw new DeviceError(`assign: value is on ${t.device}, target on ${this.device}`);
       }
@@ -339,7 +351,7 @@ export class Tensor implements GradTensor {
 
   /** @internal Applies an op-table op to `this` and `others`, broadcasting. */
   ew(op: string, others: TensorLike[]): Tensor {
-    return elementwise(op, [this, ...others]);
+    return elementwise<Tensor>(op, [this, ...others]);
   }
 
   /** `this + other`. */
@@ -533,29 +545,29 @@ export class Tensor implements GradTensor {
 
   /** Sum over `axes` (all when omitted). */
   sum(axes?: number | number[] | null, keepDims = false): Tensor {
-    return reduce(this, "sum", axes, keepDims);
+    return reduce<Tensor>(this, "sum", axes, keepDims);
   }
 
   /** Mean over `axes` (all when omitted). */
   mean(axes?: number | number[] | null, keepDims = false): Tensor {
     const ax = normAxes(axes, this.rank, "mean");
     const n = ax.reduce((a, d) => a * this.shape[d], 1);
-    return composite(() => reduce(this, "sum", ax, keepDims).div(n));
+    return composite(() => reduce<Tensor>(this, "sum", ax, keepDims).div(n));
   }
 
   /** Maximum over `axes` (all when omitted). */
   max(axes?: number | number[] | null, keepDims = false): Tensor {
-    return reduce(this, "max", axes, keepDims);
+    return reduce<Tensor>(this, "max", axes, keepDims);
   }
 
   /** Minimum over `axes` (all when omitted). */
   min(axes?: number | number[] | null, keepDims = false): Tensor {
-    return reduce(this, "min", axes, keepDims);
+    return reduce<Tensor>(this, "min", axes, keepDims);
   }
 
   /** Product over `axes` (all when omitted). */
   prod(axes?: number | number[] | null, keepDims = false): Tensor {
-    return reduce(this, "prod", axes, keepDims);
+    return reduce<Tensor>(this, "prod", axes, keepDims);
   }
 
   /** Variance over `axes` (population variance unless `unbiased`). */
@@ -575,18 +587,18 @@ export class Tensor implements GradTensor {
 
   /** Index of the maximum along `axis` (int32; first on ties). */
   argmax(axis = -1, keepDims = false): Tensor {
-    return argReduce(this, "argmax", axis, keepDims);
+    return argReduce<Tensor>(this, "argmax", axis, keepDims);
   }
 
   /** Index of the minimum along `axis` (int32; first on ties). */
   argmin(axis = -1, keepDims = false): Tensor {
-    return argReduce(this, "argmin", axis, keepDims);
+    return argReduce<Tensor>(this, "argmin", axis, keepDims);
   }
 
   /** `log(sum(exp(this)))` along `axis`, computed stably. */
   logsumexp(axis = -1, keepDims = false): Tensor {
     return composite(() => {
-      const out = lastAxisKernel(this, axis, "logsumexp");
+      const out = lastAxisKernel<Tensor>(this, axis, "logsumexp");
       if (keepDims || this.rank === 0) return out;
       return out.squeeze(normAxis(axis, this.rank, "logsumexp"));
     });
@@ -594,12 +606,12 @@ export class Tensor implements GradTensor {
 
   /** Softmax along `axis`. */
   softmax(axis = -1): Tensor {
-    return composite(() => lastAxisKernel(this, axis, "softmax"));
+    return composite(() => lastAxisKernel<Tensor>(this, axis, "softmax"));
   }
 
   /** Log-softmax along `axis`. */
   logSoftmax(axis = -1): Tensor {
-    return composite(() => lastAxisKernel(this, axis, "logsoftmax"));
+    return composite(() => lastAxisKernel<Tensor>(this, axis, "logsoftmax"));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -796,7 +808,7 @@ export class Tensor implements GradTensor {
    * tensor's rank; like `torch.index_select` when it is 1-D). Negative indices count from the end.
    */
   gather(indices: Tensor, axis = 0): Tensor {
-    return composite(() => gatherOp(this, indices, axis));
+    return composite(() => gatherOp<Tensor>(this, indices, axis));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -805,7 +817,7 @@ export class Tensor implements GradTensor {
 
   /** Matrix product with NumPy/PyTorch semantics (batched, broadcasting batch axes). */
   matmul(other: Tensor): Tensor {
-    return composite(() => matmulOp(this, other));
+    return composite(() => matmulOp<Tensor>(this, other));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -908,26 +920,6 @@ export function knownIntRange(t: Tensor): readonly [number, number] | null {
   return node.hostRange;
 }
 
-function sameBackend(ts: Tensor[], op: string): Backend {
-  const be = ts[0]._backend;
-  for (const t of ts) {
-    if (t._backend !== be) {
-      throw new DeviceError(
-        `${op}: tensors are on different devices (${ts.map((x) => x.device).join(", ")}); ` +
-          `move them with t.to("${ts[0].device}")`,
-      );
-    }
-  }
-  return be;
-}
-
-function toTensor(x: TensorLike, like: Tensor): Tensor {
-  if (x instanceof Tensor) return x._check("op");
-  if (typeof x === "boolean") return constant(like._backend, x ? 1 : 0, "bool");
-  const dtype: DType = Number.isInteger(x) && like.dtype !== "float32" ? "int32" : "float32";
-  return constant(like._backend, x, dtype);
-}
-
 // ---------------------------------------------------------------------------------------------
 // The backward engine's view of the class
 // ---------------------------------------------------------------------------------------------
@@ -967,260 +959,6 @@ export function backwardImpl(
   retainGraph: boolean,
 ): Tensor[] {
   return runBackward(outputs, seeds, inputs, retainGraph, TENSOR_KIT) as Tensor[];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Primitive ops
-// ---------------------------------------------------------------------------------------------
-
-/** Applies an elementwise op from the op table with broadcasting. @internal */
-export function elementwise(op: string, args: TensorLike[]): Tensor {
-  const def = elementwiseOp(op);
-  const first = args.find((a): a is Tensor => a instanceof Tensor);
-  if (!first) throw new Error(`internal: ${op} needs at least one tensor argument`);
-  const ts = args.map((a) => toTensor(a, first));
-  try {
-    return elementwiseOf(op, def, ts);
-  } finally {
-    // Number operands became constant tensors for this op alone: its node keeps what it needs,
-    // so they are released now instead of counting as live tensors until garbage collection.
-    ts.forEach((t, i) => {
-      if (t !== args[i]) t.dispose();
-    });
-  }
-}
-
-function elementwiseOf(op: string, def: ElementwiseOp, ts: Tensor[]): Tensor {
-  const be = sameBackend(ts, op);
-  let shape: number[] = ts[0].shape;
-  for (let i = 1; i < ts.length; i++) shape = broadcastShapes(shape, ts[i].shape, op);
-  const inDtype = ts.slice(def.rule === "where" ? 1 : 0).map((t) => t.dtype).reduce(promote);
-  const dtype: DType = def.rule === "float"
-    ? "float32"
-    : def.rule === "cmp" || def.rule === "logic"
-    ? "bool"
-    : def.rule === "same" && inDtype === "bool" && op !== "copy" && op !== "maximum" &&
-        op !== "minimum"
-    ? "int32"
-    : inDtype;
-  if (def.rule === "logic" || def.rule === "where") {
-    const c = def.rule === "where" ? [ts[0]] : ts;
-    for (const t of c) {
-      if (t.dtype !== "bool") {
-        throw new DTypeError(
-          op,
-          `expects bool ${def.rule === "where" ? "condition" : "operands"}, got ${t.dtype}`,
-        );
-      }
-    }
-  }
-  const srcs = ts.map((t) => ({ node: t._node, view: expandView(t._view, shape) }));
-  const out = fromNode(be, shape, dtype, { kind: "ew", op }, srcs);
-  if (!def.grad || dtype !== "float32") return out;
-  return recordGrad(out, op, ts, [...ts, out], { shape, shapes: ts.map((t) => t.shape) });
-}
-
-function normAxes(axes: number | number[] | null | undefined, rank: number, op: string): number[] {
-  if (axes === undefined || axes === null) return Array.from({ length: rank }, (_, i) => i);
-  const list = (Array.isArray(axes) ? axes : [axes]).map((a) => normAxis(a, rank, op));
-  if (new Set(list).size !== list.length) {
-    throw new ShapeError(op, `axes ${fmtShape(list)} repeat an axis`);
-  }
-  return list.sort((a, b) => a - b);
-}
-
-function reduce(
-  t: Tensor,
-  op: ReduceOp,
-  axes: number | number[] | null | undefined,
-  keepDims: boolean,
-): Tensor {
-  t._check(op);
-  const ax = normAxes(axes, t.rank, op);
-  const keptShape = t.shape.map((s, d) => (ax.includes(d) ? 1 : s));
-  const outShape = t.shape.filter((_, d) => !ax.includes(d));
-  if ((op === "max" || op === "min") && ax.some((d) => t.shape[d] === 0)) {
-    throw new ShapeError(op, `cannot reduce an empty axis of shape ${fmtShape(t.shape)}`);
-  }
-  const dtype: DType = op === "sum" || op === "prod"
-    ? (t.dtype === "bool" ? "int32" : t.dtype)
-    : t.dtype;
-  let out: Tensor;
-  if (ax.length === 0) out = t.ew("copy", []);
-  else out = fromNode(t._backend, outShape, dtype, { kind: "reduce", op, axes: ax }, [t._src()]);
-  if (keepDims) out = out.reshape(keptShape);
-  if (dtype !== "float32") return out;
-  const attrs = { axes: ax, keptShape, inShape: t.shape };
-  return recordGrad(out, op, [t], op === "sum" ? [] : [t, out], attrs);
-}
-
-function argReduce(t: Tensor, op: "argmax" | "argmin", axis: number, keepDims: boolean): Tensor {
-  t._check(op);
-  const a = normAxis(axis, t.rank, op);
-  if (t.shape[a] === 0) throw new ShapeError(op, `axis ${a} is empty`);
-  const outShape = t.shape.filter((_, d) => d !== a);
-  let out = fromNode(t._backend, outShape, "int32", { kind: "reduce", op, axes: [a] }, [t._src()]);
-  if (keepDims) out = out.unsqueeze(a);
-  return out;
-}
-
-/** Moves `axis` last, runs a last-axis kernel (softmax family), and moves it back. */
-function lastAxisKernel(
-  t: Tensor,
-  axis: number,
-  mode: "softmax" | "logsoftmax" | "logsumexp",
-): Tensor {
-  t._check(mode);
-  if (t.dtype !== "float32") t = t.cast("float32");
-  const r = Math.max(t.rank, 1);
-  const a = t.rank === 0 ? 0 : normAxis(axis, t.rank, mode);
-  const x0 = t.rank === 0 ? t.reshape([1]) : t;
-  const perm = Array.from({ length: r }, (_, i) => i);
-  perm.splice(a, 1);
-  perm.push(a);
-  const xp = x0.permute(perm);
-  const cols = xp.shape[r - 1];
-  const rows = xp.size / Math.max(cols, 1);
-  const outShape = mode === "logsumexp" ? [...xp.shape.slice(0, -1), 1] : xp.shape;
-  const op = mode === "logsoftmax" ? "logSoftmax" : mode;
-  let y = kernelNode("softmax", [xp], { mode, rows, cols }, outShape, "float32", op);
-  const inv = new Array<number>(r);
-  perm.forEach((p, i) => (inv[p] = i));
-  y = y.permute(inv);
-  if (t.rank === 0) y = y.reshape([]);
-  return recordGrad(y, mode, [t], mode === "logsumexp" ? [t, y] : [y], { axis: a });
-}
-
-/** Creates a hand-written-kernel node; the schedule's builder for `name` makes the kernel. */
-export function kernelNode(
-  name: string,
-  inputs: Tensor[],
-  params: Record<string, unknown>,
-  shape: Shape,
-  dtype: DType,
-  op: string = name,
-): Tensor {
-  // `op` is the public name errors report (e.g. "layerNorm" for the "norm" kernel)
-  for (const t of inputs) t._check(op);
-  const be = sameBackend(inputs, op);
-  return fromNode(be, shape, dtype, { kind: "kernel", name, params }, inputs.map((t) => t._src()));
-}
-
-/** Concatenates tensors along an axis. @internal */
-export function concatOp(ts: Tensor[], axis: number): Tensor {
-  return composite(() => concatImpl(ts, axis));
-}
-
-function concatImpl(ts: Tensor[], axis: number): Tensor {
-  if (ts.length === 0) throw new ShapeError("concat", "needs at least one tensor");
-  for (const t of ts) t._check("concat");
-  const be = sameBackend(ts, "concat");
-  const r = ts[0].rank;
-  const a = normAxis(axis, r, "concat");
-  const dtype = ts.map((t) => t.dtype).reduce(promote);
-  for (const t of ts) {
-    if (t.rank !== r || t.shape.some((s, d) => d !== a && s !== ts[0].shape[d])) {
-      throw new ShapeError(
-        "concat",
-        `shapes ${ts.map((x) => fmtShape(x.shape)).join(", ")} differ outside axis ${a}`,
-      );
-    }
-  }
-  if (ts.length === 1) return ts[0];
-  const shape = [...ts[0].shape];
-  shape[a] = ts.reduce((s, t) => s + t.shape[a], 0);
-  const casted = ts.map((t) => t.cast(dtype));
-  const out = fromNode(be, shape, dtype, { kind: "concat", axis: a }, casted.map((t) => t._src()));
-  return recordGrad(out, "concat", casted, [], { sizes: ts.map((t) => t.shape[a]), axis: a });
-}
-
-function matmulOp(a: Tensor, b: Tensor): Tensor {
-  a._check("matmul");
-  b._check("matmul");
-  if (a.rank === 0 || b.rank === 0) {
-    throw new ShapeError(
-      "matmul",
-      `operands must have rank >= 1, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
-    );
-  }
-  // [k] @ [..., k, n] -> [..., n]; [k] @ [k] -> [] (b's own squeeze already removed its axis)
-  if (a.rank === 1) return matmulOp(a.unsqueeze(0), b).squeeze(b.rank === 1 ? -1 : -2);
-  if (b.rank === 1) return matmulOp(a, b.unsqueeze(-1)).squeeze(-1);
-  const [m, k] = a.shape.slice(-2);
-  const [k2, n] = b.shape.slice(-2);
-  if (k !== k2) {
-    throw new ShapeError(
-      "matmul",
-      `inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} (${k} vs ${k2}, ` +
-        `axis -1 of the first vs axis -2 of the second)`,
-    );
-  }
-  const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), "matmul");
-  const af = a.dtype === "float32" ? a : a.cast("float32");
-  const bf = b.dtype === "float32" ? b : b.cast("float32");
-  const out = kernelNode("matmul", [af, bf], {}, [...batch, m, n], "float32");
-  return recordGrad(out, "matmul", [af, bf], [af, bf], { aShape: a.shape, bShape: b.shape });
-}
-
-function gatherOp(x: Tensor, indices: Tensor, axis: number): Tensor {
-  x._check("gather");
-  indices._check("gather");
-  if (indices.dtype !== "int32") {
-    throw new DTypeError("gather", `indices must be int32, got ${indices.dtype}`);
-  }
-  const a = normAxis(axis, x.rank, "gather");
-  let idx = indices;
-  let outShape: number[];
-  if (indices.rank === 1 && x.rank > 1) {
-    // index_select: out shape = x.shape with axis replaced by the index count
-    outShape = x.shape.map((s, d) => (d === a ? indices.shape[0] : s));
-    const bshape = x.shape.map((_, d) => (d === a ? indices.shape[0] : 1));
-    idx = indices.reshape(bshape).expand(outShape);
-  } else {
-    if (indices.rank !== x.rank) {
-      throw new ShapeError(
-        "gather",
-        `indices of rank ${indices.rank} (${fmtShape(indices.shape)}) do not fit input ` +
-          `${fmtShape(x.shape)}: use 1-D indices or indices of the same rank`,
-      );
-    }
-    for (let d = 0; d < x.rank; d++) {
-      if (d !== a && indices.shape[d] !== x.shape[d]) {
-        throw new ShapeError(
-          "gather",
-          `indices ${fmtShape(indices.shape)} and input ${fmtShape(x.shape)} differ at axis ${d}`,
-        );
-      }
-    }
-    outShape = indices.shape;
-  }
-  const outer = x.shape.slice(0, a).reduce((p, s) => p * s, 1);
-  const inner = x.shape.slice(a + 1).reduce((p, s) => p * s, 1);
-  const xf = x.dtype === "float32" ? x : x.cast("float32");
-  const params = { outer, axisSize: x.shape[a], nIdx: outShape[a], inner };
-  let out = kernelNode("gather", [xf, idx], params, outShape, "float32");
-  out = recordGrad(out, "gather", [xf], [idx], { axis: a, xShape: x.shape });
-  return x.dtype === "float32" ? out : out.cast(x.dtype);
-}
-
-/** Scatter-adds `src` into zeros of `shape` at `indices` along `axis`. @internal */
-export function scatterAddOp(src: Tensor, indices: Tensor, axis: number, shape: Shape): Tensor {
-  return composite(() => scatterAddImpl(src, indices, axis, shape));
-}
-
-function scatterAddImpl(src: Tensor, indices: Tensor, axis: number, shape: Shape): Tensor {
-  const a = normAxis(axis, shape.length, "scatterAdd");
-  if (!sameShape(src.shape, indices.shape)) {
-    throw new ShapeError(
-      "scatterAdd",
-      `source ${fmtShape(src.shape)} and indices ${fmtShape(indices.shape)} must have one shape`,
-    );
-  }
-  const outer = shape.slice(0, a).reduce((p, s) => p * s, 1);
-  const inner = shape.slice(a + 1).reduce((p, s) => p * s, 1);
-  const params = { outer, axisSize: shape[a], nIdx: src.shape[a], inner };
-  const out = kernelNode("scatterAdd", [src.cast("float32"), indices], params, shape, "float32");
-  return recordGrad(out, "scatterAdd", [src], [indices], { axis: a });
 }
 
 // ---------------------------------------------------------------------------------------------
