@@ -5,6 +5,7 @@
  */
 
 import { DeviceError } from "../../errors.ts";
+import { guardWebGPUThreadExit } from "./exit_guard.ts";
 
 /** Limits worldflux requests from the adapter (each set to the adapter's maximum). */
 export const REQUESTED_LIMITS: readonly string[] = [
@@ -39,12 +40,17 @@ export interface AdapterReport {
   readonly error?: string;
 }
 
-/** Requests the high-performance adapter, or throws a DeviceError saying why there is none. */
+/**
+ * Requests the high-performance adapter, or throws a DeviceError saying why there is none. The
+ * calling thread is first guarded against ending during the process's exit (see `exit_guard.ts`):
+ * the request itself already makes the EGL calls that give it a per-thread record.
+ */
 export async function requestAdapter(): Promise<GPUAdapter> {
-  const gpu = (globalThis.navigator as Navigator & { gpu?: GPU }).gpu;
+  const gpu = (globalThis.navigator as { gpu?: GPU }).gpu;
   if (!gpu) {
     throw new DeviceError("navigator.gpu is not available in this runtime (WebGPU disabled?)");
   }
+  guardWebGPUThreadExit();
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) throw new DeviceError("navigator.gpu.requestAdapter() returned no adapter");
   return adapter;
