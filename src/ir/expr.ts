@@ -327,28 +327,30 @@ export function instantiate(ast: Ast, args: Record<string, Expr>, compute: VType
   return go(ast);
 }
 
+/** The operands of a node, in evaluation order (a `frame` node's operand is its body). */
+export function exprChildren(e: Expr): readonly Expr[] {
+  switch (e.k) {
+    case "un":
+    case "cast":
+      return [e.a];
+    case "bin":
+      return [e.a, e.b];
+    case "call":
+      return e.args;
+    case "frame":
+      return [e.body];
+    default:
+      return [];
+  }
+}
+
 /** Visits each node of an expression DAG once (children before parents). */
 export function walkExpr(root: Expr, fn: (e: Expr) => void): void {
   const seen = new Set<Expr>();
   const go = (e: Expr) => {
     if (seen.has(e)) return;
     seen.add(e);
-    switch (e.k) {
-      case "un":
-      case "cast":
-        go(e.a);
-        break;
-      case "bin":
-        go(e.a);
-        go(e.b);
-        break;
-      case "call":
-        e.args.forEach(go);
-        break;
-      case "frame":
-        go(e.body);
-        break;
-    }
+    exprChildren(e).forEach(go);
     fn(e);
   };
   go(root);

@@ -5,130 +5,78 @@
  */
 
 import { type BuiltinName, BUILTINS, type Expr, type VType } from "../../ir/expr.ts";
-import type { ExprPlan, FramePlan, ViewPlan } from "../plan.ts";
+import { TextExprGen, type TextScope, type TextSyntax } from "../codegen_text.ts";
+import type { ExprPlan } from "../plan.ts";
 
-interface FrameCtx {
-  readonly L: string;
-  readonly plan: FramePlan;
-  readonly coords: Map<number, string>;
-}
+/** The op language's built-in functions in JavaScript (`roundEven` is in scope of the kernel). */
+const JS_BUILTINS: Record<BuiltinName, (xs: readonly string[], t: VType, s: TextScope) => string> =
+  {
+    exp: (xs) => `Math.exp(${xs[0]})`,
+    log: (xs) => `Math.log(${xs[0]})`,
+    sqrt: (xs) => `Math.sqrt(${xs[0]})`,
+    abs: (xs, t) => (t === "i32" ? `(Math.abs(${xs[0]}) | 0)` : `Math.abs(${xs[0]})`),
+    sign: (xs) => `Math.sign(${xs[0]})`,
+    floor: (xs) => `Math.floor(${xs[0]})`,
+    ceil: (xs) => `Math.ceil(${xs[0]})`,
+    round: (xs) => `roundEven(${xs[0]})`,
+    tanh: (xs) => `Math.tanh(${xs[0]})`,
+    sin: (xs) => `Math.sin(${xs[0]})`,
+    cos: (xs) => `Math.cos(${xs[0]})`,
+    min: (xs) => `Math.min(${xs[0]}, ${xs[1]})`,
+    max: (xs) => `Math.max(${xs[0]}, ${xs[1]})`,
+    pow: (xs) => `Math.pow(${xs[0]}, ${xs[1]})`,
+    where: (xs) => `(${xs[0]} ? ${xs[1]} : ${xs[2]})`,
+  };
+
+/**
+ * JavaScript's spelling of the op language. Values are doubles: integer arithmetic is wrapped
+ * back to int32 (`| 0`, `Math.imul`) and every float op whose result may not be a float32 value
+ * is rounded with `Math.fround`, as on the GPU, so results do not depend on how ops are fused (a
+ * fused chain computed in float64 would round only once). Float constants are read from the
+ * `F` view of the parameter words.
+ */
+export const JS_SYNTAX: TextSyntax = {
+  bind: (name, _t, code) => `const ${name} = ${code};`,
+  bindIndex: (name, code) => `const ${name} = ${code};`,
+  bindCoord: (name, code) => `const ${name} = ${code};`,
+  coord: (L, stride, shape) => {
+    const q = stride === null ? L : `Math.floor(${L} / ${stride})`;
+    return shape === null ? q : `${q} % ${shape}`;
+  },
+  load: (input, index, t) => (t === "bool" ? `(${input}[${index}] !== 0)` : `${input}[${index}]`),
+  constant: (k, t, s) => {
+    if (t === "f32") return `F[${k}]`;
+    return t === "bool" ? `(${s.w(k)} !== 0)` : s.w(k);
+  },
+  literal: (v, t) => (t === "bool" ? (v !== 0 ? "true" : "false") : numLit(v)),
+  frameIndex: (L) => L,
+  accumulator: "Math.fround(acc)",
+  unary: (op, a, t) => (op === "!" ? `(!${a})` : t === "i32" ? `((-${a}) | 0)` : `(-${a})`),
+  binary: (op, a, b, t) => {
+    switch (op) {
+      case "+":
+      case "-":
+        return t === "i32" ? `((${a} ${op} ${b}) | 0)` : `(${a} ${op} ${b})`;
+      case "*":
+        return t === "i32" ? `Math.imul(${a}, ${b})` : `(${a} * ${b})`;
+      case "==":
+        return `(${a} === ${b})`;
+      case "!=":
+        return `(${a} !== ${b})`;
+      default:
+        return `(${a} ${op} ${b})`;
+    }
+  },
+  builtins: JS_BUILTINS,
+  cast: castJs,
+  finish: (e, code) => (e.t === "f32" && roundsF32(e) ? `Math.fround(${code})` : code),
+  inline: (e) => e.k === "lit" || e.k === "acc" || e.k === "index",
+};
 
 /** Emits straight-line JS computing an expression; words are read as hoisted `w<k>` consts. */
-export class JsExprGen {
-  readonly lines: string[] = [];
-  readonly usedWords = new Set<number>();
-  private readonly names = new Map<Expr, string>();
-  private nextVar = 0;
-
-  constructor(readonly plan: ExprPlan) {}
-
-  w(k: number): string {
-    this.usedWords.add(k);
-    return `w${k}`;
-  }
-
-  fresh(prefix = "v"): string {
-    return `${prefix}${this.nextVar++}`;
-  }
-
-  /** Coordinate `d` of a frame (emitted on first use). */
-  coord(f: FrameCtx, d: number): string {
-    let c = f.coords.get(d);
-    if (c) return c;
-    c = this.fresh("c");
-    const { slot, rank } = f.plan;
-    const shape = this.w(slot + d);
-    const stride = this.w(slot + rank + d);
-    if (d === 0) this.lines.push(`const ${c} = Math.floor(${f.L} / ${stride});`);
-    else if (d === rank - 1) this.lines.push(`const ${c} = ${f.L} % ${shape};`);
-    else this.lines.push(`const ${c} = Math.floor(${f.L} / ${stride}) % ${shape};`);
-    f.coords.set(d, c);
-    return c;
-  }
-
-  /** Element index of a planned view over frame `f`. */
-  index(f: FrameCtx, p: ViewPlan): string {
-    if (p.linear) return `${this.w(p.slot)} + ${f.L}`;
-    const terms = [this.w(p.slot)];
-    for (let d = 0; d < p.rank; d++) terms.push(`${this.coord(f, d)} * ${this.w(p.slot + 1 + d)}`);
-    return terms.join(" + ");
-  }
-
-  frame(L: string, plan: FramePlan): FrameCtx {
-    return { L, plan, coords: new Map() };
-  }
-
-  /** Returns a JS expression (usually a variable) for `e` in frame `f`. */
-  gen(e: Expr, f: FrameCtx): string {
-    const named = this.names.get(e);
-    if (named) return named;
-    let code = this.genUncached(e, f);
-    // Every float op rounds to float32, as on the GPU: results then do not depend on how ops
-    // are fused (a fused chain computed in float64 would round only once).
-    if (e.t === "f32" && roundsF32(e)) code = `Math.fround(${code})`;
-    if (e.k === "lit" || e.k === "acc" || e.k === "index") return code;
-    const v = this.fresh();
-    this.lines.push(`const ${v} = ${code};`);
-    this.names.set(e, v);
-    return v;
-  }
-
-  private genUncached(e: Expr, f: FrameCtx): string {
-    switch (e.k) {
-      case "load": {
-        const p = this.plan.views.get(e)!;
-        const x = `in${e.input}[${this.index(f, p)}]`;
-        return e.t === "bool" ? `(${x} !== 0)` : x;
-      }
-      case "const": {
-        const k = this.plan.constBase + e.slot;
-        if (e.t === "f32") return `F[${k}]`;
-        this.usedWords.add(k);
-        return e.t === "bool" ? `(w${k} !== 0)` : `w${k}`;
-      }
-      case "lit":
-        return e.t === "bool" ? (e.v !== 0 ? "true" : "false") : numLit(e.v);
-      case "index":
-        return f.L;
-      case "acc":
-        return "Math.fround(acc)";
-      case "un": {
-        const a = this.gen(e.a, f);
-        return e.op === "!" ? `(!${a})` : e.t === "i32" ? `((-${a}) | 0)` : `(-${a})`;
-      }
-      case "bin": {
-        const a = this.gen(e.a, f);
-        const b = this.gen(e.b, f);
-        const t = e.a.t;
-        switch (e.op) {
-          case "+":
-          case "-":
-            return t === "i32" ? `((${a} ${e.op} ${b}) | 0)` : `(${a} ${e.op} ${b})`;
-          case "*":
-            return t === "i32" ? `Math.imul(${a}, ${b})` : `(${a} * ${b})`;
-          case "/":
-            return `(${a} / ${b})`;
-          case "==":
-            return `(${a} === ${b})`;
-          case "!=":
-            return `(${a} !== ${b})`;
-          default:
-            return `(${a} ${e.op} ${b})`;
-        }
-        break;
-      }
-      case "call":
-        return JS_BUILTINS[e.fn](e.args.map((a) => this.gen(a, f)), e.t);
-      case "cast":
-        return castJs(this.gen(e.a, f), e.a.t, e.t);
-      case "frame": {
-        const vp = this.plan.views.get(e)!;
-        const fp = this.plan.frames.get(e)!;
-        const L = this.fresh("L");
-        this.lines.push(`const ${L} = ${this.index(f, vp)};`);
-        return this.gen(e.body, this.frame(L, fp));
-      }
-    }
+export class JsExprGen extends TextExprGen {
+  constructor(plan: ExprPlan) {
+    super(plan, JS_SYNTAX);
   }
 
   /** `const wK = W[K];` lines for every word used. */
@@ -138,25 +86,6 @@ export class JsExprGen {
     );
   }
 }
-
-/** The op language's built-in functions in JavaScript (`roundEven` is in scope of the kernel). */
-const JS_BUILTINS: Record<BuiltinName, (xs: readonly string[], t: VType) => string> = {
-  exp: (xs) => `Math.exp(${xs[0]})`,
-  log: (xs) => `Math.log(${xs[0]})`,
-  sqrt: (xs) => `Math.sqrt(${xs[0]})`,
-  abs: (xs, t) => (t === "i32" ? `(Math.abs(${xs[0]}) | 0)` : `Math.abs(${xs[0]})`),
-  sign: (xs) => `Math.sign(${xs[0]})`,
-  floor: (xs) => `Math.floor(${xs[0]})`,
-  ceil: (xs) => `Math.ceil(${xs[0]})`,
-  round: (xs) => `roundEven(${xs[0]})`,
-  tanh: (xs) => `Math.tanh(${xs[0]})`,
-  sin: (xs) => `Math.sin(${xs[0]})`,
-  cos: (xs) => `Math.cos(${xs[0]})`,
-  min: (xs) => `Math.min(${xs[0]}, ${xs[1]})`,
-  max: (xs) => `Math.max(${xs[0]}, ${xs[1]})`,
-  pow: (xs) => `Math.pow(${xs[0]}, ${xs[1]})`,
-  where: (xs) => `(${xs[0]} ? ${xs[1]} : ${xs[2]})`,
-};
 
 /** Float ops whose float64 result may not be a float32 value (they need `Math.fround`). */
 function roundsF32(e: Expr): boolean {

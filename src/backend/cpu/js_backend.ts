@@ -4,6 +4,7 @@
  * @module
  */
 
+import { frameCtx } from "../codegen.ts";
 import { DeviceError } from "../../errors.ts";
 import { numel } from "../../ir/view.ts";
 import type {
@@ -170,9 +171,9 @@ export class JsBackend implements Backend {
     const fn = this.compiled(`ew|${plan.key}`, () => {
       const g = new JsExprGen(plan);
       const L = "L";
-      const f = g.frame(L, plan.outer);
-      const v = g.gen(c.expr, f);
-      const outIdx = g.index(f, plan.extra[0]);
+      const f = frameCtx(L, plan.outer);
+      const v = g.value(c.expr, f);
+      const outIdx = g.viewIndex(f, plan.extra[0]);
       const body = g.lines.join("\n");
       const arr = outT === "f32" ? "out.f" : "out.i";
       return `${
@@ -189,8 +190,8 @@ for (let L = 0; L < N; L++) {\n${body}\n${arr}[${outIdx}] = ${storeJs(v, outT)};
     const t = k.expr.t;
     const fn = this.compiled(`reduce|${k.op}|${plan.key}`, () => {
       const g = new JsExprGen(plan);
-      const f = g.frame("L", plan.outer);
-      const v = g.gen(c.expr, f);
+      const f = frameCtx("L", plan.outer);
+      const v = g.value(c.expr, f);
       const body = g.lines.join("\n");
       const W = plan.words.length;
       const arg = k.op === "argmax" || k.op === "argmin";
@@ -243,8 +244,8 @@ ${body}
       const outT = epi?.t ?? "f32";
       if (epi && plan) {
         const g = new JsExprGen(plan);
-        const f = g.frame("L", plan.outer);
-        value = storeJs(g.gen(epi, f), outT);
+        const f = frameCtx("L", plan.outer);
+        value = storeJs(g.value(epi, f), outT);
         epiLines = g.lines.join("\n");
         decl = inputDecls(epi, k.inputs.length);
         hoist = g.hoist();

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { BUILTINS, type Expr, type VType } from "../../ir/expr.ts";
+import { BUILTINS, type Expr, type VType, walkExpr } from "../../ir/expr.ts";
 import { numel, type Shape } from "../../ir/view.ts";
 import { collapseFrame, type ExprPlan, planExpr } from "../plan.ts";
 import type { EwKernel, ReduceKernel } from "../types.ts";
@@ -60,27 +60,11 @@ function specOf(
 /** Per-element weight of an expression: 1 + 8 per transcendental function or division. */
 function weight(expr: Expr): number {
   let w = 1;
-  const seen = new Set<Expr>();
-  const go = (e: Expr) => {
-    if (seen.has(e)) return;
-    seen.add(e);
-    switch (e.k) {
-      case "un":
-      case "cast":
-        return go(e.a);
-      case "bin":
-        if (e.op === "/") w += 8;
-        go(e.a);
-        return go(e.b);
-      case "call":
-        w += BUILTINS[e.fn].cost;
-        return e.args.forEach(go);
-      case "frame":
-        w += 4; // per-lane index arithmetic
-        return go(e.body);
-    }
-  };
-  go(expr);
+  walkExpr(expr, (e) => {
+    if (e.k === "bin" && e.op === "/") w += 8;
+    else if (e.k === "call") w += BUILTINS[e.fn].cost;
+    else if (e.k === "frame") w += 4; // per-lane index arithmetic
+  });
   return w;
 }
 

@@ -19,8 +19,9 @@
  * @module
  */
 
-import type { BuiltinName, Expr, VType } from "../../ir/expr.ts";
-import type { ExprPlan, FramePlan, ViewPlan } from "../plan.ts";
+import { type BuiltinName, type Expr, exprChildren, type VType } from "../../ir/expr.ts";
+import { type ExprOf, ExprWalk, type FrameCtx, frameCtx } from "../codegen.ts";
+import type { ExprPlan, ViewPlan } from "../plan.ts";
 import { FnBuilder, I32, V128 } from "./emit.ts";
 import * as M from "./math.ts";
 
@@ -62,14 +63,8 @@ export function outerCursors(expr: Expr, plan: ExprPlan): Cursor[] {
         return;
       case "acc":
         throw new Unsupported("acc outside a matmul epilogue");
-      case "un":
-      case "cast":
-        return go(e.a);
-      case "bin":
-        go(e.a);
-        return go(e.b);
-      case "call":
-        return e.args.forEach(go);
+      default:
+        return exprChildren(e).forEach(go);
     }
   };
   go(expr);
@@ -131,11 +126,8 @@ export interface Level {
   readonly kind: "full" | "vec" | "block" | "inner";
 }
 
-interface LaneCtx {
-  readonly L: number;
-  readonly plan: FramePlan;
-  readonly coords: Map<number, number>;
-}
+/** A frame evaluated per lane: `L` is the local holding its 4 linear indices. */
+type LaneCtx = FrameCtx<number>;
 
 /** Lanes 0-1 of the first operand, then lanes 0-1 of the second. */
 export const LOW_LOW = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
@@ -145,14 +137,15 @@ export const HIGH = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]
 /**
  * Generates a loop nest evaluating an expression. Subclasses (kernels) provide the hooks:
  * `before(level)` / `after(level)` run around loop `level` (level = rank: the innermost point),
- * `inner()` at the innermost point.
+ * `inner()` at the innermost point. Values are rendered by the shared walk ({@link ExprWalk}):
+ * a node pushes its instructions and is stored in a v128 local; its context is a lane frame
+ * (inside `frame` nodes) or null (the outer frame, read through the loop cursors).
  */
-export abstract class NestGen {
+export abstract class NestGen extends ExprWalk<number, void, LaneCtx | null> {
   readonly f: FnBuilder;
   /** Word loads, spliced in front of the body at the end. */
   private readonly pro: FnBuilder;
   private readonly wordLocals = new Map<number, number>();
-  private memo = new Map<Expr, number>();
   private readonly levels = new Map<Expr, number>();
   /** cur[c][level + 1]: cursor c's pointer at a loop level (level -1 at index 0). */
   private readonly cur: number[][] = [];
@@ -174,7 +167,8 @@ export abstract class NestGen {
   /** Block start (element index) of each blocked axis. */
   private readonly blockStart = new Map<number, number>();
 
-  constructor(readonly plan: ExprPlan, readonly spec: NestSpec, readonly root: Expr | null) {
+  constructor(plan: ExprPlan, readonly spec: NestSpec, readonly root: Expr | null) {
+    super(plan);
     this.f = new FnBuilder([I32, I32, I32, I32], []);
     this.pro = new FnBuilder([I32, I32, I32, I32], []);
     this.rem = this.f.local(I32);
@@ -315,16 +309,8 @@ export abstract class NestGen {
           break;
         case "acc":
           throw new Unsupported("acc");
-        case "un":
-        case "cast":
-          l = go(e.a);
-          break;
-        case "bin":
-          l = Math.max(go(e.a), go(e.b));
-          break;
-        case "call":
-          for (const a of e.args) l = Math.max(l, go(a));
-          break;
+        default:
+          for (const a of exprChildren(e)) l = Math.max(l, go(a));
       }
       this.levels.set(e, l);
       return l;
@@ -341,19 +327,8 @@ export abstract class NestGen {
       if (done.has(e)) return;
       done.add(e);
       if (this.levels.get(e)! < level) return;
-      switch (e.k) {
-        case "un":
-        case "cast":
-          go(e.a);
-          break;
-        case "bin":
-          go(e.a);
-          go(e.b);
-          break;
-        case "call":
-          e.args.forEach(go);
-          break;
-      }
+      // a frame's body is evaluated per lane, inside the frame node
+      if (e.k !== "frame") exprChildren(e).forEach(go);
       if (this.levels.get(e) === level) this.value(e, null);
     };
     go(this.root);
@@ -466,91 +441,91 @@ export abstract class NestGen {
   // Values
   // -------------------------------------------------------------------------------------------
 
-  /** Local holding the value of `e` (emitting it if needed). `ctx`: lane context or outer. */
-  value(e: Expr, ctx: LaneCtx | null): number {
-    const hit = this.memo.get(e);
-    if (hit !== undefined) return hit;
-    const f = this.f;
-    const out = f.local(V128);
-    this.emitValue(e, ctx);
-    f.set(out);
-    this.memo.set(e, out);
-    return out;
+  protected inline(_e: Expr): boolean {
+    return false;
   }
 
-  private emitValue(e: Expr, ctx: LaneCtx | null): void {
+  protected override reserve(_e: Expr): number {
+    return this.f.local(V128);
+  }
+
+  protected bind(_e: Expr, _r: void, out: number | undefined): number {
+    this.f.set(out!);
+    return out!;
+  }
+
+  protected use(v: number): void {
+    this.f.get(v);
+  }
+
+  protected load(e: ExprOf<"load">, ctx: LaneCtx | null): void {
+    if (ctx) {
+      this.viewIndex(ctx, this.plan.views.get(e)!);
+      this.gather(this.bufPtr(e.input));
+    } else this.outerLoad(this.cursorOf.get(e)!);
+    if (e.t === "bool") this.f.v128i(0).op("i32x4.ne");
+  }
+
+  protected constant(e: ExprOf<"const">): void {
+    this.f.get(this.word(this.plan.constBase + e.slot)).op("i32x4.splat");
+    if (e.t === "bool") this.f.v128i(0).op("i32x4.ne");
+  }
+
+  protected literal(e: ExprOf<"lit">): void {
+    if (e.t === "f32") this.f.v128f(e.v);
+    else if (e.t === "i32") this.f.v128i(Math.trunc(e.v));
+    else this.f.v128i(e.v !== 0 ? -1 : 0);
+  }
+
+  protected frameIndex(ctx: LaneCtx | null): void {
+    if (ctx) this.f.get(ctx.L);
+    else this.elemLanes(this.cursorOf.get(null)!);
+  }
+
+  protected accumulator(): void {
+    throw new Unsupported("acc");
+  }
+
+  protected enterFrame(e: ExprOf<"frame">, ctx: LaneCtx | null): LaneCtx {
     const f = this.f;
-    switch (e.k) {
-      case "load": {
-        if (ctx) {
-          this.laneIndex(ctx, this.plan.views.get(e)!);
-          this.gather(this.bufPtr(e.input));
-        } else this.outerLoad(this.cursorOf.get(e)!);
-        if (e.t === "bool") f.v128i(0).op("i32x4.ne");
-        return;
-      }
-      case "const": {
-        f.get(this.word(this.plan.constBase + e.slot)).op("i32x4.splat");
-        if (e.t === "bool") f.v128i(0).op("i32x4.ne");
-        return;
-      }
-      case "lit":
-        if (e.t === "f32") f.v128f(e.v);
-        else if (e.t === "i32") f.v128i(Math.trunc(e.v));
-        else f.v128i(e.v !== 0 ? -1 : 0);
-        return;
-      case "index":
-        if (ctx) f.get(ctx.L);
-        else this.elemLanes(this.cursorOf.get(null)!);
-        return;
-      case "acc":
-        throw new Unsupported("acc");
-      case "frame": {
-        const L = f.local(V128);
-        if (ctx) this.laneIndex(ctx, this.plan.views.get(e)!);
-        else this.elemLanes(this.cursorOf.get(e)!);
-        f.set(L);
-        const inner: LaneCtx = { L, plan: this.plan.frames.get(e)!, coords: new Map() };
-        f.get(this.value(e.body, inner));
-        return;
-      }
-      case "un": {
-        const a = this.value(e.a, ctx);
-        f.get(a);
-        if (e.op === "!") f.op("v128.not");
-        else f.op(e.t === "f32" ? "f32x4.neg" : "i32x4.neg");
-        return;
-      }
-      case "cast": {
-        const a = this.value(e.a, ctx);
-        f.get(a);
-        castOp(f, e.a.t, e.t);
-        return;
-      }
-      case "bin": {
-        const a = this.value(e.a, ctx), b = this.value(e.b, ctx);
-        f.get(a).get(b);
-        binOp(f, e.op, e.a.t);
-        return;
-      }
-      case "call": {
-        const xs = e.args.map((x) => this.value(x, ctx));
-        if ((e.fn === "min" || e.fn === "max") && e.t === "f32") {
-          // Against a literal, pmin/pmax (one instruction) give Math.min/max's result:
-          // NaN stays NaN (it is the first operand) and only a zero literal needs care.
-          const li = e.args.findIndex((x) => x.k === "lit");
-          const lit = li >= 0 ? (e.args[li] as { v: number }).v : NaN;
-          if (li >= 0 && !Number.isNaN(lit) && !Object.is(lit, -0)) {
-            f.get(xs[1 - li]).get(xs[li]).op(e.fn === "min" ? "f32x4.pmin" : "f32x4.pmax");
-            // max(-0, 0) is +0: adding +0 turns the -0 that pmax keeps into +0
-            if (lit === 0 && e.fn === "max") f.v128i(0).op("f32x4.add");
-            return;
-          }
-        }
-        callOp(f, e.fn, e.t, xs);
+    const L = f.local(V128);
+    if (ctx) this.viewIndex(ctx, this.plan.views.get(e)!);
+    else this.elemLanes(this.cursorOf.get(e)!);
+    f.set(L);
+    return frameCtx(L, this.plan.frames.get(e)!);
+  }
+
+  protected unary(e: ExprOf<"un">, a: number): void {
+    this.f.get(a);
+    if (e.op === "!") this.f.op("v128.not");
+    else this.f.op(e.t === "f32" ? "f32x4.neg" : "i32x4.neg");
+  }
+
+  protected cast(a: number, from: VType, to: VType): void {
+    this.f.get(a);
+    castOp(this.f, from, to);
+  }
+
+  protected binary(e: ExprOf<"bin">, a: number, b: number): void {
+    this.f.get(a).get(b);
+    binOp(this.f, e.op, e.a.t);
+  }
+
+  protected call(e: ExprOf<"call">, xs: readonly number[]): void {
+    const f = this.f;
+    if ((e.fn === "min" || e.fn === "max") && e.t === "f32") {
+      // Against a literal, pmin/pmax (one instruction) give Math.min/max's result:
+      // NaN stays NaN (it is the first operand) and only a zero literal needs care.
+      const li = e.args.findIndex((x) => x.k === "lit");
+      const lit = li >= 0 ? (e.args[li] as { v: number }).v : NaN;
+      if (li >= 0 && !Number.isNaN(lit) && !Object.is(lit, -0)) {
+        f.get(xs[1 - li]).get(xs[li]).op(e.fn === "min" ? "f32x4.pmin" : "f32x4.pmax");
+        // max(-0, 0) is +0: adding +0 turns the -0 that pmax keeps into +0
+        if (lit === 0 && e.fn === "max") f.v128i(0).op("f32x4.add");
         return;
       }
     }
+    callOp(f, e.fn, e.t, xs);
   }
 
   /** Pushes the lanes of an element cursor at the current position (tail lanes clamped). */
@@ -633,41 +608,39 @@ export abstract class NestGen {
     M.vfree(f, idx, v);
   }
 
-  /** Pushes the element indices (i32x4) of view `p` at the lanes of frame `ctx`. */
-  private laneIndex(ctx: LaneCtx, p: ViewPlan): void {
-    const f = this.f;
-    f.get(this.word(p.slot)).op("i32x4.splat");
-    if (p.linear) {
-      f.get(ctx.L).op("i32x4.add");
-      return;
-    }
-    for (let d = 0; d < p.rank; d++) {
-      f.get(this.coord(ctx, d)).get(this.word(p.slot + 1 + d)).op("i32x4.splat");
-      f.op("i32x4.mul").op("i32x4.add");
-    }
+  protected indexWord(k: number): void {
+    this.f.get(this.word(k)).op("i32x4.splat");
   }
 
-  /** Coordinate d of the lanes of a frame (scalar division per lane). */
-  private coord(ctx: LaneCtx, d: number): number {
-    const hit = ctx.coords.get(d);
-    if (hit !== undefined) return hit;
+  protected indexAdd(_i: void, L: number): void {
+    this.f.get(L).op("i32x4.add");
+  }
+
+  protected indexMulAdd(_i: void, c: number, k: number): void {
+    this.f.get(c).get(this.word(k)).op("i32x4.splat");
+    this.f.op("i32x4.mul").op("i32x4.add");
+  }
+
+  /** A coordinate of the lanes of a frame (scalar division per lane). */
+  protected unravel(
+    ctx: LaneCtx,
+    shapeWord: number,
+    strideWord: number,
+    divide: boolean,
+    remainder: boolean,
+  ): number {
+    if (!divide && !remainder) return ctx.L;
     const f = this.f;
-    const { slot, rank } = ctx.plan;
-    if (rank === 1) {
-      ctx.coords.set(d, ctx.L);
-      return ctx.L;
-    }
     const c = f.local(V128);
-    const shape = this.word(slot + d), stride = this.word(slot + rank + d);
+    const shape = this.word(shapeWord), stride = this.word(strideWord);
     f.v128i(0).set(c);
     for (let l = 0; l < 4; l++) {
       f.get(c);
       f.get(ctx.L).op("i32x4.extract_lane", l);
-      if (d < rank - 1) f.get(stride).op("i32.div_u");
-      if (d > 0) f.get(shape).op("i32.rem_u");
+      if (divide) f.get(stride).op("i32.div_u");
+      if (remainder) f.get(shape).op("i32.rem_u");
       f.op("i32x4.replace_lane", l).set(c);
     }
-    ctx.coords.set(d, c);
     return c;
   }
 }

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { frameCtx } from "../codegen.ts";
 import { DeviceError, KernelError } from "../../errors.ts";
 import { numel } from "../../ir/view.ts";
 import { registerWebGPUFactory } from "../device.ts";
@@ -480,9 +481,9 @@ export class WebGPUBackend implements Backend, KernelHost {
     const key = `ew|${outT}|${k.inputs.length}|${plan.key}`;
     const ck = this.compile(key, "w" + "r".repeat(k.inputs.length), nw, () => {
       const g = new WgslExprGen(plan);
-      const f = g.frame("L", plan.outer);
-      const v = g.gen(c.expr, f);
-      const outIdx = g.index(f, plan.extra[0]);
+      const f = frameCtx("L", plan.outer);
+      const v = g.value(c.expr, f);
+      const outIdx = g.viewIndex(f, plan.extra[0]);
       const types = inputTypes(c.expr, k.inputs.length).map(storageType);
       return fillTemplate(elementwiseTpl, {
         NW: String(Math.max(1, Math.ceil(nw / 4))),
@@ -512,8 +513,8 @@ export class WebGPUBackend implements Backend, KernelHost {
     const key = `reduce|${k.op}|${t}|${perWorkgroup}|${k.inputs.length}|${plan.key}`;
     const ck = this.compile(key, "w" + "r".repeat(k.inputs.length), W + 3, () => {
       const g = new WgslExprGen(plan);
-      const f = g.frame("L", plan.outer);
-      const v = castWgsl(g.gen(c.expr, f), t, accT === "f32" ? "f32" : "i32");
+      const f = frameCtx("L", plan.outer);
+      const v = castWgsl(g.value(c.expr, f), t, accT === "f32" ? "f32" : "i32");
       const types = inputTypes(c.expr, k.inputs.length).map(storageType);
       const big = accT === "f32" ? f32Lit(Infinity) : "2147483647i";
       const small = accT === "f32" ? f32Lit(-Infinity) : "(-2147483647i - 1i)";
@@ -648,8 +649,8 @@ export class WebGPUBackend implements Backend, KernelHost {
       let types: string[] = [];
       if (k.epilogue && plan) {
         const g = new WgslExprGen(plan);
-        const f = g.frame("L", plan.outer);
-        value = storeWgsl(g.gen(k.epilogue, f), outT);
+        const f = frameCtx("L", plan.outer);
+        value = storeWgsl(g.value(k.epilogue, f), outT);
         hoist = g.hoist(24);
         body = g.lines.join("\n  ");
         types = inputTypes(k.epilogue, k.inputs.length).map(storageType);

@@ -5,14 +5,9 @@
  * @module
  */
 
-import type { BuiltinName, Expr, VType } from "../../ir/expr.ts";
-import type { ExprPlan, FramePlan, ViewPlan } from "../plan.ts";
-
-interface FrameCtx {
-  readonly L: string;
-  readonly plan: FramePlan;
-  readonly coords: Map<number, string>;
-}
+import { type BuiltinName, type Expr, type VType, walkExpr } from "../../ir/expr.ts";
+import { TextExprGen, type TextScope, type TextSyntax } from "../codegen_text.ts";
+import type { ExprPlan } from "../plan.ts";
 
 /** WGSL scalar type of a value type. */
 export function wgslType(t: VType): string {
@@ -42,14 +37,11 @@ export function f32Lit(v: number): string {
   return v < 0 || Object.is(v, -0) ? `(-${s}f)` : `${s}f`;
 }
 
-/** Where a built-in's WGSL goes: fresh names, and lines before the expression (`let` bindings). */
-interface WgslScope {
-  fresh(prefix?: string): string;
-  readonly lines: string[];
-}
-
 /** The op language's built-in functions in WGSL. */
-const WGSL_BUILTINS: Record<BuiltinName, (xs: readonly string[], s: WgslScope) => string> = {
+const WGSL_BUILTINS: Record<
+  BuiltinName,
+  (xs: readonly string[], t: VType, s: TextScope) => string
+> = {
   exp: (xs) => `exp(${xs[0]})`,
   log: (xs) => `log(${xs[0]})`,
   sqrt: (xs) => `sqrt(${xs[0]})`,
@@ -58,7 +50,7 @@ const WGSL_BUILTINS: Record<BuiltinName, (xs: readonly string[], s: WgslScope) =
   floor: (xs) => `floor(${xs[0]})`,
   ceil: (xs) => `ceil(${xs[0]})`,
   round: (xs) => `round(${xs[0]})`,
-  tanh: (xs, s) => {
+  tanh: (xs, _t, s) => {
     // WGSL's tanh may be (e^2x - 1) / (e^2x + 1) (llvmpipe: absolute error ~6e-8, so
     // tanh(2e-9) came out 3e-8): its series below |x| = 0.05 (relative error < 1e-9).
     const v = s.fresh("th");
@@ -70,7 +62,7 @@ const WGSL_BUILTINS: Record<BuiltinName, (xs: readonly string[], s: WgslScope) =
   cos: (xs) => `cos(${xs[0]})`,
   min: (xs) => `min(${xs[0]}, ${xs[1]})`,
   max: (xs) => `max(${xs[0]}, ${xs[1]})`,
-  pow: (xs, s) => {
+  pow: (xs, _t, s) => {
     // WGSL leaves pow(0, y < 0) undefined (llvmpipe gives 0); IEEE and the cpu give inf.
     const [x, y] = [s.fresh("px"), s.fresh("py")];
     s.lines.push(`let ${x}: f32 = ${xs[0]};`, `let ${y}: f32 = ${xs[1]};`);
@@ -79,104 +71,43 @@ const WGSL_BUILTINS: Record<BuiltinName, (xs: readonly string[], s: WgslScope) =
   where: (xs) => `select(${xs[2]}, ${xs[1]}, ${xs[0]})`,
 };
 
+/**
+ * WGSL's spelling of the op language: typed `let` bindings, u32 frame indices, constants
+ * bitcast from the parameter words, `select` for `where` and bool conversions.
+ */
+export const WGSL_SYNTAX: TextSyntax = {
+  bind: (name, t, code) => `let ${name}: ${wgslType(t)} = ${code};`,
+  bindIndex: (name, code) => `let ${name}: u32 = ${code};`,
+  bindCoord: (name, code) => `let ${name} = ${code};`,
+  coord: (L, stride, shape) =>
+    stride === null
+      ? (shape === null ? L : `${L} % ${shape}`)
+      : shape === null
+      ? `${L} / ${stride}`
+      : `(${L} / ${stride}) % ${shape}`,
+  load: (input, index, t) => t === "bool" ? `(${input}[${index}] != 0i)` : `${input}[${index}]`,
+  constant: (k, t, s) => {
+    const w = s.w(k);
+    return t === "f32" ? `bitcast<f32>(${w})` : t === "i32" ? `bitcast<i32>(${w})` : `(${w} != 0u)`;
+  },
+  literal: (
+    v,
+    t,
+  ) => (t === "f32" ? f32Lit(v) : t === "i32" ? `${Math.trunc(v)}i` : String(v !== 0)),
+  frameIndex: (L) => `i32(${L})`,
+  accumulator: "acc",
+  unary: (op, a) => `(${op}${a})`,
+  binary: (op, a, b) => `(${a} ${op} ${b})`,
+  builtins: WGSL_BUILTINS,
+  cast: castWgsl,
+  finish: (_e, code) => code,
+  inline: (e) => e.k === "lit" || e.k === "acc",
+};
+
 /** Emits WGSL statements computing an expression; words are hoisted as `w<k>` lets. */
-export class WgslExprGen {
-  readonly lines: string[] = [];
-  readonly usedWords = new Set<number>();
-  private readonly names = new Map<Expr, string>();
-  private nextVar = 0;
-
-  constructor(readonly plan: ExprPlan, readonly inputPrefix = "in") {}
-
-  w(k: number): string {
-    this.usedWords.add(k);
-    return `w${k}`;
-  }
-
-  fresh(prefix = "v"): string {
-    return `${prefix}${this.nextVar++}`;
-  }
-
-  frame(L: string, plan: FramePlan): FrameCtx {
-    return { L, plan, coords: new Map() };
-  }
-
-  coord(f: FrameCtx, d: number): string {
-    let c = f.coords.get(d);
-    if (c) return c;
-    c = this.fresh("c");
-    const { slot, rank } = f.plan;
-    const shape = this.w(slot + d);
-    const stride = this.w(slot + rank + d);
-    if (rank === 1) this.lines.push(`let ${c} = ${f.L};`);
-    else if (d === 0) this.lines.push(`let ${c} = ${f.L} / ${stride};`);
-    else if (d === rank - 1) this.lines.push(`let ${c} = ${f.L} % ${shape};`);
-    else this.lines.push(`let ${c} = (${f.L} / ${stride}) % ${shape};`);
-    f.coords.set(d, c);
-    return c;
-  }
-
-  index(f: FrameCtx, p: ViewPlan): string {
-    if (p.linear) return `${this.w(p.slot)} + ${f.L}`;
-    const terms = [this.w(p.slot)];
-    for (let d = 0; d < p.rank; d++) terms.push(`${this.coord(f, d)} * ${this.w(p.slot + 1 + d)}`);
-    return terms.join(" + ");
-  }
-
-  gen(e: Expr, f: FrameCtx): string {
-    const named = this.names.get(e);
-    if (named) return named;
-    const code = this.genUncached(e, f);
-    if (e.k === "lit" || e.k === "acc") return code;
-    const v = this.fresh();
-    this.lines.push(`let ${v}: ${wgslType(e.t)} = ${code};`);
-    this.names.set(e, v);
-    return v;
-  }
-
-  private genUncached(e: Expr, f: FrameCtx): string {
-    switch (e.k) {
-      case "load": {
-        const p = this.plan.views.get(e)!;
-        const x = `${this.inputPrefix}${e.input}[${this.index(f, p)}]`;
-        return e.t === "bool" ? `(${x} != 0i)` : x;
-      }
-      case "const": {
-        const w = this.w(this.plan.constBase + e.slot);
-        return e.t === "f32"
-          ? `bitcast<f32>(${w})`
-          : e.t === "i32"
-          ? `bitcast<i32>(${w})`
-          : `(${w} != 0u)`;
-      }
-      case "lit":
-        return e.t === "f32"
-          ? f32Lit(e.v)
-          : e.t === "i32"
-          ? `${Math.trunc(e.v)}i`
-          : String(e.v !== 0);
-      case "index":
-        return `i32(${f.L})`;
-      case "acc":
-        return "acc";
-      case "un": {
-        const a = this.gen(e.a, f);
-        return e.op === "!" ? `(!${a})` : `(-${a})`;
-      }
-      case "bin":
-        return `(${this.gen(e.a, f)} ${e.op} ${this.gen(e.b, f)})`;
-      case "call":
-        return WGSL_BUILTINS[e.fn](e.args.map((a) => this.gen(a, f)), this);
-      case "cast":
-        return castWgsl(this.gen(e.a, f), e.a.t, e.t);
-      case "frame": {
-        const vp = this.plan.views.get(e)!;
-        const fp = this.plan.frames.get(e)!;
-        const L = this.fresh("L");
-        this.lines.push(`let ${L}: u32 = ${this.index(f, vp)};`);
-        return this.gen(e.body, this.frame(L, fp));
-      }
-    }
+export class WgslExprGen extends TextExprGen {
+  constructor(plan: ExprPlan, inputPrefix = "in") {
+    super(plan, WGSL_SYNTAX, inputPrefix);
   }
 
   /** `let wK = P.w[..][..];` lines for every word used. */
@@ -203,27 +134,9 @@ export function storeWgsl(v: string, t: VType): string {
 /** The storage type each input buffer is read as (from the loads of an expression). */
 export function inputTypes(expr: Expr, n: number): VType[] {
   const types = new Array<VType>(n).fill("f32");
-  const seen = new Set<Expr>();
-  const walk = (e: Expr) => {
-    if (seen.has(e)) return;
-    seen.add(e);
-    switch (e.k) {
-      case "load":
-        types[e.input] = e.t === "f32" ? "f32" : "i32";
-        return;
-      case "un":
-      case "cast":
-        return walk(e.a);
-      case "bin":
-        walk(e.a);
-        return walk(e.b);
-      case "call":
-        return e.args.forEach(walk);
-      case "frame":
-        return walk(e.body);
-    }
-  };
-  walk(expr);
+  walkExpr(expr, (e) => {
+    if (e.k === "load") types[e.input] = e.t === "f32" ? "f32" : "i32";
+  });
   return types;
 }
 
