@@ -419,13 +419,18 @@ export {
   type WorldModelProtocol,
 } from "./src/core/world_model.ts";
 export {
+  type ConfigIssue,
+  type ConfigSchema,
+  configSchemaFor,
+  type FamilyConfigSchema,
+  type NoExtraFields,
+} from "./src/core/config_schema.ts";
+export {
   type BaseConfig,
   type BuildContext,
   type BuiltinNames,
   CatalogEntry,
   type CatalogInfo,
-  type ConfigIssue,
-  type ConfigSchema,
   type FamilyScaffold,
   type FamilySpec,
   MODEL_ALIASES,

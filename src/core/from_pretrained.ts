@@ -28,6 +28,7 @@ import {
   checkMeta,
   parseJsonObject,
   PRETRAINED_FILES,
+  type PretrainedMeta,
   readBytes,
   requireChecksums,
 } from "./serialization.ts";
@@ -88,7 +89,6 @@ export async function fromPretrained(
   const root = files.root;
   const metaPath = `${root}/${PRETRAINED_FILES.meta}`;
   const configPath = `${root}/${PRETRAINED_FILES.config}`;
-  const weightsPath = `${root}/${PRETRAINED_FILES.weights}`;
 
   // 1. Metadata and config (checked against its recorded sha256).
   const meta = checkMeta(
@@ -159,89 +159,16 @@ export async function fromPretrained(
   });
   try {
     // 3. The contract must be the one the weights were trained against.
-    const fp = await model.contractFingerprint();
-    if (fp !== meta.contract_fingerprint) {
-      throw new CheckpointError(
-        "fingerprint_mismatch",
-        `contract fingerprint mismatch: the saved model has ${
-          meta.contract_fingerprint.slice(0, 16)
-        }..., ` +
-          `this ${meta.model_type} model built from config.json has ${fp.slice(0, 16)}... ` +
-          `(the family's I/O contract changed, or the files were edited)`,
-        metaPath,
-      );
-    }
+    await checkContract(
+      model,
+      meta,
+      metaPath,
+      `this ${meta.model_type} model built from config.json`,
+      "the family's I/O contract changed, or the files were edited",
+    );
 
     // 4. Weights: names, shapes and dtypes, then the checksum.
-    const bytes = await files.read(PRETRAINED_FILES.weights);
-    let file;
-    try {
-      file = decodeSafetensors(bytes, weightsPath);
-    } catch (e) {
-      if (e instanceof FormatError) throw new CheckpointError("bad_weights", e.message);
-      throw e;
-    }
-    const own = model.stateDict();
-    const list = (names: string[]) =>
-      names.slice(0, 8).map((n) => `"${n}"`).join(", ") +
-      (names.length > 8 ? `, ... (${names.length} in all)` : "");
-    const missing = Object.keys(own).filter((k) => !(k in file.tensors));
-    if (missing.length) {
-      throw new CheckpointError(
-        "missing_tensor",
-        `${PRETRAINED_FILES.weights} lacks ${missing.length === 1 ? "tensor" : "tensors"} ${
-          list(missing)
-        } of the ${meta.model_type} model`,
-        weightsPath,
-      );
-    }
-    const extra = Object.keys(file.tensors).filter((k) => !(k in own));
-    if (extra.length) {
-      throw new CheckpointError(
-        "extra_tensor",
-        `${PRETRAINED_FILES.weights} has ${extra.length === 1 ? "tensor" : "tensors"} ${
-          list(extra)
-        } that the ${meta.model_type} model does not have`,
-        weightsPath,
-      );
-    }
-    for (const [name, t] of Object.entries(own) as [string, Tensor][]) {
-      const e = file.tensors[name];
-      if (e.shape.length !== t.shape.length || e.shape.some((d, i) => d !== t.shape[i])) {
-        throw new CheckpointError(
-          "shape_mismatch",
-          `tensor "${name}" has shape ${fmtShape(e.shape)} in ${PRETRAINED_FILES.weights} but ` +
-            `${fmtShape(t.shape)} in the ${meta.model_type} model`,
-          weightsPath,
-        );
-      }
-      if (e.dtype !== t.dtype) {
-        throw new CheckpointError(
-          "dtype_mismatch",
-          `tensor "${name}" is ${e.fileDtype} (${e.dtype}) in ${PRETRAINED_FILES.weights} but ` +
-            `${t.dtype} in the ${meta.model_type} model`,
-          weightsPath,
-        );
-      }
-    }
-    if (meta.weights_sha256) {
-      const sha = await sha256Hex(bytes);
-      if (sha !== meta.weights_sha256) {
-        throw new CheckpointError(
-          "checksum_mismatch",
-          `${PRETRAINED_FILES.weights} does not match its checksum: sha256 ${
-            sha.slice(0, 16)
-          }..., ` +
-            `worldflux_meta.json records ${meta.weights_sha256.slice(0, 16)}...`,
-          weightsPath,
-        );
-      }
-    }
-    const records: Record<string, { shape: number[]; data: Float32Array | Int32Array }> = {};
-    for (const [name, e] of Object.entries(file.tensors)) {
-      records[name] = { shape: e.shape, data: e.data };
-    }
-    model.loadStateDict(records);
+    await loadSavedWeights(model, files, meta);
 
     // 5. Component overrides recorded at save time, then the caller's.
     const overrides: Record<string, unknown> = {};
@@ -288,8 +215,117 @@ export async function fromPretrained(
   }
 }
 
-/** A saved model's files, read by name (a missing one is a `missing_file` CheckpointError). */
-interface SavedFiles {
+/**
+ * Refuses a model whose I/O contract is not the one its saved weights were trained against
+ * (`fingerprint_mismatch`); `what` names the model in hand, `why` says how they come to differ.
+ * @internal
+ */
+export async function checkContract(
+  model: WorldModel,
+  meta: PretrainedMeta,
+  metaPath: string,
+  what: string,
+  why: string,
+): Promise<void> {
+  const fp = await model.contractFingerprint();
+  if (fp !== meta.contract_fingerprint) {
+    throw new CheckpointError(
+      "fingerprint_mismatch",
+      `contract fingerprint mismatch: the saved model has ${
+        meta.contract_fingerprint.slice(0, 16)
+      }..., ${what} has ${fp.slice(0, 16)}... (${why})`,
+      metaPath,
+    );
+  }
+}
+
+/**
+ * Loads a saved model's weights into `model` after the checks every load makes, for
+ * `fromPretrained` and a training checkpoint's `model/` alike: the safetensors file decodes, its
+ * tensors are the model's (no missing, no extra one), each of the model's shape and dtype, and the
+ * file matches the sha256 recorded in the meta (when recorded).
+ * @internal
+ */
+export async function loadSavedWeights(
+  model: WorldModel,
+  files: SavedFiles,
+  meta: PretrainedMeta,
+): Promise<void> {
+  const weightsPath = `${files.root}/${PRETRAINED_FILES.weights}`;
+  const bytes = await files.read(PRETRAINED_FILES.weights);
+  let file;
+  try {
+    file = decodeSafetensors(bytes, weightsPath);
+  } catch (e) {
+    if (e instanceof FormatError) throw new CheckpointError("bad_weights", e.message);
+    throw e;
+  }
+  const own = model.stateDict();
+  const list = (names: string[]) =>
+    names.slice(0, 8).map((n) => `"${n}"`).join(", ") +
+    (names.length > 8 ? `, ... (${names.length} in all)` : "");
+  const missing = Object.keys(own).filter((k) => !(k in file.tensors));
+  if (missing.length) {
+    throw new CheckpointError(
+      "missing_tensor",
+      `${PRETRAINED_FILES.weights} lacks ${missing.length === 1 ? "tensor" : "tensors"} ${
+        list(missing)
+      } of the ${meta.model_type} model`,
+      weightsPath,
+    );
+  }
+  const extra = Object.keys(file.tensors).filter((k) => !(k in own));
+  if (extra.length) {
+    throw new CheckpointError(
+      "extra_tensor",
+      `${PRETRAINED_FILES.weights} has ${extra.length === 1 ? "tensor" : "tensors"} ${
+        list(extra)
+      } that the ${meta.model_type} model does not have`,
+      weightsPath,
+    );
+  }
+  for (const [name, t] of Object.entries(own) as [string, Tensor][]) {
+    const e = file.tensors[name];
+    if (e.shape.length !== t.shape.length || e.shape.some((d, i) => d !== t.shape[i])) {
+      throw new CheckpointError(
+        "shape_mismatch",
+        `tensor "${name}" has shape ${fmtShape(e.shape)} in ${PRETRAINED_FILES.weights} but ` +
+          `${fmtShape(t.shape)} in the ${meta.model_type} model`,
+        weightsPath,
+      );
+    }
+    if (e.dtype !== t.dtype) {
+      throw new CheckpointError(
+        "dtype_mismatch",
+        `tensor "${name}" is ${e.fileDtype} (${e.dtype}) in ${PRETRAINED_FILES.weights} but ` +
+          `${t.dtype} in the ${meta.model_type} model`,
+        weightsPath,
+      );
+    }
+  }
+  if (meta.weights_sha256) {
+    const sha = await sha256Hex(bytes);
+    if (sha !== meta.weights_sha256) {
+      throw new CheckpointError(
+        "checksum_mismatch",
+        `${PRETRAINED_FILES.weights} does not match its checksum: sha256 ${sha.slice(0, 16)}..., ` +
+          `worldflux_meta.json records ${meta.weights_sha256.slice(0, 16)}...`,
+        weightsPath,
+      );
+    }
+  }
+  const records: Record<string, { shape: number[]; data: Float32Array | Int32Array }> = {};
+  for (const [name, e] of Object.entries(file.tensors)) {
+    records[name] = { shape: e.shape, data: e.data };
+  }
+  model.loadStateDict(records);
+}
+
+/**
+ * A saved model's files, read by name (a missing one is a `missing_file` CheckpointError).
+ * @internal
+ */
+export interface SavedFiles {
   /** The directory or URL, as error messages name it (no trailing slash). */
   readonly root: string;
   read(name: string): Promise<Uint8Array>;
@@ -315,8 +351,8 @@ function localPath(dir: string | URL): string {
   return decodeURIComponent(dir.pathname);
 }
 
-/** The files of a saved model directory (it must exist and be a directory). */
-async function directoryFiles(dir: string): Promise<SavedFiles> {
+/** The files of a saved model directory (it must exist and be a directory). @internal */
+export async function directoryFiles(dir: string): Promise<SavedFiles> {
   const root = dir.replace(/\/+$/, "") || "/";
   let info: Deno.FileInfo;
   try {

@@ -20,28 +20,7 @@ import type { ControllerFactory } from "./controller.ts";
 import type { TrainingConfig } from "./training_config.ts";
 import type { TrainStepFactory } from "./train_step.ts";
 import type { WorldModel } from "./world_model.ts";
-
-/** One problem found by a {@link ConfigSchema}. */
-export interface ConfigIssue {
-  /** Path of the offending field. */
-  readonly path: readonly PropertyKey[];
-  /** What is wrong. */
-  readonly message: string;
-}
-
-/**
- * A family's config schema: anything with zod's object interface (`shape` and `safeParse`),
- * in practice a zod object whose fields all have defaults, built on {@link BaseConfig}'s
- * fields (in the repository: `baseConfigSchema.extend({...})`).
- */
-export interface ConfigSchema<C = Record<string, unknown>> {
-  /** The fields by name. */
-  readonly shape: Readonly<Record<string, unknown>>;
-  /** Validates a config (applying defaults). */
-  safeParse(data: unknown):
-    | { readonly success: true; readonly data: C }
-    | { readonly success: false; readonly error: { readonly issues: readonly ConfigIssue[] } };
-}
+import type { ConfigIssue, ConfigSchema } from "./config_schema.ts";
 
 /** The fields every family config has. */
 export interface BaseConfig {

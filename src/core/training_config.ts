@@ -37,6 +37,7 @@
 
 import { z } from "zod";
 import { ConfigError } from "../errors.ts";
+import { configSchemaFor } from "./config_schema.ts";
 import { camelToSnake, closestNames, snakeToCamel } from "./naming.ts";
 
 /** Optimizers the default training step can build. */
@@ -103,7 +104,7 @@ export type TrainingConfigInput = Partial<TrainingConfig> | Readonly<Record<stri
 const posInt = z.number().int().min(1);
 const nonNegInt = z.number().int().min(0);
 
-const schema = z.object({
+const rawSchema = z.object({
   totalSteps: posInt.default(100_000),
   batchSize: posInt.default(16),
   sequenceLength: posInt.default(50),
@@ -126,6 +127,8 @@ const schema = z.object({
   evalEpisodes: nonNegInt.default(10),
   bufferCapacity: posInt.default(1_000_000),
 }).strict();
+/** The schema, checked against {@link TrainingConfig} field by field. */
+const schema = configSchemaFor<TrainingConfig>()(rawSchema);
 
 /** What each field must be, for error messages. */
 const RULES: Record<keyof TrainingConfig, string> = {
@@ -154,12 +157,12 @@ const RULES: Record<keyof TrainingConfig, string> = {
 
 /** Every field of {@link TrainingConfig}, in declaration order. */
 export const TRAINING_CONFIG_FIELDS: readonly (keyof TrainingConfig)[] = Object.freeze(
-  Object.keys(schema.shape) as (keyof TrainingConfig)[],
+  Object.keys(rawSchema.shape) as (keyof TrainingConfig)[],
 );
 
 /** The defaults of every field. */
 export const TRAINING_CONFIG_DEFAULTS: TrainingConfig = Object.freeze(
-  schema.parse({}) as TrainingConfig,
+  schema.parse({}),
 );
 
 /** Options of {@link parseTrainingConfig}. */
@@ -244,7 +247,7 @@ export function parseTrainingConfig(
     }
     throw new ConfigError(`${where}${problems.join("; ")}`);
   }
-  return Object.freeze(r.data as TrainingConfig);
+  return Object.freeze(r.data);
 }
 
 /** The config with snake_case keys (for `worldflux.toml`, JSON files and checkpoints). */

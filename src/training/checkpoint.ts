@@ -22,7 +22,14 @@
 import { ConfigError, FormatError } from "../errors.ts";
 import { CheckpointError } from "../core/errors.ts";
 import { sha256Hex } from "../core/spec.ts";
-import { PRETRAINED_FILES, requireChecksums, savePretrained } from "../core/serialization.ts";
+import { checkContract, directoryFiles, loadSavedWeights } from "../core/from_pretrained.ts";
+import {
+  checkMeta,
+  parseJsonObject as parseSavedJson,
+  PRETRAINED_FILES,
+  requireChecksums,
+  savePretrained,
+} from "../core/serialization.ts";
 import { WORLDFLUX_VERSION } from "../core/version.ts";
 import type { WorldModel } from "../core/world_model.ts";
 import { writeDirAtomic, writeFileAtomic } from "../io/atomic.ts";
@@ -31,7 +38,6 @@ import { decodeSafetensors, encodeSafetensors } from "../io/safetensors.ts";
 import { tensor } from "../tensor/creation.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { OptimizerState } from "../optim/optimizer.ts";
-import { StateDictError } from "../nn/module.ts";
 import {
   parseTrainingConfig,
   type TrainingConfig,
@@ -478,11 +484,18 @@ function decodeTensors(bytes: Uint8Array, path: string, device: Tensor["device"]
   return out;
 }
 
-/** Loads a checkpoint's `model/` weights into `model` (same family, contract and shapes). */
+/**
+ * Loads a checkpoint's `model/` weights into `model` (same family, contract and shapes), with the
+ * checks `fromPretrained` makes (`checkMeta`, `checkContract`, `loadSavedWeights`): a checkpoint's
+ * model is a saved model, loaded into the model in hand instead of a new one.
+ */
 async function restoreModel(root: string, model: WorldModel): Promise<void> {
-  const dir = `${root}/${CHECKPOINT_FILES.model}`;
-  const metaPath = `${dir}/${PRETRAINED_FILES.meta}`;
-  const meta = parseJsonObject(await readBytes(dir, PRETRAINED_FILES.meta), metaPath);
+  const files = await directoryFiles(`${root}/${CHECKPOINT_FILES.model}`);
+  const metaPath = `${files.root}/${PRETRAINED_FILES.meta}`;
+  const meta = checkMeta(
+    parseSavedJson(await files.read(PRETRAINED_FILES.meta), files.root, PRETRAINED_FILES.meta),
+    metaPath,
+  );
   if (meta.model_type !== model.modelType) {
     throw new CheckpointError(
       "model_type_mismatch",
@@ -490,16 +503,14 @@ async function restoreModel(root: string, model: WorldModel): Promise<void> {
       metaPath,
     );
   }
-  const fp = await model.contractFingerprint();
-  if (meta.contract_fingerprint !== fp) {
-    throw new CheckpointError(
-      "fingerprint_mismatch",
-      `the checkpoint's model has another I/O contract (observation/action shapes or ` +
-        `predictions differ): create the model with the checkpoint's config (${dir}/config.json)`,
-      metaPath,
-    );
-  }
-  const wPath = `${dir}/${PRETRAINED_FILES.weights}`;
+  await checkContract(
+    model,
+    meta,
+    metaPath,
+    `this ${model.modelType} model`,
+    `observation/action shapes or predictions differ: create the model with the checkpoint's ` +
+      `config (${files.root}/${PRETRAINED_FILES.config})`,
+  );
   requireChecksums(
     meta,
     metaPath,
@@ -507,31 +518,7 @@ async function restoreModel(root: string, model: WorldModel): Promise<void> {
     ["weights_sha256"],
     "the checkpoint cannot be verified; resume from another one",
   );
-  const bytes = await readBytes(dir, PRETRAINED_FILES.weights);
-  if ((await sha256Hex(bytes)) !== meta.weights_sha256) {
-    throw new CheckpointError(
-      "checksum_mismatch",
-      `${PRETRAINED_FILES.weights} does not match the sha256 in ${PRETRAINED_FILES.meta}`,
-      wPath,
-    );
-  }
-  let file;
-  try {
-    file = decodeSafetensors(bytes, wPath);
-  } catch (e) {
-    if (e instanceof FormatError) throw new CheckpointError("bad_weights", e.message, wPath);
-    throw e;
-  }
-  const records: Record<string, { shape: number[]; data: Float32Array | Int32Array }> = {};
-  for (const [k, e] of Object.entries(file.tensors)) records[k] = { shape: e.shape, data: e.data };
-  try {
-    model.loadStateDict(records);
-  } catch (e) {
-    if (e instanceof StateDictError) {
-      throw new CheckpointError("shape_mismatch", `model weights: ${e.message}`, wPath);
-    }
-    throw e;
-  }
+  await loadSavedWeights(model, files, meta);
 }
 
 /**

@@ -11,14 +11,10 @@
  */
 
 import { z } from "zod";
+import { configSchemaFor, type FamilyConfigSchema } from "../../core/config_schema.ts";
 import { ConfigError } from "../../errors.ts";
 import { RANGES } from "../../core/config_ranges.ts";
-import {
-  baseConfigSchema,
-  type BuiltinNames,
-  type ConfigSchema,
-  type PresetSpec,
-} from "../../core/registry.ts";
+import { baseConfigSchema, type BuiltinNames, type PresetSpec } from "../../core/registry.ts";
 
 /** A validated `dreamerv3` config (camelCase; `config.json` stores it snake_case). */
 export interface DreamerV3Config {
@@ -218,9 +214,9 @@ const schema = baseConfigSchema.extend({
 });
 
 /** The zod schema of {@link DreamerV3Config} (every field has a default). */
-export const dreamerV3ConfigSchema: ConfigSchema<DreamerV3Config> & {
-  parse(data: unknown): DreamerV3Config;
-} = schema as unknown as ConfigSchema<DreamerV3Config> & { parse(data: unknown): DreamerV3Config };
+export const dreamerV3ConfigSchema: FamilyConfigSchema<DreamerV3Config> = configSchemaFor<
+  DreamerV3Config
+>()(schema);
 
 function size(d: SizeDims): Partial<DreamerV3Config> {
   return { ...d };

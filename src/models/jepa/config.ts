@@ -5,10 +5,11 @@
  */
 
 import { z } from "zod";
+import { configSchemaFor, type FamilyConfigSchema } from "../../core/config_schema.ts";
 import { type ActivationName, ACTIVATIONS } from "../../nn/layers.ts";
 import { mlpParameterCount } from "../../nn/mlp.ts";
 import { RANGES } from "../../core/config_ranges.ts";
-import { baseConfigSchema, type ConfigSchema, type PresetSpec } from "../../core/registry.ts";
+import { baseConfigSchema, type PresetSpec } from "../../core/registry.ts";
 
 /** A validated `jepa` config (camelCase; `config.json` stores it snake_case). */
 export interface JEPAConfig {
@@ -52,7 +53,7 @@ const schema = baseConfigSchema.extend({
   hiddenDim: RANGES.width().default(128),
   depth: RANGES.layers().default(2),
   predictorDepth: RANGES.layers().default(2),
-  act: z.enum(ACTIVATIONS as unknown as [ActivationName, ...ActivationName[]]).default("silu"),
+  act: z.enum(ACTIVATIONS).default("silu"),
   norm: z.enum(["layer", "rms", "none"]).default("layer"),
   emaDecay: z.number().min(0).max(1).lt(1, "emaDecay must be below 1 (1 freezes the target)")
     .default(0.99),
@@ -63,8 +64,9 @@ const schema = baseConfigSchema.extend({
 });
 
 /** The zod schema of {@link JEPAConfig} (every field has a default). */
-export const jepaConfigSchema: ConfigSchema<JEPAConfig> & { parse(data: unknown): JEPAConfig } =
-  schema;
+export const jepaConfigSchema: FamilyConfigSchema<JEPAConfig> = configSchemaFor<JEPAConfig>()(
+  schema,
+);
 
 /** Presets: `jepa:ci` (tests), `jepa:small` (default), `jepa:medium`. */
 export const JEPA_PRESETS: Readonly<Record<string, PresetSpec<JEPAConfig>>> = {

@@ -5,9 +5,10 @@
  */
 
 import { z } from "zod";
+import { configSchemaFor, type FamilyConfigSchema } from "../../core/config_schema.ts";
 import { type ActivationName, ACTIVATIONS } from "../../nn/layers.ts";
 import { RANGES } from "../../core/config_ranges.ts";
-import { baseConfigSchema, type ConfigSchema, type PresetSpec } from "../../core/registry.ts";
+import { baseConfigSchema, type PresetSpec } from "../../core/registry.ts";
 import { mlpParameterCount } from "../../nn/mlp.ts";
 
 /** A validated `mlp` config (camelCase; `config.json` stores it snake_case). */
@@ -52,7 +53,7 @@ const schema = baseConfigSchema.extend({
   latentDim: RANGES.width().default(32),
   hiddenDim: RANGES.width().default(128),
   depth: RANGES.layers().default(2),
-  act: z.enum(ACTIVATIONS as unknown as [ActivationName, ...ActivationName[]]).default("silu"),
+  act: z.enum(ACTIVATIONS).default("silu"),
   norm: z.enum(["layer", "rms", "none"]).default("layer"),
   minStd: RANGES.std().default(0.1),
   reconScale: RANGES.scale().default(1),
@@ -63,8 +64,7 @@ const schema = baseConfigSchema.extend({
 });
 
 /** The zod schema of {@link MLPConfig} (every field has a default). */
-export const mlpConfigSchema: ConfigSchema<MLPConfig> & { parse(data: unknown): MLPConfig } =
-  schema;
+export const mlpConfigSchema: FamilyConfigSchema<MLPConfig> = configSchemaFor<MLPConfig>()(schema);
 
 /** Presets: `mlp:ci` (tests), `mlp:small` (default), `mlp:medium`, `mlp:large`. */
 export const MLP_PRESETS: Readonly<Record<string, PresetSpec<MLPConfig>>> = {

@@ -7,13 +7,9 @@
  */
 
 import { z } from "zod";
+import { configSchemaFor, type FamilyConfigSchema } from "../../core/config_schema.ts";
 import { RANGES } from "../../core/config_ranges.ts";
-import {
-  baseConfigSchema,
-  type BuiltinNames,
-  type ConfigSchema,
-  type PresetSpec,
-} from "../../core/registry.ts";
+import { baseConfigSchema, type BuiltinNames, type PresetSpec } from "../../core/registry.ts";
 
 /** A validated `tdmpc2` config (camelCase; `config.json` stores it snake_case). */
 export interface TDMPC2Config {
@@ -176,9 +172,9 @@ const schema = baseConfigSchema.extend({
 });
 
 /** The zod schema of {@link TDMPC2Config} (every field has a default). */
-export const tdmpc2ConfigSchema:
-  & ConfigSchema<TDMPC2Config>
-  & { parse(data: unknown): TDMPC2Config } = schema;
+export const tdmpc2ConfigSchema: FamilyConfigSchema<TDMPC2Config> = configSchemaFor<TDMPC2Config>()(
+  schema,
+);
 
 /** The official 5M sizes (tdmpc2/config.yaml defaults). */
 const SIZE_5M = { encDim: 256, hiddenDim: 512, latentDim: 512, numEncLayers: 2, numQNetworks: 5 };

@@ -5,10 +5,11 @@
  */
 
 import { z } from "zod";
+import { configSchemaFor, type FamilyConfigSchema } from "../../core/config_schema.ts";
 import { type ActivationName, ACTIVATIONS } from "../../nn/layers.ts";
 import { mlpParameterCount } from "../../nn/mlp.ts";
 import { RANGES } from "../../core/config_ranges.ts";
-import { baseConfigSchema, type ConfigSchema, type PresetSpec } from "../../core/registry.ts";
+import { baseConfigSchema, type PresetSpec } from "../../core/registry.ts";
 
 /** A validated `token` config (camelCase; `config.json` stores it snake_case). */
 export interface TokenConfig {
@@ -65,7 +66,7 @@ const schema = baseConfigSchema.extend({
   codeDim: RANGES.width().default(8),
   hiddenDim: RANGES.width().default(128),
   tokenizerDepth: RANGES.layers().default(2),
-  act: z.enum(ACTIVATIONS as unknown as [ActivationName, ...ActivationName[]]).default("silu"),
+  act: z.enum(ACTIVATIONS).default("silu"),
   norm: z.enum(["layer", "rms", "none"]).default("layer"),
   embedDim: RANGES.width().default(64),
   heads: RANGES.width().max(1024).default(4),
@@ -83,8 +84,9 @@ const schema = baseConfigSchema.extend({
 });
 
 /** The zod schema of {@link TokenConfig} (every field has a default). */
-export const tokenConfigSchema: ConfigSchema<TokenConfig> & { parse(data: unknown): TokenConfig } =
-  Object.assign(schema, { shape: schema.shape });
+export const tokenConfigSchema: FamilyConfigSchema<TokenConfig> = configSchemaFor<TokenConfig>()(
+  schema,
+);
 
 /** Presets: `token:ci` (tests), `token:small` (default), `token:medium`. */
 export const TOKEN_PRESETS: Readonly<Record<string, PresetSpec<TokenConfig>>> = {
