@@ -24,112 +24,11 @@ export {
   WorldFluxError,
 } from "./src/errors.ts";
 
-// Tensors
-export type { DType, TensorData } from "./src/ir/dtype.ts";
-export type { DeviceName } from "./src/backend/types.ts";
-export { type NestedArray, realize, Tensor, type TensorLike } from "./src/tensor/tensor.ts";
-export { noGrad } from "./src/tensor/autograd.ts";
-export {
-  arange,
-  concat,
-  type CreateOptions,
-  eye,
-  full,
-  fullLike,
-  linspace,
-  oneHot,
-  ones,
-  onesLike,
-  stack,
-  tensor,
-  where,
-  zeros,
-  zerosLike,
-} from "./src/tensor/creation.ts";
-export {
-  bernoulli,
-  categorical,
-  defaultGenerator,
-  dropout,
-  Generator,
-  manualSeed,
-  rand,
-  randint,
-  randn,
-  type RandomOptions,
-} from "./src/tensor/random.ts";
-export {
-  avgPool2d,
-  conv2d,
-  type ConvOptions,
-  convTranspose2d,
-  layerNorm,
-  maxPool2d,
-  rmsNorm,
-  sort,
-  topk,
-  upsampleNearest2d,
-} from "./src/tensor/functional.ts";
-export { type DeviceMemory, type MemoryInfo, memoryInfo, tidy } from "./src/tensor/memory.ts";
+// Tensors, autograd and compiled steps (the list is src/tensor/api.ts, shared with /tensor)
+export * from "./src/tensor/api.ts";
 
-// Autograd and compiled steps
-export { backwardGrad as grad, valueAndGrad } from "./src/tensor/grad.ts";
-export { compile, type CompiledStep, type StepOutput } from "./src/tensor/compile.ts";
-
-// nn
-export {
-  type LoadStateDictOptions,
-  type LoadStateDictResult,
-  Module,
-  Parameter,
-  Sequential,
-  StateDictError,
-} from "./src/nn/module.ts";
-export {
-  type Init,
-  type InitOptions,
-  initWeight,
-  truncNormalInit,
-  uniformInit,
-  zerosInit,
-} from "./src/nn/init.ts";
-export {
-  activate,
-  Activation,
-  type ActivationName,
-  ACTIVATIONS,
-  Conv2d,
-  type ConvLayerOptions,
-  ConvTranspose2d,
-  Dropout,
-  LayerNorm,
-  type LayerOptions,
-  Linear,
-  makeNorm,
-  type NormKind,
-  RMSNorm,
-  SimNorm,
-  simnorm,
-} from "./src/nn/layers.ts";
-export { BlockLayerNorm, GRUCell, type GRUCellOptions } from "./src/nn/gru.ts";
-export {
-  EnsembleLayerNorm,
-  EnsembleLinear,
-  EnsembleMLP,
-  type EnsembleMLPOptions,
-  mlp,
-  type MLPOptions,
-  NormedLinear,
-  type NormedLinearOptions,
-} from "./src/nn/mlp.ts";
-export {
-  alibiSlopes,
-  causalAlibiBias,
-  CausalSelfAttention,
-  MASKED,
-  scaledDotProductAttention,
-  TransformerBlock,
-} from "./src/nn/attention.ts";
+// nn (the list is src/nn/api.ts, shared with /nn)
+export * from "./src/nn/api.ts";
 
 // optim
 export {

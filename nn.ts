@@ -17,59 +17,7 @@
 
 export type { Tensor } from "./src/tensor/tensor.ts";
 export type { Generator } from "./src/tensor/random.ts";
-export {
-  type LoadStateDictOptions,
-  type LoadStateDictResult,
-  Module,
-  Parameter,
-  Sequential,
-  StateDictError,
-} from "./src/nn/module.ts";
-export {
-  type Init,
-  type InitOptions,
-  initWeight,
-  truncNormalInit,
-  uniformInit,
-  zerosInit,
-} from "./src/nn/init.ts";
-export {
-  activate,
-  Activation,
-  type ActivationName,
-  ACTIVATIONS,
-  Conv2d,
-  type ConvLayerOptions,
-  ConvTranspose2d,
-  Dropout,
-  LayerNorm,
-  type LayerOptions,
-  Linear,
-  makeNorm,
-  type NormKind,
-  RMSNorm,
-  SimNorm,
-  simnorm,
-} from "./src/nn/layers.ts";
-export { BlockLayerNorm, GRUCell, type GRUCellOptions } from "./src/nn/gru.ts";
-export {
-  EnsembleLayerNorm,
-  EnsembleLinear,
-  EnsembleMLP,
-  type EnsembleMLPOptions,
-  mlp,
-  type MLPOptions,
-  NormedLinear,
-  type NormedLinearOptions,
-} from "./src/nn/mlp.ts";
-export {
-  alibiSlopes,
-  causalAlibiBias,
-  CausalSelfAttention,
-  MASKED,
-  scaledDotProductAttention,
-  TransformerBlock,
-} from "./src/nn/attention.ts";
+export * from "./src/nn/api.ts";
 export {
   fastMish,
   qForward,

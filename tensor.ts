@@ -15,65 +15,10 @@
  * @module
  */
 
-export type { DType, TensorData } from "./src/ir/dtype.ts";
-export {
-  type NestedArray,
-  realize,
-  realizeAsync,
-  Tensor,
-  type TensorLike,
-} from "./src/tensor/tensor.ts";
-export { isGradEnabled, noGrad } from "./src/tensor/autograd.ts";
+export * from "./src/tensor/api.ts";
+// What only code that writes its own compiled steps, memory management or kernels needs.
+export { realizeAsync } from "./src/tensor/tensor.ts";
+export { isGradEnabled } from "./src/tensor/autograd.ts";
 export { keep, type Scoped } from "./src/tensor/scope.ts";
-export {
-  arange,
-  concat,
-  type CreateOptions,
-  eye,
-  full,
-  fullLike,
-  linspace,
-  oneHot,
-  ones,
-  onesLike,
-  stack,
-  tensor,
-  where,
-  zeros,
-  zerosLike,
-} from "./src/tensor/creation.ts";
-export {
-  bernoulli,
-  categorical,
-  defaultGenerator,
-  dropout,
-  Generator,
-  manualSeed,
-  rand,
-  randint,
-  randn,
-  type RandomOptions,
-} from "./src/tensor/random.ts";
-export {
-  avgPool2d,
-  conv2d,
-  type ConvOptions,
-  convTranspose2d,
-  layerNorm,
-  maxPool2d,
-  rmsNorm,
-  scatterAdd,
-  sort,
-  topk,
-  upsampleNearest2d,
-} from "./src/tensor/functional.ts";
-export { type DeviceMemory, type MemoryInfo, memoryInfo, tidy } from "./src/tensor/memory.ts";
-export { backwardGrad as grad, valueAndGrad } from "./src/tensor/grad.ts";
-export {
-  compile,
-  type CompiledStep,
-  isTracing,
-  onReplay,
-  type StepOutput,
-} from "./src/tensor/compile.ts";
-export type { DeviceName } from "./src/backend/types.ts";
+export { scatterAdd } from "./src/tensor/functional.ts";
+export { isTracing, onReplay } from "./src/tensor/compile.ts";
