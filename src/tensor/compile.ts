@@ -50,7 +50,8 @@ let replayProfiler: ((k: Kernel, ms: number) => void) | null = null;
 let profilerClock: () => number = () => performance.now();
 
 /**
- * Times every prepared kernel of compiled replays (profiling; null turns it off) with `clock`
+ * Times every kernel of compiled replays (prepared ones and those run afresh, such as random
+ * numbers with new keys; profiling; null turns it off) with `clock`
  * (milliseconds; default the wall clock). @internal
  */
 export function setReplayProfiler(
@@ -345,7 +346,11 @@ function replay(prog: Program, args: Tensor[]): StepOutput {
       const nk = rekey.get(`${k.key[0]},${k.key[1]}`);
       if (nk) k = { ...k, key: nk };
     }
-    r.backend.run(k);
+    if (replayProfiler) {
+      const t0 = profilerClock();
+      r.backend.run(k);
+      replayProfiler(k, profilerClock() - t0);
+    } else r.backend.run(k);
     used.add(r.backend);
   }
   // Copy the outputs before submitting: they go out with the step's one submit (copied after

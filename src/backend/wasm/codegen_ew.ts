@@ -365,6 +365,8 @@ class ReduceGen extends NestGen {
   }
 }
 
+const ORDER_FREE = new Set<RedOp>(["max", "min", "argmax", "argmin"]);
+
 /** Plans a reduction (null when there is nothing to do or reduceSize is 0). */
 export function prepareReduce(k: ReduceKernel): Prepared | null {
   if (k.outSize === 0 || k.reduceSize === 0) return null;
@@ -391,6 +393,7 @@ export function prepareReduce(k: ReduceKernel): Prepared | null {
     const nA = shape[rank - 1], nB = shape[kept - 1];
     if (gA === 0 && nA >= 16) modeA = true;
     else if (gB === 0 && nB >= 4) modeA = false;
+    else if (ORDER_FREE.has(k.op) && nA <= 8 && nB >= 4) modeA = false;
     else modeA = gA < gB || (gA === gB && nA >= nB);
   }
   const full: NestSpec = { ...spec, vec: modeA ? rank - 1 : kept - 1 };

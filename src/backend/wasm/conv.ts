@@ -8,7 +8,8 @@
  * - convTranspose2d: task = (batch, chunk of output channels): `col = W^T[chunk] @ x[b]`, then
  *   col2im scatters the chunk's columns into its own channels (no write conflicts).
  * - weight gradients: task = range of columns of dW (rows of the im2col matrix): for every batch
- *   and pixel tile, im2col the range transposed and accumulate `dW[:, range] += A_b @ col^T`.
+ *   and pixel tile, im2col the range (rows along pixels, unit-stride SIMD copies) and accumulate
+ *   `dW[:, range] += A_b @ col^T` (the gemm packs the transposed operand in registers).
  *
  * `conv_task(params, t0, t1, gemmScratch, colScratch)` runs tasks [t0, t1) described by the
  * parameter block (int32 words, see {@link CW}).
@@ -316,11 +317,13 @@ export function addConv(m: ModuleBuilder): void {
               f.get(p1).get(p0).op("i32.sub").set(np);
               img(b);
               geom();
-              f.get(k0).get(k1).get(p0).get(p1).get(col).i32(1).get(c1).op("call", im2col);
+              // col [c1, np] row-major (unit-stride, SIMD copies); the gemm reads it as
+              // B = col^T [np, c1] (k-contiguous: packed with in-register transposes)
+              f.get(k0).get(k1).get(p0).get(p1).get(col).get(np).i32(1).op("call", im2col);
               // A_b + p0 (rows of P), B = col^T [np, c1], C = dW + k0 (ldc K)
               f.get(w.A).get(b).get(w.A_BATCH).op("i32.mul").get(p0).op("i32.add").i32(2);
               f.op("i32.shl").op("i32.add").get(P).i32(1);
-              f.get(col).get(c1).i32(1);
+              f.get(col).i32(1).get(np);
               f.get(w.OUT).get(k0).i32(2).op("i32.shl").op("i32.add").get(K);
               f.i32(0).get(w.M).get(c1).get(np).get(gs).get(beta).op("call", gemm);
               f.i32(1).set(beta);
