@@ -25,7 +25,11 @@ function fillModule(memory: WebAssembly.Memory) {
   return { module, fill: inst.exports.fill as (...a: number[]) => void };
 }
 
-async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
+/**
+ * Waits until `cond` holds. Starting a worker (a thread, an isolate, the module) takes ~0.1 s on a
+ * quiet machine and over 10 s on a loaded one (CI saw that): the limit only catches a hang.
+ */
+async function waitFor(cond: () => boolean, ms = 120_000): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {
     if (Date.now() - t0 > ms) throw new Error("timed out");
@@ -46,7 +50,9 @@ function runSlices(pool: WorkerPool, memory: WebAssembly.Memory, fill: (...a: nu
 Deno.test("pool: slices run on the workers and the caller; every slice is written once", async () => {
   const memory = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
   const { module, fill } = fillModule(memory);
-  const pool = new WorkerPool(memory, module, ["fill"], 3, 500);
+  // Workers leave after idleMs without work: long enough that the first is still there when the
+  // second is up on a loaded machine (with 500 ms they took turns and were never both ready).
+  const pool = new WorkerPool(memory, module, ["fill"], 3, 60_000);
   try {
     pool.warm();
     await waitFor(() => pool.ready === 2);
