@@ -4,8 +4,8 @@
  * model, imagination from every posterior state, actor and critic losses, one backward, the
  * optimizers) on batches sampled from a replay buffer filled with random-policy steps of the
  * workload's environment (`crossEpisodes`, as `trainOnline` samples). Every kernel of a few
- * replays is timed (`setReplayProfiler`) and grouped by kind and shape (as
- * `bench/step_profile.ts`), and the update is split into three parts timed by compiled pieces of
+ * replays is timed (`setReplayProfiler`) and grouped by kind and shape (
+ * `bench/kernel_groups.ts`), and the update is split into three parts timed by compiled pieces of
  * their own on the same batch:
  *
  * - world model: the update without the actor-critic (`DreamerTrainer` with `actorCritic: false`:
@@ -48,8 +48,7 @@ import { setReplayProfiler } from "../src/tensor/compile.ts";
 import { Generator } from "../src/tensor/random.ts";
 import { noGrad } from "../src/tensor/tensor.ts";
 import { disposeBatch } from "../src/core/train_step.ts";
-import type { Kernel } from "../src/backend/types.ts";
-import type { View } from "../src/ir/view.ts";
+import { describe } from "./kernel_groups.ts";
 import { type Env, makeEnvSync, PixelObservation, Rng } from "../src/envs/mod.ts";
 
 interface Workload {
@@ -87,36 +86,6 @@ const WORKLOADS: Record<string, Workload> = {
   },
 };
 const B = 16, T = 32;
-
-/** `n` row-major, `t` transposed (column-major), `s` anything else, for the last two axes. */
-function layout(v: View): string {
-  const r = v.shape.length;
-  const [s0, s1] = [v.strides[r - 2], v.strides[r - 1]];
-  if (s1 === 1 && (s0 === v.shape[r - 1] || v.shape[r - 2] === 1)) return "n";
-  if (s0 === 1 && (s1 === v.shape[r - 2] || v.shape[r - 1] === 1)) return "t";
-  return "s";
-}
-
-function describe(k: Kernel): string {
-  switch (k.kind) {
-    case "matmul": {
-      const b = k.batch.length ? `${k.batch.join("x")} x ` : "";
-      const ep = k.epilogue ? " +epi" : "";
-      return `matmul ${b}${k.m}x${k.n}x${k.k} ${layout(k.a.view)}${layout(k.b.view)}${ep}`;
-    }
-    case "ew":
-      return `ew [${k.out.view.shape.join(",")}]`;
-    case "reduce":
-      return `reduce ${k.op} ${k.outSize} x ${k.reduceSize}`;
-    case "softmax":
-    case "norm":
-      return `${k.kind} ${k.rows} x ${k.cols}`;
-    default: {
-      const shape = (k as { out?: { view: View } }).out?.view.shape;
-      return shape ? `${k.kind} [${shape.join(",")}]` : k.kind;
-    }
-  }
-}
 
 const argv = Deno.args;
 const opt = (k: string, d: number) => {
