@@ -44,11 +44,10 @@ import {
   type Tensor,
 } from "../mod.ts";
 import { compile } from "../src/tensor/compile.ts";
-import { setReplayProfiler } from "../src/tensor/compile.ts";
 import { Generator } from "../src/tensor/random.ts";
 import { noGrad } from "../src/tensor/tensor.ts";
 import { disposeBatch } from "../src/core/train_step.ts";
-import { describe } from "./kernel_groups.ts";
+import { profileReplays } from "./kernel_groups.ts";
 import { type Env, makeEnvSync, PixelObservation, Rng } from "../src/envs/mod.ts";
 
 interface Workload {
@@ -152,20 +151,7 @@ async function profile(name: string): Promise<void> {
   };
   // The profiled replays.
   for (let i = 0; i < 2; i++) await full();
-  const groups = new Map<string, { ms: number; n: number; flop: number }>();
-  setReplayProfiler((k, ms) => {
-    const key = describe(k);
-    const g = groups.get(key) ?? { ms: 0, n: 0, flop: 0 };
-    g.ms += ms;
-    g.n++;
-    if (k.kind === "matmul") g.flop += 2 * k.m * k.n * k.k * k.batch.reduce((a, b) => a * b, 1);
-    groups.set(key, g);
-  }, clock);
-  const t0 = clock();
-  for (let i = 0; i < steps; i++) await full();
-  const profiled = (clock() - t0) / steps;
-  setReplayProfiler(null);
-  const rows = [...groups.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const { rows, perRun: profiled } = await profileReplays(full, steps, clock);
   const kernels = rows.reduce((s, [, g]) => s + g.n, 0) / steps;
   const total = rows.reduce((s, [, g]) => s + g.ms, 0) / steps;
   const byKind = new Map<string, number>();

@@ -7,6 +7,7 @@
 
 import type { Kernel } from "../src/backend/types.ts";
 import type { View } from "../src/ir/view.ts";
+import { setReplayProfiler } from "../src/tensor/compile.ts";
 
 /** `n` row-major, `t` transposed (column-major), `s` anything else, for the last two axes. */
 export function layout(v: View): string {
@@ -37,4 +38,43 @@ export function describe(k: Kernel): string {
       return shape ? `${k.kind} [${shape.join(",")}]` : k.kind;
     }
   }
+}
+
+/** Time and count of one kernel group over the profiled replays. */
+export interface KernelGroup {
+  /** Milliseconds summed over the replays. */
+  ms: number;
+  /** Kernels run. */
+  n: number;
+  /** Floating-point operations of the group's matmuls. */
+  flop: number;
+}
+
+/**
+ * Runs `run` `steps` times with every replayed kernel timed by `clock` and grouped by
+ * {@link describe}; returns the groups (largest first) and the time per run. Shared by the
+ * profiling benches so each groups kernels the same way.
+ */
+export async function profileReplays(
+  run: () => Promise<void>,
+  steps: number,
+  clock: () => number,
+): Promise<{ rows: [string, KernelGroup][]; perRun: number }> {
+  const groups = new Map<string, KernelGroup>();
+  setReplayProfiler((k, ms) => {
+    const key = describe(k);
+    const g = groups.get(key) ?? { ms: 0, n: 0, flop: 0 };
+    g.ms += ms;
+    g.n++;
+    if (k.kind === "matmul") g.flop += 2 * k.m * k.n * k.k * k.batch.reduce((a, b) => a * b, 1);
+    groups.set(key, g);
+  }, clock);
+  const t0 = clock();
+  try {
+    for (let i = 0; i < steps; i++) await run();
+  } finally {
+    setReplayProfiler(null);
+  }
+  const perRun = (clock() - t0) / steps;
+  return { rows: [...groups.entries()].sort((a, b) => b[1].ms - a[1].ms), perRun };
 }

@@ -16,10 +16,9 @@
 import process from "node:process";
 import * as wf from "../mod.ts";
 import { realizeAsync } from "../tensor.ts";
-import { setReplayProfiler } from "../src/tensor/compile.ts";
 import { Generator, rand, randn } from "../src/tensor/random.ts";
 import { keep } from "../src/tensor/tensor.ts";
-import { describe } from "./kernel_groups.ts";
+import { profileReplays } from "./kernel_groups.ts";
 
 type Tensor = wf.Tensor;
 
@@ -98,20 +97,7 @@ const clock = cpuClock
   : () => performance.now();
 const run = await setup(w);
 for (let i = 0; i < 2; i++) await run();
-const groups = new Map<string, { ms: number; n: number; flop: number }>();
-setReplayProfiler((k, ms) => {
-  const key = describe(k);
-  const g = groups.get(key) ?? { ms: 0, n: 0, flop: 0 };
-  g.ms += ms;
-  g.n++;
-  if (k.kind === "matmul") g.flop += 2 * k.m * k.n * k.k * k.batch.reduce((a, b) => a * b, 1);
-  groups.set(key, g);
-}, clock);
-const t0 = clock();
-for (let i = 0; i < steps; i++) await run();
-const wall = (clock() - t0) / steps;
-setReplayProfiler(null);
-const rows = [...groups.entries()].sort((a, b) => b[1].ms - a[1].ms);
+const { rows, perRun: wall } = await profileReplays(run, steps, clock);
 const total = rows.reduce((s, [, g]) => s + g.ms, 0) / steps;
 const byKind = new Map<string, number>();
 for (const [key, g] of rows) {
