@@ -5,7 +5,7 @@
  * greedy evaluations (the actor's mode).
  *
  *   deno run -A examples/learn_cartpole_dreamerv3.ts [--steps 20000] [--seed 0]
- *     [--out outputs/learning/dreamerv3] [--pixels]
+ *     [--out outputs/learning/dreamerv3] [--pixels] [--actor-entropy 3e-4] [--cnn-depth N]
  *
  * `--pixels` learns from 64x64 RGB frames of the built-in renderer (the CNN encoder and decoder)
  * instead of the 4 state values.
@@ -59,6 +59,7 @@ const flags = parseFlags(Deno.args, {
   hidden: 0,
   units: 0,
   cnnDepth: 0, // channels of the first conv stage (doubling per stage); the preset's is 3
+  actorEntropy: 0, // entropy bonus of the actor (0: the preset's, official 3e-4)
   // Learn from 64x64 RGB frames of the built-in renderer (PixelObservation) instead of the state.
   pixels: false,
 });
@@ -79,9 +80,9 @@ const modelConfig = {
   horizon: flags.horizon,
   seed: flags.seed,
   ...Object.fromEntries(
-    (["deter", "stoch", "classes", "hidden", "units", "cnnDepth"] as const).filter((k) =>
-      flags[k] > 0
-    )
+    (["deter", "stoch", "classes", "hidden", "units", "cnnDepth", "actorEntropy"] as const).filter((
+      k,
+    ) => flags[k] > 0)
       .map((k) => [k, flags[k]]),
   ),
 };
@@ -114,6 +115,7 @@ await runLearning({
       hidden: model.config.hidden,
       units: model.config.units,
       cnnDepth: model.config.cnnDepth,
+      actorEntropy: model.config.actorEntropy,
       imagLength: model.config.imagLength,
       horizon: model.config.horizon,
       optimizer: model.config.optimizer,

@@ -139,7 +139,10 @@ export interface EvaluateOptions {
   readonly episodes: number;
   /** Episode `i` resets the environment with seed `seed + i`. */
   readonly seed: number;
-  /** Longest episode when the environment has no time limit (default 1000). */
+  /**
+   * Longest episode, cut there as truncated even when the environment's own time limit is longer
+   * (default: the environment's time limit, or 1000 steps when it has none).
+   */
   readonly maxSteps?: number;
   /** The run's step, passed to the controller as `envStep` (default 0). */
   readonly envStep?: number;
@@ -169,7 +172,7 @@ export async function evaluateController<S>(
 ): Promise<{ returns: number[]; lengths: number[] }> {
   const returns: number[] = [];
   const lengths: number[] = [];
-  const limit = Number.isFinite(env.maxEpisodeSteps) ? Infinity : (o.maxSteps ?? 1000);
+  const limit = o.maxSteps ?? (Number.isFinite(env.maxEpisodeSteps) ? Infinity : 1000);
   const space = env.actionSpace;
   for (let i = 0; i < o.episodes; i++) {
     let obs: Observation = env.reset({ seed: o.seed + i }).obs;

@@ -49,7 +49,11 @@ export interface OnlineOptions {
   readonly defaultCallbacks?: boolean;
   /** A ready-made training step (kept by the caller; by default one is built and freed). */
   readonly trainStep?: TrainStep;
-  /** Longest evaluation episode when the environment has no time limit (default 1000). */
+  /**
+   * Longest evaluation episode in decisions (default 1000), also on environments whose own time
+   * limit is longer (an Atari game's 27,000 decisions would make every evaluation of a policy
+   * that never serves take hours); a shorter time limit of the environment ends episodes first.
+   */
   readonly evalMaxSteps?: number;
   /** Where notes go (default: stderr). */
   readonly log?: (message: string) => void;

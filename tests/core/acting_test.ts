@@ -85,6 +85,20 @@ Deno.test("acting: evaluation episodes (returns, lengths, recorded steps, contro
   const unlimited = makeEnvSync("Pendulum-v1", { maxEpisodeSteps: Infinity });
   const c = await evaluateController(unlimited, controller, { episodes: 1, seed: 0, maxSteps: 5 });
   assert.deepEqual(c.lengths, [5]);
+  // maxSteps also cuts an environment whose own time limit is longer (the online loop's cap on a
+  // 27,000-decision Atari game); the environment's shorter limit ends episodes first.
+  const long = makeEnvSync("Pendulum-v1", { maxEpisodeSteps: 50 });
+  const d = await evaluateController(long, controller, {
+    episodes: 2,
+    seed: 0,
+    maxSteps: 6,
+    record,
+  });
+  assert.deepEqual(d.lengths, [6, 6]);
+  const e = await evaluateController(long, controller, { episodes: 1, seed: 0, maxSteps: 80 });
+  assert.deepEqual(e.lengths, [50]);
+  const f = await evaluateController(long, controller, { episodes: 1, seed: 0 });
+  assert.deepEqual(f.lengths, [50], "without maxSteps the environment's own limit holds");
 });
 
 Deno.test("acting: a NaN from the controller stops the evaluation with a ContractError", async () => {
