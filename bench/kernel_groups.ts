@@ -40,13 +40,30 @@ export function describe(k: Kernel): string {
   }
 }
 
+/**
+ * Floating-point operations of a kernel's multiply-adds (2 each), as PyTorch's FlopCounterMode
+ * counts them: matmuls `2 * batch * m * n * k`; convolutions `2 * n * cout * cin * kh * kw`
+ * times the output pixels (the input pixels for transposed ones), weight gradients as their
+ * forward. Other kernels: 0.
+ */
+export function kernelFlops(k: Kernel): number {
+  if (k.kind === "matmul") return 2 * k.m * k.n * k.k * k.batch.reduce((a, b) => a * b, 1);
+  if (k.kind === "conv") {
+    const g = k.geom;
+    const transposed = k.mode === "convTranspose2d" || k.mode === "convTranspose2dWeightGrad";
+    const pixels = transposed ? g.h * g.w : g.outH * g.outW;
+    return 2 * g.n * g.cout * g.cin * g.kh * g.kw * pixels;
+  }
+  return 0;
+}
+
 /** Time and count of one kernel group over the profiled replays. */
 export interface KernelGroup {
   /** Milliseconds summed over the replays. */
   ms: number;
   /** Kernels run. */
   n: number;
-  /** Floating-point operations of the group's matmuls. */
+  /** Floating-point operations of the group's matmuls and convolutions ({@link kernelFlops}). */
   flop: number;
 }
 
@@ -66,7 +83,7 @@ export async function profileReplays(
     const g = groups.get(key) ?? { ms: 0, n: 0, flop: 0 };
     g.ms += ms;
     g.n++;
-    if (k.kind === "matmul") g.flop += 2 * k.m * k.n * k.k * k.batch.reduce((a, b) => a * b, 1);
+    g.flop += kernelFlops(k);
     groups.set(key, g);
   }, clock);
   const t0 = clock();

@@ -4,8 +4,11 @@ would write them (eager, 2 threads; optionally torch.compile), run as a worker p
 Protocol (one JSON object per line on stdout, commands on stdin):
   start:   python torch_compare.py WORKLOAD [--compile]   -> {"ready": true, "params": N, ...}
   "run K"  -> runs the workload K times             -> {"ms": [...]} (one entry per run)
+  "flops"  -> {"flops": N, "by_op": {...}}           (one call counted, see count_flops)
   "rss"    -> {"peak_rss_mb": x}                     (peak resident set of this process)
   "quit"   -> exits
+Counting only: python torch_compare.py WORKLOAD --flops  -> prints the "flops" answer and exits
+(no warm-up, no timing: it needs no quiet machine).
 Workloads: matmul512, dreamer-ci, tdmpc2-ci, tdmpc2-5m, tdmpc2-5m-plan, tdmpc2-cheetah,
 tdmpc2-cheetah-plan (the size and planner of the HalfCheetah-v5 evidence runs), dreamer-12m-vec,
 dreamer-12m-img, dreamer-12m-imag.
@@ -655,6 +658,20 @@ def build(name, compiled):
     raise SystemExit(f"unknown workload {name}")
 
 
+def count_flops(step):
+    """Floating-point operations of one call of `step`, counted by PyTorch's FlopCounterMode:
+    the matmul family (mm, addmm, bmm, baddbmm) and convolutions, 2 per multiply-add, forward and
+    backward (a training step's backward runs inside the call). Elementwise work, norms, softmax
+    and the optimizer are not counted: the figure is the GEMM work a BLAS has to do."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    mode = FlopCounterMode(display=False)
+    with mode:
+        step()
+    by_op = {str(op).removeprefix("aten."): n for op, n in mode.get_flop_counts()["Global"].items()}
+    return {"flops": mode.get_total_flops(), "by_op": by_op}
+
+
 def blas_info():
     cfg = torch.__config__.show()
     blas = "unknown"
@@ -673,6 +690,12 @@ def main():
     name = sys.argv[1]
     compiled = "--compile" in sys.argv
     t0 = time.perf_counter()
+    if "--flops" in sys.argv:
+        if compiled:
+            raise SystemExit("--flops counts the eager workload: drop --compile")
+        step, _ = build(name, False)
+        print(json.dumps(count_flops(step)), flush=True)
+        return
     step, model = build(name, compiled)
     warm = 2 if name.startswith("dreamer-12m") else 3
     for _ in range(warm):
@@ -698,6 +721,9 @@ def main():
                 step()
                 ms.append((time.perf_counter() - t) * 1e3)
             print(json.dumps({"ms": ms}), flush=True)
+        elif cmd[0] == "flops":
+            # FlopCounterMode does not see inside torch.compile's graphs
+            print(json.dumps(count_flops(step) if not compiled else {"flops": None}), flush=True)
         elif cmd[0] == "rss":
             print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
         elif cmd[0] == "quit":

@@ -15,6 +15,12 @@
  * `torch.compile` (inductor) columns where compiling works on this machine. Threads: ours use
  * every core (WORLDFLUX_CPU_THREADS), PyTorch WORLDFLUX_TORCH_THREADS (default 2).
  *
+ * `--flops` adds a second table: floating-point operations per call (matmuls and convolutions,
+ * 2 per multiply-add; PyTorch's counted by its FlopCounterMode, ours summed over the kernels of one
+ * compiled replay, see `kernelFlops` in kernel_groups.ts), each side's achieved GFLOP/s, and the
+ * GFLOP/s our side would need for the issue's target ratio (`TARGETS`). With `--rounds 0` nothing
+ * is timed: the counts alone, which need no quiet machine.
+ *
  * `--base DIR` adds our side from another checkout (e.g. an older commit with this file copied
  * into its bench/) as a "before" column: before and after in the same run.
  *
@@ -25,6 +31,8 @@
  */
 
 import { cpuThreads } from "../src/backend/device.ts";
+import { profileReplays } from "./kernel_groups.ts";
+import { matmulFlops } from "./peers/util.ts";
 
 /** Splits a text stream into lines (JSR, home of @std/streams, is not reachable here). */
 function lineStream(): TransformStream<string, string> {
@@ -67,6 +75,25 @@ const LABELS: Record<Workload, string> = {
   "dreamer-12m-img": "`dreamerv3:size12m` world-model step, 64x64x3 images, B16 T64",
   "dreamer-12m-imag": "`dreamerv3:size12m` imagination, 15 steps, B16",
 };
+
+/**
+ * The ratio PyTorch time / ours each workload must reach (issue 13: every row 1.5x, the ci rows
+ * 3x; issue 12: the `tdmpc2:5m` plan 1.3x). matmul512's bar is absolute: `MATMUL_TARGET_GFLOPS`.
+ */
+const TARGETS: Record<Workload, number> = {
+  "matmul512": NaN,
+  "dreamer-ci": 3,
+  "tdmpc2-ci": 3,
+  "tdmpc2-5m": 1.5,
+  "tdmpc2-5m-plan": 1.3,
+  "tdmpc2-cheetah": 1.5,
+  "tdmpc2-cheetah-plan": 1.5,
+  "dreamer-12m-vec": 1.5,
+  "dreamer-12m-img": 1.5,
+  "dreamer-12m-imag": 1.5,
+};
+/** Issue 13's matmul bar: 100 GFLOP/s at 512 on 2 threads. */
+const MATMUL_TARGET_GFLOPS = 100;
 
 // ------------------------------------------------------------------------------------------------
 // Worker side (ours): `--worker <workload>`; line protocol shared with torch_compare.py.
@@ -220,6 +247,16 @@ async function worker(w: Workload): Promise<void> {
         ms.push(performance.now() - t);
       }
       say({ ms });
+    } else if (cmd === "flops") {
+      // One call's matmul and convolution flops, summed over the kernels its compiled replay
+      // runs (matmul512 is not a compiled call: its chain is counted from the shapes).
+      if (w === "matmul512") say({ flops: matmulFlops(512, 10) });
+      else {
+        const side = sides[Object.keys(sides)[0]];
+        const { rows } = await profileReplays(side.run, 1, () => performance.now());
+        const flops = rows.reduce((s, [, g]) => s + g.flop, 0);
+        say({ flops: flops || null, kernels: rows.reduce((s, [, g]) => s + g.n, 0) });
+      }
     } else if (cmd === "rss") say({ peak_rss_mb: peakRssMb() });
     else if (cmd === "quit") break;
   }
@@ -317,6 +354,8 @@ interface Column {
   readonly ms: number[];
   rss: number;
   params: number;
+  /** Flops of one call (`--flops`; null: not counted). */
+  flops?: number | null;
   error?: string;
 }
 
@@ -332,6 +371,7 @@ interface Args {
   rounds: number;
   iters: number | null;
   compile: boolean;
+  flops: boolean;
   md: string | null;
 }
 
@@ -352,6 +392,7 @@ function parseArgs(argv: string[]): Args {
     rounds: Number(get("--rounds") ?? 5),
     iters: get("--iters") ? Number(get("--iters")) : null,
     compile: argv.includes("--compile"),
+    flops: argv.includes("--flops"),
     md: get("--md") ?? null,
   };
 }
@@ -409,7 +450,7 @@ async function compare(w: Workload, args: Args, py: string | null, info: Record<
   const pids = procs.map((p) => p.proc.pid);
   // Calls per block: about 2 s of the slowest side (at least 2).
   let iters = args.iters;
-  if (iters === null) {
+  if (iters === null && args.rounds > 0) {
     let slow = 0;
     for (const p of procs) {
       for (const [i] of p.cols.entries()) {
@@ -432,6 +473,14 @@ async function compare(w: Workload, args: Args, py: string | null, info: Record<
     }
   }
   for (const p of procs) {
+    if (args.flops) {
+      // ours (first side) and eager PyTorch; the others run the same work as one of these
+      const c = p.cols[0];
+      if (c.name === "ours" || c.name === "torch") {
+        const f = (await p.proc.ask("flops")).flops;
+        c.flops = typeof f === "number" ? f : null;
+      }
+    }
     const rss = Number((await p.proc.ask("rss")).peak_rss_mb);
     for (const c of p.cols) c.rss = rss;
     await p.proc.close();
@@ -484,7 +533,7 @@ function table(results: Result[], info: Record<string, unknown>, args: Args): st
       ratio(th, ours),
       ...(hasCompile ? [cell(tc), ratio(tc, ours)] : []),
       `${fmt(ours.rss, 0)} / ${th ? fmt(th.rss, 0) : "-"}`,
-      `${median(loads)}% (max ${Math.max(...loads)}%)`,
+      loads.length ? `${median(loads)}% (max ${Math.max(...loads)}%)` : "-",
     ];
     lines.push(`| ${cells.join(" | ")} |`);
     const jax = col("jax-js-wasm");
@@ -513,6 +562,53 @@ function table(results: Result[], info: Record<string, unknown>, args: Args): st
   ].join("\n");
 }
 
+/**
+ * The `--flops` table: flops per call of each side, the GFLOP/s each achieved (flops over the
+ * median time), and what ours needs to reach the workload's target: our flops in PyTorch's median
+ * time divided by the target ratio (matmul512: the absolute bar).
+ */
+function flopsTable(results: Result[]): string {
+  const head = [
+    "workload",
+    "GFLOP per call PyTorch / ours",
+    "PyTorch GFLOP/s",
+    "ours GFLOP/s",
+    "target",
+    "ours needs GFLOP/s",
+  ];
+  const lines = [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`];
+  const g = (f: number | null | undefined) => (f ? fmt(f / 1e9, 2) : "-");
+  for (const r of results) {
+    const col = (n: string) => r.columns.find((c) => c.name === n);
+    const ours = col("ours")!, th = col("torch");
+    const rate = (c: Column | undefined) =>
+      c?.flops && c.ms.length ? fmt(c.flops / (median(c.ms) * 1e6)) : "-";
+    const isMatmul = r.workload === "matmul512";
+    const target = TARGETS[r.workload];
+    const needs = isMatmul
+      ? fmt(MATMUL_TARGET_GFLOPS)
+      : ours.flops && th?.ms.length
+      ? fmt(ours.flops * target / (median(th.ms) * 1e6))
+      : "-";
+    const cells = [
+      LABELS[r.workload],
+      `${g(th?.flops)} / ${g(ours.flops)}`,
+      rate(th),
+      rate(ours),
+      isMatmul ? `${MATMUL_TARGET_GFLOPS} GFLOP/s` : `${target}x`,
+      needs,
+    ];
+    lines.push(`| ${cells.join(" | ")} |`);
+  }
+  return [
+    "Floating-point operations of the matmuls and convolutions of one call (2 per multiply-add, " +
+    "forward and backward; PyTorch: FlopCounterMode; ours: the kernels of one compiled replay). " +
+    "GFLOP/s = flops / median time; ours needs = our flops x target / PyTorch's median time.",
+    "",
+    ...lines,
+  ].join("\n");
+}
+
 async function main(argv: string[]): Promise<void> {
   const wi = argv.indexOf("--worker");
   if (wi >= 0) return await worker(argv[wi + 1] as Workload);
@@ -528,7 +624,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const out = `Measured ${t0.toISOString().slice(0, 16).replace("T", " ")} UTC, ${
     Math.round((Date.now() - t0.getTime()) / 60000)
-  } min.\n\n${table(results, info, args)}\n`;
+  } min.\n\n${table(results, info, args)}\n${args.flops ? `\n${flopsTable(results)}\n` : ""}`;
   console.log(out);
   if (args.md) await Deno.writeTextFile(args.md, out);
 }
