@@ -577,7 +577,8 @@ function flopsTable(results: Result[]): string {
     "ours needs GFLOP/s",
   ];
   const lines = [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`];
-  const g = (f: number | null | undefined) => (f ? fmt(f / 1e9, 2) : "-");
+  const g = (f: number | null | undefined) =>
+    !f ? "-" : f < 1e9 ? (f / 1e9).toFixed(3) : fmt(f / 1e9, 2);
   for (const r of results) {
     const col = (n: string) => r.columns.find((c) => c.name === n);
     const ours = col("ours")!, th = col("torch");
