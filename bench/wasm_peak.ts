@@ -80,6 +80,22 @@ export function peakFunction(
   return inst.exports.peak as (iters: number, a: number, b: number) => number;
 }
 
+/**
+ * Operands of the fusion probe: one chain from 0, two updates `acc * a + b` give `b * a + b`,
+ * where `b * a = -(1 - 2^-46)` rounds to -1 in f32: a fused multiply-add returns
+ * `2^-23 + 2^-46`, a multiply then an add `2^-23`.
+ */
+export const FUSION_PROBE = { a: -(1 - 2 ** -23), b: 1 + 2 ** -23 } as const;
+
+/**
+ * Whether `f32x4.relaxed_madd` runs as one fused multiply-add here (V8 emits an FMA instruction
+ * when the CPU has one; otherwise a multiply and an add, and the "fma" rows measure those).
+ */
+export function maddFused(): boolean {
+  const r = peakFunction("fma", 1, 1)(2, FUSION_PROBE.a, FUSION_PROBE.b);
+  return r === 2 ** -23 + 2 ** -46;
+}
+
 /** Flops of one `peak(iters)` call: 4 lanes x 2 (multiply and add) per chain update. */
 export function peakFlops(iters: number, accumulators: number, unroll: number): number {
   return iters * unroll * accumulators * 8;
@@ -296,7 +312,8 @@ async function main(argv: string[]): Promise<void> {
   const lines = [
     `CPU: ${cpu} (family ${family}), ${navigator.hardwareConcurrency} threads; Deno ` +
     `${Deno.version.deno}, V8 ${Deno.version.v8}. Clock (dependent i32.add chain, 1 thread): ` +
-    `${ghz.toFixed(2)} GHz. Best of ${reps} runs of ${seconds} s.`,
+    `${ghz.toFixed(2)} GHz. Best of ${reps} runs of ${seconds} s. f32x4.relaxed_madd fused ` +
+    `(one FMA instruction): ${maddFused() ? "yes" : "no"}.`,
     "",
     "| multiply-add | accumulators | 1 thread GFLOP/s | flops/cycle | 2 threads GFLOP/s total (slowest thread) |",
     "| --- | --- | --- | --- | --- |",

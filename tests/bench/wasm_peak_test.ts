@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import {
   CLOCK_CHAIN,
   clockModule,
+  FUSION_PROBE,
+  maddFused,
   peakFlops,
   peakFunction,
   peakModule,
@@ -22,6 +24,15 @@ Deno.test("peak loop: every chain does iters x unroll updates acc = acc * a + b"
     assert.equal(peakFunction(kind, 3, 1)(0, 2, 1), 0 + 1 + 2, kind);
   }
   assert.equal(peakFlops(3, 4, 2), 3 * 2 * 4 * 4 * 2);
+});
+
+Deno.test("fusion probe: mul+add rounds the product, relaxed_madd either way", () => {
+  const { a, b } = FUSION_PROBE;
+  assert.equal(Math.fround(a), a);
+  assert.equal(Math.fround(b), b);
+  assert.equal(peakFunction("mul+add", 1, 1)(2, a, b), 2 ** -23);
+  const fma = peakFunction("fma", 1, 1)(2, a, b);
+  assert.equal(fma, maddFused() ? 2 ** -23 + 2 ** -46 : 2 ** -23);
 });
 
 Deno.test("clock loop: iters x CLOCK_CHAIN dependent additions", () => {
