@@ -47,7 +47,7 @@ import { compile } from "../src/tensor/compile.ts";
 import { Generator } from "../src/tensor/random.ts";
 import { noGrad } from "../src/tensor/tensor.ts";
 import { disposeBatch } from "../src/core/train_step.ts";
-import { profileReplays } from "./kernel_groups.ts";
+import { kernelReport, profileReplays } from "./kernel_groups.ts";
 import { type Env, makeEnvSync, PixelObservation, Rng } from "../src/envs/mod.ts";
 
 interface Workload {
@@ -152,13 +152,7 @@ async function profile(name: string): Promise<void> {
   // The profiled replays.
   for (let i = 0; i < 2; i++) await full();
   const { rows, perRun: profiled } = await profileReplays(full, steps, clock);
-  const kernels = rows.reduce((s, [, g]) => s + g.n, 0) / steps;
-  const total = rows.reduce((s, [, g]) => s + g.ms, 0) / steps;
-  const byKind = new Map<string, number>();
-  for (const [key, g] of rows) {
-    const kind = key.split(" ")[0];
-    byKind.set(kind, (byKind.get(kind) ?? 0) + g.ms / steps);
-  }
+  const report = kernelReport(rows, steps, top, "upd");
   const c = model.config;
   console.log(
     `\n== ${name}: obs [${env.observationSpace.shape}], ${w.actions} actions, ${w.preset} ` +
@@ -167,27 +161,10 @@ async function profile(name: string): Promise<void> {
   );
   const unit = cpuClock ? "ms CPU" : "ms";
   console.log(
-    `profiled: ${profiled.toFixed(1)} ${unit} per update, kernels ${total.toFixed(1)} ms, ` +
-      `${kernels} kernels, ${
-        (rows.reduce((s, [, g]) => s + g.flop, 0) / steps / 1e9).toFixed(2)
-      } ` +
-      `GFLOP`,
+    `profiled: ${profiled.toFixed(1)} ${unit} per update, kernels ${report.totalMs.toFixed(1)} ` +
+      `ms, ${report.kernels} kernels, ${report.gflop.toFixed(2)} GFLOP`,
   );
-  console.log(
-    "by kind: " +
-      [...byKind.entries()].sort((a, b) => b[1] - a[1]).map(([k, ms]) => `${k} ${ms.toFixed(1)}`)
-        .join(", "),
-  );
-  console.log("ms/upd  share  count  GFLOP/s  kernel");
-  for (const [key, g] of rows.slice(0, top)) {
-    const ms = g.ms / steps;
-    const gf = g.flop ? (g.flop / (g.ms * 1e6)).toFixed(1) : "";
-    console.log(
-      `${ms.toFixed(2).padStart(7)}  ${(100 * ms / total).toFixed(1).padStart(4)}%  ${
-        String(g.n / steps).padStart(5)
-      }  ${gf.padStart(7)}  ${key}`,
-    );
-  }
+  for (const line of report.lines) console.log(line);
   if (hash) {
     // The trained parameters after the warm-up and profiled updates (fixed seeds): a change
     // that must not alter results prints the same hash before and after.

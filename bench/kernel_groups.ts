@@ -95,3 +95,50 @@ export async function profileReplays(
   const perRun = (clock() - t0) / steps;
   return { rows: [...groups.entries()].sort((a, b) => b[1].ms - a[1].ms), perRun };
 }
+
+/** Per-run totals of profiled kernel groups and the breakdown the profiling benches print. */
+export interface KernelReport {
+  /** Kernel milliseconds per run. */
+  totalMs: number;
+  /** Kernels per run. */
+  kernels: number;
+  /** GFLOP of matmuls and convolutions per run. */
+  gflop: number;
+  /** "by kind" line, then the table of the `top` largest groups (per run). */
+  lines: string[];
+}
+
+/**
+ * Sums {@link profileReplays}' groups per run and formats the breakdown by kernel kind and the
+ * table of the largest groups, so step_profile and dreamer_update_profile report alike.
+ */
+export function kernelReport(
+  rows: [string, KernelGroup][],
+  steps: number,
+  top: number,
+  per: string,
+): KernelReport {
+  const sum = (f: (g: KernelGroup) => number) => rows.reduce((s, [, g]) => s + f(g), 0) / steps;
+  const totalMs = sum((g) => g.ms);
+  const byKind = new Map<string, number>();
+  for (const [key, g] of rows) {
+    const kind = key.split(" ")[0];
+    byKind.set(kind, (byKind.get(kind) ?? 0) + g.ms / steps);
+  }
+  const lines = [
+    "by kind: " +
+    [...byKind.entries()].sort((a, b) => b[1] - a[1]).map(([k, ms]) => `${k} ${ms.toFixed(1)}`)
+      .join(", "),
+    `ms/${per.padEnd(4)}  share  count  GFLOP/s  kernel`,
+  ];
+  for (const [key, g] of rows.slice(0, top)) {
+    const ms = g.ms / steps;
+    const gf = g.flop ? (g.flop / (g.ms * 1e6)).toFixed(1) : "";
+    lines.push(
+      `${ms.toFixed(2).padStart(7)}  ${(100 * ms / totalMs).toFixed(1).padStart(4)}%  ${
+        String(g.n / steps).padStart(5)
+      }  ${gf.padStart(7)}  ${key}`,
+    );
+  }
+  return { totalMs, kernels: sum((g) => g.n), gflop: sum((g) => g.flop) / 1e9, lines };
+}

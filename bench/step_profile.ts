@@ -18,7 +18,7 @@ import * as wf from "../mod.ts";
 import { realizeAsync } from "../tensor.ts";
 import { Generator, rand, randn } from "../src/tensor/random.ts";
 import { keep } from "../src/tensor/tensor.ts";
-import { profileReplays } from "./kernel_groups.ts";
+import { kernelReport, profileReplays } from "./kernel_groups.ts";
 
 type Tensor = wf.Tensor;
 
@@ -98,29 +98,11 @@ const clock = cpuClock
 const run = await setup(w);
 for (let i = 0; i < 2; i++) await run();
 const { rows, perRun: wall } = await profileReplays(run, steps, clock);
-const total = rows.reduce((s, [, g]) => s + g.ms, 0) / steps;
-const byKind = new Map<string, number>();
-for (const [key, g] of rows) {
-  const kind = key.split(" ")[0];
-  byKind.set(kind, (byKind.get(kind) ?? 0) + g.ms / steps);
-}
+const report = kernelReport(rows, steps, top, "step");
 console.log(
   `${w}: ${wall.toFixed(1)} ms ${cpuClock ? "CPU" : ""} per step (profiled), kernels ` +
-    `${total.toFixed(1)} ms, ${rows.reduce((s, [, g]) => s + g.n, 0) / steps} kernels per ` +
-    `step, ${(rows.reduce((s, [, g]) => s + g.flop, 0) / steps / 1e9).toFixed(2)} GFLOP`,
+    `${report.totalMs.toFixed(1)} ms, ${report.kernels} kernels per step, ` +
+    `${report.gflop.toFixed(2)} GFLOP`,
 );
-console.log(
-  [...byKind.entries()].sort((a, b) => b[1] - a[1]).map(([k, ms]) => `${k} ${ms.toFixed(1)}`)
-    .join(", "),
-);
-console.log("ms/step  share  count  GFLOP/s  kernel");
-for (const [key, g] of rows.slice(0, top)) {
-  const ms = g.ms / steps;
-  const gf = g.flop ? (g.flop / (g.ms * 1e6)).toFixed(1) : "";
-  console.log(
-    `${ms.toFixed(2).padStart(7)}  ${(100 * ms / total).toFixed(1).padStart(4)}%  ${
-      String(g.n / steps).padStart(5)
-    }  ${gf.padStart(7)}  ${key}`,
-  );
-}
+for (const line of report.lines) console.log(line);
 Deno.exit(0);
