@@ -33,7 +33,6 @@
  * @module
  */
 
-import process from "node:process";
 import {
   createTrainStep,
   createWorldModel,
@@ -47,7 +46,7 @@ import { compile } from "../src/tensor/compile.ts";
 import { Generator } from "../src/tensor/random.ts";
 import { noGrad } from "../src/tensor/tensor.ts";
 import { disposeBatch } from "../src/core/train_step.ts";
-import { kernelReport, profileReplays } from "./kernel_groups.ts";
+import { kernelReport, profileClock, profileReplays } from "./kernel_groups.ts";
 import { type Env, makeEnvSync, PixelObservation, Rng } from "../src/envs/mod.ts";
 
 interface Workload {
@@ -96,12 +95,7 @@ const names = argv.filter((a, i) => !a.startsWith("--") && !argv[i - 1]?.match(/
 const cpuClock = argv.includes("--cpu");
 const split = !argv.includes("--no-split");
 const hash = argv.includes("--hash");
-const clock = cpuClock
-  ? () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e3;
-  }
-  : () => performance.now();
+const clock = profileClock(cpuClock);
 
 /** Mean ms per call of `run` over `steps` calls after 2 warm-up calls (unprofiled). */
 async function timeIt(run: () => Promise<void>): Promise<number> {

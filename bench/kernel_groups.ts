@@ -5,6 +5,7 @@
  * @module
  */
 
+import process from "node:process";
 import type { Kernel } from "../src/backend/types.ts";
 import type { View } from "../src/ir/view.ts";
 import { setReplayProfiler } from "../src/tensor/compile.ts";
@@ -141,4 +142,17 @@ export function kernelReport(
     );
   }
   return { totalMs, kernels: sum((g) => g.n), gflop: sum((g) => g.flop) / 1e9, lines };
+}
+
+/**
+ * The profiling benches' clock in ms: the process's CPU time (`--cpu`: each kernel's own work,
+ * little disturbed by other processes with one thread) or the wall clock.
+ */
+export function profileClock(cpuTime: boolean): () => number {
+  return cpuTime
+    ? () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e3;
+    }
+    : () => performance.now();
 }

@@ -13,12 +13,11 @@
  * @module
  */
 
-import process from "node:process";
 import * as wf from "../mod.ts";
 import { realizeAsync } from "../tensor.ts";
 import { Generator, rand, randn } from "../src/tensor/random.ts";
 import { keep } from "../src/tensor/tensor.ts";
-import { kernelReport, profileReplays } from "./kernel_groups.ts";
+import { kernelReport, profileClock, profileReplays } from "./kernel_groups.ts";
 
 type Tensor = wf.Tensor;
 
@@ -89,12 +88,7 @@ const opt = (k: string, d: number) => {
 };
 const steps = opt("--steps", 3), top = opt("--top", 30);
 const cpuClock = argv.includes("--cpu");
-const clock = cpuClock
-  ? () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e3;
-  }
-  : () => performance.now();
+const clock = profileClock(cpuClock);
 const run = await setup(w);
 for (let i = 0; i < 2; i++) await run();
 const { rows, perRun: wall } = await profileReplays(run, steps, clock);

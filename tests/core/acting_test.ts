@@ -88,12 +88,7 @@ Deno.test("acting: evaluation episodes (returns, lengths, recorded steps, contro
   // maxSteps also cuts an environment whose own time limit is longer (the online loop's cap on a
   // 27,000-decision Atari game); the environment's shorter limit ends episodes first.
   const long = makeEnvSync("Pendulum-v1", { maxEpisodeSteps: 50 });
-  const d = await evaluateController(long, controller, {
-    episodes: 2,
-    seed: 0,
-    maxSteps: 6,
-    record,
-  });
+  const d = await evaluateController(long, controller, { episodes: 2, seed: 0, maxSteps: 6 });
   assert.deepEqual(d.lengths, [6, 6]);
   const e = await evaluateController(long, controller, { episodes: 1, seed: 0, maxSteps: 80 });
   assert.deepEqual(e.lengths, [50]);
