@@ -7,7 +7,8 @@
  */
 
 import { fmtShape } from "../errors.ts";
-import { knownIntRange, Tensor } from "../tensor/tensor.ts";
+import { knownIntRange } from "../tensor/creation.ts";
+import { Tensor } from "../tensor/tensor.ts";
 import { type Batch, resolveBatchKey } from "./batch.ts";
 import { ContractError, type ContractViolationKind } from "./errors.ts";
 import { type ActionPayload, type ConditionPayload, primaryTensor } from "./payloads.ts";

@@ -9,7 +9,8 @@
 
 import { FormatError } from "../errors.ts";
 import type { DType } from "../ir/dtype.ts";
-import { readTensors, realize, type Tensor } from "../tensor/tensor.ts";
+import { readTensors } from "../tensor/read.ts";
+import { realize, type Tensor } from "../tensor/tensor.ts";
 import { tensor as makeTensor } from "../tensor/creation.ts";
 import type { DeviceName } from "../backend/types.ts";
 import { writeFileAtomic } from "./atomic.ts";

@@ -8,7 +8,8 @@
 import { DeviceError, fmtShape, ShapeError } from "../errors.ts";
 import type { DeviceName } from "../backend/types.ts";
 import { getBackend } from "../backend/device.ts";
-import { keep, readTensors, Tensor } from "../tensor/tensor.ts";
+import { readTensors } from "../tensor/read.ts";
+import { keep, Tensor } from "../tensor/tensor.ts";
 import { tensor as makeTensor } from "../tensor/creation.ts";
 import { LazyNode } from "../tensor/lazy.ts";
 import { contiguousView } from "../ir/view.ts";

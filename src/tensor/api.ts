@@ -7,7 +7,8 @@
 
 export type { DType, TensorData } from "../ir/dtype.ts";
 export type { DeviceName } from "../backend/types.ts";
-export { type NestedArray, realize, Tensor, type TensorLike } from "./tensor.ts";
+export type { NestedArray } from "./read.ts";
+export { realize, Tensor, type TensorLike } from "./tensor.ts";
 export { noGrad } from "./autograd.ts";
 export {
   arange,

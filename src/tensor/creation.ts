@@ -1,23 +1,20 @@
 /**
- * Creating tensors: from data, filled, ranges, and joining (`concat`, `stack`, `where`, `oneHot`).
+ * Creating tensors: from data, filled, ranges, and joining (`concat`, `stack`, `where`, `oneHot`),
+ * and the internal constructors of tensors over new nodes they build on (a buffer of host data, a
+ * constant, any node: `fromData`, `constant`, `fromNode`).
  * @module
  */
 
 import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
-import type { DeviceName } from "../backend/types.ts";
+import type { Backend, DeviceName } from "../backend/types.ts";
 import { getBackend, getDefaultDevice } from "../backend/device.ts";
 import { assertDType, type DType } from "../ir/dtype.ts";
-import { assertShape, numel } from "../ir/view.ts";
+import { assertShape, contiguousView, numel, type Shape } from "../ir/view.ts";
+import { LazyNode, type NodeOp, type Src } from "./lazy.ts";
 import { concatOp, elementwise } from "./ops.ts";
+import type { NestedArray } from "./read.ts";
 import { composite } from "./scope.ts";
-import {
-  constant,
-  fromData,
-  fromNode,
-  type NestedArray,
-  type Tensor,
-  type TensorLike,
-} from "./tensor.ts";
+import { Tensor, type TensorLike } from "./tensor.ts";
 
 /** Where and as what a new tensor is created. */
 export interface CreateOptions {
@@ -26,6 +23,74 @@ export interface CreateOptions {
   /** Device (default: `getDefaultDevice()`). */
   readonly device?: DeviceName;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tensors over new nodes (what the creation functions below and random.ts build on)
+// ---------------------------------------------------------------------------------------------
+
+/** Creates a tensor over a fresh node. @internal */
+export function fromNode(
+  backend: Backend,
+  shape: Shape,
+  dtype: DType,
+  op: NodeOp,
+  srcs: Src[] = [],
+): Tensor {
+  const node = new LazyNode(backend, [...shape], dtype, op, srcs);
+  return new Tensor(node, contiguousView(shape));
+}
+
+/** A scalar constant node on a backend, broadcast to `shape`. @internal */
+export function constant(backend: Backend, value: number, dtype: DType, shape: Shape = []): Tensor {
+  const node = new LazyNode(backend, [], dtype, { kind: "const", value });
+  const t = new Tensor(node, contiguousView([]));
+  return shape.length ? t.expand(shape) : t;
+}
+
+/** Creates a realized tensor from data on a device. @internal */
+export function fromData(
+  data: Float32Array | Int32Array,
+  shape: Shape,
+  dtype: DType,
+  device: DeviceName = getDefaultDevice(),
+): Tensor {
+  const be = getBackend(device);
+  const n = numel(shape);
+  const buf = be.alloc(n);
+  if (n > 0) be.write(buf, data.length === n ? data : data.subarray(0, n));
+  const node = new LazyNode(be, [...shape], dtype, { kind: "buffer" });
+  node.setBuffer(buf);
+  if (dtype === "int32" && n > 0) {
+    let lo = data[0], hi = data[0];
+    for (let i = 1; i < n; i++) {
+      const v = data[i];
+      if (v < lo) lo = v;
+      else if (v > hi) hi = v;
+    }
+    node.hostRange = [lo, hi];
+  }
+  return new Tensor(node, contiguousView(shape));
+}
+
+/**
+ * The smallest and largest element of an int32 tensor when they are known without reading it
+ * back from its device: it was created from host data (`tensor(...)`) and not written since, and
+ * it shows every element of its storage (a reshape or permutation, not a slice). Null otherwise
+ * (computed on the device, e.g. an argmax). Lets the contract refuse out-of-range action indices
+ * without a device sync.
+ */
+export function knownIntRange(t: Tensor): readonly [number, number] | null {
+  const node = t._node;
+  if (node.op.kind !== "buffer" || node.version !== 0 || !node.hostRange) return null;
+  const v = t._view;
+  if (numel(v.shape) !== numel(node.shape)) return null;
+  if (v.shape.some((d, i) => d > 1 && v.strides[i] === 0)) return null;
+  return node.hostRange;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The creation functions
+// ---------------------------------------------------------------------------------------------
 
 function flatten(data: NestedArray, shape: number[], out: number[], depth: number): void {
   if (Array.isArray(data)) {

@@ -62,10 +62,16 @@ function fromNodeLike<T extends OpTensor<T>>(
   return like._make(new LazyNode(backend, [...shape], dtype, op, srcs), contiguousView(shape));
 }
 
-/** A scalar constant on `like`'s device. */
-function constantLike<T extends OpTensor<T>>(like: T, value: number, dtype: DType): T {
+/** A scalar constant on `like`'s device, broadcast to `shape`. @internal */
+export function constantLike<T extends OpTensor<T>>(
+  like: T,
+  value: number,
+  dtype: DType,
+  shape: Shape = [],
+): T {
   const node = new LazyNode(like._backend, [], dtype, { kind: "const", value });
-  return like._make(node, contiguousView([]));
+  const t = like._make(node, contiguousView([]));
+  return shape.length ? t.expand(shape) : t;
 }
 
 function sameBackend<T extends OpTensor<T>>(ts: T[], op: string): Backend {

@@ -11,7 +11,8 @@ import { getBackend, getDefaultDevice } from "../backend/device.ts";
 import { foldIn, seedToKey } from "../backend/rng.ts";
 import { assertShape } from "../ir/view.ts";
 import { composite } from "./scope.ts";
-import { fromNode, type Tensor } from "./tensor.ts";
+import { fromNode } from "./creation.ts";
+import type { Tensor } from "./tensor.ts";
 
 /** A stream of random keys: a seed and a counter (its whole state, for checkpoints). */
 export class Generator {

@@ -2,30 +2,27 @@
  * The {@link Tensor}: an immutable value on a device, backed by a lazy graph node and a strided
  * view. Ops record nodes; values are computed when read (`await t.data()`) or `realize()`d.
  *
- * Here: the class (its movement ops, which only change the view, are its own methods), the
- * constructors of tensors over new nodes, and reading values back. The other op constructors
- * are ops.ts; each differentiable op records its gradient rule by name (`recordGrad`, the
- * gradient table in gradients.ts); the backward engine is autograd.ts; tensor lifetimes (tidy
- * scopes, finalisation) are scope.ts. They work on interfaces the class implements
- * (`OpTensor`, `GradTensor`, `Scoped`), so none imports this file; the class hands the engine
- * the constructors it needs ({@link TENSOR_KIT}).
+ * Here: the class, whose methods are the tensor API, and what only the class can make: the
+ * constructors the backward engine uses ({@link TENSOR_KIT}) and realizing several tensors at
+ * once. The methods call the files below, which do the work: the op constructors are ops.ts,
+ * the movement ops (views) movement.ts, in-place writes assign.ts, reading values back read.ts;
+ * each differentiable op records its gradient rule by name (`recordGrad`, the gradient table in
+ * gradients.ts); the backward engine is autograd.ts; tensor lifetimes (tidy scopes,
+ * finalisation) are scope.ts. They work on interfaces the class implements (`OpTensor`,
+ * `GradTensor`, `Scoped`), so none imports this file. Tensors over new nodes (from host data,
+ * constants) are made in creation.ts, above the class.
  * @module
  */
 
-import { DeviceError, DisposedError, DTypeError, fmtShape, ShapeError } from "../errors.ts";
+import { DisposedError, DTypeError, fmtShape, ShapeError } from "../errors.ts";
 import type { Backend, DeviceName } from "../backend/types.ts";
-import { getBackend, getDefaultDevice } from "../backend/device.ts";
-import {
-  assertDType,
-  type DType,
-  storageArray,
-  type TensorData,
-  toPublicData,
-} from "../ir/dtype.ts";
-import { LazyNode, type NodeOp, release, retain, type Src } from "./lazy.ts";
+import { getBackend } from "../backend/device.ts";
+import { assertDType, type DType, type TensorData } from "../ir/dtype.ts";
+import { LazyNode, release, retain, type Src } from "./lazy.ts";
 import {
   argReduce,
   concatOp,
+  constantLike,
   elementwise,
   gatherOp,
   kernelNode,
@@ -35,30 +32,35 @@ import {
   type OpTensor,
   reduce,
   scatterAddOp,
-  toTensor,
 } from "./ops.ts";
+import {
+  chunkOp,
+  expandOp,
+  flattenOp,
+  narrowOp,
+  permuteOp,
+  repeatOp,
+  reshapeOp,
+  sliceOp,
+  splitOp,
+  squeezeOp,
+  swapAxesOp,
+  unsqueezeOp,
+} from "./movement.ts";
+import { assignInPlace } from "./assign.ts";
+import { type NestedArray, nestedArray, readTensors, resolveTransfers } from "./read.ts";
 import { realizeNodes } from "./schedule.ts";
-import { backward as runBackward, type GradCtx, type TensorKit, withGradMode } from "./autograd.ts";
+import { backward as runBackward, type GradCtx, type TensorKit } from "./autograd.ts";
 import { recordGrad } from "./gradients.ts";
 import { composite, type Held, trackTensor, untrackTensor } from "./scope.ts";
 import {
-  broadcastShapes,
   contiguousView,
-  expandView,
-  inferShape,
   isContiguous,
   normAxis,
   numel,
-  permuteView,
-  reshapeView,
-  sameShape,
   type Shape,
-  sliceView,
   type View,
 } from "../ir/view.ts";
-
-/** Nested number arrays, as returned by `array()`. */
-export type NestedArray = number | boolean | NestedArray[];
 
 /** A value accepted where a tensor operand is expected: a tensor or a scalar. */
 export type TensorLike = Tensor | number | boolean;
@@ -209,27 +211,13 @@ export class Tensor implements OpTensor<Tensor> {
 
   /** Reads the values as a flat typed array (bool as Uint8Array). */
   async data(): Promise<TensorData> {
-    const [d] = await readTensors([this]);
+    const [d] = await readTensors<Tensor>([this]);
     return d;
   }
 
   /** Reads the values as nested arrays. */
   async array(): Promise<NestedArray> {
-    const d = await this.data();
-    const isBool = this.dtype === "bool";
-    const shape = this.shape;
-    if (shape.length === 0) return isBool ? d[0] !== 0 : d[0];
-    let i = 0;
-    const build = (axis: number): NestedArray => {
-      const out: NestedArray[] = [];
-      for (let k = 0; k < shape[axis]; k++) {
-        if (axis === shape.length - 1) {
-          out.push(isBool ? d[i++] !== 0 : d[i++]);
-        } else out.push(build(axis + 1));
-      }
-      return out;
-    };
-    return build(0);
+    return nestedArray(await this.data(), this.shape, this.dtype === "bool");
   }
 
   /** Reads a one-element tensor as a number. */
@@ -292,36 +280,7 @@ export class Tensor implements OpTensor<Tensor> {
    * before the update and not yet realized can no longer be read (that throws).
    */
   assign(value: TensorLike): this {
-    this._check("assign");
-    const node = this._node;
-    if (!node.realized) realizeNodes([node]);
-    if (!isContiguous(this._view) || this._view.offset !== 0 || this.size !== numel(node.shape)) {
-      throw new ShapeError(
-        "assign",
-        `the target (shape ${fmtShape(this.shape)}) is a view of another tensor; assign to the ` +
-          `tensor that owns the storage`,
-      );
-    }
-    const v = withGradMode(false, () => {
-      const t = value instanceof Tensor ? value._check("assign") : toTensor<Tensor>(value, this);
-      if (t._backend !== this._backend) {
-        throw new DeviceError(`assign: value is on ${t.device}, target on ${this.device}`);
-      }
-      broadcastShapes(t.shape, this.shape, "assign");
-      if (t.rank > this.rank || !sameShape(broadcastShapes(t.shape, this.shape), this.shape)) {
-        throw new ShapeError(
-          "assign",
-          `value of shape ${fmtShape(t.shape)} does not broadcast to ${fmtShape(this.shape)}`,
-        );
-      }
-      const c = t.cast(this.dtype).expand(this.shape);
-      return isContiguous(c._view) && c._view.offset === 0 && c.size === numel(c._node.shape)
-        ? c
-        : c.ew("copy", []);
-    });
-    const dest = { buf: node.buffer!, view: contiguousView(this.shape, node.bufferOffset) };
-    realizeNodes([v._node], new Map([[v._node, dest]]));
-    node.version++;
+    assignInPlace<Tensor>(this, value);
     return this;
   }
 
@@ -620,15 +579,7 @@ export class Tensor implements OpTensor<Tensor> {
 
   /** Same values in a new shape (one axis may be -1). */
   reshape(shape: readonly number[]): Tensor {
-    this._check("reshape");
-    const target = inferShape(shape, this.size, this.shape);
-    if (sameShape(target, this.shape)) return this;
-    const v = reshapeView(this._view, target);
-    const out = composite(() => {
-      const base = v ? this : this.ew("copy", []);
-      return new Tensor(base._node, v ?? reshapeView(base._view, target)!);
-    });
-    return recordGrad(out, "reshape", [this], [], { from: this.shape });
+    return reshapeOp<Tensor>(this, shape);
   }
 
   /** Alias of `reshape`. */
@@ -638,22 +589,12 @@ export class Tensor implements OpTensor<Tensor> {
 
   /** Flattens axes `start..end` into one. */
   flatten(start = 0, end = -1): Tensor {
-    if (this.rank === 0) return this.reshape([1]);
-    const s = normAxis(start, this.rank, "flatten");
-    const e = normAxis(end, this.rank, "flatten");
-    const mid = this.shape.slice(s, e + 1).reduce((a, b) => a * b, 1);
-    return this.reshape([...this.shape.slice(0, s), mid, ...this.shape.slice(e + 1)]);
+    return flattenOp<Tensor>(this, start, end);
   }
 
   /** Reorders axes. */
   permute(perm: readonly number[]): Tensor {
-    this._check("permute");
-    const p = perm.map((a) => normAxis(a, this.rank, "permute"));
-    if (p.every((a, i) => a === i)) return this;
-    const out = new Tensor(this._node, permuteView(this._view, p));
-    const inverse = new Array<number>(p.length);
-    p.forEach((a, i) => (inverse[a] = i));
-    return recordGrad(out, "permute", [this], [], { inverse });
+    return permuteOp<Tensor>(this, perm);
   }
 
   /** Reverses the axes, or applies `perm`; for two axes, swaps the last two when omitted. */
@@ -665,12 +606,7 @@ export class Tensor implements OpTensor<Tensor> {
 
   /** Swaps two axes. */
   swapAxes(a: number, b: number): Tensor {
-    const r = this.rank;
-    const p = Array.from({ length: r }, (_, i) => i);
-    const x = normAxis(a, r, "swapAxes");
-    const y = normAxis(b, r, "swapAxes");
-    [p[x], p[y]] = [p[y], p[x]];
-    return this.permute(p);
+    return swapAxesOp<Tensor>(this, a, b);
   }
 
   /** The last two axes swapped (matrix transpose, batched). */
@@ -680,12 +616,7 @@ export class Tensor implements OpTensor<Tensor> {
 
   /** Broadcasts to `shape` (size-1 axes and new leading axes; -1 keeps a size). */
   expand(shape: readonly number[]): Tensor {
-    this._check("expand");
-    const lead = shape.length - this.rank;
-    const target = shape.map((s, i) => (s === -1 ? this.shape[i - lead] : s));
-    if (sameShape(target, this.shape)) return this;
-    const out = new Tensor(this._node, expandView(this._view, target));
-    return recordGrad(out, "expand", [this], [], { from: this.shape });
+    return expandOp<Tensor>(this, shape);
   }
 
   /** Alias of `expand`. */
@@ -698,105 +629,37 @@ export class Tensor implements OpTensor<Tensor> {
    * negative starts count from the end).
    */
   slice(starts: readonly number[], sizes?: readonly number[]): Tensor {
-    this._check("slice");
-    const v = sliceView(this._view, starts, sizes ?? starts.map(() => -1));
-    if (sameShape(v.shape, this.shape)) return this;
-    const out = new Tensor(this._node, v);
-    const from = this.shape;
-    const begin = starts.map((s, d) => (s < 0 ? s + from[d] : s));
-    return recordGrad(out, "slice", [this], [], { from, begin });
+    return sliceOp<Tensor>(this, starts, sizes);
   }
 
   /** Narrows one axis to `start .. start + length`. */
   narrow(axis: number, start: number, length: number): Tensor {
-    const a = normAxis(axis, this.rank, "narrow");
-    const starts = this.shape.map((_, d) => (d === a ? start : 0));
-    const sizes = this.shape.map((s, d) => (d === a ? length : s));
-    return this.slice(starts, sizes);
+    return narrowOp<Tensor>(this, axis, start, length);
   }
 
   /** Removes size-1 axes (the given ones, or all). */
   squeeze(axes?: number | number[]): Tensor {
-    const ax = axes === undefined
-      ? this.shape.map((s, i) => (s === 1 ? i : -1)).filter((i) => i >= 0)
-      : (Array.isArray(axes) ? axes : [axes]).map((a) => normAxis(a, this.rank, "squeeze"));
-    for (const a of ax) {
-      if (this.shape[a] !== 1) {
-        throw new ShapeError(
-          "squeeze",
-          `axis ${a} has size ${this.shape[a]}, not 1 (shape ${fmtShape(this.shape)})`,
-        );
-      }
-    }
-    return this.reshape(this.shape.filter((_, i) => !ax.includes(i)));
+    return squeezeOp<Tensor>(this, axes);
   }
 
   /** Inserts a size-1 axis at `axis`. */
   unsqueeze(axis: number): Tensor {
-    const a = axis < 0 ? axis + this.rank + 1 : axis;
-    if (a < 0 || a > this.rank) {
-      throw new ShapeError("unsqueeze", `axis ${axis} is out of range for rank ${this.rank}`);
-    }
-    const s = [...this.shape];
-    s.splice(a, 0, 1);
-    return this.reshape(s);
+    return unsqueezeOp<Tensor>(this, axis);
   }
 
   /** Splits along `axis` into pieces of the given sizes (or `n` equal pieces). */
   split(sizes: number | readonly number[], axis = 0): Tensor[] {
-    const a = normAxis(axis, this.rank, "split");
-    const dim = this.shape[a];
-    let parts: number[];
-    if (typeof sizes === "number") {
-      if (dim % sizes !== 0) {
-        throw new ShapeError(
-          "split",
-          `axis ${a} of size ${dim} does not split into ${sizes} parts`,
-        );
-      }
-      parts = new Array(sizes).fill(dim / sizes);
-    } else parts = [...sizes];
-    if (parts.reduce((x, y) => x + y, 0) !== dim) {
-      throw new ShapeError(
-        "split",
-        `sizes ${fmtShape(parts)} do not add up to ${dim} (axis ${a} of ${fmtShape(this.shape)})`,
-      );
-    }
-    let at = 0;
-    return parts.map((p) => {
-      const t = this.narrow(a, at, p);
-      at += p;
-      return t;
-    });
+    return splitOp<Tensor>(this, sizes, axis);
   }
 
   /** Splits into `n` nearly equal chunks along `axis` (like `torch.chunk`). */
   chunk(n: number, axis = 0): Tensor[] {
-    const a = normAxis(axis, this.rank, "chunk");
-    const dim = this.shape[a];
-    const size = Math.ceil(dim / n);
-    const parts: number[] = [];
-    for (let at = 0; at < dim; at += size) parts.push(Math.min(size, dim - at));
-    return this.split(parts, a);
+    return chunkOp<Tensor>(this, n, axis);
   }
 
   /** Repeats the tensor along each axis (like `torch.Tensor.repeat`). */
   repeat(reps: readonly number[]): Tensor {
-    if (reps.length < this.rank) {
-      throw new ShapeError("repeat", `needs at least ${this.rank} repeats, got ${reps.length}`);
-    }
-    return composite(() => {
-      const x = this.reshape([...new Array(reps.length - this.rank).fill(1), ...this.shape]);
-      const inter: number[] = [];
-      const expanded: number[] = [];
-      const final: number[] = [];
-      x.shape.forEach((s, i) => {
-        inter.push(1, s);
-        expanded.push(reps[i], s);
-        final.push(reps[i] * s);
-      });
-      return x.reshape(inter).expand(expanded).reshape(final);
-    });
+    return repeatOp<Tensor>(this, reps);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -857,70 +720,6 @@ export class Tensor implements OpTensor<Tensor> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Node construction helpers
-// ---------------------------------------------------------------------------------------------
-
-/** Creates a tensor over a fresh node. @internal */
-export function fromNode(
-  backend: Backend,
-  shape: Shape,
-  dtype: DType,
-  op: NodeOp,
-  srcs: Src[] = [],
-): Tensor {
-  const node = new LazyNode(backend, [...shape], dtype, op, srcs);
-  return new Tensor(node, contiguousView(shape));
-}
-
-/** A scalar constant node on a backend, broadcast to `shape`. @internal */
-export function constant(backend: Backend, value: number, dtype: DType, shape: Shape = []): Tensor {
-  const node = new LazyNode(backend, [], dtype, { kind: "const", value });
-  const t = new Tensor(node, contiguousView([]));
-  return shape.length ? t.expand(shape) : t;
-}
-
-/** Creates a realized tensor from data on a device. @internal */
-export function fromData(
-  data: Float32Array | Int32Array,
-  shape: Shape,
-  dtype: DType,
-  device: DeviceName = getDefaultDevice(),
-): Tensor {
-  const be = getBackend(device);
-  const n = numel(shape);
-  const buf = be.alloc(n);
-  if (n > 0) be.write(buf, data.length === n ? data : data.subarray(0, n));
-  const node = new LazyNode(be, [...shape], dtype, { kind: "buffer" });
-  node.setBuffer(buf);
-  if (dtype === "int32" && n > 0) {
-    let lo = data[0], hi = data[0];
-    for (let i = 1; i < n; i++) {
-      const v = data[i];
-      if (v < lo) lo = v;
-      else if (v > hi) hi = v;
-    }
-    node.hostRange = [lo, hi];
-  }
-  return new Tensor(node, contiguousView(shape));
-}
-
-/**
- * The smallest and largest element of an int32 tensor when they are known without reading it
- * back from its device: it was created from host data (`tensor(...)`) and not written since, and
- * it shows every element of its storage (a reshape or permutation, not a slice). Null otherwise
- * (computed on the device, e.g. an argmax). Lets the contract refuse out-of-range action indices
- * without a device sync.
- */
-export function knownIntRange(t: Tensor): readonly [number, number] | null {
-  const node = t._node;
-  if (node.op.kind !== "buffer" || node.version !== 0 || !node.hostRange) return null;
-  const v = t._view;
-  if (numel(v.shape) !== numel(node.shape)) return null;
-  if (v.shape.some((d, i) => d > 1 && v.strides[i] === 0)) return null;
-  return node.hostRange;
-}
-
-// ---------------------------------------------------------------------------------------------
 // The backward engine's view of the class
 // ---------------------------------------------------------------------------------------------
 
@@ -931,7 +730,7 @@ export function knownIntRange(t: Tensor): readonly [number, number] | null {
 export const TENSOR_KIT: TensorKit = {
   wrap: (node: LazyNode, view: View) => new Tensor(node, view),
   constant: (like: Tensor, value: number, dtype: DType, shape: Shape) =>
-    constant(like._backend, value, dtype, shape),
+    constantLike(like, value, dtype, shape),
   concat: (ts: Tensor[], axis: number) => concatOp(ts, axis),
   elementwise: (op: string, args: TensorLike[]) => elementwise(op, args),
   kernel: (
@@ -961,75 +760,6 @@ export function backwardImpl(
   return runBackward(outputs, seeds, inputs, retainGraph, TENSOR_KIT) as Tensor[];
 }
 
-// ---------------------------------------------------------------------------------------------
-// Reading
-// ---------------------------------------------------------------------------------------------
-
-/**
- * Reads several tensors with one synchronisation per device.
- * @internal
- */
-export async function readTensors(ts: readonly Tensor[]): Promise<TensorData[]> {
-  for (const t of ts) t._check("data");
-  // Resolve cross-device transfers whose source cannot be read synchronously.
-  await resolveTransfers(ts.map((t) => t._node));
-  const contiguous = ts.map((t) => (isContiguous(t._view) ? t : t.ew("copy", [])));
-  const byBackend = new Map<Backend, Tensor[]>();
-  for (const t of contiguous) {
-    let list = byBackend.get(t._backend);
-    if (!list) byBackend.set(t._backend, list = []);
-    list.push(t);
-  }
-  for (const [, list] of byBackend) realizeNodes(list.map((t) => t._node));
-  const results = new Map<Tensor, Float32Array | Int32Array>();
-  await Promise.all(
-    [...byBackend].map(async ([be, list]) => {
-      const nonEmpty = list.filter((t) => t.size > 0);
-      const data = await be.read(nonEmpty.map((t) => ({
-        buf: t._node.buffer!,
-        offset: t._node.bufferOffset + t._view.offset,
-        n: t.size,
-        dtype: t.dtype,
-      })));
-      nonEmpty.forEach((t, i) => results.set(t, data[i]));
-    }),
-  );
-  const out = contiguous.map((t) =>
-    toPublicData(t.dtype, results.get(t) ?? storageArray(t.dtype, 0))
-  );
-  contiguous.forEach((t, i) => {
-    if (t !== ts[i]) t.dispose();
-  });
-  return out;
-}
-
-/** Realizes the sources of transfer nodes that need an asynchronous read. */
-async function resolveTransfers(roots: LazyNode[]): Promise<void> {
-  const stack = [...roots];
-  const seen = new Set<LazyNode>();
-  const transfers: LazyNode[] = [];
-  while (stack.length) {
-    const n = stack.pop()!;
-    if (seen.has(n) || n.realized) continue;
-    seen.add(n);
-    if (n.op.kind === "transfer" && !n.srcs[0].node.backend.readSync) transfers.push(n);
-    for (const s of n.srcs) stack.push(s.node);
-  }
-  // Deepest first: a transfer's source may itself contain transfers.
-  for (const n of transfers.reverse()) {
-    if (n.realized) continue;
-    const src = new Tensor(n.srcs[0].node, n.srcs[0].view);
-    const [d] = await readTensors([src]);
-    src.dispose();
-    const stored = n.dtype === "bool"
-      ? Int32Array.from(d as Uint8Array)
-      : d as Float32Array | Int32Array;
-    const buf = n.backend.alloc(numel(n.shape));
-    n.backend.write(buf, stored);
-    n.setBuffer(buf);
-  }
-}
-
 /** Realizes several tensors at once (one schedule, shared fusion decisions). */
 export function realize(...ts: Tensor[]): void {
   const byBackend = new Map<Backend, LazyNode[]>();
@@ -1044,7 +774,7 @@ export function realize(...ts: Tensor[]): void {
 
 /** Like {@link realize}, also resolving cross-device reads, and waiting for the devices. */
 export async function realizeAsync(...ts: Tensor[]): Promise<void> {
-  await resolveTransfers(ts.map((t) => t._node));
+  await resolveTransfers(ts);
   realize(...ts);
   await Promise.all([...new Set(ts.map((t) => t._backend))].map((b) => b.sync()));
 }

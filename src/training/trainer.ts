@@ -28,7 +28,8 @@ import { recoverAtomic, recoverDir } from "../io/atomic.ts";
 import { tidy } from "../tensor/memory.ts";
 import { defaultGenerator, Generator } from "../tensor/random.ts";
 import { full } from "../tensor/creation.ts";
-import { keep, noGrad, readTensors, realize, type Tensor } from "../tensor/tensor.ts";
+import { readTensors } from "../tensor/read.ts";
+import { keep, noGrad, realize, type Tensor } from "../tensor/tensor.ts";
 import {
   type Callback,
   type CallbackResult,

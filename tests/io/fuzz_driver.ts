@@ -41,7 +41,7 @@ import {
 import { setAllocationLimit } from "../../src/io/limits.ts";
 import { crc32 } from "../../src/io/npz.ts";
 import { sha256Hex } from "../../src/core/spec.ts";
-import { readTensors } from "../../src/tensor/tensor.ts";
+import { readTensors } from "../../src/tensor/read.ts";
 import { loadProjectConfig } from "../../src/cli/project.ts";
 
 const { values } = parseArgs({

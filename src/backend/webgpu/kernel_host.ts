@@ -1,5 +1,5 @@
 /**
- * What the hand-written WebGPU kernels (`kernels_extra.ts`) need from the device: buffers,
+ * What the WebGPU kernels (`kernels.ts`, `kernels_extra.ts`) need from the device: buffers,
  * compiled pipelines and dispatches. `WebGPUBackend` implements it; the kernels never see the
  * backend class.
  * @module
@@ -16,10 +16,12 @@ export interface CompiledKernel {
   readonly words: number;
 }
 
-/** The device as the hand-written kernels use it. */
+/** The device as the kernels use it. */
 export interface KernelHost {
   /** A software adapter (smaller workgroups). */
   readonly isFallbackAdapter: boolean;
+  /** The most workgroups one dispatch may launch along each of x, y and z. */
+  readonly maxGroupsPerDim: number;
   /** A pooled buffer of `n` elements. */
   alloc(n: number): DeviceBuffer;
   /**
@@ -40,5 +42,14 @@ export interface KernelHost {
     words: ArrayLike<number>,
     groups: number,
     z?: number,
+  ): void;
+  /** Records one dispatch with explicit x/y/z workgroup counts. */
+  dispatch3(
+    k: CompiledKernel,
+    buffers: readonly DeviceBuffer[],
+    words: ArrayLike<number>,
+    x: number,
+    y: number,
+    z: number,
   ): void;
 }

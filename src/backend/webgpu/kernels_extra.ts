@@ -6,14 +6,12 @@
  * @module
  */
 
-import { KernelError } from "../../errors.ts";
 import { f32Bits } from "../plan.ts";
 import type {
   BufView,
   ConvKernel,
   DeviceBuffer,
   GatherKernel,
-  Kernel,
   OptimKernel,
   PoolKernel,
   SortKernel,
@@ -25,24 +23,6 @@ import poolSrc from "../../../kernels/pool.wgsl" with { type: "text" };
 import gatherSrc from "../../../kernels/gather.wgsl" with { type: "text" };
 import sortTpl from "../../../kernels/sort.wgsl" with { type: "text" };
 import optimSrc from "../../../kernels/optim.wgsl" with { type: "text" };
-
-/** Runs a hand-written kernel on the WebGPU backend. */
-export function runExtraKernel(be: KernelHost, k: Kernel): void {
-  switch (k.kind) {
-    case "conv":
-      return runConv(be, k);
-    case "pool":
-      return runPool(be, k);
-    case "gather":
-      return runGather(be, k);
-    case "sort":
-      return runSort(be, k);
-    case "optim":
-      return runOptim(be, k);
-    default:
-      throw new KernelError(`webgpu: kernel "${k.kind}" is not implemented`);
-  }
-}
 
 const cdiv = (a: number, b: number) => Math.ceil(a / b);
 
@@ -126,7 +106,8 @@ const WGRAD_TARGET_GROUPS = 64;
 /** Fewest reduction elements one weight-gradient split sums. */
 const WGRAD_MIN_SPLIT = 512;
 
-function runConv(be: KernelHost, k: ConvKernel): void {
+/** Records a convolution: conv2d or its transpose, or the weight gradient of either. */
+export function runConv(be: KernelHost, k: ConvKernel): void {
   const g = k.geom;
   const { n, cin, h, w, cout, kh, kw, stride, padding, outH, outW } = g;
   const taps = kh * kw;
@@ -241,7 +222,8 @@ function runConv(be: KernelHost, k: ConvKernel): void {
 
 const POOL_MODES = ["max", "avg", "maxGrad", "avgGrad", "upsample", "upsampleGrad"] as const;
 
-function runPool(be: KernelHost, k: PoolKernel): void {
+/** Records a pooling or nearest-upsampling kernel (forward or gradient). */
+export function runPool(be: KernelHost, k: PoolKernel): void {
   const { n, c, h, w, k: ks, stride, outH, outW } = k.geom;
   const planes = n * c;
   // Output-centric: grads write one value per input element, the rest per output element.
@@ -277,7 +259,8 @@ function runPool(be: KernelHost, k: PoolKernel): void {
  */
 const SCATTER_SORT_MIN_WORK = 1 << 16;
 
-function runGather(be: KernelHost, k: GatherKernel): void {
+/** Records a gather along an axis, or a scatter-add into zeros. */
+export function runGather(be: KernelHost, k: GatherKernel): void {
   const { outer, axisSize, nIdx, inner } = k;
   const total = k.mode === "gather" ? outer * nIdx * inner : outer * axisSize * inner;
   if (total === 0) return;
@@ -347,7 +330,8 @@ function sortKernel(be: KernelHost, seg: number, entry: string): CompiledKernel 
   );
 }
 
-function runSort(be: KernelHost, k: SortKernel): void {
+/** Records a stable sort of each row, writing the indices of the order. */
+export function runSort(be: KernelHost, k: SortKernel): void {
   const { rows, cols } = k;
   if (rows === 0 || cols === 0) return;
   const desc = k.descending ? 1 : 0;
@@ -375,7 +359,8 @@ function runSort(be: KernelHost, k: SortKernel): void {
 // Optimizer
 // ---------------------------------------------------------------------------------------------
 
-function runOptim(be: KernelHost, k: OptimKernel): void {
+/** Records a fused optimizer update (Adam or LaProp) over flat buffers. */
+export function runOptim(be: KernelHost, k: OptimKernel): void {
   if (k.n === 0) return;
   const ck = be.compile("optim", "wwwrr", 18, () => optimSrc);
   const [lr, b1, b2, eps, wd, bc1, bc2, gscale] = k.hyper;
