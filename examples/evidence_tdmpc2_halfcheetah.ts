@@ -5,7 +5,7 @@
  *   deno run -A examples/evidence_tdmpc2_halfcheetah.ts [--steps 100000] [--seed 0]
  *     [--out outputs/evidence/tdmpc2_halfcheetah/seed0] [--latent 64] [--mlp 128] [--enc 128]
  *     [--q 2] [--samples 256] [--iterations 4] [--elites 64] [--pi-trajs 24] [--prefill 5000]
- *     [--prefill-updates -1] [--action-repeat 2] [--discount-max 0.99] [--rho 0.7]
+ *     [--prefill-updates -1] [--action-repeat 1] [--discount-max 0.99] [--rho 0.7]
  *     [--eval-interval 10000] [--eval-episodes 5] [--final-episodes 10] [--save-interval 25000]
  *     [--gym]
  *
@@ -30,8 +30,11 @@
  * `--enc`, `--q` Q heads (2, as the official smallest size, `model_size: 1`), horizon 3, batch
  * 256. Every step count (`--steps`, `--prefill`, `--eval-interval`, `--save-interval`,
  * `--log-interval`) is in environment steps (HalfCheetah-v5 steps); with `--action-repeat k` the
- * agent acts (plans, stores a transition, updates) once per k environment steps, as the official
- * DMControl wrapper does with 2, and the records (curve, budget) count environment steps. The
+ * agent acts (plans, stores a transition, updates) once per k environment steps, and the records
+ * (curve, budget) count environment steps. The default, 1, is the official one for the Gymnasium
+ * MuJoCo tasks (`tdmpc2/envs/mujoco.py`; only the official DMControl wrapper repeats, twice): with 2
+ * the agent gets half the decisions and updates of a budget and reached 1,632 at 70,000 steps
+ * where 1 reached 1,160 at 20,000 (docs/learning_results.md). The
  * official online trainer's schedule: `--prefill` random environment steps (5,000 = 5 episodes,
  * `seed_steps`), then `--prefill-updates` updates on them at once (-1: as many as the prefill's
  * agent steps, the official rule), then one update per agent step. The official MuJoCo task settings
@@ -67,7 +70,7 @@ export const EVIDENCE_DEFAULTS = {
   out: "",
   prefill: 5000,
   prefillUpdates: -1,
-  actionRepeat: 2,
+  actionRepeat: 1,
   evalInterval: 10_000,
   evalEpisodes: 5,
   finalEpisodes: 10,
