@@ -8,7 +8,7 @@
  * | ------------------- | ----------------------------------------------------------------- |
  * | `run_manifest.json` | version, device and why, model, data, config, steps, wall time, final metrics, `run_classification`, `degraded_modes` |
  * | `metrics.jsonl`     | JSON lines of every log, evaluation and checkpoint (LoggingCallback) |
- * | `checkpoint_*`      | training checkpoints (`checkpoint_final` at the end; resumable offline) |
+ * | `checkpoint_*`      | training checkpoints (`checkpoint_final` at the end); `--resume-from` continues a run from one (online: from the periodic ones, written at the end of a training episode with the replay buffer) |
  * | `model/`            | the trained model (`savePretrained`: config.json, model.safetensors, worldflux_meta.json) |
  * | `holdout.npz`       | `npz` data only: the episodes kept out of training for `verify`    |
  *
@@ -64,7 +64,11 @@ export interface RunProjectOptions {
   readonly device?: DeviceRequest;
   /** Overrides `[training] output_dir` (relative to the working directory). */
   readonly outputDir?: string;
-  /** Resume an offline run from a checkpoint (or a directory of them). */
+  /**
+   * Resume a run from a checkpoint (or the newest resumable one in a directory of them): offline
+   * from any; online from one written at the end of a training episode (the periodic ones), with
+   * the same environment and config (only the steps may grow).
+   */
   readonly resumeFrom?: string;
   /** Extra callbacks (after the defaults: progress, metrics.jsonl, checkpoints). */
   readonly callbacks?: readonly Callback[];
@@ -177,12 +181,6 @@ export async function runProject(
     throw new ConfigError(`--steps must be a positive integer, got ${cfg.totalSteps}`);
   }
   const data = project.data;
-  if (opts.resumeFrom && (data.source === "env" || data.source === "gym")) {
-    throw new ConfigError(
-      `--resume-from: online runs ([data] source = "${data.source}") cannot be resumed (the ` +
-        "replay buffer and the environment state are not checkpointed); start a new run",
-    );
-  }
   // Everything is validated (names, data, model) before the output directory is touched.
   resolveModelName(project.model.spec);
 
@@ -338,6 +336,7 @@ async function trainRunModel(
       evalEnv: evalEnv ?? undefined,
       callbacks: opts.callbacks,
       log: note,
+      resumeFrom: opts.resumeFrom,
     });
     summary = online.summary;
     const shortfalls = learningBudgetShortfalls({

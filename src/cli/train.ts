@@ -38,8 +38,10 @@ Options:
   -c, --config <file>     Project file (default: ./worldflux.toml)
   --steps <n>             Override [training] total_steps
   --device <device>       auto, cpu or webgpu (overrides [training] device)
-  --resume-from <dir>     Resume an offline run from a checkpoint directory (or the
-                          newest checkpoint in a directory of them)
+  --resume-from <dir>     Resume a run from a checkpoint directory (or the newest
+                          resumable checkpoint in a directory of them); online runs
+                          resume from their periodic checkpoints (written at the end
+                          of a training episode, with the replay buffer)
   --output <dir>          Output directory (overrides [training] output_dir)
   -h, --help              Show this help
 

@@ -83,8 +83,10 @@ export interface ControllerOptions {
 
 /**
  * Uniform random actions from `space`. With a `seed` it draws from a stream of its own (the
- * prefill policy); without one, from the global generator, so runs repeat with `config.seed` and
- * evaluations (which switch the global generator to their own stream) leave training untouched.
+ * prefill policy); given an {@link Rng}, from that one (whose state the caller can checkpoint:
+ * the online loop's prefill); without either, from the global generator, so runs repeat with
+ * `config.seed` and evaluations (which switch the global generator to their own stream) leave
+ * training untouched.
  *
  * @example
  * ```ts
@@ -99,9 +101,9 @@ export interface ControllerOptions {
  * console.log(typeof a); // "number"
  * ```
  */
-export function randomController(space: Space, seed?: number): Controller<undefined> {
+export function randomController(space: Space, seed?: number | Rng): Controller<undefined> {
   if (seed !== undefined) {
-    const rng = new Rng(seed);
+    const rng = seed instanceof Rng ? seed : new Rng(seed);
     return { act: () => sampleSpace(space, rng) };
   }
   return { act: () => sampleSpace(space, new Rng(nextSeed(defaultGenerator()))) };

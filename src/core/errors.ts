@@ -154,7 +154,9 @@ export type CheckpointProblem =
   | "dtype_mismatch"
   | "checksum_mismatch"
   | "missing_checksum"
-  | "component_override";
+  | "component_override"
+  | "not_resumable"
+  | "run_mismatch";
 
 /** A saved model directory that cannot be loaded; `problem` says which check failed. */
 export class CheckpointError extends FormatError {

@@ -279,3 +279,16 @@ export const TRAJECTORY_FIELDS: readonly (keyof TrainingConfig)[] = [
   "trainRatio",
   "prefillSteps",
 ];
+
+/**
+ * Fields an online run must keep to be resumed (a change refuses the resume): the trajectory's,
+ * plus the prefill updates, the replay capacity and the evaluation schedule (the run's records).
+ * `totalSteps` may change: a resumed run can be extended.
+ */
+export const ONLINE_RESUME_FIELDS: readonly (keyof TrainingConfig)[] = [
+  ...TRAJECTORY_FIELDS,
+  "prefillUpdates",
+  "bufferCapacity",
+  "evalInterval",
+  "evalEpisodes",
+];

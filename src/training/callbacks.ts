@@ -39,6 +39,12 @@ export interface TrainingState {
   lastMetrics: Metrics | null;
   /** Metrics of the latest evaluation, or null. */
   lastEval: Metrics | null;
+  /**
+   * Whether a checkpoint written now lets the run continue exactly: always in offline training;
+   * in the online loop only at the end of a step that ended a training episode (at `onStepEnd`),
+   * where no environment state has to be saved.
+   */
+  resumablePoint: boolean;
   /** Set when a callback (or `stop()`) asked to stop. */
   shouldStop: boolean;
   /** Why training stopped early, or null. */
@@ -305,7 +311,10 @@ export interface CheckpointCallbackOptions {
 /**
  * Writes `checkpoint_<step>` (zero-padded to 6 digits) every `saveInterval` steps and keeps the
  * newest `keepLast`; `checkpoint_best` when a logged loss improves; `checkpoint_final` at the end.
- * Each is a complete checkpoint directory, written atomically (see `saveCheckpoint`).
+ * Each is a complete checkpoint directory, written atomically (see `saveCheckpoint`). A periodic
+ * checkpoint that falls due where the run cannot be resumed exactly (the online loop in the
+ * middle of a training episode: `state.resumablePoint` false) is written at the first step where
+ * it can (the end of that episode), named by that step.
  *
  * @example
  * ```ts
@@ -323,6 +332,8 @@ export class CheckpointCallback implements Callback {
   #interval = 0;
   #dir = "";
   #kept: { step: number; path: string }[] = [];
+  /** A periodic checkpoint fell due and waits for a resumable point. */
+  #due = false;
   /** Paths written by this callback, in order. */
   readonly written: string[] = [];
 
@@ -360,7 +371,9 @@ export class CheckpointCallback implements Callback {
 
   /** Periodic checkpoints and pruning. */
   async onStepEnd(step: number, _logs: Metrics | undefined, ctx: TrainingContext): Promise<void> {
-    if (step % this.#interval !== 0) return;
+    if (step % this.#interval === 0) this.#due = true;
+    if (!this.#due || !ctx.state.resumablePoint) return;
+    this.#due = false;
     const path = await this.#save(ctx, checkpointName(step));
     this.#kept = this.#kept.filter((c) => c.step !== step);
     this.#kept.push({ step, path });
@@ -381,6 +394,16 @@ export class CheckpointCallback implements Callback {
   /** `checkpoint_final`. */
   async onTrainEnd(_summary: TrainSummary, ctx: TrainingContext): Promise<void> {
     if (this.#opts.saveFinal ?? true) await this.#save(ctx, "checkpoint_final");
+  }
+
+  /** Whether a periodic checkpoint waits for a resumable point. */
+  stateDict(): { due: boolean } {
+    return { due: this.#due };
+  }
+
+  /** Restores {@link stateDict} output. */
+  loadStateDict(state: unknown): void {
+    this.#due = (state as { due?: unknown } | null)?.due === true;
   }
 }
 

@@ -15,7 +15,14 @@
  *   trainer_state.json       step, updates, best loss, generator states ({seed, counter}),
  *                            callback states, the training step's JSON values
  *   training_config.json     the TrainingConfig, snake_case
+ *   replay_buffer.npz        online runs, at the end of a training episode: the replay buffer
+ *                            (the `ReplayBuffer.save` layout); the loop's own state (episodes,
+ *                            evaluations, counters, random streams) is in trainer_state.json
  * ```
+ *
+ * An online run's checkpoint resumes exactly only when it was written at the end of a training
+ * episode, before the environment was reset (then nothing of the environment needs saving: the
+ * next episode starts from its seed); `resumable` in the manifest says whether it was.
  * @module
  */
 
@@ -59,6 +66,7 @@ export const CHECKPOINT_FILES = {
   trainState: "train_state.safetensors",
   trainer: "trainer_state.json",
   config: "training_config.json",
+  replay: "replay_buffer.npz",
 } as const;
 
 /** A generator's whole state. */
@@ -81,9 +89,12 @@ export interface TrainerCheckpointState {
   readonly rng: Readonly<Record<string, GeneratorState>>;
   /** Callback states by callback key. */
   readonly callbacks: Readonly<Record<string, unknown>>;
-  /** Whatever else the run keeps (the online loop's counters). */
+  /** Whatever else the run keeps (the online loop's counters, episodes and evaluations). */
   readonly extra: Readonly<Record<string, unknown>>;
-  /** False for checkpoints a run cannot continue from exactly (e.g. online, without the buffer). */
+  /**
+   * False for checkpoints a run cannot continue from exactly (an online run's written in the
+   * middle of a training episode: it holds no replay buffer).
+   */
   readonly resumable: boolean;
 }
 
@@ -117,6 +128,11 @@ export interface CheckpointContents {
   readonly config: TrainingConfig;
   /** Step, best loss, generators, callbacks. */
   readonly trainer: TrainerCheckpointState;
+  /**
+   * More files of the run, by name (the online loop's `replay_buffer.npz`), listed with their
+   * sha256 in the manifest like the others.
+   */
+  readonly files?: Readonly<Record<string, Uint8Array>>;
 }
 
 /** A checkpoint read back by {@link restoreCheckpoint}. */
@@ -177,6 +193,18 @@ function splitOptimizers(
  */
 export async function saveCheckpoint(dir: string, contents: CheckpointContents): Promise<void> {
   const { model, trainStep, config, trainer } = contents;
+  const reserved = new Set<string>(Object.values(CHECKPOINT_FILES));
+  for (const name of Object.keys(contents.files ?? {})) {
+    if (
+      (reserved.has(name) && name !== CHECKPOINT_FILES.replay) || !/^[\w.-]+$/.test(name) ||
+      name.startsWith(".")
+    ) {
+      throw new ConfigError(
+        `saveCheckpoint: "${name}" cannot be a file of a checkpoint (a plain file name, not one ` +
+          `of ${[...reserved].join(", ")}, is expected)`,
+      );
+    }
+  }
   const state: TrainStepState = trainStep.stateDict();
   const opt = splitOptimizers(state.optimizers);
   const optBytes = await encodeSafetensors(opt.tensors, { format: "pt" });
@@ -201,6 +229,7 @@ export async function saveCheckpoint(dir: string, contents: CheckpointContents):
     [CHECKPOINT_FILES.config]: new TextEncoder().encode(json(trainingConfigToSnakeCase(config))),
   };
   if (trainStateBytes) files[CHECKPOINT_FILES.trainState] = trainStateBytes;
+  Object.assign(files, contents.files ?? {});
   const listing: Record<string, { sha256: string; bytes: number }> = {};
   for (const [name, bytes] of Object.entries(files)) {
     listing[name] = { sha256: await sha256Hex(bytes), bytes: bytes.length };

@@ -11,12 +11,24 @@
  * Actions come from a {@link Controller} (see `core/controller.ts` for the protocol): the
  * `controller` option, else the `controller` of the model's family spec (DreamerV3's actor,
  * TD-MPC2's MPPI), else random actions (with a note).
+ *
+ * Resuming: a checkpoint written at the end of a training episode (a periodic one: the
+ * `CheckpointCallback` waits for the episode to end when a save falls due) holds the model, the
+ * optimizers, every random stream (the global one the controllers draw from, the replay
+ * sampler's, the evaluations', the prefill's), the replay buffer and the loop's counters,
+ * episodes and evaluations (`online_state.ts`); `resumeFrom` continues the run from it exactly
+ * (same updates, episodes and evaluations as the uninterrupted run, on the cpu backend). The next
+ * training episode starts from its seed, so the environment needs no saving.
  * @module
  */
 
 import type { WorldModel } from "../core/world_model.ts";
-import { WorldFluxError } from "../errors.ts";
+import { ConfigError, WorldFluxError } from "../errors.ts";
+import { CheckpointError } from "../core/errors.ts";
 import type { Tensor } from "../tensor/tensor.ts";
+import { tensor } from "../tensor/creation.ts";
+import { readTensors } from "../tensor/read.ts";
+import { encodeNpz } from "../io/npz.ts";
 import { actionDim, type Env } from "../envs/types.ts";
 import { actWith, evaluateController } from "../core/acting.ts";
 import { type ActInfo, type Controller, nextSeed, randomController } from "../core/controller.ts";
@@ -29,8 +41,16 @@ import {
 } from "../core/training_config.ts";
 import { ReplayBuffer } from "./replay_buffer.ts";
 import { disposeBatch, type TrainStep } from "../core/train_step.ts";
-import { deriveSeed } from "../rng.ts";
+import { deriveSeed, Rng } from "../rng.ts";
 import { assembleCallbacks, RunCore } from "./trainer.ts";
+import { CHECKPOINT_FILES } from "./checkpoint.ts";
+import {
+  checkEnvSignature,
+  envSignature,
+  type OnlineLoopState,
+  onlineStateFromJson,
+  onlineStateToJson,
+} from "./online_state.ts";
 
 /** Options of {@link trainOnline}. */
 export interface OnlineOptions {
@@ -57,6 +77,13 @@ export interface OnlineOptions {
   readonly evalMaxSteps?: number;
   /** Where notes go (default: stderr). */
   readonly log?: (message: string) => void;
+  /**
+   * Continue a run from a checkpoint directory, or from the newest resumable checkpoint in a
+   * directory of them (the run's `outputDir`): one written at the end of a training episode.
+   * The config must be the checkpoint's (only `totalSteps` may grow) and `env` the same
+   * environment; the replay buffer comes from the checkpoint (do not pass `buffer`).
+   */
+  readonly resumeFrom?: string;
 }
 
 /** One evaluation. */
@@ -95,6 +122,13 @@ export interface OnlineResult {
   readonly evaluations: readonly EvalRecord[];
   /** Every finished training episode, in order. */
   readonly episodes: readonly EpisodeRecord[];
+  /**
+   * Seconds of training before this call, when it resumed a run (0 otherwise): the training
+   * time recorded in the checkpoint, over every earlier segment up to it. Work done after that
+   * checkpoint by a run that was then killed is not counted (it is redone here). The run's
+   * training time is this plus `summary.wallTimeSec`.
+   */
+  readonly priorWallTimeSec: number;
 }
 
 function stats(xs: readonly number[]): { mean: number; std: number; min: number; max: number } {
@@ -102,6 +136,68 @@ function stats(xs: readonly number[]): { mean: number; std: number; min: number;
   const mean = xs.reduce((a, b) => a + b, 0) / n;
   const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / n);
   return { mean, std, min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+/** The metrics of an evaluation (what `onEval` gets and `state.lastEval` holds). */
+function evalMetrics(rec: EvalRecord): Metrics {
+  const s = stats(rec.returns);
+  return Object.freeze({
+    eval_return_mean: s.mean,
+    eval_return_std: s.std,
+    eval_return_min: s.min,
+    eval_return_max: s.max,
+    eval_length_mean: rec.lengths.reduce((a, b) => a + b, 0) / rec.lengths.length,
+    updates: rec.updates,
+  });
+}
+
+/**
+ * The replay buffer of the checkpoint in `dir` (checked against the loop's state), with
+ * the capacity the run's config gives (the most recent transitions kept, as the run's own ring
+ * would have kept them).
+ */
+async function restoreBuffer(
+  dir: string,
+  restored: OnlineLoopState,
+  opts: { capacity: number; seed: number; device: WorldModel["device"] },
+): Promise<ReplayBuffer> {
+  const path = `${dir}/${CHECKPOINT_FILES.replay}`;
+  let buffer: ReplayBuffer;
+  try {
+    buffer = await ReplayBuffer.load(path, opts);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new CheckpointError(
+        "missing_file",
+        `the checkpoint ${dir} has no ${CHECKPOINT_FILES.replay} (an online checkpoint written ` +
+          `at the end of a training episode holds its replay buffer); resume from another one`,
+        path,
+      );
+    }
+    if (e instanceof WorldFluxError && !(e instanceof CheckpointError)) {
+      throw new CheckpointError("invalid_field", `the replay buffer: ${e.message}`, path);
+    }
+    throw e;
+  }
+  const sig = restored.env;
+  const want = Math.min(restored.bufferSize, opts.capacity);
+  const problems = [
+    buffer.size !== want && `it holds ${buffer.size} transitions, ${want} expected`,
+    buffer.episodeInProgress && "it ends in the middle of an episode",
+    (buffer.obsShape.join(",") !== sig.obsShape.join(",") ||
+      buffer.obsDtype !== (sig.obsDtype === "uint8" ? "uint8" : "float32")) &&
+    `its observations are [${buffer.obsShape}] ${buffer.obsDtype}, the run's [${sig.obsShape}] ` +
+      `${sig.obsDtype}`,
+  ].filter((p): p is string => typeof p === "string");
+  if (problems.length) {
+    throw new CheckpointError(
+      "run_mismatch",
+      `the replay buffer does not belong to this checkpoint: ${problems.join("; ")}; resume ` +
+        `from another checkpoint`,
+      path,
+    );
+  }
+  return buffer;
 }
 
 /**
@@ -153,23 +249,41 @@ export async function trainOnline(
     assembleCallbacks(options.callbacks, options.defaultCallbacks ?? true),
     options.log,
   );
-  core.resumable = false;
   const st: TrainingState = core.state;
   const space = env.actionSpace;
   const obsSpace = env.observationSpace;
-  const buffer = options.buffer ?? new ReplayBuffer({
+  if (options.resumeFrom && options.buffer) {
+    throw new ConfigError(
+      "trainOnline: resumeFrom brings the run's replay buffer from the checkpoint; do not pass " +
+        "a buffer as well",
+    );
+  }
+  const bufferOptions = {
     capacity: Math.min(cfg.bufferCapacity, cfg.totalSteps),
-    obsShape: obsSpace.shape,
-    actionDim: actionDim(space),
-    obsDtype: obsSpace.dtype === "uint8" ? "uint8" : "float32",
     seed: deriveSeed(cfg.seed, 5),
     device: model.device,
-  });
+  };
+  await core.setup(options.resumeFrom, options.trainStep);
+  const signature = envSignature(env);
+  const restored: OnlineLoopState | null = core.resumedFrom
+    ? onlineStateFromJson(core.restoredExtra, `${core.resumedFrom}/${CHECKPOINT_FILES.trainer}`)
+    : null;
+  let buffer: ReplayBuffer;
+  if (restored) {
+    checkEnvSignature(restored.env, signature, core.resumedFrom!);
+    buffer = await restoreBuffer(core.resumedFrom!, restored, bufferOptions);
+  } else {
+    buffer = options.buffer ?? new ReplayBuffer({
+      ...bufferOptions,
+      obsShape: obsSpace.shape,
+      actionDim: actionDim(space),
+      obsDtype: obsSpace.dtype === "uint8" ? "uint8" : "float32",
+    });
+  }
   buffer.checkSampleSize(cfg.batchSize, cfg.sequenceLength, [
     "batchSize (batch_size)",
     "sequenceLength (sequence_length)",
   ]);
-  await core.setup(undefined, options.trainStep);
   const controller: Controller = options.controller ??
     resolveController(model, { actionSpace: space, observationSpace: obsSpace, config: cfg }) ??
     (() => {
@@ -182,23 +296,62 @@ export async function trainOnline(
   if (typeof controller?.act !== "function") {
     throw new WorldFluxError("config", "the controller must have act(obs, state, info)");
   }
-  const random = randomController(space, deriveSeed(cfg.seed, 4));
+  const prefillRng = new Rng(deriveSeed(cfg.seed, 4));
+  const random = randomController(space, prefillRng);
   const evalSeedBase = deriveSeed(cfg.seed, 3);
   const evalMax = options.evalMaxSteps ?? 1000;
 
-  const evaluations: EvalRecord[] = [];
-  const episodes: EpisodeRecord[] = [];
-  let sincelog: number[] = [];
-  let pad = false;
-  let waitingNoted = false;
-  let debt = 0;
-  let pretrained = false;
+  const evaluations: EvalRecord[] = [...(restored?.evaluations ?? [])];
+  const episodes: EpisodeRecord[] = [...(restored?.episodes ?? [])];
+  let sincelog: number[] = [...(restored?.sinceLog ?? [])];
+  let pad = restored?.pad ?? false;
+  let waitingNoted = restored?.waitingNoted ?? false;
+  let debt = restored?.debt ?? 0;
+  let pretrained = restored?.pretrained ?? false;
+  let pendingEval = restored?.pendingEval ?? false;
   let lastOut: Record<string, Tensor> | null = null;
-  core.extraState = () => ({
-    env_steps: st.step,
-    updates: st.updates,
-    episodes: episodes.length,
-  });
+  const priorWallTimeSec = restored?.wallTimeSec ?? 0;
+  if (restored) {
+    prefillRng.setState(restored.prefillRng);
+    buffer.setRngState(restored.replayRng);
+    const last = restored.lastUpdate;
+    if (last) {
+      lastOut = Object.fromEntries(
+        Object.entries(last).map(([k, v]) => [k, tensor([v], [], { device: model.device })]),
+      );
+    }
+    const lastEval = restored.evaluations.at(-1);
+    if (lastEval) st.lastEval = evalMetrics(lastEval);
+  }
+  core.checkpointExtra = async (resumable) => {
+    const state: Record<string, unknown> = {
+      env_steps: st.step,
+      updates: st.updates,
+      episodes: episodes.length,
+    };
+    if (!resumable) return { state };
+    const names = lastOut ? Object.keys(lastOut) : [];
+    const values = lastOut ? await readTensors(names.map((k) => lastOut![k])) : [];
+    state.online = onlineStateToJson({
+      env: signature,
+      episodes,
+      evaluations,
+      debt,
+      pretrained,
+      pad,
+      pendingEval,
+      waitingNoted,
+      sinceLog: sincelog,
+      prefillRng: prefillRng.getState(),
+      replayRng: buffer.getRngState() as unknown as OnlineLoopState["replayRng"],
+      lastUpdate: lastOut
+        ? Object.fromEntries(names.map((k, i) => [k, Number(values[i][0])]))
+        : null,
+      bufferSize: buffer.size,
+      wallTimeSec: priorWallTimeSec + core.elapsed(),
+    });
+    return { state, files: { [CHECKPOINT_FILES.replay]: encodeNpz(buffer.toArrays()) } };
+  };
 
   const evaluate = async (evalEnv: Env): Promise<void> => {
     if (cfg.evalEpisodes <= 0) return;
@@ -220,23 +373,15 @@ export async function trainOnline(
         model.train(wasTraining);
       }
     });
-    const s = stats(returns);
     const rec: EvalRecord = {
       envStep: st.step,
       updates: st.updates,
       returns,
       lengths,
-      meanReturn: s.mean,
+      meanReturn: stats(returns).mean,
     };
     evaluations.push(rec);
-    const metrics: Metrics = Object.freeze({
-      eval_return_mean: s.mean,
-      eval_return_std: s.std,
-      eval_return_min: s.min,
-      eval_return_max: s.max,
-      eval_length_mean: lengths.reduce((a, b) => a + b, 0) / lengths.length,
-      updates: st.updates,
-    });
+    const metrics = evalMetrics(rec);
     st.lastEval = metrics;
     await core.dispatch("onEval", st.step, metrics, core, {
       eval_returns: returns,
@@ -282,19 +427,20 @@ export async function trainOnline(
     lastOut = out;
   };
 
-  const startStep = 0;
-  let pendingEval = false;
+  const startStep = st.step;
   try {
     core.begin();
     await core.dispatch("onTrainBegin", core);
     // Training episodes start from seeds of their own, so evaluations on the same environment
-    // (which reseed it) never change them.
+    // (which reseed it) never change them, and a resumed run starts its next episode as the
+    // uninterrupted run did.
     const trainSeedBase = deriveSeed(cfg.seed, 7);
-    let { obs } = env.reset({ seed: trainSeedBase });
+    let { obs } = env.reset({ seed: trainSeedBase + episodes.length });
     let cs = controller.reset?.({ explore: true });
     let epReturn = 0;
     let epLen = 0;
     while (st.step < st.totalSteps && !st.shouldStop) {
+      st.resumablePoint = false;
       const prefill = st.step < cfg.prefillSteps;
       const info: ActInfo = {
         explore: true,
@@ -359,9 +505,14 @@ export async function trainOnline(
         obs = env.reset({ seed: trainSeedBase + episodes.length }).obs;
         cs = controller.reset?.({ explore: true });
       }
+      // A checkpoint here needs no environment state: the next episode starts from its seed.
+      st.resumablePoint = done;
       await core.dispatch("onStepEnd", step, logs, core);
     }
-    if (pendingEval) await evaluate(env);
+    if (pendingEval) {
+      st.resumablePoint = false;
+      await evaluate(env);
+    }
     const summary = core.summary(startStep);
     await core.dispatch("onTrainEnd", summary, core);
     return {
@@ -370,6 +521,7 @@ export async function trainOnline(
       buffer,
       evaluations,
       episodes,
+      priorWallTimeSec,
     };
   } finally {
     if (lastOut) { for (const t of Object.values(lastOut as Record<string, Tensor>)) t.dispose(); }

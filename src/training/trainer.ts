@@ -48,6 +48,7 @@ import {
   type TrainerCheckpointState,
 } from "./checkpoint.ts";
 import {
+  ONLINE_RESUME_FIELDS,
   parseTrainingConfig,
   type TrainingConfig,
   type TrainingConfigInput,
@@ -110,6 +111,29 @@ export interface TrainResult {
   readonly summary: TrainSummary;
 }
 
+/** What a run adds to its checkpoints besides the model, optimizers, generators and callbacks. */
+export interface RunCheckpointExtra {
+  /** JSON kept in `trainer_state.json` as `extra`. */
+  readonly state: Record<string, unknown>;
+  /** Files of the checkpoint directory, by name. */
+  readonly files?: Readonly<Record<string, Uint8Array>>;
+}
+
+/**
+ * Why an online run cannot continue from `dir` (a checkpoint not written at the end of a
+ * training episode), and where to resume from instead.
+ */
+function notResumable(dir: string): CheckpointError {
+  return new CheckpointError(
+    "not_resumable",
+    `${dir} was written in the middle of a training episode (a best-loss or final checkpoint, ` +
+      `or one from a version that did not save the replay buffer): it cannot continue an ` +
+      `online run exactly; resume from a periodic checkpoint (checkpoint_<step>) or from the ` +
+      `run's output directory (its newest resumable checkpoint is taken)`,
+    dir,
+  );
+}
+
 /**
  * The machinery shared by the offline Trainer and the online loop: callbacks, state, generators,
  * log reads and checkpoints.
@@ -124,10 +148,12 @@ export class RunCore implements TrainingContext {
   trainStep!: TrainStep;
   resumedFrom: string | null = null;
   lastCheckpoint: string | null = null;
-  /** Extra JSON the run puts into checkpoints (the online loop's counters). */
-  extraState: () => Record<string, unknown> = () => ({});
-  /** False when checkpoints of this run cannot be resumed exactly. */
-  resumable = true;
+  /**
+   * What the run adds to its checkpoints: JSON (the online loop's counters, episodes and
+   * evaluations) and files (its replay buffer), given whether the checkpoint is resumable.
+   */
+  checkpointExtra: (resumable: boolean) => Promise<RunCheckpointExtra> = () =>
+    Promise.resolve({ state: {} });
   /** The `extra` JSON of the checkpoint resumed from. */
   restoredExtra: Readonly<Record<string, unknown>> = {};
   readonly #log: (message: string) => void;
@@ -158,6 +184,7 @@ export class RunCore implements TrainingContext {
       improved: false,
       lastMetrics: null,
       lastEval: null,
+      resumablePoint: mode === "offline",
       shouldStop: false,
       stopReason: null,
     };
@@ -220,6 +247,7 @@ export class RunCore implements TrainingContext {
     }
     const ck = await restoreCheckpoint(dir, { model: this.model, trainStep: this.trainStep });
     if (!ck.trainer.resumable) {
+      if (this.state.mode === "online") throw notResumable(dir);
       this.log(`${dir} cannot be resumed exactly (it lacks the replay data); continuing anyway`);
     }
     const t = ck.trainer;
@@ -233,9 +261,22 @@ export class RunCore implements TrainingContext {
     for (const [key, cb] of this.#keyed()) {
       if (key in t.callbacks && cb.loadStateDict) cb.loadStateDict(t.callbacks[key]);
     }
-    const changed = TRAJECTORY_FIELDS.filter((f) => ck.config[f] !== this.config[f]);
+    const online = this.state.mode === "online";
+    const changed = (online ? ONLINE_RESUME_FIELDS : TRAJECTORY_FIELDS)
+      .filter((f) => ck.config[f] !== this.config[f]);
     if (this.config.scheduler !== "none" && ck.config.totalSteps !== this.config.totalSteps) {
       changed.push("totalSteps");
+    }
+    if (changed.length && online) {
+      throw new CheckpointError(
+        "run_mismatch",
+        `${dir} was written by an online run whose config differs from this one in ` +
+          `${
+            changed.map((f) => `${f} (${ck.config[f]} there, ${this.config[f]} here)`).join(", ")
+          }: the resumed run would not continue that run; resume with the checkpoint's config ` +
+          `(${dir}/training_config.json; only totalSteps may grow) or start a new run`,
+        dir,
+      );
     }
     if (changed.length) {
       this.log(
@@ -269,20 +310,23 @@ export class RunCore implements TrainingContext {
   async saveCheckpoint(dir: string): Promise<void> {
     const callbacks: Record<string, unknown> = {};
     for (const [key, cb] of this.#keyed()) if (cb.stateDict) callbacks[key] = cb.stateDict();
+    const resumable = this.state.resumablePoint;
+    const extra = await this.checkpointExtra(resumable);
     const trainer: TrainerCheckpointState = {
       step: this.state.step,
       updates: this.state.updates,
       bestLoss: this.state.bestLoss,
       rng: this.rngState(),
       callbacks,
-      extra: this.extraState(),
-      resumable: this.resumable,
+      extra: extra.state,
+      resumable,
     };
     await writeCheckpoint(dir, {
       model: this.model,
       trainStep: this.trainStep,
       config: this.config,
       trainer,
+      files: extra.files,
     });
     this.lastCheckpoint = dir;
     await this.dispatch("onCheckpoint", this.state.step, dir, this);
