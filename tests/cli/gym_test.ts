@@ -160,9 +160,20 @@ Deno.test({
     assert.equal(report.tier, "real_env_smoke");
     assert.ok(["pass", "warning"].includes(report.status), v.out);
     assert.equal((report.metrics.policy_returns as number[]).length, 2);
-    const again = await run(["train", "-c", toml, "--resume-from", `${dir}/outputs`]);
-    assert.equal(again.code, 1);
-    assert.match(again.err, /source = "gym"\) cannot be resumed/);
+    // Extended from its final checkpoint (step 40 ends an episode) through the bridge.
+    const again = await run([
+      "train",
+      "-c",
+      toml,
+      "--resume-from",
+      `${dir}/outputs`,
+      "--steps",
+      "60",
+    ]);
+    assert.equal(again.code, 0, again.err);
+    const m2 = await readJson<RunManifest>(`${dir}/outputs/run_manifest.json`);
+    assert.equal(m2.training.resumed_from, `${dir}/outputs/checkpoint_final`);
+    assert.equal(m2.training.steps, 60);
     await Deno.remove(dir, { recursive: true });
   },
 });

@@ -236,10 +236,21 @@ Deno.test("cli train + verify: online in an environment (tdmpc2 with MPPI, real_
   assert.equal((report.metrics.random_returns as number[]).length, 2);
   assert.equal((report.metrics.policy_returns as number[]).length, 2);
   assert.ok(report.quality.some((q) => q.name === "return_gain"));
-  // Online runs cannot be resumed.
-  const again = await run(["train", "-c", toml, "--resume-from", `${dir}/outputs`]);
-  assert.equal(again.code, 1);
-  assert.match(again.err, /cannot be resumed/);
+  // An online run is extended from its final checkpoint (step 40 ends an episode).
+  const again = await run([
+    "train",
+    "-c",
+    toml,
+    "--resume-from",
+    `${dir}/outputs`,
+    "--steps",
+    "60",
+  ]);
+  assert.equal(again.code, 0, again.err);
+  const m2 = await readJson<RunManifest>(`${dir}/outputs/run_manifest.json`);
+  assert.equal(m2.training.resumed_from, `${dir}/outputs/checkpoint_final`);
+  assert.equal(m2.training.steps, 60);
+  assert.deepEqual(m2.evaluation!.history.map((e) => e.env_step), [40, 60]);
   await Deno.remove(dir, { recursive: true });
 });
 

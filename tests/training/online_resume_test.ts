@@ -21,11 +21,12 @@ import {
   manualSeed,
   type Metrics,
   randn,
+  randomController,
   ReplayBuffer,
   tdmpc2Controller,
   type TDMPC2WorldModel,
-  trainOnline,
   type TrainingConfigInput,
+  trainOnline,
   type WorldModel,
 } from "../../mod.ts";
 import { encodeNpz } from "../../src/io/npz.ts";
@@ -236,4 +237,147 @@ Deno.test("online resume: DreamerV3 (actor, trainRatio 0.5, separate eval env), 
   assert.ok(ends.includes(killedAt), `${killedAt} is not an episode end (${ends})`);
   assert.ok(ends.length >= 2, `CartPole episodes: ${ends}`);
   assertSameRun(straight, resumed, killedAt);
+});
+
+const point = async (seed: number): Promise<Setup> => {
+  const env = new PointEnv(10);
+  const model = await createWorldModel("mlp:ci", { obsShape: [1], actionDim: 1, seed });
+  return { model, env, controller: randomController(env.actionSpace) }; // the global stream
+};
+
+/** Updates at even steps from 12; the save due at 30 falls on an episode end and an update. */
+const POINT = {
+  totalSteps: 62,
+  prefillSteps: 11,
+  trainRatio: 0.5,
+  batchSize: 4,
+  sequenceLength: 4,
+  logInterval: 31,
+  evalInterval: 31,
+  evalEpisodes: 2,
+  saveInterval: 30,
+  seed: 2,
+} as const;
+
+Deno.test("online resume: the update before the checkpoint is logged after the resume (mlp, trainRatio 0.5)", async () => {
+  const { straight, resumed, killedAt } = await straightAndResumed(point, POINT, 30);
+  assert.equal(killedAt, 30);
+  // Step 31 logs the update made at step 30, before the kill: its outputs were checkpointed.
+  assert.ok(Number.isFinite(resumed.logs.get(31)?.loss));
+  assertSameRun(straight, resumed, killedAt);
+  assert.deepEqual((straight.evaluations as { envStep: number }[]).map((e) => e.envStep), [40, 62]);
+});
+
+/** A killed point run's directory (checkpoint_000030) and its config. */
+async function killedPointRun(): Promise<string> {
+  const dir = await tempDir();
+  const r = await segment(point, { ...POINT, outputDir: dir }, { killAt: 30 });
+  assert.deepEqual(r, { killedAt: 30 });
+  return dir;
+}
+
+/** Replaces a file of a checkpoint and records it in the manifest (as a forger would). */
+async function forge(ck: string, name: string, bytes: Uint8Array): Promise<void> {
+  await Deno.writeFile(`${ck}/${name}`, bytes);
+  const m = JSON.parse(await Deno.readTextFile(`${ck}/manifest.json`));
+  m.files[name] = { sha256: await sha256Hex(bytes), bytes: bytes.length };
+  await Deno.writeTextFile(`${ck}/manifest.json`, JSON.stringify(m));
+}
+
+async function refused(
+  dir: string,
+  config: TrainingConfigInput,
+  problem: string,
+  message: RegExp,
+  make: (seed: number) => Promise<Setup> = point,
+): Promise<void> {
+  await assert.rejects(
+    () => segment(make, { ...POINT, ...config, outputDir: dir }, { resumeFrom: dir }),
+    (e: unknown) => {
+      assert.ok(e instanceof CheckpointError, `${e}`);
+      assert.equal(e.problem, problem, e.message);
+      assert.match(e.message, message);
+      return true;
+    },
+  );
+}
+
+Deno.test("online resume: a truncated or foreign replay buffer is refused with a typed error", async () => {
+  const dir = await killedPointRun();
+  const ck = `${dir}/checkpoint_000030`;
+  const bytes = await Deno.readFile(`${ck}/replay_buffer.npz`);
+  await Deno.writeFile(`${ck}/replay_buffer.npz`, bytes.subarray(0, bytes.length >> 1));
+  await refused(dir, {}, "checksum_mismatch", /replay_buffer\.npz does not match.*truncated/);
+  // A consistent manifest around another buffer (20 transitions, not the 30 of the run).
+  const other = new ReplayBuffer({ capacity: 62, obsShape: [1], actionDim: 1 });
+  for (let t = 0; t < 20; t++) other.addStep([0], [0], 0, false, t % 10 === 9);
+  await forge(ck, "replay_buffer.npz", encodeNpz(other.toArrays()));
+  await refused(dir, {}, "run_mismatch", /holds 20 transitions, 30 expected/);
+  // Garbage with a right checksum: the npz reader's error, as a checkpoint error.
+  await forge(ck, "replay_buffer.npz", new TextEncoder().encode("not a zip"));
+  await refused(dir, {}, "invalid_field", /the replay buffer: /);
+});
+
+Deno.test("online resume: another environment, or a config that changes the run, is refused", async () => {
+  const dir = await killedPointRun();
+  const renamed = async (seed: number): Promise<Setup> => {
+    const s = await point(seed);
+    const e = s.env;
+    const env: Env = {
+      id: "Point-v1",
+      observationSpace: e.observationSpace,
+      actionSpace: e.actionSpace,
+      maxEpisodeSteps: e.maxEpisodeSteps,
+      renderSize: e.renderSize,
+      render: () => e.render(),
+      reset: (o) => e.reset(o),
+      step: (a) => e.step(a),
+      close: () => e.close(),
+    };
+    return { ...s, env };
+  };
+  await refused(dir, {}, "run_mismatch", /on Point-v0 \(.*\); this run is on Point-v1/, renamed);
+  await refused(dir, { batchSize: 8 }, "run_mismatch", /batchSize \(4 there, 8 here\)/);
+  await refused(
+    dir,
+    { sequenceLength: 2, evalEpisodes: 1 },
+    "run_mismatch",
+    /sequenceLength.*evalEpisodes/,
+  );
+  // More steps are fine: the run is extended.
+  const longer = await segment(point, { ...POINT, totalSteps: 70, outputDir: dir }, {
+    resumeFrom: dir,
+  });
+  assert.equal((longer as Outcome).steps, 70);
+});
+
+Deno.test("online resume: a checkpoint written mid-episode (best loss) cannot continue the run", async () => {
+  const dir = await tempDir();
+  const s = await point(1);
+  // checkpoint_best at a log (step 31 or 62): in the middle of an episode.
+  await trainOnline(s.model, s.env, { ...POINT, outputDir: dir, saveInterval: 1000 }, {
+    defaultCallbacks: false,
+    log: () => {},
+    callbacks: [new CheckpointCallback({ saveFinal: false })],
+  });
+  const m = JSON.parse(await Deno.readTextFile(`${dir}/checkpoint_best/manifest.json`));
+  assert.ok(m.step === 31 || m.step === 62, `best at ${m.step}`); // logs; episodes end at 10k
+  assert.equal(m.resumable, false);
+  assert.equal(m.files["replay_buffer.npz"], undefined);
+  await refused(`${dir}/checkpoint_best`, {}, "not_resumable", /middle of a training episode/);
+  // A directory holding only that checkpoint has nothing to resume from.
+  await assert.rejects(
+    () => segment(point, { ...POINT, outputDir: dir }, { resumeFrom: dir }),
+    (e: unknown) => e instanceof CheckpointError && e.problem === "missing_directory",
+  );
+  const buffer = new ReplayBuffer({ capacity: 10, obsShape: [1], actionDim: 1 });
+  await assert.rejects(
+    async () =>
+      await trainOnline(s.model, s.env, { ...POINT, outputDir: dir }, {
+        defaultCallbacks: false,
+        resumeFrom: dir,
+        buffer,
+      }),
+    /resumeFrom brings the run's replay buffer/,
+  );
 });
