@@ -6,6 +6,13 @@
  *
  *   deno run -A examples/learn_cartpole_dreamerv3.ts [--steps 20000] [--seed 0]
  *     [--out outputs/learning/dreamerv3] [--pixels] [--actor-entropy 3e-4] [--cnn-depth N]
+ *     [--save-interval N] [--resume DIR]
+ *
+ * `--save-interval N` writes a resumable checkpoint into the output directory every N
+ * environment steps (at the end of the training episode it falls in; the newest 2 kept: from
+ * pixels a checkpoint holds the frames, ~12 KB a step); `--resume DIR` (a checkpoint, or the
+ * output directory) continues a killed run exactly, with the same flags (`--out` defaults to
+ * DIR's run), and its records cover the whole run.
  *
  * `--pixels` learns from 64x64 RGB frames of the built-in renderer (the CNN encoder and decoder)
  * instead of the 4 state values.
@@ -36,7 +43,7 @@ import {
   makeEnvSync,
   PixelObservation,
 } from "../mod.ts";
-import { onlineConfig, parseFlags, runLearning } from "./learn_lib.ts";
+import { onlineConfig, parseFlags, runDirOf, runLearning } from "./learn_lib.ts";
 
 const flags = parseFlags(Deno.args, {
   steps: 20_000,
@@ -64,7 +71,12 @@ const flags = parseFlags(Deno.args, {
   actorEntropy: 0, // entropy bonus of the actor (0: the preset's, official 3e-4)
   // Learn from 64x64 RGB frames of the built-in renderer (PixelObservation) instead of the state.
   pixels: false,
+  saveInterval: 0, // resumable checkpoints every N environment steps (0: none)
+  resume: "", // continue a killed run from a checkpoint or its output directory
 });
+if (flags.resume && flags.out === "outputs/learning/dreamerv3") {
+  flags.out = await runDirOf(flags.resume);
+}
 
 const envId = "CartPole-v1";
 const makeCartPole = () => {
@@ -106,6 +118,8 @@ await runLearning({
   }),
   baselineEpisodes: flags.baselineEpisodes,
   finalEpisodes: flags.finalEpisodes,
+  saveInterval: flags.saveInterval,
+  resumeFrom: flags.resume || undefined,
   settings: {
     preset: flags.preset,
     model: { ...modelConfig, parameters: model.numParameters() },

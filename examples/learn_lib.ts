@@ -6,8 +6,10 @@
  * @module
  */
 
+import { dirname, join, resolve } from "node:path";
 import { encode } from "fast-png";
 import {
+  CheckpointCallback,
   type Controller,
   type Env,
   LoggingCallback,
@@ -427,6 +429,21 @@ export function plotReturns(spec: PlotSpec): Uint8Array {
   return encode({ width: W, height: H, data: cv.data, channels: 3 });
 }
 
+/**
+ * The output directory of the run `path` belongs to (for `--resume`): `path`, or its parent when
+ * `path` is a checkpoint directory.
+ */
+export async function runDirOf(path: string): Promise<string> {
+  const p = resolve(path);
+  try {
+    await Deno.stat(join(p, "manifest.json"));
+    return dirname(p); // a checkpoint directory
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return p;
+    throw e;
+  }
+}
+
 /** Writes `obj` as pretty JSON. */
 export async function writeJson(path: string, obj: unknown): Promise<void> {
   await Deno.writeTextFile(path, JSON.stringify(obj, null, 2) + "\n");
@@ -470,6 +487,13 @@ export interface LearningRun extends RunDescription {
   readonly config: TrainingConfigInput;
   /** Episodes of the final greedy evaluation after training (0: the loop's last one). */
   readonly finalEpisodes: number;
+  /**
+   * Environment steps between resumable checkpoints in `outputDir` (written at the end of a
+   * training episode, with the replay buffer; 0 or absent: none).
+   */
+  readonly saveInterval?: number;
+  /** Continue a killed run: a checkpoint, or the run's output directory (its newest one). */
+  readonly resumeFrom?: string;
 }
 
 /**
@@ -486,13 +510,17 @@ export async function runLearning(run: LearningRun): Promise<Record<string, unkn
       `over ${run.baselineEpisodes} episodes`,
   );
   const t0 = performance.now();
+  const saves = run.saveInterval
+    ? [new CheckpointCallback({ saveInterval: run.saveInterval, saveBest: false, keepLast: 2 })]
+    : [];
   const result = await trainOnline(run.model, run.env, cfg, {
     controller: run.controller,
     evalEnv: run.evalEnv,
     defaultCallbacks: false,
-    callbacks: [new LoggingCallback(), new ProgressCallback({ terminal: false })],
+    callbacks: [new LoggingCallback(), new ProgressCallback({ terminal: false }), ...saves],
+    resumeFrom: run.resumeFrom,
   });
-  const trainSec = (performance.now() - t0) / 1000;
+  const trainSec = result.priorWallTimeSec + (performance.now() - t0) / 1000;
   const t1 = performance.now();
   const final = run.finalEpisodes > 0
     ? await finalEvaluation(run.model, run.evalEnv, run.controller, run.finalEpisodes, cfg.seed)
@@ -505,7 +533,24 @@ export async function runLearning(run: LearningRun): Promise<Record<string, unkn
     final,
     trainSec,
     finalSec: (performance.now() - t1) / 1000,
+    resumed: resumedRecord(result),
   });
+}
+
+/** What a record says of a resumed run (null when the run was not resumed). */
+export function resumedRecord(
+  result: Pick<OnlineResult, "summary" | "priorWallTimeSec">,
+): LearningRecord["resumed"] {
+  const from = result.summary.resumedFrom;
+  if (!from) return null;
+  return {
+    checkpoint: from,
+    agent_step: result.summary.startStep,
+    train_wall_time_before_sec: +result.priorWallTimeSec.toFixed(1),
+    note: "the run was killed and resumed from this checkpoint; train_wall_time_sec sums the " +
+      "training time up to the checkpoint and after the resume (work done between the " +
+      "checkpoint and the kill was redone and is not counted)",
+  };
 }
 
 /** The final evaluation of a run: returns of greedy episodes (env seeds `20000 + seed + i`). */
@@ -537,10 +582,17 @@ export interface LearningRecord extends RunDescription {
   readonly result: Pick<OnlineResult, "summary" | "evaluations" | "episodes">;
   /** Returns of the final greedy evaluation, or null (the loop's last one stands for it). */
   readonly final: readonly number[] | null;
-  /** Seconds of training. */
+  /** Seconds of training (every segment of a resumed run). */
   readonly trainSec: number;
   /** Seconds of the final evaluation. */
   readonly finalSec: number;
+  /** Where a resumed run resumed (see {@link resumedRecord}); null or absent otherwise. */
+  readonly resumed?: {
+    readonly checkpoint: string;
+    readonly agent_step: number;
+    readonly train_wall_time_before_sec: number;
+    readonly note: string;
+  } | null;
 }
 
 /**
@@ -600,6 +652,7 @@ export async function writeLearningRecord(rec: LearningRecord): Promise<Record<s
       wall_time_sec: +wall.toFixed(1),
       train_wall_time_sec: +rec.trainSec.toFixed(1),
       final_eval_wall_time_sec: +rec.finalSec.toFixed(1),
+      ...(rec.resumed ? { resumed: rec.resumed } : {}),
       machine: `${navigator.hardwareConcurrency} logical cores (shared), cpu device (wasm)`,
     },
     random_baseline: {

@@ -91,6 +91,45 @@ Deno.test("evidence_tdmpc2_halfcheetah: a tiny run writes the whole bundle", asy
   }
 });
 
+Deno.test("evidence_tdmpc2_halfcheetah --resume: a run killed after a checkpoint ends with the bundle of the straight run", async () => {
+  const straight = await Deno.makeTempDir({ prefix: "wf_evidence_" });
+  const killed = await Deno.makeTempDir({ prefix: "wf_evidence_killed_" });
+  try {
+    // Saves every 20 environment steps (10 agent steps): at the ends of the 10-agent-step
+    // episodes, agent steps 10 and 20.
+    const flags = { ...TINY, saveInterval: 20 };
+    await runEvidence(flags, straight, "evidence smoke");
+    const names = [...Deno.readDirSync(straight)].map((e) => e.name);
+    assert.ok(names.includes("checkpoint_000010") && names.includes("checkpoint_000020"));
+    // What a kill after the first checkpoint leaves: that checkpoint and the metrics so far.
+    await new Deno.Command("cp", {
+      args: ["-r", `${straight}/checkpoint_000010`, `${straight}/metrics.jsonl`, killed],
+    }).output();
+    const summary = await runEvidence(
+      { ...flags, resume: `${killed}/checkpoint_000010` },
+      killed,
+      "evidence smoke --resume",
+    ) as { budget: { resumed?: { agent_step: number; checkpoint: string } } };
+    assert.equal(summary.budget.resumed?.agent_step, 10);
+    assert.equal(summary.budget.resumed?.checkpoint, `${killed}/checkpoint_000010`);
+    const a = JSON.parse(await Deno.readTextFile(`${straight}/returns.json`));
+    const b = JSON.parse(await Deno.readTextFile(`${killed}/returns.json`));
+    assert.deepEqual(b.training_episodes, a.training_episodes);
+    assert.deepEqual(b.evaluations, a.evaluations);
+    assert.deepEqual(b.final_evaluation, a.final_evaluation);
+    assert.equal(a.training_episodes.length, 3);
+    const wa = await Deno.readFile(`${straight}/model/model.safetensors`);
+    const wb = await Deno.readFile(`${killed}/model/model.safetensors`);
+    assert.ok(wa.length === wb.length && wa.every((x, i) => x === wb[i]), "the models differ");
+    const steps = (await Deno.readTextFile(`${killed}/metrics.jsonl`)).trim().split("\n")
+      .map((l) => JSON.parse(l)).filter((l) => l.kind === "train").map((l) => l.step);
+    assert.deepEqual(steps, [15, 30]);
+  } finally {
+    await Deno.remove(straight, { recursive: true });
+    await Deno.remove(killed, { recursive: true });
+  }
+});
+
 Deno.test({
   name:
     "evidence_tdmpc2_halfcheetah --gym: the same bundle from Gymnasium's HalfCheetah-v5 (bridge)",
