@@ -233,6 +233,8 @@ async function restoreBuffer(
  *   outputDir: await Deno.makeTempDir(),
  * }, { controller: randomController(space, 1), defaultCallbacks: false });
  * console.log(summary.updates, evaluations.length); // 101 1
+ * // With a CheckpointCallback (a default) a killed run continues from its output directory:
+ * // await trainOnline(model, env, sameConfig, { resumeFrom: outputDir });
  * ```
  */
 export async function trainOnline(
