@@ -47,6 +47,8 @@ import { CHECKPOINT_FILES } from "./checkpoint.ts";
 import {
   checkEnvSignature,
   envSignature,
+  type EpisodeRecord,
+  type EvalRecord,
   type OnlineLoopState,
   onlineStateFromJson,
   onlineStateToJson,
@@ -86,29 +88,7 @@ export interface OnlineOptions {
   readonly resumeFrom?: string;
 }
 
-/** One evaluation. */
-export interface EvalRecord {
-  /** Environment step at which it ran. */
-  readonly envStep: number;
-  /** Gradient updates done by then. */
-  readonly updates: number;
-  /** Return of each episode. */
-  readonly returns: readonly number[];
-  /** Length of each episode. */
-  readonly lengths: readonly number[];
-  /** Mean return. */
-  readonly meanReturn: number;
-}
-
-/** One finished training episode. */
-export interface EpisodeRecord {
-  /** Environment step at which it ended. */
-  readonly envStep: number;
-  /** Its return. */
-  readonly return: number;
-  /** Its length. */
-  readonly length: number;
-}
+export type { EpisodeRecord, EvalRecord } from "./online_state.ts";
 
 /** What {@link trainOnline} returns. */
 export interface OnlineResult {

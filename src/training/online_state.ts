@@ -28,7 +28,30 @@ import { CheckpointError } from "../core/errors.ts";
 import type { Env } from "../envs/types.ts";
 import { actionDim } from "../envs/types.ts";
 import type { RngState } from "../rng.ts";
-import type { EpisodeRecord, EvalRecord } from "./online.ts";
+
+/** One evaluation. */
+export interface EvalRecord {
+  /** Environment step at which it ran. */
+  readonly envStep: number;
+  /** Gradient updates done by then. */
+  readonly updates: number;
+  /** Return of each episode. */
+  readonly returns: readonly number[];
+  /** Length of each episode. */
+  readonly lengths: readonly number[];
+  /** Mean return. */
+  readonly meanReturn: number;
+}
+
+/** One finished training episode. */
+export interface EpisodeRecord {
+  /** Environment step at which it ended. */
+  readonly envStep: number;
+  /** Its return. */
+  readonly return: number;
+  /** Its length. */
+  readonly length: number;
+}
 
 /** Layout version of `extra.online`. */
 export const ONLINE_STATE_VERSION = 1;
