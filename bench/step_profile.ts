@@ -4,7 +4,12 @@
  * operands' layout: `n` plain, `t` transposed, `s` other strides), the largest groups first.
  *
  *   XDG_RUNTIME_DIR=/tmp/xdg deno run -A --no-check bench/step_profile.ts \
- *     [dreamer-12m-vec|dreamer-ci|tdmpc2-5m|tdmpc2-5m-plan] [--steps 3] [--top 30]
+ *     [dreamer-12m-vec|dreamer-ci|tdmpc2-5m|tdmpc2-5m-plan|tdmpc2-cheetah|tdmpc2-cheetah-plan]
+ *     [--steps 3] [--top 30]
+ *
+ * `tdmpc2-cheetah` is the size of the HalfCheetah-v5 evidence runs
+ * (examples/evidence_tdmpc2_halfcheetah.ts: obs 17, latent 64, MLPs 128, encoder 128, 2 Q heads;
+ * MPPI 256 x 4, 64 elites, 24 policy trajectories), as bench/tdmpc2_bench.ts's `cheetah`.
  *
  * Profiling adds a clock read per kernel (~1 us): the total is close to, not equal to, the
  * unprofiled step. `--cpu` times kernels by the process's CPU time instead of the wall clock
@@ -20,6 +25,18 @@ import { keep } from "../src/tensor/tensor.ts";
 import { kernelReport, profileClock, profileReplays } from "./kernel_groups.ts";
 
 type Tensor = wf.Tensor;
+
+/** The HalfCheetah evidence runs' model and planner (over `tdmpc2:ci`). */
+const CHEETAH = {
+  latentDim: 64,
+  hiddenDim: 128,
+  encDim: 128,
+  numQNetworks: 2,
+  numSamples: 256,
+  iterations: 4,
+  numElites: 64,
+  numPiTrajs: 24,
+};
 
 async function setup(w: string): Promise<() => Promise<void>> {
   const finish = async (ts: Tensor[]) => {
@@ -47,17 +64,20 @@ async function setup(w: string): Promise<() => Promise<void>> {
     };
     return () => finish(Object.values(trainer.compiledStep(batch)));
   }
-  const model = await wf.createWorldModel("tdmpc2:5m", {
-    obsShape: [39],
+  const cheetah = w.startsWith("tdmpc2-cheetah");
+  const OBS = cheetah ? 17 : 39;
+  const model = await wf.createWorldModel(cheetah ? "tdmpc2:ci" : "tdmpc2:5m", {
+    obsShape: [OBS],
     actionDim: 6,
     seed: 1,
+    ...(cheetah ? CHEETAH : {}),
   }) as wf.TDMPC2WorldModel;
-  if (w === "tdmpc2-5m-plan") {
+  if (w.endsWith("-plan")) {
     const planner = new wf.MPPIPlanner(model, {
       ...model.plannerDefaults(),
       generator: new Generator(5),
     });
-    const obs = keep(randn([1, 39], { seed: 6 }).realize());
+    const obs = keep(randn([1, OBS], { seed: 6 }).realize());
     return async () => {
       const p = planner.plan(model.encode(obs));
       await (p.tensor as Tensor).data();
@@ -67,7 +87,7 @@ async function setup(w: string): Promise<() => Promise<void>> {
   const g = new Generator(2);
   const B = 256, T = 4;
   const batch: [Tensor, Tensor, Tensor, Tensor] = [
-    keep(randn([B, T, 39], { generator: g }).realize()),
+    keep(randn([B, T, OBS], { generator: g }).realize()),
     keep(rand([B, T, 6], { generator: g }).mul(2).sub(1).realize()),
     keep(randn([B, T], { generator: g }).realize()),
     keep(wf.zeros([B, T]).contiguous().realize()),

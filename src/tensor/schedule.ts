@@ -18,10 +18,12 @@ import { elementwiseOp } from "./ops_table.ts";
 import { type LazyNode, release, type Src } from "./lazy.ts";
 import { KERNEL_BUILDERS } from "./kernel_builders.ts";
 import {
+  contiguousStrides,
   contiguousView,
   isContiguous,
   numel,
   permuteView,
+  reshapeView,
   sameShape,
   type Shape,
   sliceView,
@@ -31,8 +33,15 @@ import {
 /** Largest number of ops fused into one kernel before a producer gets its own buffer. */
 const MAX_FUSED_OPS = 48;
 
-/** Whether fusion is enabled (tests turn it off to check fused against unfused results). */
-export const scheduleOptions: { fusion: boolean } = { fusion: true };
+/**
+ * Whether fusion is enabled (tests turn it off to check fused against unfused results), and
+ * whether a producer inlined through a permuting or reshaping view reads its sources through
+ * the moved views (else through a frame node; benchmarks compare both).
+ */
+export const scheduleOptions: { fusion: boolean; moveViews: boolean } = {
+  fusion: true,
+  moveViews: true,
+};
 
 /**
  * A hook run for every kernel the scheduler emits (compile() records through it). `producer`
@@ -599,9 +608,9 @@ class KernelBuilder {
     const inlinable = self || (this.sched.isDeferred(n) && this.ops < this.budget &&
       numel(s.view.shape) <= numel(n.shape) && this.frameDepth < 6);
     if (inlinable && (op.kind === "ew" || op.kind === "cast")) {
-      const inner = (): Expr => {
+      const inner = (srcs: readonly Src[]): Expr => {
         this.ops++;
-        const args = n.srcs.map((c) => this.srcExpr(c, c.view.shape));
+        const args = srcs.map((c) => this.srcExpr(c, c.view.shape));
         if (op.kind === "cast") return castTo(args[0], t);
         const def = elementwiseOp(op.op);
         const compute = computeType(def.rule, args.map((a) => a.t));
@@ -609,11 +618,15 @@ class KernelBuilder {
         ["a", "b", "c"].slice(0, args.length).forEach((v, i) => (named[v] = args[i]));
         return castTo(instantiate(def.ast, named, compute), t);
       };
-      if (identity && sameShape(n.shape, frame)) return inner();
+      if (identity && sameShape(n.shape, frame)) return inner(n.srcs);
+      // A view that moves every source alike: the producer is computed at the consumer's own
+      // index (a frame node re-indexes every lane, which costs far more than the loads).
+      const moved = scheduleOptions.moveViews ? movedSources(n, s.view) : null;
+      if (moved) return inner(moved);
       const outer = this.frameId;
       this.frameDepth++;
       this.frameId = ++this.frames;
-      const body = inner();
+      const body = inner(n.srcs);
       this.frameDepth--;
       this.frameId = outer;
       return this.frame(n.shape, s.view, body);
@@ -636,6 +649,49 @@ class KernelBuilder {
   private frame(shape: Shape, view: View, body: Expr): Expr {
     return { k: "frame", shape, view, body, t: body.t };
   }
+}
+
+/**
+ * The sources of elementwise node `n` read through `view` (a view of `n`'s contiguous layout)
+ * when the view only permutes or reshapes `n` and every source's view can follow it (a reduction
+ * over a leading axis permutes its producer; a reshape of a strided slice stays strided): each
+ * source then reads the element the view reads. Null when a frame node is needed.
+ */
+function movedSources(n: LazyNode, view: View): Src[] | null {
+  if (view.offset !== 0 || numel(view.shape) !== numel(n.shape)) return null;
+  if (n.srcs.some((c) => !sameShape(c.view.shape, n.shape))) return null;
+  if (isContiguous(view)) {
+    const out: Src[] = [];
+    for (const c of n.srcs) {
+      const v = reshapeView(c.view, view.shape);
+      if (!v) return null;
+      out.push({ node: c.node, view: v });
+    }
+    return out;
+  }
+  const perm = permutationOf(view, n.shape);
+  return perm ? n.srcs.map((c) => ({ node: c.node, view: permuteView(c.view, perm) })) : null;
+}
+
+/** `perm` with `view = permuteView(contiguousView(shape), perm)`, or null. */
+function permutationOf(view: View, shape: Shape): number[] | null {
+  const r = shape.length;
+  if (view.shape.length !== r) return null;
+  const cs = contiguousStrides(shape);
+  const used = new Array<boolean>(r).fill(false);
+  const perm: number[] = [];
+  for (let i = 0; i < r; i++) {
+    // size-1 axes match any unused size-1 axis (their stride is never used)
+    let j = -1;
+    for (let d = 0; d < r && j < 0; d++) {
+      if (used[d] || shape[d] !== view.shape[i]) continue;
+      if (shape[d] === 1 || cs[d] === view.strides[i]) j = d;
+    }
+    if (j < 0) return null;
+    used[j] = true;
+    perm.push(j);
+  }
+  return perm;
 }
 
 function computeType(rule: string, ts: VType[]): VType {

@@ -229,6 +229,54 @@ gpuTest("fusion: fused and unfused results agree on webgpu", async () => {
   }
 });
 
+/** Kernels `fn` emits that re-index through a frame node. */
+function frameNodes(kernels: Kernel[]): number {
+  let n = 0;
+  for (const k of kernels) {
+    if (k.kind === "ew" || k.kind === "reduce") walkExpr(k.expr, (e) => void (e.k === "frame" && n++));
+  }
+  return n;
+}
+
+Deno.test("fusion: a producer read through a permutation or a reshape needs no frame node", async () => {
+  for (const dev of DEVICES) {
+    const rng = new Rng(8);
+    const a = data(rng, [2, 37, 9], dev), b = data(rng, [2, 37, 9], dev);
+    const wide = data(rng, [74, 12], dev), bias = data(rng, [9], dev);
+    const graph = () => [
+      // a reduction over a leading axis reads its producer transposed
+      a.mul(b).sum(1),
+      a.mul(b).add(bias).sum([0, 1]),
+      // a transposed elementwise result
+      a.sub(b).exp().permute([2, 0, 1]).contiguous(),
+      // a reshape of a strided slice (rows of 12, 9 read) stays strided
+      wide.slice([0, 0], [74, 9]).tanh().reshape([2, 37, 9]).add(a),
+    ];
+    let ys: Tensor[] = [];
+    const kernels = recordKernels(() => realize(...(ys = graph())));
+    assert.equal(frameNodes(kernels), 0, `${dev}: frame nodes`);
+    const prev = scheduleOptions.moveViews;
+    scheduleOptions.moveViews = false;
+    let framed: Tensor[] = [];
+    try {
+      const k2 = recordKernels(() => realize(...(framed = graph())));
+      assert.ok(frameNodes(k2) >= 4, `${dev}: the same graph through frame nodes`);
+    } finally {
+      scheduleOptions.moveViews = prev;
+    }
+    const unfused = withFusion(false, () => {
+      const ts = graph();
+      realize(...ts);
+      return ts;
+    });
+    for (let i = 0; i < ys.length; i++) {
+      const y = await ys[i].data();
+      assertSame(y, await framed[i].data(), `${dev}: output ${i} moved vs framed`);
+      assertSame(y, await unfused[i].data(), `${dev}: output ${i} fused vs unfused`);
+    }
+  }
+});
+
 Deno.test("fusion: expressions over more buffers than a kernel binds still work", async () => {
   for (const dev of DEVICES) {
     const be = getBackend(dev);
