@@ -75,6 +75,9 @@ type Decl = [name: string, arity: 1 | 2 | 3, rule: TypeRule, expr: string];
  * below y = 0.05 (relative error < 2e-6) so that e^a survives where `1 + e^a` rounds to 1 in
  * float32 (a < -17), as PyTorch's log1p does.
  */
+/** fastMish's exponential. */
+const MISH_E = "exp(min(a, 20.0))";
+
 const SOFTPLUS =
   "where(a > 20.0, a, max(a, 0.0) + where(exp(-abs(a)) < 0.05, exp(-abs(a)) * (1.0 - exp(-abs(a)) * (0.5 - exp(-abs(a)) * (0.33333334 - exp(-abs(a)) * 0.25))), log(1.0 + exp(-abs(a)))))";
 
@@ -135,6 +138,10 @@ const DECLS: Decl[] = [
   ],
   ["symlog", 1, "float", "sign(a) * log(abs(a) + 1.0)"],
   ["symexp", 1, "float", "sign(a) * (exp(abs(a)) - 1.0)"],
+  // Mish with one exponential (TD-MPC2's activation, see models/tdmpc2/networks.ts fastMish):
+  // tanh(softplus(a)) = n / (n + 2) for n = e^a (e^a + 2); e^a at min(a, 20), where the ratio is
+  // 1 in float32. The same operations in the same order as fastMish's, so the same values.
+  ["fastMish", 1, "float", `a / ((1.0 / (${MISH_E} * (${MISH_E} + 2.0))) * 2.0 + 1.0)`],
   // comparisons and logic
   ["gt", 2, "cmp", "a > b"],
   ["ge", 2, "cmp", "a >= b"],
@@ -149,6 +156,10 @@ const DECLS: Decl[] = [
   // identity, used to materialise views and casts
   ["copy", 1, "same", "a"],
 ];
+
+/** fastMish's e^a and `1 / (n + 2)` in the language of gradient rules (table ops by name). */
+const MISH_GE = "exp(minimum(a, 20.0))";
+const MISH_R = `(1.0 / (${MISH_GE} * (${MISH_GE} + 2.0) + 2.0))`;
 
 /** GELU's inner tanh, as its gradient needs it. */
 const GELU_T = "tanh((a * a * a * 0.044715 + a) * 0.7978845608)";
@@ -188,6 +199,10 @@ const GRADS: Record<string, readonly (string | null)[]> = {
   softplus: ["g * sigmoid(a)"],
   mish: [
     "g * (tanh(softplus(a)) + a * sigmoid(a) * (-(tanh(softplus(a)) * tanh(softplus(a))) + 1))",
+  ],
+  // 1 / (n + 2) = r; mish'(a) = 1 - 2r + 4 a e^a (e^a + 1) r^2
+  fastMish: [
+    `g * (${MISH_R} * (a * ${MISH_GE} * (${MISH_GE} + 1.0) * 4.0 * ${MISH_R} - 2.0) + 1.0)`,
   ],
   gelu: [
     `g * ((${GELU_T} + 1) * 0.5 + a * 0.5 * ((-(${GELU_T} * ${GELU_T}) + 1) * ` +

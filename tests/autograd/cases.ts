@@ -140,6 +140,7 @@ const UNARY: Record<string, (shape: readonly number[]) => Input> = {
   elu: (s) => away(s, 0.1, 3),
   softplus: (s) => normal(s, 3),
   mish: (s) => normal(s, 2),
+  fastMish: (s) => normal(s, 2),
   gelu: (s) => normal(s, 2),
   symlog: (s) => away(s, 0.05, 20),
   symexp: (s) => away(s, 0.05, 3),

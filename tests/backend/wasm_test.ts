@@ -151,6 +151,7 @@ function floatArg(op: string, i: number, n: number, r: Rng): Float32Array {
     case "elu":
     case "softplus":
     case "mish":
+    case "fastMish":
     case "gelu":
     case "tanh":
       return r.uniform(n, -25, 25);

@@ -347,6 +347,14 @@ const SPECS: Record<string, OpSpec> = {
     int: true,
     atol: 10 * ULP1,
   },
+  // the same with one exponential (x / (1 + 2 / n), n = e^x (e^x + 2)), float32 throughout
+  fastMish: {
+    f: (x) => x * Math.tanh(softplus(x)),
+    args: ["any"],
+    rule: "float",
+    int: true,
+    atol: 10 * ULP1,
+  },
   gelu: {
     f: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
     args: ["any"],

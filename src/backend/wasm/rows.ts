@@ -117,10 +117,12 @@ export function addRows(m: ModuleBuilder): void {
       });
       hsum64(f, s0, s1);
       f.set(s);
-      // log(s) (float32 s is accurate to 1/2 ulp; log keeps that)
-      f.get(s).op("f32.demote_f64").op("f32x4.splat").set(v);
-      M.log(f, v);
-      f.set(lsv);
+      // log(s) for logSoftmax and logsumexp (float32 s is accurate to 1/2 ulp; log keeps that)
+      f.get(mode).if(() => {
+        f.get(s).op("f32.demote_f64").op("f32x4.splat").set(v);
+        M.log(f, v);
+        f.set(lsv);
+      });
       f.get(mode).i32(2).op("i32.eq").if(() => {
         f.get(py).get(mx).get(lsv).op("f32x4.extract_lane", 0).op("f32.add").op("f32.store");
       }, () => {

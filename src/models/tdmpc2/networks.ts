@@ -16,7 +16,7 @@ import { Module } from "../../nn/module.ts";
 import { layerNorm } from "../../tensor/functional.ts";
 import { defaultGenerator, dropout, type Generator, randn } from "../../tensor/random.ts";
 import { defineGradient, recordGrad } from "../../tensor/gradients.ts";
-import { noGrad, type Tensor } from "../../tensor/tensor.ts";
+import { isGradEnabled, noGrad, type Tensor } from "../../tensor/tensor.ts";
 
 /**
  * Official `init.weight_init`: Linear weights `trunc_normal_(std=0.02)` (PyTorch truncates at
@@ -37,12 +37,15 @@ export const tdmpc2Init: Init = (shape, _fanIn, _fanOut, opts): Tensor =>
  * transcendental work: the activation of every TD-MPC2 hidden layer.
  */
 export function fastMish(x: Tensor): Tensor {
+  // Without a gradient to record, one elementwise op (the op table's fastMish, same values):
+  // e^x is not stored, so the activation fuses into one kernel.
+  if (!isGradEnabled() || !x.requiresGrad) return x.fastMish();
   const e = noGrad(() => x.minimum(20).exp());
   const y = noGrad(() => x.div(e.mul(e.add(2)).reciprocal().mul(2).add(1)));
-  return recordGrad(y, "fastMish", [x], [x, e]);
+  return recordGrad(y, "fastMishSavedExp", [x], [x, e]);
 }
 
-defineGradient<undefined, Tensor>("fastMish", (g, [xs, es]) => {
+defineGradient<undefined, Tensor>("fastMishSavedExp", (g, [xs, es]) => {
   // 1 / (n + 2) = r; mish'(x) = 1 - 2r + 4 x e (e + 1) r^2
   const r = es.mul(es.add(2)).add(2).reciprocal();
   return [g.mul(r.mul(xs.mul(es).mul(es.add(1)).mul(4).mul(r).sub(2)).add(1))];
