@@ -980,7 +980,8 @@ test("gather and scatter-add along each axis (exact)", async () => {
       const ni = iShape.reduce((a, b) => a * b, 1);
       // in range, negative (from the end) and out of range (reads 0 / skipped)
       const idx = rng.ints(ni, -shape[ax] - 2, shape[ax] + 1);
-      const sel = rng.ints(k, -shape[ax], shape[ax] - 1);
+      // index_select: whole rows copied at once (out-of-range rows read 0)
+      const sel = rng.ints(k, -shape[ax] - 2, shape[ax] + 1);
       const g = new Float32Array(ni).map((_, i) => ((i * 37) % 11) - 5);
       const fn = () => {
         const xt = tensor(x, shape), it = tensor(idx, iShape);
