@@ -233,7 +233,9 @@ gpuTest("fusion: fused and unfused results agree on webgpu", async () => {
 function frameNodes(kernels: Kernel[]): number {
   let n = 0;
   for (const k of kernels) {
-    if (k.kind === "ew" || k.kind === "reduce") walkExpr(k.expr, (e) => void (e.k === "frame" && n++));
+    if (k.kind === "ew" || k.kind === "reduce") {
+      walkExpr(k.expr, (e) => void (e.k === "frame" && n++));
+    }
   }
   return n;
 }
