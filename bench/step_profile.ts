@@ -20,23 +20,12 @@
 
 import * as wf from "../mod.ts";
 import { realizeAsync } from "../tensor.ts";
-import { Generator, rand, randn } from "../src/tensor/random.ts";
+import { randn } from "../src/tensor/random.ts";
 import { keep } from "../src/tensor/tensor.ts";
 import { kernelReport, profileClock, profileReplays } from "./kernel_groups.ts";
+import { tdmpc2Workload } from "./tdmpc2_workload.ts";
 
 type Tensor = wf.Tensor;
-
-/** The HalfCheetah evidence runs' model and planner (over `tdmpc2:ci`). */
-const CHEETAH = {
-  latentDim: 64,
-  hiddenDim: 128,
-  encDim: 128,
-  numQNetworks: 2,
-  numSamples: 256,
-  iterations: 4,
-  numElites: 64,
-  numPiTrajs: 24,
-};
 
 async function setup(w: string): Promise<() => Promise<void>> {
   const finish = async (ts: Tensor[]) => {
@@ -64,40 +53,10 @@ async function setup(w: string): Promise<() => Promise<void>> {
     };
     return () => finish(Object.values(trainer.compiledStep(batch)));
   }
-  const cheetah = w.startsWith("tdmpc2-cheetah");
-  const OBS = cheetah ? 17 : 39;
-  const model = await wf.createWorldModel(cheetah ? "tdmpc2:ci" : "tdmpc2:5m", {
-    obsShape: [OBS],
-    actionDim: 6,
-    seed: 1,
-    ...(cheetah ? CHEETAH : {}),
-  }) as wf.TDMPC2WorldModel;
-  if (w.endsWith("-plan")) {
-    const planner = new wf.MPPIPlanner(model, {
-      ...model.plannerDefaults(),
-      generator: new Generator(5),
-    });
-    const obs = keep(randn([1, OBS], { seed: 6 }).realize());
-    return async () => {
-      const p = planner.plan(model.encode(obs));
-      await (p.tensor as Tensor).data();
-    };
-  }
-  const agent = new wf.TDMPC2Agent(model, { seed: 3 });
-  const g = new Generator(2);
-  const B = 256, T = 4;
-  const batch: [Tensor, Tensor, Tensor, Tensor] = [
-    keep(randn([B, T, OBS], { generator: g }).realize()),
-    keep(rand([B, T, 6], { generator: g }).mul(2).sub(1).realize()),
-    keep(randn([B, T], { generator: g }).realize()),
-    keep(wf.zeros([B, T]).contiguous().realize()),
-  ];
-  const step = agent.compiled();
-  return async () => {
-    const info = step(...batch);
-    await info.total_loss.item();
-    for (const x of Object.values(info)) x.dispose();
-  };
+  return tdmpc2Workload(
+    w.startsWith("tdmpc2-cheetah") ? "cheetah" : "5m",
+    w.endsWith("-plan") ? "plan" : "update",
+  );
 }
 
 const argv = Deno.args;

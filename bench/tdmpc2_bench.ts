@@ -22,6 +22,7 @@
  * @module
  */
 
+import { CHEETAH_SIZE } from "./tdmpc2_workload.ts";
 import type { Backend, DeviceName } from "../src/backend/types.ts";
 import {
   cpuBackend,
@@ -56,16 +57,7 @@ const SIZES: Record<string, { preset: string; obs: number; config: Record<string
   cheetah: {
     preset: "ci",
     obs: 17,
-    config: {
-      latentDim: 64,
-      hiddenDim: 128,
-      encDim: 128,
-      numQNetworks: 2,
-      numSamples: 256,
-      iterations: 4,
-      numElites: 64,
-      numPiTrajs: 24,
-    },
+    config: CHEETAH_SIZE,
   },
 };
 const PYTORCH_MS: Record<string, number> = { "update ci": 27, "update 5m": 552, "plan 5m": 577 };

@@ -30,6 +30,7 @@
  * @module
  */
 
+import { CHEETAH_SIZE } from "./tdmpc2_workload.ts";
 import { cpuThreads } from "../src/backend/device.ts";
 import { profileReplays } from "./kernel_groups.ts";
 import { matmulFlops } from "./peers/util.ts";
@@ -175,18 +176,7 @@ async function ourSides(w: Workload): Promise<{ sides: Record<string, Side>; par
       obsShape: [D],
       actionDim: 6,
       seed: 1,
-      ...(cheetah
-        ? {
-          latentDim: 64,
-          hiddenDim: 128,
-          encDim: 128,
-          numQNetworks: 2,
-          numSamples: 256,
-          iterations: 4,
-          numElites: 64,
-          numPiTrajs: 24,
-        }
-        : {}),
+      ...(cheetah ? CHEETAH_SIZE : {}),
     },
   ) as import("../mod.ts").TDMPC2WorldModel;
   const params = count(model.parameters());
