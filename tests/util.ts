@@ -280,3 +280,30 @@ export const SHAPE_SIZES: readonly number[] = [1, 2, 3, 4, 5, 7, 9, 13, 17, 31, 
 export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
+
+/**
+ * Runs a child Deno script (`-A --no-check`), waits until it prints `READY`, kills it with
+ * SIGKILL (a crash, no cleanup) and returns what it printed and how it ended.
+ */
+export async function killAtReady(
+  script: URL,
+  args: readonly string[],
+): Promise<{ out: string; stderr: string; status: Deno.CommandStatus }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-check", script.pathname, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let out = "";
+  while (!out.includes("READY")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += new TextDecoder().decode(value);
+  }
+  child.kill("SIGKILL");
+  reader.releaseLock();
+  await child.stdout.cancel();
+  const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+  return { out, stderr, status: await child.status };
+}

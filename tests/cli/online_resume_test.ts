@@ -5,6 +5,7 @@
  * @module
  */
 
+import { killAtReady } from "../util.ts";
 import assert from "node:assert/strict";
 import type { RunManifest } from "../../src/cli/run_manifest.ts";
 import { loadProjectConfig } from "../../src/cli/project.ts";
@@ -39,30 +40,10 @@ Deno.test("online resume: a killed `worldflux train` run resumed with --resume-f
     const dir = `${root}/killed`;
     await Deno.mkdir(dir);
     const toml = await writeToml(dir, TOML);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--no-check",
-        new URL("./online_resume_child.ts", import.meta.url).pathname,
-        toml,
-        "35",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const reader = child.stdout.getReader();
-    let out = "";
-    while (!out.includes("READY")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      out += new TextDecoder().decode(value);
-    }
-    child.kill("SIGKILL");
-    reader.releaseLock();
-    await child.stdout.cancel();
-    const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
-    const status = await child.status;
+    const { out, stderr, status } = await killAtReady(
+      new URL("./online_resume_child.ts", import.meta.url),
+      [toml, "35"],
+    );
     assert.match(out, /READY 35/, `child output: ${out}\n${stderr}`);
     assert.equal(status.signal, "SIGKILL");
     // Saves fell due at 15 and 30; the 10-step episodes ended at 20 and 30.

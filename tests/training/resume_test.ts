@@ -5,6 +5,7 @@
  * @module
  */
 
+import { killAtReady } from "../util.ts";
 import assert from "node:assert/strict";
 import {
   CheckpointCallback,
@@ -144,30 +145,10 @@ Deno.test("resume: TD-MPC2 (agent update: two optimizers, its own random stream,
 
 Deno.test("resume: a killed process resumes from its last checkpoint; metrics.jsonl reads as one run", async () => {
   const dir = await tempDir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--no-check",
-      new URL("./resume_child.ts", import.meta.url).pathname,
-      dir,
-      "25",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  let out = "";
-  while (!out.includes("READY")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    out += new TextDecoder().decode(value);
-  }
-  child.kill("SIGKILL");
-  reader.releaseLock();
-  await child.stdout.cancel();
-  const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
-  const status = await child.status;
+  const { out, stderr, status } = await killAtReady(new URL("./resume_child.ts", import.meta.url), [
+    dir,
+    "25",
+  ]);
   assert.match(out, /READY 25/, `child output: ${out}\n${stderr}`);
   assert.equal(status.signal, "SIGKILL");
   const before = (await Deno.readTextFile(`${dir}/metrics.jsonl`)).trim().split("\n")
