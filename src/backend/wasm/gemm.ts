@@ -421,7 +421,7 @@ export function addSmallGemm(m: ModuleBuilder): void {
         f.local(V128),
         f.local(V128),
       ];
-      const b0 = f.local(V128), b1 = f.local(V128);
+      const b0 = f.local(V128), b1 = f.local(V128), kEnd = f.local(I32);
       const pr = [pa, f.local(I32), f.local(I32), f.local(I32)];
       f.for(i, 0, () => f.get(M), 4, () => {
         f.for(j, 0, () => f.get(N), 8, () => {
@@ -434,15 +434,33 @@ export function addSmallGemm(m: ModuleBuilder): void {
             f.get(sam4).op("i32.mul").op("i32.add").set(pr[r]);
           }
           f.get(b).get(j).i32(2).op("i32.shl").op("i32.add").set(pb);
-          f.for(kk, 0, () => f.get(K), 1, () => {
-            f.get(pb).op("v128.load", 0, 2).set(b0);
-            f.get(pb).op("v128.load", 16, 2).set(b1);
+          // One k step from B row `bRow`: A values at pr[r] + aOff.
+          const kStep = (bRow: number, aOff: number) => {
+            f.get(bRow).op("v128.load", 0, 2).set(b0);
+            f.get(bRow).op("v128.load", 16, 2).set(b1);
             for (let r = 0; r < 4; r++) {
-              f.get(pr[r]).op("v128.load32_splat", 0, 2).set(av);
+              f.get(pr[r]).op("v128.load32_splat", aOff, 2).set(av);
               f.get(av).get(b0).get(accs[2 * r]).op("f32x4.relaxed_madd").set(accs[2 * r]);
               f.get(av).get(b1).get(accs[2 * r + 1]).op("f32x4.relaxed_madd").set(accs[2 * r + 1]);
-              f.get(pr[r]).get(sak4).op("i32.add").set(pr[r]);
             }
+          };
+          f.i32(0).set(kk);
+          f.get(sak).i32(1).op("i32.eq").get(K).i32(2).op("i32.ge_s").op("i32.and").if(() => {
+            // k-contiguous A: two k steps per iteration (A at immediate offsets 0 and 4), one
+            // branch and five pointer adds per 16 multiply-adds; the odd k below.
+            f.get(K).i32(-2).op("i32.and").set(kEnd);
+            f.loop(() => {
+              f.get(pb).get(sbk4).op("i32.add").set(pb1);
+              kStep(pb, 0);
+              kStep(pb1, 4);
+              for (const p of pr) f.get(p).i32(8).op("i32.add").set(p);
+              f.get(pb1).get(sbk4).op("i32.add").set(pb);
+              f.get(kk).i32(2).op("i32.add").tee(kk).get(kEnd).op("i32.lt_s").op("br_if", 0);
+            });
+          });
+          f.for(kk, () => f.get(kk), () => f.get(K), 1, () => {
+            kStep(pb, 0);
+            for (const p of pr) f.get(p).get(sak4).op("i32.add").set(p);
             f.get(pb).get(sbk4).op("i32.add").set(pb);
           });
           for (let r = 0; r < 4; r++) {
