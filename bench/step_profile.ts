@@ -4,7 +4,8 @@
  * operands' layout: `n` plain, `t` transposed, `s` other strides), the largest groups first.
  *
  *   XDG_RUNTIME_DIR=/tmp/xdg deno run -A --no-check bench/step_profile.ts \
- *     [dreamer-12m-vec|dreamer-ci|tdmpc2-5m|tdmpc2-5m-plan|tdmpc2-cheetah|tdmpc2-cheetah-plan]
+ *     [dreamer-12m-vec|dreamer-ci|tdmpc2-ci|tdmpc2-ci-plan|tdmpc2-5m|tdmpc2-5m-plan|tdmpc2-cheetah|
+ *      tdmpc2-cheetah-plan]
  *     [--steps 3] [--top 30]
  *
  * `tdmpc2-cheetah` is the size of the HalfCheetah-v5 evidence runs
@@ -54,7 +55,7 @@ async function setup(w: string): Promise<() => Promise<void>> {
     return () => finish(Object.values(trainer.compiledStep(batch)));
   }
   return tdmpc2Workload(
-    w.startsWith("tdmpc2-cheetah") ? "cheetah" : "5m",
+    w.startsWith("tdmpc2-cheetah") ? "cheetah" : w.startsWith("tdmpc2-ci") ? "ci" : "5m",
     w.endsWith("-plan") ? "plan" : "update",
   );
 }

@@ -87,11 +87,16 @@ export interface SoftmaxKernel {
   readonly cols: number;
 }
 
-/** layerNorm / rmsNorm over the last axis of a contiguous `[rows, cols]`. */
+/**
+ * layerNorm / rmsNorm over the last axis of a contiguous `[rows, cols]`. With `dy` the kernel is
+ * the normalisation's backward instead: `out` is the gradient with respect to `x` for the output
+ * gradient `dy` (also `[rows, cols]`), through the weight when one is given (`bias` is null).
+ */
 export interface NormKernel {
   readonly kind: "norm";
   readonly mode: "layer" | "rms";
   readonly x: BufView;
+  readonly dy: BufView | null;
   readonly weight: BufView | null;
   readonly bias: BufView | null;
   readonly out: BufView;

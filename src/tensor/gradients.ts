@@ -239,8 +239,8 @@ const RULES: Readonly<Record<string, GradientRule>> = {
     kit.kernel("pool", [g], { mode: "upsampleGrad", geom: a.back }, a.inShape, "float32"),
   ]),
   // --- normalisation over the last axis ----------------------------------------------------
-  layerNorm: rule<NormAttrs>((g, saved, a) => normGrad(g, saved, a)),
-  rmsNorm: rule<NormAttrs>((g, saved, a) => normGrad(g, saved, a)),
+  layerNorm: rule<NormAttrs>(normGrad),
+  rmsNorm: rule<NormAttrs>(normGrad),
 };
 
 /** max / min: the gradient split evenly among the positions that attain the extremum. */
@@ -256,22 +256,34 @@ function extremumGrad(
   return [mask.div(mask.sum(axes as number[], true)).mul(gk)];
 }
 
-/** layerNorm / rmsNorm over the last axis; saved: the input, then the weight if any. */
+/**
+ * layerNorm / rmsNorm over the last axis; saved: the input, then the weight if any. The input's
+ * gradient is one backward row kernel (the "norm" kernel with `backward`: the row statistics
+ * recomputed, sums in float64 on the cpu device); the weight's is `sum(g * xhat)` over the
+ * leading axes with `xhat` the plain normalisation, the bias's `sum(g)`.
+ */
 function normGrad(
   g: GradTensor,
   [xs, ws]: GradTensor[],
   { mode, eps, rank, hasWeight, hasBias }: NormAttrs,
+  kit: TensorKit,
 ): (GradTensor | null)[] {
-  const centered = mode === "layer" ? xs.sub(xs.mean(-1, true)) : xs;
-  const rstd = centered.square().mean(-1, true).add(eps).rsqrt();
-  const xhat = centered.mul(rstd);
-  const gw = ws ? g.mul(ws) : g;
-  let inner = gw.sub(xhat.mul(gw.mul(xhat).mean(-1, true)));
-  if (mode === "layer") inner = inner.sub(gw.mean(-1, true));
-  const dx = inner.mul(rstd);
+  const cols = xs.shape[rank - 1];
+  const rows = cols === 0 ? 0 : xs.size / cols;
+  const base = { mode, rows, cols, eps, hasBias: false };
+  const dx = kit.kernel(
+    "norm",
+    ws ? [xs, g, ws] : [xs, g],
+    { ...base, hasWeight: !!ws, backward: true },
+    xs.shape,
+    "float32",
+  );
   const lead = Array.from({ length: rank - 1 }, (_, i) => i);
   const grads: (GradTensor | null)[] = [dx];
-  if (hasWeight) grads.push(g.mul(xhat).sum(lead));
+  if (hasWeight) {
+    const xhat = kit.kernel("norm", [xs], { ...base, hasWeight: false }, xs.shape, "float32");
+    grads.push(g.mul(xhat).sum(lead));
+  }
   if (hasBias) grads.push(g.sum(lead));
   return grads;
 }

@@ -44,14 +44,18 @@ export const KERNEL_BUILDERS: Record<string, KernelBuilderFn> = {
       eps: number;
       hasWeight: boolean;
       hasBias: boolean;
+      backward?: boolean;
     };
+    // operands: x, then dy (backward), weight, bias when present
     let i = 1;
+    const dy = p.backward ? ops[i++] : null;
     const weight = p.hasWeight ? ops[i++] : null;
     const bias = p.hasBias ? ops[i++] : null;
     return {
       kind: "norm",
       mode: p.mode,
       x: ops[0],
+      dy,
       weight,
       bias,
       out: outView(n, out),

@@ -734,7 +734,8 @@ function readsBuffer(k: Kernel, buf: DeviceBuffer): boolean {
     case "softmax":
       return k.x.buf === buf;
     case "norm":
-      return k.x.buf === buf || k.weight?.buf === buf || k.bias?.buf === buf;
+      return k.x.buf === buf || k.dy?.buf === buf || k.weight?.buf === buf ||
+        k.bias?.buf === buf;
     case "conv":
       return k.x.buf === buf || k.w.buf === buf || k.bias?.buf === buf;
     case "pool":

@@ -729,6 +729,30 @@ test("layerNorm / rmsNorm with and without weight and bias", async () => {
   await same("offset rows", () => [layerNorm(tensor(d, [7, 333]), null, null)]);
 });
 
+test("layerNorm / rmsNorm gradients (the backward row kernel), short and long rows", async () => {
+  // rows of 1-3 values, a 4-lane tail, long rows, and enough rows to split over the threads
+  for (const [rows, cols] of [[1, 1], [3, 3], [2, 2], [37, 13], [4, 1000], [5, 3001], [512, 256]]) {
+    const d = rng.normal(rows * cols, 0.5, 2), gy = rng.normal(rows * cols);
+    const w = rng.uniform(cols, 0.5, 1.5), b = rng.uniform(cols, -1, 1);
+    await same(`${rows}x${cols}`, () => {
+      const outs: Tensor[] = [];
+      const cases: [string, (x: Tensor, wt: Tensor, bs: Tensor) => Tensor][] = [
+        ["layer affine", (x, wt, bs) => layerNorm(x, wt, bs)],
+        ["layer", (x) => layerNorm(x, null, null)],
+        ["rms weight", (x, wt) => rmsNorm(x, wt)],
+        ["rms", (x) => rmsNorm(x)],
+      ];
+      for (const [, fn] of cases) {
+        const x = tensor(d, [rows, cols]).setRequiresGrad();
+        const wt = tensor(w).setRequiresGrad(), bs = tensor(b).setRequiresGrad();
+        fn(x, wt, bs).mul(tensor(gy, [rows, cols])).sum().backward();
+        outs.push(x.grad!, ...[wt, bs].flatMap((p) => (p.grad ? [p.grad] : [])));
+      }
+      return outs;
+    }, 1e-4);
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // Convolutions
 // ---------------------------------------------------------------------------------------------

@@ -16,9 +16,11 @@ import {
   conv2d,
   convTranspose2d,
   initWebGPU,
+  layerNorm,
   maxPool2d,
   randint,
   randn,
+  rmsNorm,
   sort,
   type Tensor,
   tensor,
@@ -318,6 +320,27 @@ test("webgpu maxPool2d forward and gradient match cpu exactly (ties, -inf)", asy
     const label = `maxPool2d ${shape} k${k} s${s}`;
     assertExact(gpu[0], cpu[0], `${label} y`);
     assertExact(gpu[1], cpu[1], `${label} dx`);
+  }
+});
+
+test("webgpu layerNorm / rmsNorm gradients (the backward row kernel) match cpu", async () => {
+  // cols <= 64: one thread per row; longer rows: one workgroup per row
+  let seed = 250;
+  for (const [rows, cols] of [[5, 3], [70, 32], [3, 65], [4, 1000]]) {
+    const x = randn([rows, cols], { seed: seed++, device: "cpu" }).mul(2).add(0.5);
+    const w = randn([cols], { seed: seed++, device: "cpu" }), b = randn([cols], { seed: seed++ });
+    const fns: [string, number, (xs: Tensor[]) => Tensor][] = [
+      ["layerNorm affine", 3, ([xx, ww, bb]) => layerNorm(xx, ww, bb)],
+      ["layerNorm", 1, ([xx]) => layerNorm(xx)],
+      ["rmsNorm weight", 2, ([xx, ww]) => rmsNorm(xx, ww)],
+      ["rmsNorm", 1, ([xx]) => rmsNorm(xx)],
+    ];
+    for (const [name, n, fn] of fns) {
+      const { cpu, gpu } = await onBoth([x, w, b].slice(0, n), withGrads(fn, seed++));
+      const label = `${name} ${rows}x${cols}`;
+      assertClose(gpu[0], cpu[0], 1e-4, `${label} y`);
+      for (let i = 1; i <= n; i++) assertClose(gpu[i], cpu[i], 1e-3, `${label} grad ${i - 1}`);
+    }
   }
 });
 

@@ -73,7 +73,7 @@ function softmax(k: SoftmaxKernel): void {
 }
 
 function norm(k: NormKernel): void {
-  const x = F(k.x), y = F(k.out);
+  const x = F(k.x), y = F(k.out), dy = k.dy ? F(k.dy) : null;
   const w = k.weight ? F(k.weight) : null;
   const b = k.bias ? F(k.bias) : null;
   const wo = k.weight ? O(k.weight) : 0, bo = k.bias ? O(k.bias) : 0;
@@ -92,6 +92,22 @@ function norm(k: NormKernel): void {
       v += d * d;
     }
     const inv = 1 / Math.sqrt(v / cols + eps);
+    if (dy) {
+      // backward: gw = dy * w; dx = (gw - xhat * mean(gw * xhat) - mean(gw)) * inv (rms: no
+      // mean(gw) term)
+      const gb = O(k.dy!) + r * cols;
+      const gw = (c: number) => (w ? dy[gb + c] * w[wo + c] : dy[gb + c]);
+      let sgx = 0, sg = 0;
+      for (let c = 0; c < cols; c++) {
+        sgx += gw(c) * (x[base + c] - mean) * inv;
+        sg += gw(c);
+      }
+      const a = sgx / cols, m = k.mode === "layer" ? sg / cols : 0;
+      for (let c = 0; c < cols; c++) {
+        y[ob + c] = (gw(c) - (x[base + c] - mean) * inv * a - m) * inv;
+      }
+      continue;
+    }
     for (let c = 0; c < cols; c++) {
       let o = (x[base + c] - mean) * inv;
       if (w) o *= w[wo + c];

@@ -364,9 +364,9 @@ class Runner implements WasmKernels {
     const x = ptrOf(k.x), y = ptrOf(k.out);
     const w = k.weight ? ptrOf(k.weight) : 0, b = k.bias ? ptrOf(k.bias) : 0;
     const eps = f32Bits(k.eps) | 0;
-    const layer = k.mode === "layer" ? 1 : 0;
+    const layer = k.mode === "layer" ? 1 : 0, dy = k.dy ? ptrOf(k.dy) : 0;
     this.split("norm_rows", rows, rows * cols >= PARALLEL_ELEMENTS, 1, (r0, r1) => {
-      return [x, w, b, y, r0, r1, cols, eps, layer];
+      return [x, w, b, y, r0, r1, cols, eps, layer, dy];
     });
     return true;
   }

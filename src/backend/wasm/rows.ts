@@ -6,8 +6,9 @@
  *
  * - `softmax_rows(x, y, r0, r1, cols, mode)`: mode 0 softmax, 1 logSoftmax, 2 logsumexp (one
  *   output per row).
- * - `norm_rows(x, w, b, y, r0, r1, cols, epsBits, layer)`: `w`/`b` 0 when absent; `epsBits` the
- *   float32 bits of eps; `layer` 1 for layerNorm (subtract the mean), 0 for rmsNorm.
+ * - `norm_rows(x, w, b, y, r0, r1, cols, epsBits, layer, dy)`: `w`/`b` 0 when absent; `epsBits`
+ *   the float32 bits of eps; `layer` 1 for layerNorm (subtract the mean), 0 for rmsNorm; `dy` 0,
+ *   or the output gradient: then `y` is the gradient with respect to `x` (the backward).
  * @module
  */
 
@@ -54,6 +55,10 @@ export function storeLanes(f: FnBuilder, addr: number, v: number, tail: boolean,
     });
   }
 }
+
+/** i8x16.shuffle patterns widening an f32 lane mask's lanes 0-1 / 2-3 to f64 lanes. */
+const LOW64: readonly number[] = [0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7];
+const HIGH64: readonly number[] = [8, 9, 10, 11, 8, 9, 10, 11, 12, 13, 14, 15, 12, 13, 14, 15];
 
 /** Pushes the f64 sum of the two f64x2 accumulators' 4 lanes. */
 function hsum64(f: FnBuilder, a: number, b: number): void {
@@ -143,17 +148,20 @@ export function addRows(m: ModuleBuilder): void {
     });
   });
 
-  m.func("norm_rows", [I32, I32, I32, I32, I32, I32, I32, I32, I32], [], (f) => {
-    const [x, w, b, y, r0, r1, cols, epsBits, layer] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  m.func("norm_rows", [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [], (f) => {
+    const [x, w, b, y, r0, r1, cols, epsBits, layer, dy] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
     const r = f.local(I32), px = f.local(I32), py = f.local(I32), c = f.local(I32);
-    const rem = f.local(I32), addr = f.local(I32), off = f.local(I32);
+    const rem = f.local(I32), addr = f.local(I32), off = f.local(I32), pg = f.local(I32);
     const mean = f.local(F64), inv = f.local(F64);
     const v = f.local(V128), mask = f.local(V128), s0 = f.local(V128), s1 = f.local(V128);
     const mv = f.local(V128), iv = f.local(V128), lo = f.local(V128), hi = f.local(V128);
+    const glo = f.local(V128), ghi = f.local(V128), s2 = f.local(V128), s3 = f.local(V128);
+    const av = f.local(V128), bv = f.local(V128);
     f.for(r, () => f.get(r0), () => f.get(r1), 1, () => {
       f.get(r).get(cols).op("i32.mul").i32(2).op("i32.shl").set(off);
       f.get(x).get(off).op("i32.add").set(px);
       f.get(y).get(off).op("i32.add").set(py);
+      f.get(dy).get(off).op("i32.add").set(pg);
       f.f64(0).set(mean);
       f.get(layer).if(() => {
         f.v128d(0).set(s0);
@@ -195,26 +203,83 @@ export function addRows(m: ModuleBuilder): void {
       f.set(inv);
       f.f64(1).get(inv).op("f64.div").set(inv);
       f.get(inv).op("f64x2.splat").set(iv);
-      // out = (x - mean) * inv * w + b, in f64 as the reference (one rounding)
-      vecLoop(f, c, cols, mask, (tail) => {
+      // The lanes at c of xhat = (x - mean) * inv into lo/hi and of gw = dy * w into glo/ghi,
+      // in f64; a tail's invalid lanes zeroed.
+      const loadGrad = (tail: boolean) => {
         f.get(c).i32(2).op("i32.shl").set(off);
         f.get(px).get(off).op("i32.add").op("v128.load", 0, 2).set(v);
         f.get(v).op("f64x2.promote_low_f32x4").get(mv).op("f64x2.sub").get(iv).op("f64x2.mul");
         f.set(lo);
         f.get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").get(mv).op("f64x2.sub");
         f.get(iv).op("f64x2.mul").set(hi);
-        for (const [ptr, o] of [[w, "f64x2.mul"], [b, "f64x2.add"]] as const) {
-          f.get(ptr).if(() => {
-            f.get(ptr).get(off).op("i32.add").op("v128.load", 0, 2).set(v);
-            f.get(lo).get(v).op("f64x2.promote_low_f32x4").op(o).set(lo);
-            f.get(hi).get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").op(o).set(hi);
-          });
+        f.get(pg).get(off).op("i32.add").op("v128.load", 0, 2).set(v);
+        f.get(v).op("f64x2.promote_low_f32x4").set(glo);
+        f.get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").set(ghi);
+        f.get(w).if(() => {
+          f.get(w).get(off).op("i32.add").op("v128.load", 0, 2).set(v);
+          f.get(glo).get(v).op("f64x2.promote_low_f32x4").op("f64x2.mul").set(glo);
+          f.get(ghi).get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").op("f64x2.mul");
+          f.set(ghi);
+        });
+        if (tail) {
+          for (
+            const [t, lanes] of [[lo, LOW64], [glo, LOW64], [hi, HIGH64], [ghi, HIGH64]] as const
+          ) {
+            f.get(t).get(mask).get(mask).shuffle(lanes).op("v128.and").set(t);
+          }
         }
-        f.get(lo).op("f32x4.demote_f64x2_zero").get(hi).op("f32x4.demote_f64x2_zero");
-        f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).set(v);
-        f.get(py).get(off).op("i32.add").set(addr);
-        f.get(cols).get(c).op("i32.sub").set(rem);
-        storeLanes(f, addr, v, tail, rem);
+      };
+      f.get(dy).if(() => {
+        // backward: dx = (gw - xhat * mean(gw * xhat) - mean(gw)) * inv (rmsNorm: no mean(gw))
+        for (const t of [s0, s1, s2, s3]) f.v128d(0).set(t);
+        vecLoop(f, c, cols, mask, (tail) => {
+          loadGrad(tail);
+          f.get(s0).get(glo).get(lo).op("f64x2.mul").op("f64x2.add").set(s0);
+          f.get(s1).get(ghi).get(hi).op("f64x2.mul").op("f64x2.add").set(s1);
+          f.get(s2).get(glo).op("f64x2.add").set(s2);
+          f.get(s3).get(ghi).op("f64x2.add").set(s3);
+        });
+        hsum64(f, s0, s1);
+        f.get(cols).op("f64.convert_i32_s").op("f64.div").op("f64x2.splat").set(av);
+        f.v128d(0).set(bv);
+        f.get(layer).if(() => {
+          hsum64(f, s2, s3);
+          f.get(cols).op("f64.convert_i32_s").op("f64.div").op("f64x2.splat").set(bv);
+        });
+        vecLoop(f, c, cols, mask, (tail) => {
+          loadGrad(tail);
+          for (const [g, xh] of [[glo, lo], [ghi, hi]]) {
+            f.get(g).get(xh).get(av).op("f64x2.mul").op("f64x2.sub").get(bv).op("f64x2.sub");
+            f.get(iv).op("f64x2.mul").set(g);
+          }
+          f.get(glo).op("f32x4.demote_f64x2_zero").get(ghi).op("f32x4.demote_f64x2_zero");
+          f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).set(v);
+          f.get(py).get(off).op("i32.add").set(addr);
+          f.get(cols).get(c).op("i32.sub").set(rem);
+          storeLanes(f, addr, v, tail, rem);
+        });
+      }, () => {
+        // out = (x - mean) * inv * w + b, in f64 as the reference (one rounding)
+        vecLoop(f, c, cols, mask, (tail) => {
+          f.get(c).i32(2).op("i32.shl").set(off);
+          f.get(px).get(off).op("i32.add").op("v128.load", 0, 2).set(v);
+          f.get(v).op("f64x2.promote_low_f32x4").get(mv).op("f64x2.sub").get(iv).op("f64x2.mul");
+          f.set(lo);
+          f.get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").get(mv).op("f64x2.sub");
+          f.get(iv).op("f64x2.mul").set(hi);
+          for (const [ptr, o] of [[w, "f64x2.mul"], [b, "f64x2.add"]] as const) {
+            f.get(ptr).if(() => {
+              f.get(ptr).get(off).op("i32.add").op("v128.load", 0, 2).set(v);
+              f.get(lo).get(v).op("f64x2.promote_low_f32x4").op(o).set(lo);
+              f.get(hi).get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").op(o).set(hi);
+            });
+          }
+          f.get(lo).op("f32x4.demote_f64x2_zero").get(hi).op("f32x4.demote_f64x2_zero");
+          f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).set(v);
+          f.get(py).get(off).op("i32.add").set(addr);
+          f.get(cols).get(c).op("i32.sub").set(rem);
+          storeLanes(f, addr, v, tail, rem);
+        });
       });
     });
   });

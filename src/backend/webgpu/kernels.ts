@@ -381,10 +381,12 @@ function runNorm(be: KernelHost, k: NormKernel): void {
     k.weight ? 1 : 0,
     k.bias ? 1 : 0,
     k.weight?.view.offset ?? 0,
-    k.bias?.view.offset ?? 0,
+    (k.dy ?? k.bias)?.view.offset ?? 0,
     f32Bits(k.eps),
+    k.dy ? 1 : 0,
   ];
-  const bufs = [k.out.buf, k.x.buf, k.weight?.buf ?? k.x.buf, k.bias?.buf ?? k.x.buf];
+  // (backward: dy in the bias binding)
+  const bufs = [k.out.buf, k.x.buf, k.weight?.buf ?? k.x.buf, (k.dy ?? k.bias)?.buf ?? k.x.buf];
   dispatchRows(be, "norm", "wrrr", normSrc, bufs, words, k.rows, k.cols);
 }
 
