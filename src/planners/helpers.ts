@@ -43,6 +43,51 @@ export interface PlanningHooks {
   policyAction?(state: State, opts: { generator?: Generator; deterministic?: boolean }): Tensor;
   /** Discount of imagined returns. */
   readonly planningDiscount?: number;
+  /**
+   * True when `imagineStep` and `imagineStepShared` are deterministic functions of the state and
+   * the action (no sampling, no dropout): a sampling planner then rolls the policy prior's
+   * trajectories out once per plan and reuses them in every iteration, instead of imagining the
+   * same steps again (TD-MPC2's latent dynamics and reward head).
+   */
+  readonly deterministicImagination?: boolean;
+}
+
+/**
+ * The imagined part of candidates' returns, before the terminal value: the states reached, the
+ * discounted rewards so far `[N]`, the product of the continue predictions `[N]` (null when the
+ * model predicts none) and the discount of the terminal value.
+ */
+export interface Rollout {
+  /** States after the last step `[N]`. */
+  readonly state: State;
+  /** `sum_t discount^t * alive_t * r_t` `[N]`. */
+  readonly rewards: Tensor;
+  /** Product of the continue predictions `[N]`, or null. */
+  readonly alive: Tensor | null;
+  /** `discount^H`. */
+  readonly discount: number;
+}
+
+/**
+ * Two rollouts from the same `B` states joined per state: rows `b * n ..` of the result are
+ * state `b`'s rows of `first` (`n1` per state) then of `second` (`n2` per state).
+ */
+export function joinRollouts(first: Rollout, second: Rollout, batch: number): Rollout {
+  const join = (a: Tensor, b: Tensor): Tensor => {
+    const [n1, ...rest] = a.shape;
+    const n2 = b.shape[0];
+    return concat([
+      a.reshape([batch, n1 / batch, ...rest]),
+      b.reshape([batch, n2 / batch, ...rest]),
+    ], 1).reshape([n1 + n2, ...rest]);
+  };
+  const alive = first.alive && second.alive ? join(first.alive, second.alive) : null;
+  return {
+    state: first.state.map((t, key) => join(t, second.state.get(key))),
+    rewards: join(first.rewards, second.rewards),
+    alive,
+    discount: first.discount,
+  };
 }
 
 /** A world model as planners see it. */
@@ -211,20 +256,75 @@ export class Imaginer {
   }
 
   /**
+   * True when the model's imagined steps are deterministic ({@link PlanningHooks}
+   * `deterministicImagination`), so that a rollout can be reused for the same actions.
+   */
+  get deterministicSteps(): boolean {
+    return !!this.#model.imagineStep && this.#model.deterministicImagination === true;
+  }
+
+  /**
    * Discounted returns `[N]` of action sequences `[H, N, A]` (official `_estimate_value`):
    * `sum_t discount^t * alive_t * r_t + discount^H * alive_H * V(s_H)`, `alive` the product of
    * the continue predictions so far. The sequences start from `state` (`[N]`), or with
    * `repeat = n` from `state` `[N / n]`, each state starting `n` consecutive sequences.
    */
   returns(state: State, actions: Tensor, repeat = 1): Tensor {
-    const H = actions.shape[0];
+    return this.withValue(this.rollout(state, actions, repeat));
+  }
+
+  /** The imagined part of {@link Imaginer.returns}: the steps, without the terminal value. */
+  rollout(state: State, actions: Tensor, repeat = 1): Rollout {
+    return this.#imagine(
+      state,
+      actions.shape[0],
+      repeat,
+      (t) => actions.narrow(0, t, 1).squeeze(0),
+    );
+  }
+
+  /**
+   * `P` policy-prior trajectories from each state `[B]` and their rollout: actions `[H, B * P, A]`
+   * (rows `b * P ..` from state `b`), each drawn at the state the previous ones reached, as
+   * {@link Imaginer.policyRollout}, and every step imagined (the last one too), as
+   * {@link Imaginer.rollout} would for these actions.
+   */
+  policyTrajectories(
+    state: State,
+    P: number,
+    horizon: number,
+  ): { actions: Tensor; rollout: Rollout } {
+    const acts: Tensor[] = [];
+    const rollout = this.#imagine(state, horizon, P, (t, s) => {
+      const a = this.policy(t === 0 ? repeatState(s, P) : s);
+      acts.push(a.unsqueeze(0));
+      return a;
+    });
+    return { actions: concat(acts, 0), rollout };
+  }
+
+  /** The returns `[N]` of a rollout: its rewards plus the discounted terminal value. */
+  withValue(r: Rollout): Tensor {
+    const v = this.value(r.state);
+    if (!v) return r.rewards;
+    const tail = v.mul(r.discount);
+    return r.rewards.add(r.alive ? tail.mul(r.alive) : tail);
+  }
+
+  /** `H` imagined steps under the actions `actionAt(t, state)` (`repeat`: as `returns`). */
+  #imagine(
+    state: State,
+    H: number,
+    repeat: number,
+    actionAt: (t: number, s: State) => Tensor,
+  ): Rollout {
     const m = this.#model;
     let s = state;
     let G: Tensor | null = null;
     let alive: Tensor | null = null;
     let disc = 1;
     for (let t = 0; t < H; t++) {
-      const a = actions.narrow(0, t, 1).squeeze(0);
+      const a = actionAt(t, s);
       const out = t === 0 && repeat > 1
         ? (m.imagineStepShared
           ? m.imagineStepShared(s, repeat, this.payload(a))
@@ -237,13 +337,7 @@ export class Imaginer {
       disc *= this.discount;
       s = out.state;
     }
-    const v = this.value(s);
-    if (v) {
-      let tail = v.mul(disc);
-      if (alive) tail = tail.mul(alive);
-      G = G!.add(tail);
-    }
-    return G!;
+    return { state: s, rewards: G!, alive, discount: disc };
   }
 }
 

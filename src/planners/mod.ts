@@ -11,11 +11,13 @@ export {
   type ActionSpace,
   actionSpaceOf,
   Imaginer,
+  joinRollouts,
   type PlannerBaseOptions,
   type PlanningHooks,
   type PlanningModel,
   type PlanOptions,
   repeatState,
+  type Rollout,
   shiftSequence,
 } from "./helpers.ts";
 export { type MPPIOptions, MPPIPlanner } from "./mppi.ts";

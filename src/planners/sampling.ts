@@ -23,6 +23,7 @@ import type { Generator } from "../tensor/random.ts";
 import { noGrad, realize, type Tensor } from "../tensor/tensor.ts";
 import {
   Imaginer,
+  joinRollouts,
   planInput,
   plannedPayload,
   type PlannerBaseOptions,
@@ -275,15 +276,24 @@ export class SamplingPlanner<D> {
       tidy(() => {
         const state = input.state();
         // Policy-prior trajectories [H, B, P, dim] (official MPPI: pi rollouts with next()).
+        // With deterministic imagined steps their rollout is the same in every iteration: it
+        // is imagined once, and each iteration imagines only its new samples.
+        const pi = P > 0 && im.deterministicSteps ? im.policyTrajectories(state, P, H) : null;
         const piActs = P > 0
-          ? im.policyRollout(repeatState(state, P), H).reshape([H, B, P, dim])
+          ? (pi ? pi.actions : im.policyRollout(repeatState(state, P), H)).reshape([H, B, P, dim])
           : null;
         let d = refit.start(f, warm);
         let elites: Elites | null = null;
         for (let it = 0; it < iterations; it++) {
           const sampled = refit.draw(f, d, N - P);
           const actions = piActs ? concat([piActs, sampled], 2) : sampled; // [H, B, N, dim]
-          const value = im.returns(state, actions.reshape([H, B * N, dim]), N).reshape([B, N]);
+          const value = (pi
+            ? im.withValue(joinRollouts(
+              pi.rollout,
+              im.rollout(state, sampled.reshape([H, B * (N - P), dim]), N - P),
+              B,
+            ))
+            : im.returns(state, actions.reshape([H, B * N, dim]), N)).reshape([B, N]);
           elites = selectElites(actions, nanToNum(value, refit.nanScore), E);
           d = refit.refit(f, d, elites);
         }

@@ -249,6 +249,74 @@ Deno.test("planners: a compiled MPPI plan equals the uncompiled one (cold, warm,
   model.dispose();
 });
 
+Deno.test("planners: MPPI imagines the policy trajectories once per plan (deterministic steps), with the plan of imagining them every iteration", async () => {
+  const model = await createWorldModel("tdmpc2:ci", {
+    obsShape: [5],
+    actionDim: 2,
+    seed: 5,
+  }) as TDMPC2WorldModel;
+  const [B, N, P, iterations] = [3, 40, 6, 3];
+  const settings = {
+    ...model.plannerDefaults(),
+    numSamples: N,
+    numElites: 5,
+    numPiTrajs: P,
+    iterations,
+  };
+  const H = settings.horizon;
+  // The reward and Q heads start at zero (official init): give every weight values, so that
+  // candidates have different returns.
+  const g = new Generator(2);
+  for (const p of model.parameters()) p.assign(p.add(randn(p.shape, { generator: g }).mul(0.3)));
+  // Rows of the imagined steps after the first (the first is the shared step from each state).
+  let rows = 0;
+  const step = model.imagineStep.bind(model);
+  model.imagineStep = (state, action) => {
+    rows += state.batchSize;
+    return step(state, action);
+  };
+  const flags = model as { deterministicImagination: boolean };
+  const obs = tensor(Array.from({ length: 3 * 5 }, (_, i) => Math.cos(i)), [B, 5]);
+  for (const compile of [false, true]) {
+    const plan = async (reuse: boolean) => {
+      flags.deterministicImagination = reuse;
+      const planner = new MPPIPlanner(model, {
+        ...settings,
+        generator: new Generator(11),
+        compile,
+      });
+      rows = 0;
+      const out = planner.plan(obs, { t0: true });
+      const rowsImagined = rows;
+      const got = {
+        plan: await out.tensor!.data(),
+        value: await (out.extras!["wf.planner.value"] as Tensor).data(),
+        rows: rowsImagined,
+      };
+      planner.dispose();
+      return got;
+    };
+    const reused = await plan(true), again = await plan(false);
+    if (!compile) {
+      // pi: H - 1 steps after the shared first one (reused), or the H - 1 steps of the policy
+      // rollout (again); then each iteration: its samples only, or all N candidates.
+      assert.equal(reused.rows, (H - 1) * B * P + iterations * (H - 1) * B * (N - P));
+      assert.equal(again.rows, (H - 1) * B * P + iterations * (H - 1) * B * N);
+    }
+    for (const k of ["plan", "value"] as const) {
+      const [x, y] = [reused[k], again[k]];
+      assert.equal(x.length, y.length);
+      for (let i = 0; i < x.length; i++) {
+        assert.ok(
+          Math.abs(x[i] - y[i]) <= 1e-4 * (1 + Math.abs(y[i])),
+          `${k}[${i}]: ${x[i]} vs ${y[i]} (compile ${compile})`,
+        );
+      }
+    }
+  }
+  model.dispose();
+});
+
 Deno.test("planners: MPPI iterations equal the official update computed by hand (elites, temperature-weighted mean and std, clamps)", async () => {
   const model = new PointModel();
   const [H2, N, E, T] = [2, 8, 3, 0.5];

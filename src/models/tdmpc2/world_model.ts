@@ -139,6 +139,9 @@ export class TDMPC2WorldModel extends TDMPC2Network {
     return this.discount;
   }
 
+  /** Imagined steps are deterministic (latent dynamics and reward head: no sampling, no dropout). */
+  readonly deterministicImagination: boolean = true;
+
   /** The official MPPI settings of this config (for `new MPPIPlanner(model.plannerDefaults())`). */
   plannerDefaults(): {
     horizon: number;
