@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { makeEnv, RandomPolicy, ReplayBuffer, rollout, type RolloutData } from "../mod.ts";
 import { DATA_SOURCES, type RunManifest } from "../cli.ts";
+import { countedEvaluations, type Evaluation, verdict } from "../examples/learning_seeds.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -189,6 +190,47 @@ Deno.test("examples: --data FILE.npz trains offline from the file; visualize_ima
   }
 });
 
+Deno.test("examples: learning_seeds.ts counts evaluations of enough episodes, the final one included, against the bar", () => {
+  const ev = (env_step: number, mean: number, episodes: number): Evaluation => ({
+    env_step,
+    mean,
+    std: 0,
+    returns: Array(episodes).fill(mean),
+  });
+  // Seed 0's shape: 5-episode evaluations at each interval, a 10-episode final one.
+  const run = {
+    seed: 0,
+    env: "HalfCheetah-v5",
+    random_baseline: { mean: -280, std: 80 },
+    evaluations: [ev(10, 600, 5), ev(20, 2100, 5), ev(30, 1900, 5), ev(40, 2300, 5)],
+    final_evaluation: ev(40, 2200, 10),
+  };
+  const bar = { solved: 2000, hold: 0, fraction: 0, within: 40 };
+  // Every evaluation counts: the bar is first met by a 5-episode one at 20.
+  assert.deepEqual(countedEvaluations(run, 1).map((e) => [e.env_step, e.mean]), [
+    [10, 600],
+    [20, 2100],
+    [30, 1900],
+    [40, 2300],
+    [40, 2200],
+  ]);
+  assert.equal(verdict(countedEvaluations(run, 1), bar).first_solved_step, 20);
+  // 10 episodes: only the final one counts, and it meets the bar at 40.
+  const ten = countedEvaluations(run, 10);
+  assert.deepEqual(ten.map((e) => e.mean), [2200]);
+  assert.equal(verdict(ten, bar).first_solved_step, 40);
+  assert.equal(verdict(ten, bar).passes, true);
+  // ... but not within 30 steps, and not at all if the final one is below the bar.
+  assert.equal(verdict(ten, { ...bar, within: 30 }).passes, false);
+  const below = { ...run, final_evaluation: ev(40, 1999, 10) };
+  assert.deepEqual(verdict(countedEvaluations(below, 10), bar).first_solved_step, null);
+  assert.equal(verdict(countedEvaluations(below, 10), bar).passes, false);
+  // Runs without a final evaluation (null, or an older returns.json without the field).
+  assert.equal(countedEvaluations({ ...run, final_evaluation: null }, 10).length, 0);
+  const { final_evaluation: _, ...old } = run;
+  assert.equal(countedEvaluations(old, 5).length, 4);
+});
+
 Deno.test("examples: learn_cartpole_dreamerv3.ts (states and --pixels) at a tiny budget, and learning_seeds.ts judges the runs against a bar", async () => {
   const out = await Deno.makeTempDir({ prefix: "wf_learn_dreamer_" });
   // 240 steps (160 random), an update every 4 steps (20 updates), one-episode evaluations.
@@ -220,6 +262,8 @@ Deno.test("examples: learn_cartpole_dreamerv3.ts (states and --pixels) at a tiny
       join(out, "seeds"),
       "--within",
       "240",
+      "--episodes",
+      "1",
     ]);
     const verdicts = await json<{ seeds: { passes: boolean }[] }>(join(out, "seeds", "seeds.json"));
     assert.equal(verdicts.seeds.length, 2);
