@@ -11,8 +11,7 @@
 import { full, oneHot } from "../tensor/creation.ts";
 import { categorical } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import type { ActionPayload } from "../core/payloads.ts";
-import { type PlanningModel, type PlanOptions, shiftSequence, type State } from "./helpers.ts";
+import { type PlanningModel, shiftSequence } from "./helpers.ts";
 import { drawGaussian, exploreFirst, type Gaussian, startGaussian } from "./gaussian.ts";
 import { type Elites, type Refit, type SamplingOptions, SamplingPlanner } from "./sampling.ts";
 
@@ -60,50 +59,21 @@ function cemRefit(opts: CEMOptions): Refit<Gaussian> {
  * Gaussian CEM over continuous action sequences. The plan is the final mean, with exploration
  * noise on its first step unless `evalMode`.
  */
-export class CEMPlanner {
-  /** Horizon. */
-  readonly horizon: number;
-  readonly #body: SamplingPlanner<Gaussian>;
-
+export class CEMPlanner extends SamplingPlanner<Gaussian> {
   /** A planner for `model`. */
   constructor(model: PlanningModel, opts: CEMOptions = {}) {
-    this.#body = new SamplingPlanner(
-      model,
-      opts,
-      {
-        name: "CEMPlanner",
-        discrete: false,
-        other: "CategoricalCEMPlanner",
-        numPiTrajs: 0,
-        compile: false,
-      },
-      cemRefit(opts),
-    );
-    this.horizon = this.#body.horizon;
+    super(model, opts, {
+      name: "CEMPlanner",
+      discrete: false,
+      other: "CategoricalCEMPlanner",
+      numPiTrajs: 0,
+      compile: false,
+    }, cemRefit(opts));
   }
 
   /** The mean of the last plan `[H, B, A]` (the next plan's warm start), or null. */
   get previousMean(): Tensor | null {
-    return this.#body.previous;
-  }
-
-  /** Forgets the warm start (a new episode). */
-  reset(): void {
-    this.#body.reset();
-  }
-
-  /**
-   * Plans from encoded states (`[B]`; or observations, encoded first): see the class doc for
-   * what the plan `[H, B, dim]` is. The payload carries `extras["wf.planner.horizon"] = H` and
-   * the estimated value `[B]` in `extras["wf.planner.value"]`.
-   */
-  plan(from: State | Tensor, opts: PlanOptions = {}): ActionPayload {
-    return this.#body.plan(from, opts);
-  }
-
-  /** Frees the buffers of compiled plans (they are traced again when needed). */
-  dispose(): void {
-    this.#body.dispose();
+    return this.previous;
   }
 }
 
@@ -146,49 +116,20 @@ function categoricalRefit(opts: CategoricalCEMOptions): Refit<Tensor> {
  * actions, refit to the elites' action frequencies. The plan is one-hot: the most likely action
  * per step in `evalMode`, else a draw from the final probabilities.
  */
-export class CategoricalCEMPlanner {
-  /** Horizon. */
-  readonly horizon: number;
-  readonly #body: SamplingPlanner<Tensor>;
-
+export class CategoricalCEMPlanner extends SamplingPlanner<Tensor> {
   /** A planner for a model with discrete actions. */
   constructor(model: PlanningModel, opts: CategoricalCEMOptions = {}) {
-    this.#body = new SamplingPlanner(
-      model,
-      opts,
-      {
-        name: "CategoricalCEMPlanner",
-        discrete: true,
-        other: "CEMPlanner",
-        numPiTrajs: 0,
-        compile: false,
-      },
-      categoricalRefit(opts),
-    );
-    this.horizon = this.#body.horizon;
+    super(model, opts, {
+      name: "CategoricalCEMPlanner",
+      discrete: true,
+      other: "CEMPlanner",
+      numPiTrajs: 0,
+      compile: false,
+    }, categoricalRefit(opts));
   }
 
   /** The probabilities of the last plan `[H, B, K]`, or null. */
   get previousProbs(): Tensor | null {
-    return this.#body.previous;
-  }
-
-  /** Forgets the warm start (a new episode). */
-  reset(): void {
-    this.#body.reset();
-  }
-
-  /**
-   * Plans from encoded states (`[B]`; or observations, encoded first): see the class doc for
-   * what the plan `[H, B, dim]` is. The payload carries `extras["wf.planner.horizon"] = H` and
-   * the estimated value `[B]` in `extras["wf.planner.value"]`.
-   */
-  plan(from: State | Tensor, opts: PlanOptions = {}): ActionPayload {
-    return this.#body.plan(from, opts);
-  }
-
-  /** Frees the buffers of compiled plans (they are traced again when needed). */
-  dispose(): void {
-    this.#body.dispose();
+    return this.previous;
   }
 }

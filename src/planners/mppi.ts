@@ -14,8 +14,7 @@
 
 import { categorical } from "../tensor/random.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import type { ActionPayload } from "../core/payloads.ts";
-import type { PlanningModel, PlanOptions, State } from "./helpers.ts";
+import type { PlanningModel } from "./helpers.ts";
 import { drawGaussian, exploreFirst, type Gaussian, startGaussian } from "./gaussian.ts";
 import { type Refit, type SamplingOptions, SamplingPlanner } from "./sampling.ts";
 
@@ -83,9 +82,7 @@ function mppiRefit(minStd: number, maxStd: number, temperature: number): Refit<S
  * console.log(firstAction(plan).tensor!.shape); // [1, 2]
  * ```
  */
-export class MPPIPlanner {
-  /** Horizon. */
-  readonly horizon: number;
+export class MPPIPlanner extends SamplingPlanner<ScoredGaussian> {
   /** Settings in use. */
   readonly settings: Required<
     Pick<
@@ -99,49 +96,23 @@ export class MPPIPlanner {
       | "temperature"
     >
   >;
-  readonly #body: SamplingPlanner<ScoredGaussian>;
 
   /** A planner for `model` (TD-MPC2 models: `new MPPIPlanner(model, model.plannerDefaults())`). */
   constructor(model: PlanningModel, opts: MPPIOptions = {}) {
     const minStd = opts.minStd ?? 0.05, maxStd = opts.maxStd ?? 2;
     const temperature = opts.temperature ?? 0.5;
-    this.#body = new SamplingPlanner(
-      model,
-      opts,
-      {
-        name: "MPPIPlanner",
-        discrete: false,
-        other: "CategoricalCEMPlanner",
-        numPiTrajs: 24,
-        compile: true,
-      },
-      mppiRefit(minStd, maxStd, temperature),
-    );
-    this.horizon = this.#body.horizon;
-    this.settings = { ...this.#body.sizes, minStd, maxStd, temperature };
+    super(model, opts, {
+      name: "MPPIPlanner",
+      discrete: false,
+      other: "CategoricalCEMPlanner",
+      numPiTrajs: 24,
+      compile: true,
+    }, mppiRefit(minStd, maxStd, temperature));
+    this.settings = { ...this.sizes, minStd, maxStd, temperature };
   }
 
   /** The mean of the last plan `[H, B, A]` (the next plan's warm start), or null. */
   get previousMean(): Tensor | null {
-    return this.#body.previous;
-  }
-
-  /** Forgets the warm start (a new episode). */
-  reset(): void {
-    this.#body.reset();
-  }
-
-  /**
-   * Plans from encoded states (`[B]`; or observations, encoded first): see the class doc for
-   * what the plan `[H, B, dim]` is. The payload carries `extras["wf.planner.horizon"] = H` and
-   * the estimated value `[B]` in `extras["wf.planner.value"]`.
-   */
-  plan(from: State | Tensor, opts: PlanOptions = {}): ActionPayload {
-    return this.#body.plan(from, opts);
-  }
-
-  /** Frees the buffers of compiled plans (they are traced again when needed). */
-  dispose(): void {
-    this.#body.dispose();
+    return this.previous;
   }
 }

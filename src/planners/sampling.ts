@@ -139,8 +139,9 @@ export interface SamplingKind {
 }
 
 /**
- * The shared body of CEM, categorical CEM and MPPI: each planner holds one, built with its
- * {@link Refit}, and names the kept distribution (`previousMean`, `previousProbs`).
+ * The shared body of CEM, categorical CEM and MPPI: each planner extends it with its
+ * {@link Refit} and kind, and names the kept distribution (`previousMean`, `previousProbs`).
+ * A new sampling planner is a `Refit` and a subclass of a few lines (see `cem.ts`).
  */
 export class SamplingPlanner<D> {
   /** Horizon. */
