@@ -20,7 +20,8 @@ export {
   type Rollout,
   shiftSequence,
 } from "./helpers.ts";
-export { type MPPIOptions, MPPIPlanner } from "./mppi.ts";
+export { type MPPIOptions, MPPIPlanner, type ScoredGaussian } from "./mppi.ts";
+export { type Gaussian } from "./gaussian.ts";
 export {
   type Elites,
   type Refit,

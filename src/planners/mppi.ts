@@ -29,7 +29,8 @@ export interface MPPIOptions extends SamplingOptions {
 }
 
 /** MPPI's Gaussian also carries the last elites' normalised scores `[B, E]` (null before). */
-interface ScoredGaussian extends Gaussian {
+export interface ScoredGaussian extends Gaussian {
+  /** The last elites' normalised scores `[B, E]` (null before the first refit). */
   readonly score: Tensor | null;
 }
 
