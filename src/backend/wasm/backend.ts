@@ -65,8 +65,11 @@ const SMALL_MNK = 96 * 96 * 96;
  */
 const SMALL_B = 65536;
 
-/** Work (flops) below which a matmul stays on the calling thread. */
-const PARALLEL_FLOPS = 1 << 21;
+/**
+ * Work (flops) below which a matmul stays on the calling thread: a [256, 32] x [32, 32] product
+ * (0.5 MFLOP) already gains from two threads (see PARALLEL_ELEMENTS in kernels.ts).
+ */
+const PARALLEL_FLOPS = 1 << 17;
 /**
  * Rows below which a matmul is not cut into more slices than threads: every slice packs all of B
  * (KC x NC panels), so thin slices repeat that work (measured: [256, 512] x [512, 512] on 2

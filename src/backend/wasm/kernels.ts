@@ -74,8 +74,14 @@ export function maxSlices(threads: number): number {
   return Math.min(threads * SLICES_PER_THREAD, JOB.MAX_SLICES);
 }
 
-/** Elements below which row/optimizer kernels stay on the calling thread. */
-const PARALLEL_ELEMENTS = 1 << 16;
+/**
+ * Elements below which row/optimizer kernels stay on the calling thread. Workers spin between
+ * the back-to-back kernels of a step, so a split costs ~1 us: kernels of a few thousand
+ * elements already gain (2026-12-06, 2 threads, wall time: the `tdmpc2:ci` update 8.1 -> 6.2 ms
+ * and the HalfCheetah-size MPPI plan 15.3 -> 12.2 ms with this, PARALLEL_GENERATED and the
+ * matmul's PARALLEL_FLOPS lowered 8-16x; 16x lower again was no faster).
+ */
+const PARALLEL_ELEMENTS = 1 << 12;
 /** Flops below which a convolution stays on the calling thread. */
 const PARALLEL_FLOPS = 1 << 21;
 /** Floats of the im2col scratch of one task (larger tiles are split; grows when needed). */
@@ -111,9 +117,10 @@ interface Compiled {
 
 /**
  * Estimated work (elements x per-element weight, see codegen_ew.ts) from which a generated
- * kernel splits over the threads: a plain 256K-element add, a 32K-element chain with exp.
+ * kernel splits over the threads: a plain 8K-element add, a 1K-element chain with exp (see
+ * PARALLEL_ELEMENTS for the measurement).
  */
-const PARALLEL_GENERATED = 1 << 18;
+const PARALLEL_GENERATED = 1 << 13;
 /** Bytes of one chunk of the module-bytes store in the heap. */
 const MODULE_STORE = 1 << 22;
 
