@@ -157,3 +157,37 @@ Deno.test("tdmpc2 policy: entropy and scaled entropy of a sample equal the offic
   }
   model.dispose();
 });
+
+Deno.test("tdmpc2 qPair: two heads are both used (no draw); five give the min/average of two of them", async () => {
+  for (const numQNetworks of [2, 5]) {
+    const m = await createWorldModel("tdmpc2:ci", {
+      obsShape: [5],
+      actionDim: 2,
+      seed: 4,
+      numQNetworks,
+    }) as TDMPC2WorldModel;
+    m.eval();
+    // Non-zero output layers, so the heads differ.
+    for (const [name, p] of m.namedParameters()) {
+      if (name.startsWith("qs.out.")) p.assign(randn(p.shape, { seed: 9 }).mul(0.3));
+    }
+    const z = randn([6, m.config.latentDim], { seed: 2 });
+    const a = randn([6, 2], { seed: 3 }).tanh();
+    const heads = await m.headValue(m.qAll(z, a)).data(); // [numQ, 6]
+    const g = new Generator(7);
+    const min = await m.qPair(z, a, { reduce: "min", generator: g }).data();
+    const avg = await m.qPair(z, a, { reduce: "avg", generator: g }).data();
+    for (let i = 0; i < 6; i++) {
+      const col = Array.from({ length: numQNetworks }, (_, h) => heads[h * 6 + i]);
+      assert.ok(Math.abs(col[0] - col[1]) > 1e-3, `heads differ: ${col}`);
+      if (numQNetworks === 2) {
+        assert.ok(Math.abs(min[i] - Math.min(...col)) < 1e-5, `min ${min[i]} vs ${col}`);
+        assert.ok(Math.abs(avg[i] - (col[0] + col[1]) / 2) < 1e-5, `avg ${avg[i]} vs ${col}`);
+      } else {
+        // some pair of distinct heads gives the minimum
+        const pairs = col.flatMap((x, h) => col.slice(h + 1).map((y) => Math.min(x, y)));
+        assert.ok(pairs.some((p) => Math.abs(p - min[i]) < 1e-5), `min ${min[i]} vs ${col}`);
+      }
+    }
+  }
+});

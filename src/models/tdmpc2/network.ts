@@ -261,7 +261,8 @@ export abstract class TDMPC2Network extends WorldModel<TDMPC2Config> {
    * `min` or average of the pair, from the target heads (`target`), from the live heads with
    * their parameters detached (`detach`, the policy loss), or the live heads. The pair is
    * drawn on the device and only those two heads are evaluated (their weights are gathered
-   * first: the same values as evaluating all heads and picking two).
+   * first: the same values as evaluating all heads and picking two). An ensemble of two heads
+   * uses both without a draw.
    */
   qPair(
     z: Tensor,
@@ -275,10 +276,14 @@ export abstract class TDMPC2Network extends WorldModel<TDMPC2Config> {
       : opts.detach
       ? mapQWeights(live, (t) => t.detach())
       : live;
-    const idx = topk(rand([c.numQNetworks], { generator: opts.generator, device: z.device }), 2)
-      .indices;
+    // With two heads the pair is both of them, in a random order that neither the minimum nor
+    // the average sees: no draw, no gather (20 fewer kernels in a `tdmpc2:ci` update).
+    const heads = c.numQNetworks === 2 ? base : selectHeads(
+      base,
+      topk(rand([c.numQNetworks], { generator: opts.generator, device: z.device }), 2).indices,
+    );
     const dropoutP = !opts.target && this.qs.training ? c.dropout : 0;
-    const logits = qForward(selectHeads(base, idx), concat([z, a], -1), {
+    const logits = qForward(heads, concat([z, a], -1), {
       dropoutP,
       generator: opts.generator,
     });
