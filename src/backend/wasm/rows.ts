@@ -1,8 +1,12 @@
 /**
  * Row kernels of the wasm cpu backend, generated with the emitter: softmax / logSoftmax /
  * logsumexp and layerNorm / rmsNorm over the last axis of a contiguous `[rows, cols]`, 4 lanes
- * at a time. Each function takes a row range so rows split over threads. Sums run in float64
- * (as the reference), so long rows lose no accuracy.
+ * at a time. Each function takes a row range so rows split over threads. They compute in float32
+ * as PyTorch's CPU kernels do (4 partial sums per row; the variance from the mean in a second
+ * pass, so no cancellation; `1 / sqrt(var + eps)` in float64): within 1e-5 of the float64
+ * reference on rows of thousands. (They summed in float64 until 2026-12-06: twice the
+ * instructions per element, and the norms and softmaxes of a `tdmpc2:ci` update were a third of
+ * its kernel time.)
  *
  * - `softmax_rows(x, y, r0, r1, cols, mode)`: mode 0 softmax, 1 logSoftmax, 2 logsumexp (one
  *   output per row).
@@ -56,9 +60,13 @@ export function storeLanes(f: FnBuilder, addr: number, v: number, tail: boolean,
   }
 }
 
-/** i8x16.shuffle patterns widening an f32 lane mask's lanes 0-1 / 2-3 to f64 lanes. */
-const LOW64: readonly number[] = [0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7];
-const HIGH64: readonly number[] = [8, 9, 10, 11, 8, 9, 10, 11, 12, 13, 14, 15, 12, 13, 14, 15];
+/** Pushes the f32 sum of the 4 lanes of `a`. */
+function hsum32(f: FnBuilder, a: number): void {
+  const t = M.vtmp(f);
+  f.get(a).get(a).get(a).shuffle(HIGH).op("f32x4.add").set(t);
+  f.get(t).op("f32x4.extract_lane", 0).get(t).op("f32x4.extract_lane", 1).op("f32.add");
+  M.vfree(f, t);
+}
 
 /** Pushes the f64 sum of the two f64x2 accumulators' 4 lanes. */
 function hsum64(f: FnBuilder, a: number, b: number): void {
@@ -80,9 +88,9 @@ export function addRows(m: ModuleBuilder): void {
     const [x, y, r0, r1, cols, mode] = [0, 1, 2, 3, 4, 5];
     const r = f.local(I32), px = f.local(I32), py = f.local(I32), c = f.local(I32);
     const rem = f.local(I32), addr = f.local(I32);
-    const mx = f.local(F32), s = f.local(F64);
+    const mx = f.local(F32), s = f.local(F32);
     const acc = f.local(V128), nan = f.local(V128), v = f.local(V128), mask = f.local(V128);
-    const s0 = f.local(V128), s1 = f.local(V128), mxv = f.local(V128), e = f.local(V128);
+    const s0 = f.local(V128), mxv = f.local(V128), e = f.local(V128);
     const lsv = f.local(V128);
     f.for(r, () => f.get(r0), () => f.get(r1), 1, () => {
       f.get(x).get(r).get(cols).op("i32.mul").i32(2).op("i32.shl").op("i32.add").set(px);
@@ -104,34 +112,33 @@ export function addRows(m: ModuleBuilder): void {
       f.get(mx).f32(-Infinity).op("f32.eq").if(() => f.f32(0).set(mx));
       f.get(nan).op("v128.any_true").if(() => f.f32(NaN).set(mx));
       f.get(mx).op("f32x4.splat").set(mxv);
-      // sum of exp(x - max) in f64 (softmax keeps the exponentials in y)
-      f.v128d(0).set(s0);
-      f.v128d(0).set(s1);
+      // sum of exp(x - max) (softmax keeps the exponentials in y)
+      f.v128f(0).set(s0);
       vecLoop(f, c, cols, mask, (tail) => {
         f.get(px).get(c).i32(2).op("i32.shl").op("i32.add").op("v128.load", 0, 2);
         f.get(mxv).op("f32x4.sub").set(v);
         M.exp(f, v);
         f.set(e);
         if (tail) f.get(e).v128f(0).get(mask).op("v128.bitselect").set(e);
-        add64(f, s0, s1, e);
+        f.get(s0).get(e).op("f32x4.add").set(s0);
         f.get(mode).op("i32.eqz").if(() => {
           f.get(py).get(c).i32(2).op("i32.shl").op("i32.add").set(addr);
           f.get(cols).get(c).op("i32.sub").set(rem);
           storeLanes(f, addr, e, tail, rem);
         });
       });
-      hsum64(f, s0, s1);
+      hsum32(f, s0);
       f.set(s);
-      // log(s) for logSoftmax and logsumexp (float32 s is accurate to 1/2 ulp; log keeps that)
+      // log(s) for logSoftmax and logsumexp
       f.get(mode).if(() => {
-        f.get(s).op("f32.demote_f64").op("f32x4.splat").set(v);
+        f.get(s).op("f32x4.splat").set(v);
         M.log(f, v);
         f.set(lsv);
       });
       f.get(mode).i32(2).op("i32.eq").if(() => {
         f.get(py).get(mx).get(lsv).op("f32x4.extract_lane", 0).op("f32.add").op("f32.store");
       }, () => {
-        f.get(s).op("f32.demote_f64").op("f32x4.splat").set(s0);
+        f.get(s).op("f32x4.splat").set(s0);
         vecLoop(f, c, cols, mask, (tail) => {
           f.get(py).get(c).i32(2).op("i32.shl").op("i32.add").set(addr);
           f.get(cols).get(c).op("i32.sub").set(rem);
@@ -152,16 +159,19 @@ export function addRows(m: ModuleBuilder): void {
     const [x, w, b, y, r0, r1, cols, epsBits, layer, dy] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
     const r = f.local(I32), px = f.local(I32), py = f.local(I32), c = f.local(I32);
     const rem = f.local(I32), addr = f.local(I32), off = f.local(I32), pg = f.local(I32);
-    const mean = f.local(F64), inv = f.local(F64);
+    const n = f.local(F32), hi = f.local(F32), mean = f.local(F64);
     const v = f.local(V128), mask = f.local(V128), s0 = f.local(V128), s1 = f.local(V128);
-    const mv = f.local(V128), iv = f.local(V128), lo = f.local(V128), hi = f.local(V128);
-    const glo = f.local(V128), ghi = f.local(V128), s2 = f.local(V128), s3 = f.local(V128);
-    const av = f.local(V128), bv = f.local(V128);
+    const mv = f.local(V128), iv = f.local(V128), xh = f.local(V128), g = f.local(V128);
+    const av = f.local(V128), bv = f.local(V128), sv = f.local(V128);
+    f.get(cols).op("f32.convert_i32_s").set(n);
     f.for(r, () => f.get(r0), () => f.get(r1), 1, () => {
       f.get(r).get(cols).op("i32.mul").i32(2).op("i32.shl").set(off);
       f.get(x).get(off).op("i32.add").set(px);
       f.get(y).get(off).op("i32.add").set(py);
       f.get(dy).get(off).op("i32.add").set(pg);
+      // The mean, summed in f64 (the values' signs differ: a float32 sum of a long row is off
+      // by more than the spread allows), as a float32 pair hi + lo: x - hi is exact for x within
+      // a factor 2 of the mean (Sterbenz), so a large mean beside a small spread loses nothing.
       f.f64(0).set(mean);
       f.get(layer).if(() => {
         f.v128d(0).set(s0);
@@ -174,108 +184,80 @@ export function addRows(m: ModuleBuilder): void {
         hsum64(f, s0, s1);
         f.get(cols).op("f64.convert_i32_s").op("f64.div").set(mean);
       });
-      f.get(mean).op("f64x2.splat").set(mv);
-      // variance: sum (x - mean)^2 in f64
-      f.v128d(0).set(s0);
-      f.v128d(0).set(s1);
+      f.get(mean).op("f32.demote_f64").set(hi);
+      f.get(hi).op("f32x4.splat").set(sv);
+      f.get(mean).get(hi).op("f64.promote_f32").op("f64.sub").op("f32.demote_f64");
+      f.op("f32x4.splat").set(mv);
+      /** Pushes (x - hi) - lo = x - mean for the 4 values at the byte address on the stack. */
+      const centered = () => {
+        f.op("v128.load", 0, 2).get(sv).op("f32x4.sub").get(mv).op("f32x4.sub");
+      };
+      // variance: sum (x - mean)^2 (two passes: no cancellation)
+      f.v128f(0).set(s0);
       vecLoop(f, c, cols, mask, (tail) => {
-        f.get(px).get(c).i32(2).op("i32.shl").op("i32.add").op("v128.load", 0, 2).set(v);
-        f.get(v).op("f64x2.promote_low_f32x4").get(mv).op("f64x2.sub").set(lo);
-        f.get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").get(mv).op("f64x2.sub");
-        f.set(hi);
-        if (tail) {
-          // zero the invalid lanes (lanes 2-3 live in `hi`)
-          f.get(lo).get(lo).op("f64x2.mul").set(lo);
-          f.get(hi).get(hi).op("f64x2.mul").set(hi);
-          f.get(lo).get(mask).get(mask).shuffle([0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7]);
-          f.op("v128.and").get(s0).op("f64x2.add").set(s0);
-          f.get(hi).get(mask).get(mask);
-          f.shuffle([8, 9, 10, 11, 8, 9, 10, 11, 12, 13, 14, 15, 12, 13, 14, 15]);
-          f.op("v128.and").get(s1).op("f64x2.add").set(s1);
-        } else {
-          f.get(s0).get(lo).get(lo).op("f64x2.mul").op("f64x2.add").set(s0);
-          f.get(s1).get(hi).get(hi).op("f64x2.mul").op("f64x2.add").set(s1);
-        }
+        f.get(px).get(c).i32(2).op("i32.shl").op("i32.add");
+        centered();
+        f.set(v);
+        if (tail) f.get(v).v128f(0).get(mask).op("v128.bitselect").set(v);
+        f.get(s0).get(v).get(v).op("f32x4.mul").op("f32x4.add").set(s0);
       });
-      hsum64(f, s0, s1);
-      f.get(cols).op("f64.convert_i32_s").op("f64.div");
+      // inv = 1 / sqrt(var + eps), in f64 (once per row)
+      f.f64(1);
+      hsum32(f, s0);
+      f.get(n).op("f32.div").op("f64.promote_f32");
       f.get(epsBits).op("f32.reinterpret_i32").op("f64.promote_f32").op("f64.add").op("f64.sqrt");
-      f.set(inv);
-      f.f64(1).get(inv).op("f64.div").set(inv);
-      f.get(inv).op("f64x2.splat").set(iv);
-      // The lanes at c of xhat = (x - mean) * inv into lo/hi and of gw = dy * w into glo/ghi,
-      // in f64; a tail's invalid lanes zeroed.
+      f.op("f64.div").op("f32.demote_f64").op("f32x4.splat").set(iv);
+      // xhat = (x - mean) * inv and g = dy (* w) at c; a tail's invalid lanes zeroed
       const loadGrad = (tail: boolean) => {
         f.get(c).i32(2).op("i32.shl").set(off);
-        f.get(px).get(off).op("i32.add").op("v128.load", 0, 2).set(v);
-        f.get(v).op("f64x2.promote_low_f32x4").get(mv).op("f64x2.sub").get(iv).op("f64x2.mul");
-        f.set(lo);
-        f.get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").get(mv).op("f64x2.sub");
-        f.get(iv).op("f64x2.mul").set(hi);
-        f.get(pg).get(off).op("i32.add").op("v128.load", 0, 2).set(v);
-        f.get(v).op("f64x2.promote_low_f32x4").set(glo);
-        f.get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").set(ghi);
+        f.get(px).get(off).op("i32.add");
+        centered();
+        f.get(iv).op("f32x4.mul").set(xh);
+        f.get(pg).get(off).op("i32.add").op("v128.load", 0, 2).set(g);
         f.get(w).if(() => {
-          f.get(w).get(off).op("i32.add").op("v128.load", 0, 2).set(v);
-          f.get(glo).get(v).op("f64x2.promote_low_f32x4").op("f64x2.mul").set(glo);
-          f.get(ghi).get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").op("f64x2.mul");
-          f.set(ghi);
+          f.get(g).get(w).get(off).op("i32.add").op("v128.load", 0, 2).op("f32x4.mul").set(g);
         });
         if (tail) {
-          for (
-            const [t, lanes] of [[lo, LOW64], [glo, LOW64], [hi, HIGH64], [ghi, HIGH64]] as const
-          ) {
-            f.get(t).get(mask).get(mask).shuffle(lanes).op("v128.and").set(t);
-          }
+          f.get(xh).v128f(0).get(mask).op("v128.bitselect").set(xh);
+          f.get(g).v128f(0).get(mask).op("v128.bitselect").set(g);
         }
       };
       f.get(dy).if(() => {
-        // backward: dx = (gw - xhat * mean(gw * xhat) - mean(gw)) * inv (rmsNorm: no mean(gw))
-        for (const t of [s0, s1, s2, s3]) f.v128d(0).set(t);
+        // backward: dx = (g - xhat * mean(g * xhat) - mean(g)) * inv (rmsNorm: no mean(g))
+        f.v128f(0).set(s0);
+        f.v128f(0).set(s1);
         vecLoop(f, c, cols, mask, (tail) => {
           loadGrad(tail);
-          f.get(s0).get(glo).get(lo).op("f64x2.mul").op("f64x2.add").set(s0);
-          f.get(s1).get(ghi).get(hi).op("f64x2.mul").op("f64x2.add").set(s1);
-          f.get(s2).get(glo).op("f64x2.add").set(s2);
-          f.get(s3).get(ghi).op("f64x2.add").set(s3);
+          f.get(s0).get(g).get(xh).op("f32x4.mul").op("f32x4.add").set(s0);
+          f.get(s1).get(g).op("f32x4.add").set(s1);
         });
-        hsum64(f, s0, s1);
-        f.get(cols).op("f64.convert_i32_s").op("f64.div").op("f64x2.splat").set(av);
-        f.v128d(0).set(bv);
+        hsum32(f, s0);
+        f.get(n).op("f32.div").op("f32x4.splat").set(av);
+        f.v128f(0).set(bv);
         f.get(layer).if(() => {
-          hsum64(f, s2, s3);
-          f.get(cols).op("f64.convert_i32_s").op("f64.div").op("f64x2.splat").set(bv);
+          hsum32(f, s1);
+          f.get(n).op("f32.div").op("f32x4.splat").set(bv);
         });
         vecLoop(f, c, cols, mask, (tail) => {
           loadGrad(tail);
-          for (const [g, xh] of [[glo, lo], [ghi, hi]]) {
-            f.get(g).get(xh).get(av).op("f64x2.mul").op("f64x2.sub").get(bv).op("f64x2.sub");
-            f.get(iv).op("f64x2.mul").set(g);
-          }
-          f.get(glo).op("f32x4.demote_f64x2_zero").get(ghi).op("f32x4.demote_f64x2_zero");
-          f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).set(v);
+          f.get(g).get(xh).get(av).op("f32x4.mul").op("f32x4.sub").get(bv).op("f32x4.sub");
+          f.get(iv).op("f32x4.mul").set(v);
           f.get(py).get(off).op("i32.add").set(addr);
           f.get(cols).get(c).op("i32.sub").set(rem);
           storeLanes(f, addr, v, tail, rem);
         });
       }, () => {
-        // out = (x - mean) * inv * w + b, in f64 as the reference (one rounding)
+        // out = (x - mean) * inv * w + b
         vecLoop(f, c, cols, mask, (tail) => {
           f.get(c).i32(2).op("i32.shl").set(off);
-          f.get(px).get(off).op("i32.add").op("v128.load", 0, 2).set(v);
-          f.get(v).op("f64x2.promote_low_f32x4").get(mv).op("f64x2.sub").get(iv).op("f64x2.mul");
-          f.set(lo);
-          f.get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").get(mv).op("f64x2.sub");
-          f.get(iv).op("f64x2.mul").set(hi);
-          for (const [ptr, o] of [[w, "f64x2.mul"], [b, "f64x2.add"]] as const) {
+          f.get(px).get(off).op("i32.add");
+          centered();
+          f.get(iv).op("f32x4.mul").set(v);
+          for (const [ptr, o] of [[w, "f32x4.mul"], [b, "f32x4.add"]] as const) {
             f.get(ptr).if(() => {
-              f.get(ptr).get(off).op("i32.add").op("v128.load", 0, 2).set(v);
-              f.get(lo).get(v).op("f64x2.promote_low_f32x4").op(o).set(lo);
-              f.get(hi).get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").op(o).set(hi);
+              f.get(v).get(ptr).get(off).op("i32.add").op("v128.load", 0, 2).op(o).set(v);
             });
           }
-          f.get(lo).op("f32x4.demote_f64x2_zero").get(hi).op("f32x4.demote_f64x2_zero");
-          f.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]).set(v);
           f.get(py).get(off).op("i32.add").set(addr);
           f.get(cols).get(c).op("i32.sub").set(rem);
           storeLanes(f, addr, v, tail, rem);
