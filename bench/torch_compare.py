@@ -32,6 +32,9 @@ import torch.nn.functional as F
 torch.set_num_threads(int(os.environ.get("WORLDFLUX_TORCH_THREADS", "2")))
 torch.manual_seed(0)
 
+# Seconds of warm-up calls before timing (see main).
+WARM_S = 1.5
+
 
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
@@ -697,8 +700,13 @@ def main():
         print(json.dumps(count_flops(step)), flush=True)
         return
     step, model = build(name, compiled)
+    # Warm-up: the fixed count, then more calls until 1.5 s have passed (at most 200): the same
+    # rule as our worker, whose JIT needs many calls of a millisecond-long step.
     warm = 2 if name.startswith("dreamer-12m") else 3
-    for _ in range(warm):
+    w0 = time.perf_counter()
+    for i in range(200):
+        if i >= warm and time.perf_counter() - w0 >= WARM_S:
+            break
         step()
     params = sum(p.numel() for p in model.parameters()) if model is not None else 0
     print(json.dumps({
