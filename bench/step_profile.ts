@@ -4,7 +4,7 @@
  * operands' layout: `n` plain, `t` transposed, `s` other strides), the largest groups first.
  *
  *   XDG_RUNTIME_DIR=/tmp/xdg deno run -A --no-check bench/step_profile.ts \
- *     [dreamer-12m-vec|dreamer-ci|tdmpc2-ci|tdmpc2-ci-plan|tdmpc2-5m|tdmpc2-5m-plan|tdmpc2-cheetah|
+ *     [dreamer-12m-vec|dreamer-12m-img|dreamer-ci|tdmpc2-ci|tdmpc2-ci-plan|tdmpc2-5m|tdmpc2-5m-plan|tdmpc2-cheetah|
  *      tdmpc2-cheetah-plan]
  *     [--steps 3] [--top 30]
  *
@@ -21,7 +21,7 @@
 
 import * as wf from "../mod.ts";
 import { realizeAsync } from "../tensor.ts";
-import { randn } from "../src/tensor/random.ts";
+import { rand, randn } from "../src/tensor/random.ts";
 import { keep } from "../src/tensor/tensor.ts";
 import { kernelReport, profileClock, profileReplays } from "./kernel_groups.ts";
 import { tdmpc2Workload } from "./tdmpc2_workload.ts";
@@ -34,9 +34,10 @@ async function setup(w: string): Promise<() => Promise<void>> {
     for (const t of ts) t.dispose();
   };
   if (w.startsWith("dreamer-")) {
+    const image = w === "dreamer-12m-img";
     const model = await wf.createWorldModel(
       w === "dreamer-ci" ? "dreamer:ci" : "dreamerv3:size12m",
-      { obsShape: [8], actionDim: 2, actorCritic: false },
+      { obsShape: image ? [3, 64, 64] : [8], actionDim: image ? 6 : 2, actorCritic: false },
     ) as wf.DreamerV3WorldModel;
     const trainer = new wf.DreamerTrainer(model, {
       optimizer: "adam",
@@ -46,9 +47,10 @@ async function setup(w: string): Promise<() => Promise<void>> {
       eps: 1e-8,
     });
     const B = 16, T = 64;
+    const obs = image ? rand([B, T, 3, 64, 64], { seed: 1 }) : randn([B, T, 8], { seed: 1 });
     const batch = {
-      obs: keep(randn([B, T, 8], { seed: 1 }).realize()),
-      actions: keep(randn([B, T, 2], { seed: 2 }).tanh().realize()),
+      obs: keep(obs.realize()),
+      actions: keep(randn([B, T, image ? 6 : 2], { seed: 2 }).tanh().realize()),
       rewards: keep(randn([B, T], { seed: 3 }).realize()),
       terminations: keep(wf.zeros([B, T]).contiguous().realize()),
     };
