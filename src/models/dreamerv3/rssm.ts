@@ -241,7 +241,11 @@ export class RSSM extends Module {
       hW: dense
         ? concat([wPost.mT, wIn0.mT, blockDiag(this.dynhid.hweight)], 1)
         : concat([wPost, wIn0], 0).mT,
-      x01W: this.dynhid.xweight!.narrow(0, 0, 2 * H), // [2H, D]
+      // [2H, D] as a k-contiguous copy, made once per loop: stored row-major ([in, out]), the
+      // per-step product of few rows strides over 2H rows per column strip (16 x 2048 x 512 at
+      // size12m, 2 threads: 52 GFLOP/s row-major, 77 k-contiguous; the size12m imagination
+      // 38.3 -> 36.5 ms, bench/step_profile.ts and torch_compare.ts, 2026-12-06).
+      x01W: this.dynhid.xweight!.narrow(0, 0, 2 * H).mT.contiguous().mT,
       dynNorm: aff(this.dynhidnorm),
       gruW: dense ? blockDiag(this.dyngru.hweight) : null, // [D, 3D]
       gruB: row(this.dyngru.bias),
