@@ -83,3 +83,53 @@ Deno.test("pool: a worker of another protocol is retired with its reason; kernel
     pool.close();
   }
 });
+
+/** A module with `spin(n)`: n iterations of a loop (a slice whose length the test chooses). */
+function spinModule(memory: WebAssembly.Memory) {
+  const pages = memory.buffer.byteLength / 65536;
+  const m = new ModuleBuilder().importMemory(pages, pages, true);
+  m.func("spin", [I32], [], (f) => {
+    const i = f.local(I32);
+    f.for(i, 0, () => f.get(0), 1, () => {
+      f.i32(0).get(i).op("i32.store"); // a store, so the loop is not removed
+    });
+  });
+  const module = new WebAssembly.Module(m.bytes() as BufferSource);
+  const inst = new WebAssembly.Instance(module, { env: { memory } });
+  return { module, spin: inst.exports.spin as (...a: number[]) => void };
+}
+
+Deno.test("pool: a long wait for a worker's slice marks the pool contended; small jobs then stay on the caller", async () => {
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
+  const { module, spin } = spinModule(memory);
+  const pool = new WorkerPool(memory, module, ["spin"], 2, 60_000);
+  try {
+    pool.warm();
+    await waitFor(() => pool.ready === 1);
+    assert.equal(pool.contended, false);
+    // Slice 0 is short, slice 1 takes milliseconds: when the worker claims slice 1 (the caller
+    // claims from slice 0), the caller waits far beyond its own slice, as for a worker that was
+    // descheduled. The worker does not always win the claim: try until it does.
+    // While contended (100 ms), a small job runs on the caller alone (checked only when the
+    // window was open before and after it: a test process stalled longer sees it close).
+    let checked = false;
+    for (let i = 0; i < 200 && !checked; i++) {
+      pool.run("spin", [[10], [20_000_000]], spin);
+      if (!pool.contended) continue;
+      const before = pool.dispatched;
+      pool.run("spin", [[10], [10]], spin, true);
+      if (!pool.contended) continue;
+      assert.equal(pool.dispatched, before, "small job dispatched while contended");
+      checked = true;
+    }
+    assert.ok(checked, "a long wait for the worker's slice marks the pool contended");
+    assert.ok(pool.contentions >= 1);
+    // A large job still goes to the workers.
+    const before = pool.dispatched;
+    await waitFor(() => pool.ready === 1);
+    pool.run("spin", [[10], [10]], spin, false);
+    assert.equal(pool.dispatched, before + 1, "a large job still goes to the workers");
+  } finally {
+    pool.close();
+  }
+});

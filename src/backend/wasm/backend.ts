@@ -71,6 +71,11 @@ const SMALL_B = 65536;
  */
 const PARALLEL_FLOPS = 1 << 17;
 /**
+ * Flops below which a split matmul is quiet-only: on the calling thread while the pool is contended
+ * (see CONTENDED_ELEMENTS in kernels.ts; the limit before PARALLEL_FLOPS was lowered).
+ */
+const CONTENDED_FLOPS = 1 << 21;
+/**
  * Rows below which a matmul is not cut into more slices than threads: every slice packs all of B
  * (KC x NC panels), so thin slices repeat that work (measured: [256, 512] x [512, 512] on 2
  * threads, 8 slices of 32 rows 62-77 GFLOP/s, 4 slices of 64 rows 83).
@@ -219,6 +224,7 @@ export class WasmBackend extends JsBackend {
         const nb = numel(k.batch);
         const threads = this.threads.size;
         const flops = 2 * m * n * K * nb;
+        const quietOnly = flops < CONTENDED_FLOPS;
         // Kernel choice: unpacked when B is small (row-major B as is; a transposed B is first
         // laid out row-major in scratch, once per batch), dot products for small k-contiguous
         // products, else the packed gemm.
@@ -230,7 +236,9 @@ export class WasmBackend extends JsBackend {
         // tiles beat gemm_small's one-row dot products on small products too).
         const dot = sak === 1 && sbk === 1 && sbn !== 1;
         if (wasmOptions.fewRows && m <= FEW_ROWS && (dot || (!small && sbn === 1))) {
-          steps.push(this.planColsGemm(k, nb, threads > 1 && flops >= PARALLEL_FLOPS));
+          steps.push(
+            this.planColsGemm(k, nb, threads > 1 && flops >= PARALLEL_FLOPS, quietOnly),
+          );
           return this.withEpilogue(k, steps, prepared);
         }
         // Split rows (MR-aligned) of each batch over the threads when the work is large.
@@ -284,7 +292,7 @@ export class WasmBackend extends JsBackend {
             for (let bi = 0; bi < nb; bi++) {
               if (transposeB) this.transpose(...pre[bi]);
               const group = groups[bi];
-              if (group.length > 1) this.threads.run("gemm_small", group, g);
+              if (group.length > 1) this.threads.run("gemm_small", group, g, quietOnly);
               else g(...group[0]);
             }
           });
@@ -315,8 +323,8 @@ export class WasmBackend extends JsBackend {
           const core = this.core;
           steps.push(() => {
             for (let bi = 0; bi < nb; bi++) {
-              this.threads.run("gemm_packB", packs[bi], core.gemm_packB);
-              this.threads.run("gemm_pp", rounds[bi], core.gemm_pp);
+              this.threads.run("gemm_packB", packs[bi], core.gemm_packB, quietOnly);
+              this.threads.run("gemm_pp", rounds[bi], core.gemm_pp, quietOnly);
             }
           });
         } else if (parts > 1) {
@@ -328,7 +336,7 @@ export class WasmBackend extends JsBackend {
             groups.push(tasks.slice(i, i + round).map((t, j) => [...t, this.scratch[j]]));
           }
           steps.push(() => {
-            for (const g of groups) this.threads.run("gemm", g, this.core.gemm);
+            for (const g of groups) this.threads.run("gemm", g, this.core.gemm, quietOnly);
           });
         } else {
           const withScratch = tasks.map((t) => [...t, this.scratch[0]]);
@@ -375,7 +383,12 @@ export class WasmBackend extends JsBackend {
    * Plans `gemm_cols` over every batch: the columns of each batch in strips (multiples of the
    * kernel's strip width), all strips of all batches in one pool round when `parallel`.
    */
-  private planColsGemm(k: MatmulKernel, nb: number, parallel: boolean): () => void {
+  private planColsGemm(
+    k: MatmulKernel,
+    nb: number,
+    parallel: boolean,
+    quietOnly: boolean,
+  ): () => void {
     const { m, n } = k;
     const K = k.k;
     const a = k.a, b = k.b;
@@ -423,7 +436,7 @@ export class WasmBackend extends JsBackend {
         rounds.push(tasks.slice(i, i + JOB.MAX_SLICES));
       }
       return () => {
-        for (const r of rounds) this.threads.run("gemm_cols", r, g);
+        for (const r of rounds) this.threads.run("gemm_cols", r, g, quietOnly);
       };
     }
     return () => {

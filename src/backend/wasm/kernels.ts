@@ -82,6 +82,13 @@ export function maxSlices(threads: number): number {
  * matmul's PARALLEL_FLOPS lowered 8-16x; 16x lower again was no faster).
  */
 const PARALLEL_ELEMENTS = 1 << 12;
+/**
+ * Elements below which a split row/optimizer kernel is small: it gains from the workers on a
+ * quiet machine only, and runs on the calling thread while the pool is contended (a worker was
+ * seen descheduled mid-slice: other processes busy on the cores, see WorkerPool.contended). The
+ * limit these kernels had before PARALLEL_ELEMENTS was lowered.
+ */
+const CONTENDED_ELEMENTS = 1 << 16;
 /** Flops below which a convolution stays on the calling thread. */
 const PARALLEL_FLOPS = 1 << 21;
 /** Floats of the im2col scratch of one task (larger tiles are split; grows when needed). */
@@ -121,6 +128,8 @@ interface Compiled {
  * PARALLEL_ELEMENTS for the measurement).
  */
 const PARALLEL_GENERATED = 1 << 13;
+/** Work below which a split generated kernel is small (see CONTENDED_ELEMENTS). */
+const CONTENDED_GENERATED = 1 << 18;
 /** Bytes of one chunk of the module-bytes store in the heap. */
 const MODULE_STORE = 1 << 22;
 
@@ -286,7 +295,7 @@ class Runner implements WasmKernels {
     for (let a = 0; a < p.outer; a += per) {
       lists.push([this.params, a, Math.min(p.outer, a + per), a * p.outStride * 4]);
     }
-    this.ctx.threads.runGenerated(c.id, c.ptr, c.len, lists, c.fn);
+    this.ctx.threads.runGenerated(c.id, c.ptr, c.len, lists, c.fn, p.work < CONTENDED_GENERATED);
     return true;
   }
 
@@ -321,6 +330,7 @@ class Runner implements WasmKernels {
   /**
    * Runs core kernel `name` over [0, total): one slice per thread (slices aligned to `align`)
    * when `parallel`, else on the calling thread. `args(a, b, thread)` gives each slice's args.
+   * `small`: see CONTENDED_ELEMENTS.
    */
   private split(
     name: (typeof CORE_EXPORTS)[number],
@@ -328,6 +338,7 @@ class Runner implements WasmKernels {
     parallel: boolean,
     align: number,
     args: (a: number, b: number, thread: number) => number[],
+    small = false,
   ): void {
     const { core, threads } = this.ctx;
     const parts = parallel ? Math.min(maxSlices(threads.size), Math.ceil(total / align)) : 1;
@@ -342,7 +353,7 @@ class Runner implements WasmKernels {
       if (a < b) lists.push(args(a, b, lists.length));
     }
     if (lists.length === 1) core[name](...lists[0]);
-    else threads.run(name, lists, core[name]);
+    else threads.run(name, lists, core[name], small);
   }
 
   private softmax(k: SoftmaxKernel): boolean {
@@ -360,7 +371,7 @@ class Runner implements WasmKernels {
     const x = ptrOf(k.x), y = ptrOf(k.out);
     this.split("softmax_rows", rows, rows * cols >= PARALLEL_ELEMENTS, 1, (a, b) => {
       return [x, y, a, b, cols, mode];
-    });
+    }, rows * cols < CONTENDED_ELEMENTS);
     return true;
   }
 
@@ -374,7 +385,7 @@ class Runner implements WasmKernels {
     const layer = k.mode === "layer" ? 1 : 0, dy = k.dy ? ptrOf(k.dy) : 0;
     this.split("norm_rows", rows, rows * cols >= PARALLEL_ELEMENTS, 1, (r0, r1) => {
       return [x, w, b, y, r0, r1, cols, eps, layer, dy];
-    });
+    }, rows * cols < CONTENDED_ELEMENTS);
     return true;
   }
 
@@ -388,7 +399,7 @@ class Runner implements WasmKernels {
     const rule = k.rule === "adam" ? 0 : 1;
     this.split("optim_range", k.n, k.n >= PARALLEL_ELEMENTS, 4, (a, b) => {
       return [...ptrs, a, b, rule, this.hyper];
-    });
+    }, k.n < CONTENDED_ELEMENTS);
     return true;
   }
 
@@ -399,7 +410,7 @@ class Runner implements WasmKernels {
     const [k0, k1] = k.key;
     this.split("rng_fill", k.n, k.n >= PARALLEL_ELEMENTS / 4, 4, (a, b) => {
       return [out, a, b, dist, k0 | 0, k1 | 0, k.counter | 0];
-    });
+    }, k.n < CONTENDED_ELEMENTS / 4);
     return true;
   }
 
@@ -416,7 +427,7 @@ class Runner implements WasmKernels {
     const work = outer * Math.max(nIdx, scatter ? axisSize : 0) * inner;
     this.split("gather_run", outer, work >= PARALLEL_ELEMENTS && outer > 1, 1, (a, b) => {
       return [src, idx, out, a, b, axisSize, nIdx, inner, scatter];
-    });
+    }, work < CONTENDED_ELEMENTS);
     return true;
   }
 

@@ -43,6 +43,23 @@ function waitBriefly(words: Int32Array, index: number, value: number): void {
   }
 }
 
+/**
+ * After a wait for a worker's slice that says the worker was descheduled (see `dispatch`), how
+ * long (ms) jobs marked small run on the calling thread alone: on a machine busy with other
+ * processes, a worker preempted in the middle of a slice holds the caller up for a scheduler
+ * time slice, which small kernels cannot win back. Short, because a quiet shared VM sees such a
+ * wait too now and then (2026-12-06, 2 threads, with one busy process beside: the `tdmpc2:ci`
+ * update 11.7 -> 9.8 ms, the HalfCheetah-size update 43.8 -> 38.3 ms; quiet: unchanged, where
+ * 1000 ms here cost the `tdmpc2:ci` update 30%).
+ */
+const CONTENDED_MS = 100;
+/**
+ * Wait (ms) beyond 4 of the caller's own slices that counts as a descheduled worker: longer than
+ * a worker's wake-up or a young-generation GC, about a scheduler time slice (0.1-0.5 ms also
+ * fired on a quiet machine, several times a second).
+ */
+const LONG_WAIT_MS = 1;
+
 interface Slot {
   worker: Worker | null;
   ctl: Int32Array;
@@ -56,8 +73,12 @@ export class WorkerPool {
   private readonly fnIndex: Map<string, number>;
   private readonly job = new Int32Array(new SharedArrayBuffer(JOB_WORDS * 4));
   private gen = 0;
+  /** Until when (performance.now()) small jobs stay on the calling thread; 0: not contended. */
+  private contendedUntil = 0;
   /** Tasks handed to workers (for tests and profiling). */
   dispatched = 0;
+  /** Times a wait for a descheduled worker's slice was seen (for tests and profiling). */
+  contentions = 0;
 
   /**
    * Creates a pool of `threads - 1` workers (the calling thread is the last one). `names` are
@@ -139,13 +160,26 @@ export class WorkerPool {
   }
 
   /**
-   * Runs `fn` once per argument list (a slice each), on the calling thread via `local` and on
-   * the workers, and returns when all slices are done.
+   * Whether small jobs run on the calling thread alone for now: a recent wait for a worker's
+   * slice lasted far longer than the caller's own slices (the worker was descheduled).
    */
-  run(fn: string, argLists: number[][], local: (...args: number[]) => void): void {
+  get contended(): boolean {
+    if (this.contendedUntil === 0) return false;
+    if (performance.now() < this.contendedUntil) return true;
+    this.contendedUntil = 0;
+    return false;
+  }
+
+  /**
+   * Runs `fn` once per argument list (a slice each), on the calling thread via `local` and on
+   * the workers, and returns when all slices are done. A `small` job (one that gains from the
+   * workers on a quiet machine only) runs on the calling thread while the pool is
+   * {@link contended}.
+   */
+  run(fn: string, argLists: number[][], local: (...args: number[]) => void, small = false): void {
     const idx = this.fnIndex.get(fn);
     if (idx === undefined) throw new Error(`worker pool: unknown kernel ${fn}`);
-    this.dispatch(idx, fn, argLists, local, null);
+    this.dispatch(idx, fn, argLists, local, null, small);
   }
 
   /**
@@ -158,8 +192,9 @@ export class WorkerPool {
     len: number,
     argLists: number[][],
     local: (...args: number[]) => void,
+    small = false,
   ): void {
-    this.dispatch(JOB.GENERATED, `generated kernel ${id}`, argLists, local, [id, ptr, len]);
+    this.dispatch(JOB.GENERATED, `generated kernel ${id}`, argLists, local, [id, ptr, len], small);
   }
 
   private dispatch(
@@ -168,10 +203,14 @@ export class WorkerPool {
     argLists: number[][],
     local: (...args: number[]) => void,
     generated: number[] | null,
+    small: boolean,
   ): void {
     const count = argLists.length;
     const nargs = argLists[0]?.length ?? 0;
-    if (count <= 1 || this.slots.length === 0 || count > JOB.MAX_SLICES || nargs > JOB.MAX_ARGS) {
+    if (
+      count <= 1 || this.slots.length === 0 || count > JOB.MAX_SLICES || nargs > JOB.MAX_ARGS ||
+      (small && this.contended)
+    ) {
       for (const a of argLists) local(...a);
       return;
     }
@@ -208,18 +247,34 @@ export class WorkerPool {
       } else if (st === CTL.EXITED) restart = true;
     }
     // Claim slices here too.
+    const t0 = performance.now();
+    let mine = 0;
     for (;;) {
       const i = Atomics.add(job, JOB.CLAIM, 1) & 0xffff;
       if (i >= count) break;
       local(...argLists[i]);
+      mine++;
       Atomics.add(job, JOB.DONE, 1);
     }
     // Wait for the slices workers claimed.
-    let spins = 0;
+    let spins = 0, tc = 0;
     for (;;) {
       const done = Atomics.load(job, JOB.DONE);
       if (done >= count) break;
-      if (++spins > 2000) waitBriefly(job, JOB.DONE, done);
+      if (++spins > 2000) {
+        if (tc === 0) tc = performance.now();
+        waitBriefly(job, JOB.DONE, done);
+      }
+    }
+    if (tc !== 0) {
+      // A wait far beyond the caller's own slices (the slices of a job are alike; the wait
+      // began a few microseconds before tc): the worker was descheduled in the middle of one.
+      const t1 = performance.now();
+      const own = mine > 0 ? (tc - t0) / mine : 0;
+      if (t1 - tc > LONG_WAIT_MS + 4 * own) {
+        this.contendedUntil = t1 + CONTENDED_MS;
+        this.contentions++;
+      }
     }
     if (job[JOB.ERROR]) throw new Error(`a kernel worker failed running ${fn}`);
     if (restart) this.warm();

@@ -47,6 +47,8 @@ self.onmessage = (e: MessageEvent<Init>) => {
     }
     return k;
   };
+  /** One argument array per argument count, reused: the hot loop allocates nothing (no GC). */
+  const argv: number[][] = [];
   Atomics.store(ctl, CTL.STATE, CTL.IDLE);
   Atomics.notify(ctl, CTL.STATE);
   for (;;) {
@@ -78,8 +80,8 @@ self.onmessage = (e: MessageEvent<Init>) => {
       const fn = job[JOB.FN];
       const n = job[JOB.NARGS];
       const base = JOB.TABLE + i * JOB.MAX_ARGS;
-      const args: number[] = [];
-      for (let a = 0; a < n; a++) args.push(job[base + a]);
+      const args = argv[n] ??= new Array<number>(n);
+      for (let a = 0; a < n; a++) args[a] = job[base + a];
       try {
         if (fn === JOB.GENERATED) {
           kernel(job[JOB.GEN_ID], job[JOB.GEN_PTR], job[JOB.GEN_LEN])(...args);
