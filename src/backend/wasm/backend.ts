@@ -242,9 +242,13 @@ export class WasmBackend extends JsBackend {
           return this.withEpilogue(k, steps, prepared);
         }
         // Split rows (MR-aligned) of each batch over the threads when the work is large.
-        // (several slices per thread: they are claimed dynamically, see WorkerPool)
+        // (several slices per thread: they are claimed dynamically, see WorkerPool; one per
+        // thread for a quiet-only product, whose slices are too short for balancing to pay)
         // The packed gemm keeps slices of at least MIN_SLICE_ROWS rows beyond one per thread.
-        const maxParts = Math.min(maxSlices(threads), Math.floor(m / (2 * MR)));
+        const maxParts = Math.min(
+          quietOnly ? threads : maxSlices(threads),
+          Math.floor(m / (2 * MR)),
+        );
         const parts = threads > 1 && flops >= PARALLEL_FLOPS && m >= 2 * MR
           ? (small ? maxParts : Math.max(
             Math.min(threads, maxParts),
@@ -400,7 +404,8 @@ export class WasmBackend extends JsBackend {
     const unit = sbn === 1 ? 8 : 2;
     const strips = Math.ceil(n / unit);
     // Per batch: enough strips for every thread to claim a few (they are claimed dynamically).
-    const per = parallel ? Math.min(strips, Math.max(1, Math.ceil(2 * this.threads.size / nb))) : 1;
+    const slices = quietOnly ? this.threads.size : 2 * this.threads.size;
+    const per = parallel ? Math.min(strips, Math.max(1, Math.ceil(slices / nb))) : 1;
     const width = Math.ceil(strips / per) * unit;
     const tasks: number[][] = [];
     for (let bi = 0; bi < nb; bi++) {

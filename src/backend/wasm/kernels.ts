@@ -283,8 +283,9 @@ class Runner implements WasmKernels {
     for (let i = 0; i < words.length; i++) P[i] = words[i];
     for (let i = 0; i < ptrs.length; i++) P[words.length + i] = ptrs[i];
     const T = this.ctx.threads.size;
+    const quietOnly = p.work < CONTENDED_GENERATED;
     const parts = c.len && p.splittable && p.work >= PARALLEL_GENERATED
-      ? Math.min(maxSlices(T), Math.floor(p.outer / p.unit))
+      ? Math.min(quietOnly ? T : maxSlices(T), Math.floor(p.outer / p.unit))
       : 1;
     if (parts <= 1) {
       c.fn(this.params, 0, p.outer, 0);
@@ -295,7 +296,7 @@ class Runner implements WasmKernels {
     for (let a = 0; a < p.outer; a += per) {
       lists.push([this.params, a, Math.min(p.outer, a + per), a * p.outStride * 4]);
     }
-    this.ctx.threads.runGenerated(c.id, c.ptr, c.len, lists, c.fn, p.work < CONTENDED_GENERATED);
+    this.ctx.threads.runGenerated(c.id, c.ptr, c.len, lists, c.fn, quietOnly);
     return true;
   }
 
@@ -341,7 +342,9 @@ class Runner implements WasmKernels {
     small = false,
   ): void {
     const { core, threads } = this.ctx;
-    const parts = parallel ? Math.min(maxSlices(threads.size), Math.ceil(total / align)) : 1;
+    // one slice per thread for a small job: its slices are too short for balancing to pay
+    const most = small ? threads.size : maxSlices(threads.size);
+    const parts = parallel ? Math.min(most, Math.ceil(total / align)) : 1;
     if (parts <= 1) {
       core[name](...args(0, total, 0));
       return;
