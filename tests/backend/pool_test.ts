@@ -99,7 +99,7 @@ function spinModule(memory: WebAssembly.Memory) {
   return { module, spin: inst.exports.spin as (...a: number[]) => void };
 }
 
-Deno.test("pool: a long wait for a worker's slice marks the pool contended; small jobs then stay on the caller", async () => {
+Deno.test("pool: a long wait for a worker's slice marks the pool contended; quiet-only jobs then stay on the caller", async () => {
   const memory = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
   const { module, spin } = spinModule(memory);
   const pool = new WorkerPool(memory, module, ["spin"], 2, 60_000);
@@ -110,7 +110,7 @@ Deno.test("pool: a long wait for a worker's slice marks the pool contended; smal
     // Slice 0 is short, slice 1 takes milliseconds: when the worker claims slice 1 (the caller
     // claims from slice 0), the caller waits far beyond its own slice, as for a worker that was
     // descheduled. The worker does not always win the claim: try until it does.
-    // While contended (100 ms), a small job runs on the caller alone (checked only when the
+    // While contended (100 ms), a quiet-only job runs on the caller alone (checked only when the
     // window was open before and after it: a test process stalled longer sees it close), and a
     // large one still goes to the workers (`dispatched` counts jobs handed to an idle worker: a
     // worker still finishing the previous job is not counted, so this is tried again too).
@@ -121,7 +121,7 @@ Deno.test("pool: a long wait for a worker's slice marks the pool contended; smal
       let before = pool.dispatched;
       pool.run("spin", [[10], [10]], spin, true);
       if (!pool.contended) continue;
-      assert.equal(pool.dispatched, before, "small job dispatched while contended");
+      assert.equal(pool.dispatched, before, "quiet-only job dispatched while contended");
       small = true;
       before = pool.dispatched;
       pool.run("spin", [[10], [10]], spin, false);

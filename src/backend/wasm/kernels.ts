@@ -83,7 +83,7 @@ export function maxSlices(threads: number): number {
  */
 const PARALLEL_ELEMENTS = 1 << 12;
 /**
- * Elements below which a split row/optimizer kernel is small: it gains from the workers on a
+ * Elements below which a split row/optimizer kernel is quiet-only: it gains from the workers on a
  * quiet machine only, and runs on the calling thread while the pool is contended (a worker was
  * seen descheduled mid-slice: other processes busy on the cores, see WorkerPool.contended). The
  * limit these kernels had before PARALLEL_ELEMENTS was lowered.
@@ -128,7 +128,7 @@ interface Compiled {
  * PARALLEL_ELEMENTS for the measurement).
  */
 const PARALLEL_GENERATED = 1 << 13;
-/** Work below which a split generated kernel is small (see CONTENDED_ELEMENTS). */
+/** Work below which a split generated kernel is quiet-only (see CONTENDED_ELEMENTS). */
 const CONTENDED_GENERATED = 1 << 18;
 /** Bytes of one chunk of the module-bytes store in the heap. */
 const MODULE_STORE = 1 << 22;
@@ -331,7 +331,7 @@ class Runner implements WasmKernels {
   /**
    * Runs core kernel `name` over [0, total): one slice per thread (slices aligned to `align`)
    * when `parallel`, else on the calling thread. `args(a, b, thread)` gives each slice's args.
-   * `small`: see CONTENDED_ELEMENTS.
+   * `quietOnly`: see CONTENDED_ELEMENTS.
    */
   private split(
     name: (typeof CORE_EXPORTS)[number],
@@ -339,11 +339,11 @@ class Runner implements WasmKernels {
     parallel: boolean,
     align: number,
     args: (a: number, b: number, thread: number) => number[],
-    small = false,
+    quietOnly = false,
   ): void {
     const { core, threads } = this.ctx;
-    // one slice per thread for a small job: its slices are too short for balancing to pay
-    const most = small ? threads.size : maxSlices(threads.size);
+    // one slice per thread for a quiet-only job: its slices are too short for balancing to pay
+    const most = quietOnly ? threads.size : maxSlices(threads.size);
     const parts = parallel ? Math.min(most, Math.ceil(total / align)) : 1;
     if (parts <= 1) {
       core[name](...args(0, total, 0));
@@ -356,7 +356,7 @@ class Runner implements WasmKernels {
       if (a < b) lists.push(args(a, b, lists.length));
     }
     if (lists.length === 1) core[name](...lists[0]);
-    else threads.run(name, lists, core[name], small);
+    else threads.run(name, lists, core[name], quietOnly);
   }
 
   private softmax(k: SoftmaxKernel): boolean {

@@ -45,9 +45,9 @@ function waitBriefly(words: Int32Array, index: number, value: number): void {
 
 /**
  * After a wait for a worker's slice that says the worker was descheduled (see `dispatch`), how
- * long (ms) jobs marked small run on the calling thread alone: on a machine busy with other
+ * long (ms) quiet-only jobs run on the calling thread alone: on a machine busy with other
  * processes, a worker preempted in the middle of a slice holds the caller up for a scheduler
- * time slice, which small kernels cannot win back. Short, because a quiet shared VM sees such a
+ * time slice, which short jobs cannot win back. Short, because a quiet shared VM sees such a
  * wait too now and then (2026-12-06, 2 threads, with one busy process beside: the `tdmpc2:ci`
  * update 11.7 -> 9.8 ms, the HalfCheetah-size update 43.8 -> 38.3 ms; quiet: unchanged, where
  * 1000 ms here cost the `tdmpc2:ci` update 30%).
@@ -73,7 +73,7 @@ export class WorkerPool {
   private readonly fnIndex: Map<string, number>;
   private readonly job = new Int32Array(new SharedArrayBuffer(JOB_WORDS * 4));
   private gen = 0;
-  /** Until when (performance.now()) small jobs stay on the calling thread; 0: not contended. */
+  /** Until when (performance.now()) quiet-only jobs stay on the calling thread; 0: not contended. */
   private contendedUntil = 0;
   /** Tasks handed to workers (for tests and profiling). */
   dispatched = 0;
@@ -160,7 +160,7 @@ export class WorkerPool {
   }
 
   /**
-   * Whether small jobs run on the calling thread alone for now: a recent wait for a worker's
+   * Whether quiet-only jobs run on the calling thread alone for now: a recent wait for a worker's
    * slice lasted far longer than the caller's own slices (the worker was descheduled).
    */
   get contended(): boolean {
@@ -172,14 +172,19 @@ export class WorkerPool {
 
   /**
    * Runs `fn` once per argument list (a slice each), on the calling thread via `local` and on
-   * the workers, and returns when all slices are done. A `small` job (one that gains from the
+   * the workers, and returns when all slices are done. A `quietOnly` job (one that gains from the
    * workers on a quiet machine only) runs on the calling thread while the pool is
    * {@link contended}.
    */
-  run(fn: string, argLists: number[][], local: (...args: number[]) => void, small = false): void {
+  run(
+    fn: string,
+    argLists: number[][],
+    local: (...args: number[]) => void,
+    quietOnly = false,
+  ): void {
     const idx = this.fnIndex.get(fn);
     if (idx === undefined) throw new Error(`worker pool: unknown kernel ${fn}`);
-    this.dispatch(idx, fn, argLists, local, null, small);
+    this.dispatch(idx, fn, argLists, local, null, quietOnly);
   }
 
   /**
@@ -192,9 +197,16 @@ export class WorkerPool {
     len: number,
     argLists: number[][],
     local: (...args: number[]) => void,
-    small = false,
+    quietOnly = false,
   ): void {
-    this.dispatch(JOB.GENERATED, `generated kernel ${id}`, argLists, local, [id, ptr, len], small);
+    this.dispatch(
+      JOB.GENERATED,
+      `generated kernel ${id}`,
+      argLists,
+      local,
+      [id, ptr, len],
+      quietOnly,
+    );
   }
 
   private dispatch(
@@ -203,13 +215,13 @@ export class WorkerPool {
     argLists: number[][],
     local: (...args: number[]) => void,
     generated: number[] | null,
-    small: boolean,
+    quietOnly: boolean,
   ): void {
     const count = argLists.length;
     const nargs = argLists[0]?.length ?? 0;
     if (
       count <= 1 || this.slots.length === 0 || count > JOB.MAX_SLICES || nargs > JOB.MAX_ARGS ||
-      (small && this.contended)
+      (quietOnly && this.contended)
     ) {
       for (const a of argLists) local(...a);
       return;
