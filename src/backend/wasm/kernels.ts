@@ -329,19 +329,20 @@ class Runner implements WasmKernels {
   }
 
   /**
-   * Runs core kernel `name` over [0, total): one slice per thread (slices aligned to `align`)
-   * when `parallel`, else on the calling thread. `args(a, b, thread)` gives each slice's args.
-   * `quietOnly`: see CONTENDED_ELEMENTS.
+   * Runs core kernel `name` over [0, total): split over the threads (slices aligned to `align`)
+   * from PARALLEL_ELEMENTS of `work` (elements, weighted by their cost), else on the calling
+   * thread; below CONTENDED_ELEMENTS the job is quiet-only. `args(a, b, thread)` gives each
+   * slice's args.
    */
   private split(
     name: (typeof CORE_EXPORTS)[number],
     total: number,
-    parallel: boolean,
+    work: number,
     align: number,
     args: (a: number, b: number, thread: number) => number[],
-    quietOnly = false,
   ): void {
     const { core, threads } = this.ctx;
+    const parallel = work >= PARALLEL_ELEMENTS, quietOnly = work < CONTENDED_ELEMENTS;
     // one slice per thread for a quiet-only job: its slices are too short for balancing to pay
     const most = quietOnly ? threads.size : maxSlices(threads.size);
     const parts = parallel ? Math.min(most, Math.ceil(total / align)) : 1;
@@ -372,9 +373,7 @@ class Runner implements WasmKernels {
     }
     const mode = k.mode === "softmax" ? 0 : k.mode === "logsoftmax" ? 1 : 2;
     const x = ptrOf(k.x), y = ptrOf(k.out);
-    this.split("softmax_rows", rows, rows * cols >= PARALLEL_ELEMENTS, 1, (a, b) => {
-      return [x, y, a, b, cols, mode];
-    }, rows * cols < CONTENDED_ELEMENTS);
+    this.split("softmax_rows", rows, rows * cols, 1, (a, b) => [x, y, a, b, cols, mode]);
     return true;
   }
 
@@ -386,9 +385,9 @@ class Runner implements WasmKernels {
     const w = k.weight ? ptrOf(k.weight) : 0, b = k.bias ? ptrOf(k.bias) : 0;
     const eps = f32Bits(k.eps) | 0;
     const layer = k.mode === "layer" ? 1 : 0, dy = k.dy ? ptrOf(k.dy) : 0;
-    this.split("norm_rows", rows, rows * cols >= PARALLEL_ELEMENTS, 1, (r0, r1) => {
+    this.split("norm_rows", rows, rows * cols, 1, (r0, r1) => {
       return [x, w, b, y, r0, r1, cols, eps, layer, dy];
-    }, rows * cols < CONTENDED_ELEMENTS);
+    });
     return true;
   }
 
@@ -400,9 +399,7 @@ class Runner implements WasmKernels {
     H.set([lr, b1, 1 - b1, b2, 1 - b2, eps, lr * wd, bc1, bc2, gradScale * scale]);
     const ptrs = [ptrOf(k.param), ptrOf(k.grad), ptrOf(k.m), ptrOf(k.v)];
     const rule = k.rule === "adam" ? 0 : 1;
-    this.split("optim_range", k.n, k.n >= PARALLEL_ELEMENTS, 4, (a, b) => {
-      return [...ptrs, a, b, rule, this.hyper];
-    }, k.n < CONTENDED_ELEMENTS);
+    this.split("optim_range", k.n, k.n, 4, (a, b) => [...ptrs, a, b, rule, this.hyper]);
     return true;
   }
 
@@ -411,9 +408,10 @@ class Runner implements WasmKernels {
     const dist = k.dist === "uniform" ? 0 : k.dist === "normal" ? 1 : 2;
     const out = ptrOf(k.out);
     const [k0, k1] = k.key;
-    this.split("rng_fill", k.n, k.n >= PARALLEL_ELEMENTS / 4, 4, (a, b) => {
+    // a draw costs about 4 elements of the other row kernels (threefry's 20 rounds)
+    this.split("rng_fill", k.n, 4 * k.n, 4, (a, b) => {
       return [out, a, b, dist, k0 | 0, k1 | 0, k.counter | 0];
-    }, k.n < CONTENDED_ELEMENTS / 4);
+    });
     return true;
   }
 
@@ -428,9 +426,9 @@ class Runner implements WasmKernels {
     }
     const src = ptrOf(k.src), idx = ptrOf(k.indices), out = ptrOf(k.out);
     const work = outer * Math.max(nIdx, scatter ? axisSize : 0) * inner;
-    this.split("gather_run", outer, work >= PARALLEL_ELEMENTS && outer > 1, 1, (a, b) => {
+    this.split("gather_run", outer, work, 1, (a, b) => {
       return [src, idx, out, a, b, axisSize, nIdx, inner, scatter];
-    }, work < CONTENDED_ELEMENTS);
+    });
     return true;
   }
 
@@ -527,7 +525,8 @@ class Runner implements WasmKernels {
     }
     const gp = this.convParams;
     const scratch = this.ctx.gemmScratch;
-    this.split("conv_task", tasks, parallel, 1, (a, b, t) => {
+    // (its own limit, in flops: split jobs are large, never quiet-only)
+    this.split("conv_task", tasks, parallel ? Infinity : 0, 1, (a, b, t) => {
       return [gp, a, b, scratch[t], this.col(t, need)];
     });
     return true;

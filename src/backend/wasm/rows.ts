@@ -2,9 +2,10 @@
  * Row kernels of the wasm cpu backend, generated with the emitter: softmax / logSoftmax /
  * logsumexp and layerNorm / rmsNorm over the last axis of a contiguous `[rows, cols]`, 4 lanes
  * at a time. Each function takes a row range so rows split over threads. They compute in float32
- * as PyTorch's CPU kernels do (4 partial sums per row; the variance from the mean in a second
- * pass, so no cancellation; `1 / sqrt(var + eps)` in float64): within 1e-5 of the float64
- * reference on rows of thousands. (They summed in float64 until 2026-12-06: twice the
+ * as PyTorch's CPU kernels do (sums in 4 lanes; the norms' mean summed in float64 and kept as a
+ * float32 pair, the variance from it in a second pass, `1 / sqrt(var + eps)` in float64): within
+ * 1e-5 of the float64 reference on rows of thousands, or a few float32 ulps of the terms where
+ * an output near 0 is their difference (`x_hat * w + b`, the backward). (They summed in float64 until 2026-12-06: twice the
  * instructions per element, and the norms and softmaxes of a `tdmpc2:ci` update were a third of
  * its kernel time.)
  *
@@ -161,8 +162,8 @@ export function addRows(m: ModuleBuilder): void {
     const rem = f.local(I32), addr = f.local(I32), off = f.local(I32), pg = f.local(I32);
     const n = f.local(F32), hi = f.local(F32), mean = f.local(F64);
     const v = f.local(V128), mask = f.local(V128), s0 = f.local(V128), s1 = f.local(V128);
-    const mv = f.local(V128), iv = f.local(V128), xh = f.local(V128), g = f.local(V128);
-    const av = f.local(V128), bv = f.local(V128), sv = f.local(V128);
+    const hiv = f.local(V128), lov = f.local(V128), iv = f.local(V128), xh = f.local(V128);
+    const g = f.local(V128), av = f.local(V128), bv = f.local(V128);
     f.get(cols).op("f32.convert_i32_s").set(n);
     f.for(r, () => f.get(r0), () => f.get(r1), 1, () => {
       f.get(r).get(cols).op("i32.mul").i32(2).op("i32.shl").set(off);
@@ -185,12 +186,12 @@ export function addRows(m: ModuleBuilder): void {
         f.get(cols).op("f64.convert_i32_s").op("f64.div").set(mean);
       });
       f.get(mean).op("f32.demote_f64").set(hi);
-      f.get(hi).op("f32x4.splat").set(sv);
+      f.get(hi).op("f32x4.splat").set(hiv);
       f.get(mean).get(hi).op("f64.promote_f32").op("f64.sub").op("f32.demote_f64");
-      f.op("f32x4.splat").set(mv);
+      f.op("f32x4.splat").set(lov);
       /** Pushes (x - hi) - lo = x - mean for the 4 values at the byte address on the stack. */
       const centered = () => {
-        f.op("v128.load", 0, 2).get(sv).op("f32x4.sub").get(mv).op("f32x4.sub");
+        f.op("v128.load", 0, 2).get(hiv).op("f32x4.sub").get(lov).op("f32x4.sub");
       };
       // variance: sum (x - mean)^2 (two passes: no cancellation)
       f.v128f(0).set(s0);
