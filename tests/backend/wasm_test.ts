@@ -711,6 +711,15 @@ test("softmax / logSoftmax / logsumexp, short and long rows", async () => {
     const x = tensor(special, [4, 5]);
     return [x.softmax(1), x.logSoftmax(1), x.logsumexp(1)];
   });
+  // Rows of 13: the max pass reads 8 lanes per step, then 4, then a tail of 1; NaN in each part,
+  // and spreads past exp's underflow (terms below 2^-126 are 0 beside a sum >= 1).
+  const wide = new Float32Array(5 * 13).map((_, i) => (i % 7) - 3);
+  for (const [row, col] of [[0, 1], [1, 6], [2, 9], [3, 12]]) wide[row * 13 + col] = NaN;
+  wide.set([0, -90, -100, -87, -88, -200, -Infinity, -50, -103, -104, -105, 1e30, -1e30], 52);
+  await same("NaN in each part of a 13-wide row; underflow", () => {
+    const x = tensor(wide, [5, 13]);
+    return [x.softmax(1), x.logSoftmax(1), x.logsumexp(1)];
+  });
   const big = rng.uniform(512 * 300, -5, 5);
   await same("big (threads)", () => {
     const x = tensor(big, [512, 300]);

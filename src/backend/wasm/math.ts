@@ -36,6 +36,16 @@ function horner(f: FnBuilder, x: number, c: readonly number[]): void {
 
 const SIGN = -0x80000000;
 
+/** Cephes' minimax polynomial of (e^r - 1 - r) / r^2 on |r| <= ln(2) / 2. */
+const EXP_POLY = [
+  1.9875691500e-4,
+  1.3981999507e-3,
+  8.3334519073e-3,
+  4.1665795894e-2,
+  1.6666665459e-1,
+  5.0000001201e-1,
+];
+
 /** exp(x): exp(89) = inf, exp(-104) = 0, denormal results rounded once; NaN propagates. */
 export function exp(f: FnBuilder, x: number): void {
   const t = vtmp(f), fx = vtmp(f), n = vtmp(f), z = vtmp(f);
@@ -50,20 +60,36 @@ export function exp(f: FnBuilder, x: number): void {
   f.get(t).get(fx).v128f(0.693359375).op("f32x4.mul").op("f32x4.sub");
   f.get(fx).v128f(-2.12194440e-4).op("f32x4.mul").op("f32x4.sub").set(t);
   f.get(t).get(t).op("f32x4.mul").set(z);
-  horner(f, t, [
-    1.9875691500e-4,
-    1.3981999507e-3,
-    8.3334519073e-3,
-    4.1665795894e-2,
-    1.6666665459e-1,
-    5.0000001201e-1,
-  ]);
+  horner(f, t, EXP_POLY);
   f.get(z).op("f32x4.mul").get(t).op("f32x4.add").v128f(1).op("f32x4.add");
   // * 2^n as 2^(n >> 1) * 2^(n - (n >> 1)): both factors are normal for n in [-150, 128], so
   // denormal results are rounded once (by the last multiplication).
   f.get(n).i32(1).op("i32x4.shr_s").set(fx); // fx reused as n1 (i32)
   f.get(fx).v128i(127).op("i32x4.add").i32(23).op("i32x4.shl").op("f32x4.mul");
   f.get(n).get(fx).op("i32x4.sub").v128i(127).op("i32x4.add").i32(23).op("i32x4.shl");
+  f.op("f32x4.mul");
+  vfree(f, t, fx, n, z);
+}
+
+/**
+ * exp(x) for x <= 0 (NaN propagates): a softmax's `exp(x - max)`, whose terms below 2^-126 are
+ * 0 beside its sum of at least 1. Same range reduction and polynomial as {@link exp}; the
+ * results below 2^-126 (x < -87.3) are 0 instead of rounded denormals, so one scaling suffices
+ * (5 fewer instructions of ~32: a softmax row's second pass is mostly this).
+ */
+export function expNonPositive(f: FnBuilder, x: number): void {
+  const t = vtmp(f), fx = vtmp(f), n = vtmp(f), z = vtmp(f);
+  f.get(x).v128f(-104).op("f32x4.pmax").set(t);
+  f.get(t).v128f(1.44269504088896341).op("f32x4.mul").v128f(12582912).op("f32x4.add").set(fx);
+  f.get(fx).v128i(0x4b400000).op("i32x4.sub").set(n);
+  f.get(fx).v128f(12582912).op("f32x4.sub").set(fx);
+  f.get(t).get(fx).v128f(0.693359375).op("f32x4.mul").op("f32x4.sub");
+  f.get(fx).v128f(-2.12194440e-4).op("f32x4.mul").op("f32x4.sub").set(t);
+  f.get(t).get(t).op("f32x4.mul").set(z);
+  horner(f, t, EXP_POLY);
+  f.get(z).op("f32x4.mul").get(t).op("f32x4.add").v128f(1).op("f32x4.add");
+  // * 2^n with n >= -126 a normal power of two; n <= -127 gives the bits of 0.
+  f.get(n).v128i(-127).op("i32x4.max_s").v128i(127).op("i32x4.add").i32(23).op("i32x4.shl");
   f.op("f32x4.mul");
   vfree(f, t, fx, n, z);
 }

@@ -23,7 +23,7 @@ import * as M from "./math.ts";
 
 /**
  * `for (c = 0; c + 4 <= n; c += 4) body(false)`, then `body(true)` for the n % 4 tail with
- * `mask` holding the valid lanes. `c` counts elements.
+ * `mask` holding the valid lanes. `c` counts elements; `fromZero` false continues from its value.
  */
 export function vecLoop(
   f: FnBuilder,
@@ -31,8 +31,9 @@ export function vecLoop(
   n: number,
   mask: number,
   body: (tail: boolean) => void,
+  fromZero = true,
 ): void {
-  f.i32(0).set(c);
+  if (fromZero) f.i32(0).set(c);
   f.block(() => {
     f.loop(() => {
       f.get(n).get(c).op("i32.sub").i32(4).op("i32.lt_s").op("br_if", 1);
@@ -88,71 +89,94 @@ export function addRows(m: ModuleBuilder): void {
   m.func("softmax_rows", [I32, I32, I32, I32, I32, I32], [], (f) => {
     const [x, y, r0, r1, cols, mode] = [0, 1, 2, 3, 4, 5];
     const r = f.local(I32), px = f.local(I32), py = f.local(I32), c = f.local(I32);
-    const rem = f.local(I32), addr = f.local(I32);
+    const rem = f.local(I32), addr = f.local(I32), c8 = f.local(I32);
     const mx = f.local(F32), s = f.local(F32);
-    const acc = f.local(V128), nan = f.local(V128), v = f.local(V128), mask = f.local(V128);
-    const s0 = f.local(V128), mxv = f.local(V128), e = f.local(V128);
+    const acc = f.local(V128), acc1 = f.local(V128), v = f.local(V128);
+    const mask = f.local(V128), s0 = f.local(V128), mxv = f.local(V128), e = f.local(V128);
     const lsv = f.local(V128);
-    f.for(r, () => f.get(r0), () => f.get(r1), 1, () => {
-      f.get(x).get(r).get(cols).op("i32.mul").i32(2).op("i32.shl").op("i32.add").set(px);
-      // logsumexp writes one value per row
-      f.get(y).get(r).get(cols).i32(1).get(mode).i32(2).op("i32.ne").op("select").op("i32.mul");
-      f.i32(2).op("i32.shl").op("i32.add").set(py);
-      // row max (pmax ignores NaN; NaN tracked separately as Math.max propagates it)
-      f.v128f(-Infinity).set(acc);
-      f.v128i(0).set(nan);
-      vecLoop(f, c, cols, mask, (tail) => {
-        f.get(px).get(c).i32(2).op("i32.shl").op("i32.add").op("v128.load", 0, 2).set(v);
-        if (tail) f.get(v).v128f(-Infinity).get(mask).op("v128.bitselect").set(v);
-        f.get(acc).get(v).op("f32x4.pmax").set(acc);
-        f.get(nan).get(v).get(v).op("f32x4.ne").op("v128.or").set(nan);
-      });
-      f.get(acc).op("f32x4.extract_lane", 0).get(acc).op("f32x4.extract_lane", 1).op("f32.max");
-      f.get(acc).op("f32x4.extract_lane", 2).get(acc).op("f32x4.extract_lane", 3).op("f32.max");
-      f.op("f32.max").set(mx);
-      f.get(mx).f32(-Infinity).op("f32.eq").if(() => f.f32(0).set(mx));
-      f.get(nan).op("v128.any_true").if(() => f.f32(NaN).set(mx));
-      f.get(mx).op("f32x4.splat").set(mxv);
-      // sum of exp(x - max) (softmax keeps the exponentials in y)
-      f.v128f(0).set(s0);
-      vecLoop(f, c, cols, mask, (tail) => {
-        f.get(px).get(c).i32(2).op("i32.shl").op("i32.add").op("v128.load", 0, 2);
-        f.get(mxv).op("f32x4.sub").set(v);
-        M.exp(f, v);
-        f.set(e);
-        if (tail) f.get(e).v128f(0).get(mask).op("v128.bitselect").set(e);
-        f.get(s0).get(e).op("f32x4.add").set(s0);
-        f.get(mode).op("i32.eqz").if(() => {
-          f.get(py).get(c).i32(2).op("i32.shl").op("i32.add").set(addr);
-          f.get(cols).get(c).op("i32.sub").set(rem);
-          storeLanes(f, addr, e, tail, rem);
+    const load = (off = 0) =>
+      f.get(px).get(c).i32(2).op("i32.shl").op("i32.add").op("v128.load", off, 2);
+    /** The row loop of one mode (0 softmax, 1 logSoftmax, 2 logsumexp), emitted per mode. */
+    const rowsOf = (md: 0 | 1 | 2) => {
+      f.for(r, () => f.get(r0), () => f.get(r1), 1, () => {
+        f.get(x).get(r).get(cols).op("i32.mul").i32(2).op("i32.shl").op("i32.add").set(px);
+        // logsumexp writes one value per row
+        f.get(y).get(r);
+        if (md !== 2) f.get(cols).op("i32.mul");
+        f.i32(2).op("i32.shl").op("i32.add").set(py);
+        // row max, 8 lanes per step in two accumulators (pmax ignores NaN: a NaN reaches every
+        // output through the sum of the exponentials)
+        f.v128f(-Infinity).set(acc);
+        f.v128f(-Infinity).set(acc1);
+        f.i32(0).set(c);
+        f.get(cols).i32(-8).op("i32.and").set(c8);
+        f.block(() => {
+          f.loop(() => {
+            f.get(c).get(c8).op("i32.ge_s").op("br_if", 1);
+            load().set(v);
+            f.get(acc).get(v).op("f32x4.pmax").set(acc);
+            load(16).set(v);
+            f.get(acc1).get(v).op("f32x4.pmax").set(acc1);
+            f.get(c).i32(8).op("i32.add").set(c);
+            f.op("br", 0);
+          });
         });
-      });
-      hsum32(f, s0);
-      f.set(s);
-      // log(s) for logSoftmax and logsumexp
-      f.get(mode).if(() => {
+        vecLoop(f, c, cols, mask, (tail) => {
+          load().set(v);
+          if (tail) f.get(v).v128f(-Infinity).get(mask).op("v128.bitselect").set(v);
+          f.get(acc).get(v).op("f32x4.pmax").set(acc);
+        }, false);
+        f.get(acc).get(acc1).op("f32x4.pmax").set(acc);
+        f.get(acc).op("f32x4.extract_lane", 0).get(acc).op("f32x4.extract_lane", 1).op("f32.max");
+        f.get(acc).op("f32x4.extract_lane", 2).get(acc).op("f32x4.extract_lane", 3).op("f32.max");
+        f.op("f32.max").set(mx);
+        f.get(mx).f32(-Infinity).op("f32.eq").if(() => f.f32(0).set(mx));
+        f.get(mx).op("f32x4.splat").set(mxv);
+        // sum of exp(x - max) (softmax keeps the exponentials in y)
+        f.v128f(0).set(s0);
+        vecLoop(f, c, cols, mask, (tail) => {
+          load().get(mxv).op("f32x4.sub").set(v);
+          M.expNonPositive(f, v);
+          f.set(e);
+          if (tail) f.get(e).v128f(0).get(mask).op("v128.bitselect").set(e);
+          f.get(s0).get(e).op("f32x4.add").set(s0);
+          if (md === 0) {
+            f.get(py).get(c).i32(2).op("i32.shl").op("i32.add").set(addr);
+            f.get(cols).get(c).op("i32.sub").set(rem);
+            storeLanes(f, addr, e, tail, rem);
+          }
+        });
+        hsum32(f, s0);
+        f.set(s);
+        if (md === 0) {
+          // y = e * (1 / s)
+          f.f32(1).get(s).op("f32.div").op("f32x4.splat").set(s0);
+          vecLoop(f, c, cols, mask, (tail) => {
+            f.get(py).get(c).i32(2).op("i32.shl").op("i32.add").set(addr);
+            f.get(cols).get(c).op("i32.sub").set(rem);
+            f.get(addr).op("v128.load", 0, 2).get(s0).op("f32x4.mul").set(v);
+            storeLanes(f, addr, v, tail, rem);
+          });
+          return;
+        }
         f.get(s).op("f32x4.splat").set(v);
         M.log(f, v);
         f.set(lsv);
-      });
-      f.get(mode).i32(2).op("i32.eq").if(() => {
-        f.get(py).get(mx).get(lsv).op("f32x4.extract_lane", 0).op("f32.add").op("f32.store");
-      }, () => {
-        f.get(s).op("f32x4.splat").set(s0);
+        if (md === 2) {
+          f.get(py).get(mx).get(lsv).op("f32x4.extract_lane", 0).op("f32.add").op("f32.store");
+          return;
+        }
+        // y = x - max - log(s)
         vecLoop(f, c, cols, mask, (tail) => {
           f.get(py).get(c).i32(2).op("i32.shl").op("i32.add").set(addr);
           f.get(cols).get(c).op("i32.sub").set(rem);
-          f.get(mode).op("i32.eqz").if(() => {
-            f.get(addr).op("v128.load", 0, 2).get(s0).op("f32x4.div");
-          }, () => {
-            f.get(px).get(c).i32(2).op("i32.shl").op("i32.add").op("v128.load", 0, 2);
-            f.get(mxv).op("f32x4.sub").get(lsv).op("f32x4.sub");
-          }, V128);
-          f.set(v);
+          load().get(mxv).op("f32x4.sub").get(lsv).op("f32x4.sub").set(v);
           storeLanes(f, addr, v, tail, rem);
         });
       });
+    };
+    f.get(mode).i32(0).op("i32.eq").if(() => rowsOf(0), () => {
+      f.get(mode).i32(1).op("i32.eq").if(() => rowsOf(1), () => rowsOf(2));
     });
   });
 
