@@ -17,7 +17,7 @@
  * @module
  */
 
-import { F32, F64, type FnBuilder, I32, type ModuleBuilder, V128 } from "./emit.ts";
+import { F32, type FnBuilder, I32, type ModuleBuilder, V128 } from "./emit.ts";
 import { HIGH } from "./codegen_expr.ts";
 import * as M from "./math.ts";
 
@@ -48,6 +48,34 @@ export function vecLoop(
   });
 }
 
+/**
+ * {@link vecLoop} 8 lanes per step: `body(false, 0)` and `body(false, 16)` (the second vector at
+ * byte offset 16 from lane group `c`) while 8 lanes remain, then the rest 4 at a time and the
+ * tail with `imm` 0. Halves the loop overhead of short rows; two accumulators (one per `imm`)
+ * halve a sum's dependency chain. `end8` is a scratch i32 local.
+ */
+export function vecLoop8(
+  f: FnBuilder,
+  c: number,
+  n: number,
+  end8: number,
+  mask: number,
+  body: (tail: boolean, imm: number) => void,
+): void {
+  f.i32(0).set(c);
+  f.get(n).i32(-8).op("i32.and").set(end8);
+  f.block(() => {
+    f.loop(() => {
+      f.get(c).get(end8).op("i32.ge_s").op("br_if", 1);
+      body(false, 0);
+      body(false, 16);
+      f.get(c).i32(8).op("i32.add").set(c);
+      f.op("br", 0);
+    });
+  });
+  vecLoop(f, c, n, mask, (tail) => body(tail, 0), false);
+}
+
 /** Stores the lanes of `v` at `ptr + 4c..` (tail: only lanes valid in `mask`'s count `rem`). */
 export function storeLanes(f: FnBuilder, addr: number, v: number, tail: boolean, rem: number) {
   if (!tail) {
@@ -68,20 +96,6 @@ function hsum32(f: FnBuilder, a: number): void {
   f.get(a).get(a).get(a).shuffle(HIGH).op("f32x4.add").set(t);
   f.get(t).op("f32x4.extract_lane", 0).get(t).op("f32x4.extract_lane", 1).op("f32.add");
   M.vfree(f, t);
-}
-
-/** Pushes the f64 sum of the two f64x2 accumulators' 4 lanes. */
-function hsum64(f: FnBuilder, a: number, b: number): void {
-  const t = M.vtmp(f);
-  f.get(a).get(b).op("f64x2.add").set(t);
-  f.get(t).op("f64x2.extract_lane", 0).get(t).op("f64x2.extract_lane", 1).op("f64.add");
-  M.vfree(f, t);
-}
-
-/** acc0 += lanes 0-1 of v, acc1 += lanes 2-3 (as f64). */
-function add64(f: FnBuilder, a: number, b: number, v: number): void {
-  f.get(a).get(v).op("f64x2.promote_low_f32x4").op("f64x2.add").set(a);
-  f.get(b).get(v).get(v).shuffle(HIGH).op("f64x2.promote_low_f32x4").op("f64x2.add").set(b);
 }
 
 /** Adds the row kernels to a module (memory must be imported). */
@@ -184,75 +198,109 @@ export function addRows(m: ModuleBuilder): void {
     const [x, w, b, y, r0, r1, cols, epsBits, layer, dy] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
     const r = f.local(I32), px = f.local(I32), py = f.local(I32), c = f.local(I32);
     const rem = f.local(I32), addr = f.local(I32), off = f.local(I32), pg = f.local(I32);
-    const n = f.local(F32), hi = f.local(F32), mean = f.local(F64);
+    const end8 = f.local(I32), n = f.local(F32);
     const v = f.local(V128), mask = f.local(V128), s0 = f.local(V128), s1 = f.local(V128);
-    const hiv = f.local(V128), lov = f.local(V128), iv = f.local(V128), xh = f.local(V128);
+    const x0v = f.local(V128), dv = f.local(V128), iv = f.local(V128), xh = f.local(V128);
     const g = f.local(V128), av = f.local(V128), bv = f.local(V128);
     f.get(cols).op("f32.convert_i32_s").set(n);
-    f.for(r, () => f.get(r0), () => f.get(r1), 1, () => {
-      f.get(r).get(cols).op("i32.mul").i32(2).op("i32.shl").set(off);
-      f.get(x).get(off).op("i32.add").set(px);
-      f.get(y).get(off).op("i32.add").set(py);
-      f.get(dy).get(off).op("i32.add").set(pg);
-      // The mean, summed in f64 (the values' signs differ: a float32 sum of a long row is off
-      // by more than the spread allows), as a float32 pair hi + lo: x - hi is exact for x within
-      // a factor 2 of the mean (Sterbenz), so a large mean beside a small spread loses nothing.
-      f.f64(0).set(mean);
+    /** Byte offset of lane group `c` (+ imm) from a row pointer: pushes `ptr + 4c`. */
+    const at = (ptr: number) => f.get(ptr).get(c).i32(2).op("i32.shl").op("i32.add");
+    /** Pushes x - mean = (x - x0) - d for the 4 values at `px + 4c + imm`. */
+    const centered = (imm: number) => {
+      at(px).op("v128.load", imm, 2).get(x0v).op("f32x4.sub").get(dv).op("f32x4.sub");
+    };
+    /** One row's statistics: x0v, dv (layerNorm's mean = x0 + d) and iv = 1 / sqrt(var + eps). */
+    const stats = () => {
+      // The mean as the row's first value x0 plus the float32 mean d of x - x0: x - x0 is exact
+      // for x within a factor 2 of x0 (Sterbenz), so a large mean beside a small spread loses
+      // nothing, and d's rounding is relative to the spread. rmsNorm: x0 = d = 0.
+      f.v128f(0).set(x0v);
+      f.v128f(0).set(dv);
       f.get(layer).if(() => {
-        f.v128d(0).set(s0);
-        f.v128d(0).set(s1);
-        vecLoop(f, c, cols, mask, (tail) => {
-          f.get(px).get(c).i32(2).op("i32.shl").op("i32.add").op("v128.load", 0, 2).set(v);
+        f.get(px).op("v128.load32_splat", 0, 2).set(x0v);
+        f.v128f(0).set(s0);
+        f.v128f(0).set(s1);
+        vecLoop8(f, c, cols, end8, mask, (tail, imm) => {
+          at(px).op("v128.load", imm, 2).get(x0v).op("f32x4.sub").set(v);
           if (tail) f.get(v).v128f(0).get(mask).op("v128.bitselect").set(v);
-          add64(f, s0, s1, v);
+          const s = imm ? s1 : s0;
+          f.get(s).get(v).op("f32x4.add").set(s);
         });
-        hsum64(f, s0, s1);
-        f.get(cols).op("f64.convert_i32_s").op("f64.div").set(mean);
+        f.get(s0).get(s1).op("f32x4.add").set(s0);
+        hsum32(f, s0);
+        f.get(n).op("f32.div").op("f32x4.splat").set(dv);
       });
-      f.get(mean).op("f32.demote_f64").set(hi);
-      f.get(hi).op("f32x4.splat").set(hiv);
-      f.get(mean).get(hi).op("f64.promote_f32").op("f64.sub").op("f32.demote_f64");
-      f.op("f32x4.splat").set(lov);
-      /** Pushes (x - hi) - lo = x - mean for the 4 values at the byte address on the stack. */
-      const centered = () => {
-        f.op("v128.load", 0, 2).get(hiv).op("f32x4.sub").get(lov).op("f32x4.sub");
-      };
       // variance: sum (x - mean)^2 (two passes: no cancellation)
       f.v128f(0).set(s0);
-      vecLoop(f, c, cols, mask, (tail) => {
-        f.get(px).get(c).i32(2).op("i32.shl").op("i32.add");
-        centered();
+      f.v128f(0).set(s1);
+      vecLoop8(f, c, cols, end8, mask, (tail, imm) => {
+        centered(imm);
         f.set(v);
         if (tail) f.get(v).v128f(0).get(mask).op("v128.bitselect").set(v);
-        f.get(s0).get(v).get(v).op("f32x4.mul").op("f32x4.add").set(s0);
+        const s = imm ? s1 : s0;
+        f.get(s).get(v).get(v).op("f32x4.mul").op("f32x4.add").set(s);
       });
+      f.get(s0).get(s1).op("f32x4.add").set(s0);
       // inv = 1 / sqrt(var + eps), in f64 (once per row)
       f.f64(1);
       hsum32(f, s0);
       f.get(n).op("f32.div").op("f64.promote_f32");
       f.get(epsBits).op("f32.reinterpret_i32").op("f64.promote_f32").op("f64.add").op("f64.sqrt");
       f.op("f64.div").op("f32.demote_f64").op("f32x4.splat").set(iv);
-      // xhat = (x - mean) * inv and g = dy (* w) at c; a tail's invalid lanes zeroed
-      const loadGrad = (tail: boolean) => {
-        f.get(c).i32(2).op("i32.shl").set(off);
-        f.get(px).get(off).op("i32.add");
-        centered();
-        f.get(iv).op("f32x4.mul").set(xh);
-        f.get(pg).get(off).op("i32.add").op("v128.load", 0, 2).set(g);
-        f.get(w).if(() => {
-          f.get(g).get(w).get(off).op("i32.add").op("v128.load", 0, 2).op("f32x4.mul").set(g);
+    };
+    /** Stores v at py + 4c + imm (a tail: its valid lanes). */
+    const store = (tail: boolean, imm: number) => {
+      if (!tail) {
+        at(py).get(v).op("v128.store", imm, 2);
+        return;
+      }
+      at(py).set(addr);
+      f.get(cols).get(c).op("i32.sub").set(rem);
+      storeLanes(f, addr, v, true, rem);
+    };
+    /** The row loop of the forward, emitted per combination of weight and bias. */
+    const forward = (hasW: boolean, hasB: boolean) => {
+      f.for(r, () => f.get(r0), () => f.get(r1), 1, () => {
+        f.get(r).get(cols).op("i32.mul").i32(2).op("i32.shl").set(off);
+        f.get(x).get(off).op("i32.add").set(px);
+        f.get(y).get(off).op("i32.add").set(py);
+        stats();
+        // out = (x - mean) * inv * w + b
+        vecLoop8(f, c, cols, end8, mask, (tail, imm) => {
+          centered(imm);
+          f.get(iv).op("f32x4.mul");
+          if (hasW) at(w).op("v128.load", imm, 2).op("f32x4.mul");
+          if (hasB) at(b).op("v128.load", imm, 2).op("f32x4.add");
+          f.set(v);
+          store(tail, imm);
         });
+      });
+    };
+    /** The row loop of the backward, emitted with and without a weight. */
+    const backward = (hasW: boolean) => {
+      // xhat = (x - mean) * inv and g = dy (* w); a tail's invalid lanes zeroed
+      const loadGrad = (tail: boolean, imm: number) => {
+        centered(imm);
+        f.get(iv).op("f32x4.mul").set(xh);
+        at(pg).op("v128.load", imm, 2);
+        if (hasW) at(w).op("v128.load", imm, 2).op("f32x4.mul");
+        f.set(g);
         if (tail) {
           f.get(xh).v128f(0).get(mask).op("v128.bitselect").set(xh);
           f.get(g).v128f(0).get(mask).op("v128.bitselect").set(g);
         }
       };
-      f.get(dy).if(() => {
-        // backward: dx = (g - xhat * mean(g * xhat) - mean(g)) * inv (rmsNorm: no mean(g))
+      f.for(r, () => f.get(r0), () => f.get(r1), 1, () => {
+        f.get(r).get(cols).op("i32.mul").i32(2).op("i32.shl").set(off);
+        f.get(x).get(off).op("i32.add").set(px);
+        f.get(y).get(off).op("i32.add").set(py);
+        f.get(dy).get(off).op("i32.add").set(pg);
+        stats();
+        // dx = (g - xhat * mean(g * xhat) - mean(g)) * inv (rmsNorm: no mean(g))
         f.v128f(0).set(s0);
         f.v128f(0).set(s1);
-        vecLoop(f, c, cols, mask, (tail) => {
-          loadGrad(tail);
+        vecLoop8(f, c, cols, end8, mask, (tail, imm) => {
+          loadGrad(tail, imm);
           f.get(s0).get(g).get(xh).op("f32x4.mul").op("f32x4.add").set(s0);
           f.get(s1).get(g).op("f32x4.add").set(s1);
         });
@@ -263,30 +311,21 @@ export function addRows(m: ModuleBuilder): void {
           hsum32(f, s1);
           f.get(n).op("f32.div").op("f32x4.splat").set(bv);
         });
-        vecLoop(f, c, cols, mask, (tail) => {
-          loadGrad(tail);
+        vecLoop8(f, c, cols, end8, mask, (tail, imm) => {
+          loadGrad(tail, imm);
           f.get(g).get(xh).get(av).op("f32x4.mul").op("f32x4.sub").get(bv).op("f32x4.sub");
           f.get(iv).op("f32x4.mul").set(v);
-          f.get(py).get(off).op("i32.add").set(addr);
-          f.get(cols).get(c).op("i32.sub").set(rem);
-          storeLanes(f, addr, v, tail, rem);
+          store(tail, imm);
         });
+      });
+    };
+    f.get(dy).if(() => {
+      f.get(w).if(() => backward(true), () => backward(false));
+    }, () => {
+      f.get(w).if(() => {
+        f.get(b).if(() => forward(true, true), () => forward(true, false));
       }, () => {
-        // out = (x - mean) * inv * w + b
-        vecLoop(f, c, cols, mask, (tail) => {
-          f.get(c).i32(2).op("i32.shl").set(off);
-          f.get(px).get(off).op("i32.add");
-          centered();
-          f.get(iv).op("f32x4.mul").set(v);
-          for (const [ptr, o] of [[w, "f32x4.mul"], [b, "f32x4.add"]] as const) {
-            f.get(ptr).if(() => {
-              f.get(v).get(ptr).get(off).op("i32.add").op("v128.load", 0, 2).op(o).set(v);
-            });
-          }
-          f.get(py).get(off).op("i32.add").set(addr);
-          f.get(cols).get(c).op("i32.sub").set(rem);
-          storeLanes(f, addr, v, tail, rem);
-        });
+        f.get(b).if(() => forward(false, true), () => forward(false, false));
       });
     });
   });
