@@ -1,13 +1,15 @@
 /**
  * Row kernels of the wasm cpu backend, generated with the emitter: softmax / logSoftmax /
  * logsumexp and layerNorm / rmsNorm over the last axis of a contiguous `[rows, cols]`, 4 lanes
- * at a time. Each function takes a row range so rows split over threads. They compute in float32
- * as PyTorch's CPU kernels do (sums in 4 lanes; the norms' mean summed in float64 and kept as a
- * float32 pair, the variance from it in a second pass, `1 / sqrt(var + eps)` in float64): within
- * 1e-5 of the float64 reference on rows of thousands, or a few float32 ulps of the terms where
- * an output near 0 is their difference (`x_hat * w + b`, the backward). (They summed in float64 until 2026-12-06: twice the
- * instructions per element, and the norms and softmaxes of a `tdmpc2:ci` update were a third of
- * its kernel time.)
+ * at a time (8 per loop step). Each function takes a row range so rows split over threads, and
+ * emits its row loop once per mode (softmax kind; weight/bias present) so no loop tests a flag.
+ * They compute in float32 as PyTorch's CPU kernels do: sums in 4 lanes; a norm's mean as its
+ * first value x0 plus the mean of x - x0 (exact differences near a large mean), the variance
+ * from it in a second pass, `1 / sqrt(var + eps)` in float64; softmax's exponentials below 2^-126
+ * are 0. Within 1e-5 of the float64 reference on rows of thousands, or a few float32 ulps of the
+ * terms where an output near 0 is their difference (`x_hat * w + b`, the backward). (They summed
+ * in float64 until 2026-12-06: twice the instructions per element, and the norms and softmaxes
+ * of a `tdmpc2:ci` update were a third of its kernel time.)
  *
  * - `softmax_rows(x, y, r0, r1, cols, mode)`: mode 0 softmax, 1 logSoftmax, 2 logsumexp (one
  *   output per row).
