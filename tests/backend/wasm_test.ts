@@ -917,6 +917,34 @@ test("matmul with transposed and broadcast operands, epilogues", async () => {
   }
 });
 
+test("Linear layers: x W^T + b with the bias added by the unpacked gemm", async () => {
+  // The epilogue `acc + bias` (bias repeated over the rows) runs inside gemm_small: row-major B,
+  // k-contiguous B (dot products below 32 rows, a transposed copy from 32), columns not a
+  // multiple of 8 or 4, rows not a multiple of 4; per-batch and shared biases, a bias at an
+  // offset, the sum written either way round, and 256 rows split over the threads.
+  for (const [nb, m, k, n] of [[1, 5, 7, 3], [1, 37, 13, 11], [1, 64, 32, 101], [2, 40, 16, 19]]) {
+    const [a, w, bias] = [rng.normal(nb * m * k), rng.normal(nb * n * k), rng.normal(nb * n + 3)];
+    await sameSums(`${nb}x${m}x${k}x${n}`, (abs) => {
+      const f = (d: Float32Array) => (abs ? d.map(Math.abs) : d);
+      const x = tensor(f(a), [nb, m, k]), W = tensor(f(w), [nb, n, k]);
+      const b = tensor(f(bias)).narrow(0, 3, nb * n);
+      const shared = b.narrow(0, 0, n), perBatch = b.reshape([nb, 1, n]);
+      return [
+        x.matmul(W.mT).add(shared),
+        shared.add(x.matmul(W.mT)),
+        x.matmul(W.mT).add(perBatch),
+        x.matmul(W.mT.contiguous()).add(shared),
+      ];
+    });
+  }
+  const [a, w, bias] = [rng.normal(256 * 32), rng.normal(32 * 32), rng.normal(32)];
+  await sameSums("256 rows over the threads", (abs) => {
+    const f = (d: Float32Array) => (abs ? d.map(Math.abs) : d);
+    const W = tensor(f(w), [32, 32]);
+    return [tensor(f(a), [256, 32]).matmul(W.mT).add(tensor(f(bias)))];
+  });
+});
+
 test("batched matmul split over the threads (B packed once per batch), broadcast B", async () => {
   const [nb, m, k, n] = [3, 70, 300, 260]; // k * n above the unpacked-gemm limit
   const a = rng.normal(nb * m * k), b = rng.normal(nb * k * n);

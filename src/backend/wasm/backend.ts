@@ -11,7 +11,7 @@
 
 import { DeviceError } from "../../errors.ts";
 import type { Expr } from "../../ir/expr.ts";
-import { numel } from "../../ir/view.ts";
+import { numel, type View } from "../../ir/view.ts";
 import { JsBackend } from "../cpu/js_backend.ts";
 import type { BackendMemory, DeviceBuffer, Kernel, MatmulKernel, ReadRequest } from "../types.ts";
 import { ModuleBuilder } from "./emit.ts";
@@ -209,6 +209,7 @@ export class WasmBackend extends JsBackend {
     const { m, n } = k;
     const K = k.k;
     const steps: (() => void)[] = [];
+    let biasFolded = false;
     if (m > 0 && n > 0) {
       const outBuf = k.out.buf as WasmBuffer;
       const out0 = outBuf.ptr + k.out.view.offset * 4;
@@ -258,14 +259,19 @@ export class WasmBackend extends JsBackend {
           : 1;
         const tasks: number[][] = [];
         const pre: number[][] = [];
+        // gemm_small adds a bias repeated over the rows itself (the epilogue's only work)
+        const bias = small ? rowBias(k) : null;
+        biasFolded = bias !== null;
         for (let bi = 0; bi < nb; bi++) {
-          let rem = bi, ao = a.view.offset, bo = b.view.offset;
+          let rem = bi, ao = a.view.offset, bo = b.view.offset, biasAt = 0;
           for (let d = k.batch.length - 1; d >= 0; d--) {
             const c = rem % k.batch[d];
             rem = Math.floor(rem / k.batch[d]);
             ao += c * a.view.strides[d];
             bo += c * b.view.strides[d];
+            if (bias) biasAt += c * bias.view.strides[d];
           }
+          const biasPtr = bias ? (bias.buf as WasmBuffer).ptr + (bias.view.offset + biasAt) * 4 : 0;
           const cPtr = out0 + bi * m * n * 4;
           const rowsPer = Math.ceil(m / parts / MR) * MR;
           for (let p = 0; p < parts; p++) {
@@ -276,8 +282,23 @@ export class WasmBackend extends JsBackend {
               const cRow = cPtr + m0 * n * 4;
               if (transposeB) {
                 if (p === 0) pre.push([bPtr + bo * 4, sbk, sbn, K, n, this.bT]);
-                tasks.push([aRow, sam, sak, this.bT, n, 1, cRow, n, m1 - m0, n, K]);
-              } else tasks.push([aRow, sam, sak, bPtr + bo * 4, sbk, sbn, cRow, n, m1 - m0, n, K]);
+                tasks.push([aRow, sam, sak, this.bT, n, 1, cRow, n, m1 - m0, n, K, biasPtr]);
+              } else {
+                tasks.push([
+                  aRow,
+                  sam,
+                  sak,
+                  bPtr + bo * 4,
+                  sbk,
+                  sbn,
+                  cRow,
+                  n,
+                  m1 - m0,
+                  n,
+                  K,
+                  biasPtr,
+                ]);
+              }
             } else {
               tasks.push([aPtr + ao * 4, sam, sak, bPtr + bo * 4, sbk, sbn, cPtr, n, m0, m1, n, K]);
               if (p === 0) pre.push([bPtr + bo * 4, sbk, sbn, K, n, this.prepacked]);
@@ -303,8 +324,8 @@ export class WasmBackend extends JsBackend {
         } else if (small) {
           const g = this.gemmSmall;
           if (tasks.length === 1) {
-            const [t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10] = tasks[0];
-            steps.push(() => g(t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10));
+            const [t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11] = tasks[0];
+            steps.push(() => g(t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11));
           } else {steps.push(() => {
               for (const t of tasks) g(...t);
             });}
@@ -350,14 +371,22 @@ export class WasmBackend extends JsBackend {
         }
       }
     }
-    return this.withEpilogue(k, steps, prepared);
+    return this.withEpilogue(k, steps, prepared, biasFolded);
   }
 
-  /** Appends the epilogue (an in-place elementwise pass over the product) and joins the steps. */
-  private withEpilogue(k: MatmulKernel, steps: (() => void)[], prepared: boolean): () => void {
+  /**
+   * Appends the epilogue (an in-place elementwise pass over the product; none when the product
+   * already added it: `biasFolded`) and joins the steps.
+   */
+  private withEpilogue(
+    k: MatmulKernel,
+    steps: (() => void)[],
+    prepared: boolean,
+    biasFolded = false,
+  ): () => void {
     const { m, n } = k;
     if (m > 0 && n > 0) {
-      if (k.epilogue) {
+      if (k.epilogue && !biasFolded) {
         // out = epilogue(out): the accumulator becomes a load of the output at the same index.
         const idx = k.inputs.length;
         const outView = {
@@ -494,6 +523,21 @@ function packTasks(
     }
   }
   return tasks;
+}
+
+/**
+ * The bias of a matmul whose epilogue is `acc + bias` with the bias repeated over the rows (stride
+ * 0 along m, 1 along n; any batch strides): its buffer and view. Null for any other epilogue.
+ */
+function rowBias(k: MatmulKernel): { buf: DeviceBuffer; view: View } | null {
+  const e = k.epilogue;
+  if (!e || e.k !== "bin" || e.op !== "+" || e.t !== "f32") return null;
+  const load = e.a.k === "acc" ? e.b : e.b.k === "acc" ? e.a : null;
+  if (!load || load.k !== "load" || load.t !== "f32") return null;
+  const v = load.view, r = v.strides.length;
+  if (r !== k.batch.length + 2 || v.strides[r - 2] !== 0) return null;
+  if (v.strides[r - 1] !== 1 && k.n !== 1) return null;
+  return { buf: k.inputs[load.input], view: v };
 }
 
 function replaceAcc(e: Expr, acc: Expr): Expr {

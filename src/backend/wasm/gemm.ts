@@ -366,9 +366,11 @@ function micro(f: FnBuilder): void {
 }
 
 /**
- * Adds `gemm_small(a, sam, sak, b, sbk, sbn, c, ldc, m, n, k)`: an unpacked SIMD matmul for
- * small products (the per-step matmuls of a recurrent cell, heads on a few rows), where packing
- * would cost more than the product. Two layouts are handled:
+ * Adds `gemm_small(a, sam, sak, b, sbk, sbn, c, ldc, m, n, k, bias)`: an unpacked SIMD matmul
+ * for small products (the per-step matmuls of a recurrent cell, heads on a few rows), where
+ * packing would cost more than the product; `bias` 0, or the byte address of n floats added to
+ * every row (a Linear layer's `x W^T + b` in one pass, the sum starting from the bias as in
+ * PyTorch's addmm). Two layouts are handled:
  * - B contiguous along n (`sbn == 1`): each row of C is built 8 columns at a time from a
  *   broadcast of A[i, k] times two vectors of B's row k;
  * - A and B contiguous along k (`sak == sbk == 1`, e.g. x @ W^T of a Linear layer): four
@@ -376,8 +378,21 @@ function micro(f: FnBuilder): void {
  * Vector loads may read up to 28 bytes past a row (inside the heap; the values are unused).
  */
 export function addSmallGemm(m: ModuleBuilder): void {
-  m.func("gemm_small", [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [], (f) => {
-    const [a, sam, sak, b, sbk, sbn, c, ldc, M, N, K] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  m.func("gemm_small", new Array<number>(12).fill(I32), [], (f) => {
+    const [a, sam, sak, b, sbk, sbn, c, ldc, M, N, K, bias] = [
+      0,
+      1,
+      2,
+      3,
+      4,
+      5,
+      6,
+      7,
+      8,
+      9,
+      10,
+      11,
+    ];
     const i = f.local(I32), j = f.local(I32), kk = f.local(I32), pa = f.local(I32);
     const pb = f.local(I32), pc = f.local(I32), rem = f.local(I32), lane = f.local(I32);
     const acc0 = f.local(V128), acc1 = f.local(V128), av = f.local(V128);
@@ -425,7 +440,19 @@ export function addSmallGemm(m: ModuleBuilder): void {
       const pr = [pa, f.local(I32), f.local(I32), f.local(I32)];
       f.for(i, 0, () => f.get(M), 4, () => {
         f.for(j, 0, () => f.get(N), 8, () => {
-          for (const x of accs) f.v128f(0).set(x);
+          // the accumulators start at the bias row (columns j..j+7) or 0
+          f.get(bias).if(() => {
+            f.get(bias).get(j).i32(2).op("i32.shl").op("i32.add").set(pb);
+            f.get(pb).op("v128.load", 0, 2).set(b0);
+            f.get(pb).op("v128.load", 16, 2).set(b1);
+          }, () => {
+            f.v128f(0).set(b0);
+            f.v128f(0).set(b1);
+          });
+          for (let r = 0; r < 4; r++) {
+            f.get(b0).set(accs[2 * r]);
+            f.get(b1).set(accs[2 * r + 1]);
+          }
           for (let r = 0; r < 4; r++) {
             // row min(i + r, M - 1)
             f.get(a);
@@ -535,6 +562,10 @@ export function addSmallGemm(m: ModuleBuilder): void {
               f.get(acc0).get(acc0).op("f32x4.extract_lane", x).get(s).op("f32.add")
                 .op("f32x4.replace_lane", x).set(acc0);
             }
+          });
+          f.get(bias).if(() => {
+            f.get(acc0).get(bias).get(j).i32(2).op("i32.shl").op("i32.add").op("v128.load", 0, 2);
+            f.op("f32x4.add").set(acc0);
           });
           f.get(c).get(i).get(ldc4).op("i32.mul").op("i32.add").get(j).i32(2).op("i32.shl")
             .op("i32.add").set(pc);
