@@ -280,25 +280,12 @@ export class WasmBackend extends JsBackend {
             if (small) {
               const aRow = aPtr + (ao + m0 * sam) * 4;
               const cRow = cPtr + m0 * n * 4;
+              const task = (bp: number, bk: number, bn: number) =>
+                tasks.push([aRow, sam, sak, bp, bk, bn, cRow, n, m1 - m0, n, K, biasPtr]);
               if (transposeB) {
                 if (p === 0) pre.push([bPtr + bo * 4, sbk, sbn, K, n, this.bT]);
-                tasks.push([aRow, sam, sak, this.bT, n, 1, cRow, n, m1 - m0, n, K, biasPtr]);
-              } else {
-                tasks.push([
-                  aRow,
-                  sam,
-                  sak,
-                  bPtr + bo * 4,
-                  sbk,
-                  sbn,
-                  cRow,
-                  n,
-                  m1 - m0,
-                  n,
-                  K,
-                  biasPtr,
-                ]);
-              }
+                task(this.bT, n, 1);
+              } else task(bPtr + bo * 4, sbk, sbn);
             } else {
               tasks.push([aPtr + ao * 4, sam, sak, bPtr + bo * 4, sbk, sbn, cPtr, n, m0, m1, n, K]);
               if (p === 0) pre.push([bPtr + bo * 4, sbk, sbn, K, n, this.prepacked]);

@@ -379,20 +379,7 @@ function micro(f: FnBuilder): void {
  */
 export function addSmallGemm(m: ModuleBuilder): void {
   m.func("gemm_small", new Array<number>(12).fill(I32), [], (f) => {
-    const [a, sam, sak, b, sbk, sbn, c, ldc, M, N, K, bias] = [
-      0,
-      1,
-      2,
-      3,
-      4,
-      5,
-      6,
-      7,
-      8,
-      9,
-      10,
-      11,
-    ];
+    const [a, sam, sak, b, sbk, sbn, c, ldc, M, N, K, bias] = [...Array(12).keys()];
     const i = f.local(I32), j = f.local(I32), kk = f.local(I32), pa = f.local(I32);
     const pb = f.local(I32), pc = f.local(I32), rem = f.local(I32), lane = f.local(I32);
     const acc0 = f.local(V128), acc1 = f.local(V128), av = f.local(V128);
