@@ -134,3 +134,56 @@ Deno.test("pool: a long wait for a worker's slice marks the pool contended; quie
     pool.close();
   }
 });
+
+/** A module with `inc(ptr, n)`: f32 memory[ptr] += 1, then n iterations of a loop. */
+function incModule(memory: WebAssembly.Memory) {
+  const pages = memory.buffer.byteLength / 65536;
+  const m = new ModuleBuilder().importMemory(pages, pages, true);
+  m.func("inc", [I32, I32], [], (f) => {
+    const i = f.local(I32);
+    f.get(0).get(0).op("f32.load").f32(1).op("f32.add").op("f32.store");
+    f.for(i, 0, () => f.get(1), 1, () => {
+      f.i32(64).get(i).op("i32.store");
+    });
+  });
+  const module = new WebAssembly.Module(m.bytes() as BufferSource);
+  const inst = new WebAssembly.Instance(module, { env: { memory } });
+  return { module, inc: inst.exports.inc as (...a: number[]) => void };
+}
+
+Deno.test("pool: back-to-back jobs of different sizes run each slice exactly once", async () => {
+  // A thread whose last claim on a finished job comes back void must not take a slice of the next
+  // job (a larger one, posted meanwhile) as its own: that slice then ran twice and the caller
+  // counted it done early. With the job's generation and slice count in two words a worker
+  // delayed between reading them did so (the job table and a neighbour process make the
+  // interleaving likely: before the fix this failed within 1-340 thousand jobs in each of five
+  // runs). Each slice adds 1 to its own cell (non-atomic: two threads on a cell lose counts too).
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
+  const { module, inc } = incModule(memory);
+  const pool = new WorkerPool(memory, module, ["inc"], 2, 60_000);
+  // another process busy on the cores: threads get descheduled at any instruction
+  const busy = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "for (;;) {}"],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    pool.warm();
+    await waitFor(() => pool.ready === 1);
+    const cells = new Float32Array(memory.buffer, 1024, 64);
+    const want = new Float64Array(64);
+    const sizes = [2, 9, 30];
+    for (let j = 0; j < 1_000_000; j++) {
+      const count = sizes[j % 3], spin = (j * 7919) % 50;
+      pool.run("inc", Array.from({ length: count }, (_, s) => [1024 + 4 * s, spin]), inc);
+      for (let s = 0; s < count; s++) want[s]++;
+      if (j % 10_000 === 9_999) {
+        for (let s = 0; s < 64; s++) assert.equal(cells[s], want[s], `cell ${s} after job ${j}`);
+      }
+    }
+  } finally {
+    busy.kill();
+    await busy.status;
+    pool.close();
+  }
+});

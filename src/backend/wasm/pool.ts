@@ -243,8 +243,7 @@ export class WorkerPool {
     }
     const gen = this.gen = (this.gen + 1) & 0x7fff;
     Atomics.store(job, JOB.DONE, 0);
-    Atomics.store(job, JOB.COUNT, count);
-    Atomics.store(job, JOB.GEN, gen);
+    Atomics.store(job, JOB.HEAD, (gen << 16) | count);
     Atomics.store(job, JOB.CLAIM, gen << 16);
     let restart = false;
     for (const slot of this.slots) {

@@ -15,7 +15,7 @@
  * differs (its module was changed on disk while the program ran, and an idle worker restarted
  * from the new file) refuses to start instead of misreading the shared blocks.
  */
-export const POOL_PROTOCOL = 2;
+export const POOL_PROTOCOL = 3;
 
 /** Word indices and states of a worker's control block. */
 export const CTL = {
@@ -39,16 +39,21 @@ export const JOB = {
   CLAIM: 0,
   /** Slices finished (atomic add). */
   DONE: 1,
-  /** Number of slices. */
-  COUNT: 2,
+  /**
+   * The current job: `generation << 16 | number of slices`, one word so that a thread checking a
+   * claim reads the generation and the count of the same job. (Two words let a worker whose
+   * claim on a finished job came back void read the old generation and the next job's larger
+   * count, run a slice of the next job that another thread also runs, and count it done: the
+   * caller then went on before that job's slices had finished. Seen once, as a worker's
+   * out-of-bounds access, in a 20,000-step TD-MPC2 run with other processes busy on the cores.)
+   */
+  HEAD: 2,
   /** Kernel index into the worker's export list, or GENERATED. */
   FN: 3,
   /** Arguments per slice. */
   NARGS: 4,
   /** Set when a slice failed. */
   ERROR: 5,
-  /** Generation of the current job. */
-  GEN: 6,
   /** Generated kernel: module id, bytes pointer, bytes length. */
   GEN_ID: 8,
   GEN_PTR: 9,

@@ -76,7 +76,8 @@ self.onmessage = (e: MessageEvent<Init>) => {
     for (;;) {
       const v = Atomics.add(job, JOB.CLAIM, 1);
       const i = v & 0xffff;
-      if ((v >>> 16) !== Atomics.load(job, JOB.GEN) || i >= Atomics.load(job, JOB.COUNT)) break;
+      const head = Atomics.load(job, JOB.HEAD);
+      if ((v >>> 16) !== (head >>> 16) || i >= (head & 0xffff)) break;
       const fn = job[JOB.FN];
       const n = job[JOB.NARGS];
       const base = JOB.TABLE + i * JOB.MAX_ARGS;
