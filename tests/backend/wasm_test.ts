@@ -820,6 +820,11 @@ const CONV_CASES: ConvCase[] = [
   // large: split over worker threads
   { n: 4, cin: 16, cout: 32, h: 33, w: 31, k: 3, stride: 1, padding: 1 },
   { n: 1, cin: 32, cout: 16, h: 40, w: 40, k: 4, stride: 2, padding: 1 },
+  // small images in groups (one product over several images' pixels): a last group smaller
+  // than the others (40 = 16 + 16 + 8 outputs of 4x4), 5x3 outputs, and groups over threads
+  { n: 40, cin: 8, cout: 12, h: 8, w: 8, k: 4, stride: 2, padding: 1 },
+  { n: 7, cin: 3, cout: 5, h: 10, w: 6, k: 3, stride: 2, padding: 1 },
+  { n: 24, cin: 16, cout: 32, h: 8, w: 8, k: 4, stride: 2, padding: 1 },
 ];
 
 async function checkConv(c: ConvCase, transposed: boolean, seed: number): Promise<void> {

@@ -93,6 +93,12 @@ const CONTENDED_ELEMENTS = 1 << 16;
 const PARALLEL_FLOPS = 1 << 21;
 /** Floats of the im2col scratch of one task (larger tiles are split; grows when needed). */
 const COL_CAP = 1 << 18;
+/**
+ * Pixels a convolution's product should have at least: images with fewer (the deeper layers of
+ * an image encoder: 8x8, 4x4) are taken in groups, one product over all their pixels, instead of
+ * one product per image that packs the whole weight matrix for 16-64 columns.
+ */
+const GROUP_PIXELS = 256;
 
 /** The generated-kernel runner of a heap. */
 export interface WasmKernels {
@@ -467,12 +473,19 @@ class Runner implements WasmKernels {
       W[CW.OH] = oh;
       W[CW.OW] = ow;
     };
+    /** Images per group for images of P pixels: 1 (none) unless small images, several tasks each. */
+    const groupOf = (P: number, tasksPerGroup = 1) => {
+      const g = Math.min(n, Math.floor(GROUP_PIXELS / P));
+      return Math.max(1, parallel ? Math.min(g, Math.floor(n * tasksPerGroup / (2 * T))) : g);
+    };
+    W[CW.GROUP] = 1;
     if (k.mode === "conv2d") {
       const P = outH * outW, K = cin * khkw;
       image(cin, h, w, outH, outW);
       let tile = Math.min(P, Math.max(NR, Math.floor(COL_CAP / K / NR) * NR));
       const per = Math.ceil(P / tile);
       if (parallel && n * per < T) tile = Math.min(tile, Math.ceil(P / Math.ceil(T / n) / NR) * NR);
+      const G = tile === P ? groupOf(P) : 1;
       W[CW.MODE] = 0;
       W[CW.IMG] = x;
       W[CW.IMG_BATCH] = cin * h * w;
@@ -484,13 +497,24 @@ class Runner implements WasmKernels {
       W[CW.TILES] = Math.ceil(P / tile);
       tasks = n * W[CW.TILES];
       need = K * tile;
+      if (G > 1) {
+        // groups of G images: im2col [K, G P], then the group product [cout, G P]
+        W[CW.GROUP] = G;
+        W[CW.XS] = K * G * P * 4;
+        tasks = Math.ceil(n / G);
+        need = (K + cout) * G * P;
+      }
     } else if (k.mode === "convTranspose2d") {
       const P = h * w;
       image(cout, outH, outW, h, w);
-      let tile = Math.min(cout, Math.max(1, Math.floor(COL_CAP / (khkw * P))));
-      if (parallel && n * Math.ceil(cout / tile) < T) {
-        tile = Math.min(tile, Math.ceil(cout / Math.ceil(T / n)));
+      // groups of G small images: their inputs side by side [cin, G P], col [chunk, G P]
+      const G = groupOf(P, Math.ceil(cout / Math.max(1, Math.floor(COL_CAP / (khkw * P)))));
+      let tile = Math.min(cout, Math.max(1, Math.floor(COL_CAP / (khkw * P * G))));
+      if (parallel && Math.ceil(n / G) * Math.ceil(cout / tile) < T) {
+        tile = Math.min(tile, Math.ceil(cout / Math.ceil(T / Math.ceil(n / G))));
       }
+      W[CW.GROUP] = G;
+      W[CW.XS] = tile * khkw * P * G * 4;
       W[CW.MODE] = 1;
       W[CW.IMG] = x;
       W[CW.IMG_BATCH] = cin * h * w;
@@ -501,8 +525,8 @@ class Runner implements WasmKernels {
       W[CW.TILES] = Math.ceil(cout / tile);
       W[CW.COUT] = cout;
       W[CW.CIN] = cin;
-      tasks = n * W[CW.TILES];
-      need = tile * khkw * P;
+      tasks = Math.ceil(n / G) * W[CW.TILES];
+      need = (tile * khkw + (G > 1 ? cin : 0)) * P * G;
     } else {
       // weight gradients; `k.w` holds dy [n, cout, outH, outW]
       const tr = k.mode === "convTranspose2dWeightGrad";
@@ -511,6 +535,9 @@ class Runner implements WasmKernels {
       image(C, H, Wd, oh, ow);
       const kchunk = parallel ? Math.ceil(K / T / NR) * NR : K;
       const tile = Math.min(P, Math.max(NR, Math.floor(COL_CAP / kchunk)));
+      // groups of small images: dY [M, G P] and im2col [kchunk, G P] side by side (the product's
+      // inner dimension G P instead of P; the weight gradient read and written once per group)
+      const G = tile === P ? Math.min(n, Math.floor(GROUP_PIXELS / P)) : 1;
       W[CW.MODE] = 2;
       W[CW.IMG] = tr ? wt : x;
       W[CW.IMG_BATCH] = C * H * Wd;
@@ -522,6 +549,12 @@ class Runner implements WasmKernels {
       W[CW.KCHUNK] = kchunk;
       tasks = Math.ceil(K / kchunk);
       need = kchunk * tile;
+      if (G > 1) {
+        const M = tr ? cin : cout;
+        W[CW.GROUP] = G;
+        W[CW.XS] = kchunk * G * P * 4;
+        need = (kchunk + M) * G * P;
+      }
     }
     const gp = this.convParams;
     const scratch = this.ctx.gemmScratch;
