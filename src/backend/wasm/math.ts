@@ -46,11 +46,12 @@ const EXP_POLY = [
   5.0000001201e-1,
 ];
 
-/** exp(x): exp(89) = inf, exp(-104) = 0, denormal results rounded once; NaN propagates. */
-export function exp(f: FnBuilder, x: number): void {
-  const t = vtmp(f), fx = vtmp(f), n = vtmp(f), z = vtmp(f);
-  // Clamp (pmax/pmin keep NaN: they return their first operand when a comparison fails).
-  f.get(x).v128f(-104).op("f32x4.pmax").v128f(89).op("f32x4.pmin").set(t);
+/**
+ * The shared part of the exponentials: with the clamped argument in `t`, pushes p = e^r for
+ * r = t - n ln 2 and leaves n = round(t log2 e) (i32 lanes) in `n`; `t` and `fx` are clobbered.
+ */
+function expReduced(f: FnBuilder, t: number, fx: number, n: number): void {
+  const z = vtmp(f);
   // fx = round(t log2 e) with the 1.5 * 2^23 trick (|fx| <= 150): the integer sits in the low
   // mantissa bits of fx + 1.5 * 2^23 (rounded to nearest even, as f32x4.nearest would)
   f.get(t).v128f(1.44269504088896341).op("f32x4.mul").v128f(12582912).op("f32x4.add").set(fx);
@@ -62,13 +63,22 @@ export function exp(f: FnBuilder, x: number): void {
   f.get(t).get(t).op("f32x4.mul").set(z);
   horner(f, t, EXP_POLY);
   f.get(z).op("f32x4.mul").get(t).op("f32x4.add").v128f(1).op("f32x4.add");
+  vfree(f, z);
+}
+
+/** exp(x): exp(89) = inf, exp(-104) = 0, denormal results rounded once; NaN propagates. */
+export function exp(f: FnBuilder, x: number): void {
+  const t = vtmp(f), fx = vtmp(f), n = vtmp(f);
+  // Clamp (pmax/pmin keep NaN: they return their first operand when a comparison fails).
+  f.get(x).v128f(-104).op("f32x4.pmax").v128f(89).op("f32x4.pmin").set(t);
+  expReduced(f, t, fx, n);
   // * 2^n as 2^(n >> 1) * 2^(n - (n >> 1)): both factors are normal for n in [-150, 128], so
   // denormal results are rounded once (by the last multiplication).
   f.get(n).i32(1).op("i32x4.shr_s").set(fx); // fx reused as n1 (i32)
   f.get(fx).v128i(127).op("i32x4.add").i32(23).op("i32x4.shl").op("f32x4.mul");
   f.get(n).get(fx).op("i32x4.sub").v128i(127).op("i32x4.add").i32(23).op("i32x4.shl");
   f.op("f32x4.mul");
-  vfree(f, t, fx, n, z);
+  vfree(f, t, fx, n);
 }
 
 /**
@@ -78,20 +88,13 @@ export function exp(f: FnBuilder, x: number): void {
  * (5 fewer instructions of ~32: a softmax row's second pass is mostly this).
  */
 export function expNonPositive(f: FnBuilder, x: number): void {
-  const t = vtmp(f), fx = vtmp(f), n = vtmp(f), z = vtmp(f);
+  const t = vtmp(f), fx = vtmp(f), n = vtmp(f);
   f.get(x).v128f(-104).op("f32x4.pmax").set(t);
-  f.get(t).v128f(1.44269504088896341).op("f32x4.mul").v128f(12582912).op("f32x4.add").set(fx);
-  f.get(fx).v128i(0x4b400000).op("i32x4.sub").set(n);
-  f.get(fx).v128f(12582912).op("f32x4.sub").set(fx);
-  f.get(t).get(fx).v128f(0.693359375).op("f32x4.mul").op("f32x4.sub");
-  f.get(fx).v128f(-2.12194440e-4).op("f32x4.mul").op("f32x4.sub").set(t);
-  f.get(t).get(t).op("f32x4.mul").set(z);
-  horner(f, t, EXP_POLY);
-  f.get(z).op("f32x4.mul").get(t).op("f32x4.add").v128f(1).op("f32x4.add");
+  expReduced(f, t, fx, n);
   // * 2^n with n >= -126 a normal power of two; n <= -127 gives the bits of 0.
   f.get(n).v128i(-127).op("i32x4.max_s").v128i(127).op("i32x4.add").i32(23).op("i32x4.shl");
   f.op("f32x4.mul");
-  vfree(f, t, fx, n, z);
+  vfree(f, t, fx, n);
 }
 
 /** Natural log: log(0) = -inf, log(x < 0) = NaN, log(inf) = inf; denormals handled. */
