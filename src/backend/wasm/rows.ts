@@ -124,24 +124,12 @@ export function addRows(m: ModuleBuilder): void {
         // output through the sum of the exponentials)
         f.v128f(-Infinity).set(acc);
         f.v128f(-Infinity).set(acc1);
-        f.i32(0).set(c);
-        f.get(cols).i32(-8).op("i32.and").set(c8);
-        f.block(() => {
-          f.loop(() => {
-            f.get(c).get(c8).op("i32.ge_s").op("br_if", 1);
-            load().set(v);
-            f.get(acc).get(v).op("f32x4.pmax").set(acc);
-            load(16).set(v);
-            f.get(acc1).get(v).op("f32x4.pmax").set(acc1);
-            f.get(c).i32(8).op("i32.add").set(c);
-            f.op("br", 0);
-          });
-        });
-        vecLoop(f, c, cols, mask, (tail) => {
-          load().set(v);
+        vecLoop8(f, c, cols, c8, mask, (tail, imm) => {
+          load(imm).set(v);
           if (tail) f.get(v).v128f(-Infinity).get(mask).op("v128.bitselect").set(v);
-          f.get(acc).get(v).op("f32x4.pmax").set(acc);
-        }, false);
+          const a = imm ? acc1 : acc;
+          f.get(a).get(v).op("f32x4.pmax").set(a);
+        });
         f.get(acc).get(acc1).op("f32x4.pmax").set(acc);
         f.get(acc).op("f32x4.extract_lane", 0).get(acc).op("f32x4.extract_lane", 1).op("f32.max");
         f.get(acc).op("f32x4.extract_lane", 2).get(acc).op("f32x4.extract_lane", 3).op("f32.max");
