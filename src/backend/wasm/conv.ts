@@ -230,30 +230,14 @@ export function addConv(m: ModuleBuilder): void {
   m.func("copy_rows", new Array<number>(6).fill(I32), [], (f) => {
     const [dst, ldd, src, lds, rows, n] = [0, 1, 2, 3, 4, 5];
     const r = f.local(I32), x = f.local(I32), q = f.local(I32), s = f.local(I32);
+    const one = f.local(I32), four = f.local(I32);
+    f.i32(1).set(one);
+    f.i32(4).set(four);
     f.for(r, 0, () => f.get(rows), 1, () => {
       f.get(dst).get(r).get(ldd).op("i32.mul").i32(2).op("i32.shl").op("i32.add").set(q);
       f.get(src).get(r).get(lds).op("i32.mul").i32(2).op("i32.shl").op("i32.add").set(s);
-      f.i32(0).set(x);
-      f.block(() =>
-        f.loop(() => {
-          f.get(n).get(x).op("i32.sub").i32(4).op("i32.lt_s").op("br_if", 1);
-          f.get(q).get(s).op("v128.load", 0, 2).op("v128.store", 0, 2);
-          f.get(q).i32(16).op("i32.add").set(q);
-          f.get(s).i32(16).op("i32.add").set(s);
-          f.get(x).i32(4).op("i32.add").set(x);
-          f.op("br", 0);
-        })
-      );
-      f.block(() =>
-        f.loop(() => {
-          f.get(x).get(n).op("i32.ge_s").op("br_if", 1);
-          f.get(q).get(s).op("f32.load").op("f32.store");
-          f.get(q).i32(4).op("i32.add").set(q);
-          f.get(s).i32(4).op("i32.add").set(s);
-          f.get(x).i32(1).op("i32.add").set(x);
-          f.op("br", 0);
-        })
-      );
+      // im2col's unit-stride copy (SIMD, then the rest one at a time)
+      copy(f, s, q, one, four, one, four, () => f.get(n), x);
     });
   });
 
