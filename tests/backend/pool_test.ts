@@ -6,23 +6,37 @@
  */
 
 import assert from "node:assert/strict";
-import { F32, I32, ModuleBuilder } from "../../src/backend/wasm/emit.ts";
+import { F32, type FnBuilder, I32, ModuleBuilder } from "../../src/backend/wasm/emit.ts";
 import { WorkerPool } from "../../src/backend/wasm/pool.ts";
 import { POOL_PROTOCOL } from "../../src/backend/wasm/pool_protocol.ts";
 
-/** A module with `fill(ptr, n, v)`: f32 memory[ptr .. ptr + 4n) = v. */
-function fillModule(memory: WebAssembly.Memory) {
+/**
+ * A module sharing `memory` with one exported kernel `name` built by `build`: the module (for the
+ * pool's workers) and the kernel (for the calling thread).
+ */
+function kernelModule(
+  memory: WebAssembly.Memory,
+  name: string,
+  params: number[],
+  build: (f: FnBuilder) => void,
+) {
   const pages = memory.buffer.byteLength / 65536;
   const m = new ModuleBuilder().importMemory(pages, pages, true);
-  m.func("fill", [I32, I32, F32], [], (f) => {
+  m.func(name, params, [], build);
+  const module = new WebAssembly.Module(m.bytes() as BufferSource);
+  const inst = new WebAssembly.Instance(module, { env: { memory } });
+  return { module, kernel: inst.exports[name] as (...a: number[]) => void };
+}
+
+/** A module with `fill(ptr, n, v)`: f32 memory[ptr .. ptr + 4n) = v. */
+function fillModule(memory: WebAssembly.Memory) {
+  const { module, kernel } = kernelModule(memory, "fill", [I32, I32, F32], (f) => {
     const i = f.local(I32);
     f.for(i, 0, () => f.get(1), 1, () => {
       f.get(0).get(i).i32(2).op("i32.shl").op("i32.add").get(2).op("f32.store");
     });
   });
-  const module = new WebAssembly.Module(m.bytes() as BufferSource);
-  const inst = new WebAssembly.Instance(module, { env: { memory } });
-  return { module, fill: inst.exports.fill as (...a: number[]) => void };
+  return { module, fill: kernel };
 }
 
 /**
@@ -86,17 +100,13 @@ Deno.test("pool: a worker of another protocol is retired with its reason; kernel
 
 /** A module with `spin(n)`: n iterations of a loop (a slice whose length the test chooses). */
 function spinModule(memory: WebAssembly.Memory) {
-  const pages = memory.buffer.byteLength / 65536;
-  const m = new ModuleBuilder().importMemory(pages, pages, true);
-  m.func("spin", [I32], [], (f) => {
+  const { module, kernel } = kernelModule(memory, "spin", [I32], (f) => {
     const i = f.local(I32);
     f.for(i, 0, () => f.get(0), 1, () => {
       f.i32(0).get(i).op("i32.store"); // a store, so the loop is not removed
     });
   });
-  const module = new WebAssembly.Module(m.bytes() as BufferSource);
-  const inst = new WebAssembly.Instance(module, { env: { memory } });
-  return { module, spin: inst.exports.spin as (...a: number[]) => void };
+  return { module, spin: kernel };
 }
 
 Deno.test("pool: a long wait for a worker's slice marks the pool contended; quiet-only jobs then stay on the caller", async () => {
@@ -137,18 +147,14 @@ Deno.test("pool: a long wait for a worker's slice marks the pool contended; quie
 
 /** A module with `inc(ptr, n)`: f32 memory[ptr] += 1, then n iterations of a loop. */
 function incModule(memory: WebAssembly.Memory) {
-  const pages = memory.buffer.byteLength / 65536;
-  const m = new ModuleBuilder().importMemory(pages, pages, true);
-  m.func("inc", [I32, I32], [], (f) => {
+  const { module, kernel } = kernelModule(memory, "inc", [I32, I32], (f) => {
     const i = f.local(I32);
     f.get(0).get(0).op("f32.load").f32(1).op("f32.add").op("f32.store");
     f.for(i, 0, () => f.get(1), 1, () => {
       f.i32(64).get(i).op("i32.store");
     });
   });
-  const module = new WebAssembly.Module(m.bytes() as BufferSource);
-  const inst = new WebAssembly.Instance(module, { env: { memory } });
-  return { module, inc: inst.exports.inc as (...a: number[]) => void };
+  return { module, inc: kernel };
 }
 
 Deno.test("pool: back-to-back jobs of different sizes run each slice exactly once", async () => {
